@@ -1,0 +1,58 @@
+# imgpipe: every target installs what it needs into .venv first, so a fresh clone just works.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp-install
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: install test lint typecheck check demo bench synth translate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(STAMP)
+
+## test: the whole suite (unit, workflow executions in moto, CDK synth assertions, cdk-nag, cfn-lint)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## lint: ruff and mypy
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+check: lint test
+
+## demo: the dynamic-fork workflow run locally on the sample image, 3 formats x 3 sizes
+demo: $(STAMP)
+	$(BIN)/imgpipe run image_multiple_convert_resize --input @imgpipe/samples/demo-input.json --out out/demo
+
+## translate: regenerate statemachines/generated from statemachines/conductor
+translate: $(STAMP)
+	$(BIN)/imgpipe translate statemachines/conductor/workflows --out statemachines/generated --diagram
+
+## bench: imgpipe vs ImageMagick vs libvips, results in benchmarks/results and docs/performance.md
+bench: $(STAMP)
+	@command -v magick >/dev/null 2>&1 || command -v convert >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq imagemagick >/dev/null) || \
+	  (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq imagemagick >/dev/null)
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m benchmarks.run
+
+## synth: cdk synth with the pinned CDK CLI (no AWS account, no Docker)
+node_modules/.bin/cdk: package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+synth: $(STAMP) node_modules/.bin/cdk
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx --no-install cdk synth --quiet
+
+clean:
+	rm -rf $(VENV) cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache out *.egg-info

@@ -1,0 +1,130 @@
+"""Deployment settings, read from `cdk.json` context, shared by the CDK stack and the local runtime.
+
+One model, so that what `cdk deploy` configures and what `imgpipe run` emulates cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CDK_JSON = PROJECT_ROOT / "cdk.json"
+CONTEXT_NAMESPACE = "imgpipe:"
+
+RESIZE_TASK = "image_convert_resize"
+UPLOAD_TASK = "upload_toS3"
+PLANNER_TASK = "image_multiple_convert_resize"
+WORKER_TASKS: tuple[str, ...] = (RESIZE_TASK, UPLOAD_TASK, PLANNER_TASK)
+
+
+class OutputSize(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    width: PositiveInt
+    height: PositiveInt
+
+
+class DefaultRecipe(BaseModel):
+    """The recipe the S3 trigger applies to every upload (the seeds' dynamic-fork input shape)."""
+
+    model_config = ConfigDict(extra="allow")
+    outputFormats: list[str] = Field(min_length=1)  # noqa: N815 - the seeds' field names
+    outputSizes: list[OutputSize] = Field(min_length=1)  # noqa: N815
+    maintainAspectRatio: bool = True  # noqa: N815
+
+
+class DeploymentConfig(BaseModel):
+    """Everything a deployer tunes; each field is the `imgpipe:<field>` key of the cdk.json context."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prefix: str = Field("imgpipe", pattern=r"^[a-z][a-z0-9-]{1,30}$")
+    workflowType: Literal["STANDARD", "EXPRESS"] = "STANDARD"  # noqa: N815
+    triggerWorkflow: str = "image_multiple_convert_resize_upload"  # noqa: N815
+    defaultRecipe: DefaultRecipe = Field(  # noqa: N815
+        default_factory=lambda: DefaultRecipe(
+            outputFormats=["webp", "jpg"],
+            outputSizes=[OutputSize(width=1200, height=1200), OutputSize(width=300, height=300)],
+        )
+    )
+    inputPrefix: str = "uploads/"  # noqa: N815
+    inputSuffixes: list[str] = Field(  # noqa: N815
+        default_factory=lambda: [".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".tif", ".tiff", ".bmp"]
+    )
+    outputPrefix: str = "renditions/"  # noqa: N815
+    cacheControl: str = "public, max-age=31536000, immutable"  # noqa: N815
+    allowedUrlHosts: list[str] = Field(default_factory=list)  # noqa: N815
+    maxSourceBytes: PositiveInt = 50 * 1024 * 1024  # noqa: N815
+    maxSourcePixels: PositiveInt = 100_000_000  # noqa: N815
+    maxFrames: PositiveInt = 200  # noqa: N815
+    maxOutputDimension: PositiveInt = 8192  # noqa: N815
+    maxFanout: PositiveInt = 50  # noqa: N815
+    memorySize: dict[str, PositiveInt] = Field(  # noqa: N815
+        default_factory=lambda: {RESIZE_TASK: 1024, UPLOAD_TASK: 256, PLANNER_TASK: 256}
+    )
+    logRetentionDays: PositiveInt = 30  # noqa: N815
+    removalPolicy: Literal["retain", "destroy"] = "retain"  # noqa: N815
+
+    @field_validator("inputPrefix", "outputPrefix")
+    @classmethod
+    def _prefix_ends_with_slash(cls, value: str) -> str:
+        if value and not value.endswith("/"):
+            raise ValueError("must be empty or end with '/'")
+        return value
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> DeploymentConfig:
+        """Build from a CDK context mapping, taking only the `imgpipe:` keys."""
+        fields = {
+            key[len(CONTEXT_NAMESPACE) :]: value
+            for key, value in context.items()
+            if key.startswith(CONTEXT_NAMESPACE)
+        }
+        return cls.model_validate(fields)
+
+    @classmethod
+    def from_cdk_json(cls, path: Path = CDK_JSON) -> DeploymentConfig:
+        return cls.from_context(json.loads(path.read_text())["context"])
+
+    def function_name(self, task_name: str) -> str:
+        return f"{self.prefix}-{task_name}"
+
+    def state_machine_name(self, workflow_name: str) -> str:
+        return f"{self.prefix}-{workflow_name}"
+
+
+def function_environment(
+    task_name: str, config: DeploymentConfig, *, output_bucket: str, local: bool = False
+) -> dict[str, str]:
+    """The environment variables of one worker function, identical on AWS and in the local runtime
+    (except ALLOW_LOCAL_PATHS, which only the local runtime turns on)."""
+    env = {
+        "POWERTOOLS_SERVICE_NAME": task_name,
+        "POWERTOOLS_METRICS_NAMESPACE": "imgpipe",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "ALLOW_LOCAL_PATHS": "true" if local else "false",
+    }
+    if task_name in (RESIZE_TASK, UPLOAD_TASK):
+        env |= {
+            "OUTPUT_BUCKET": output_bucket,
+            "OUTPUT_PREFIX": config.outputPrefix,
+            "CACHE_CONTROL": config.cacheControl,
+        }
+    if task_name in (RESIZE_TASK, PLANNER_TASK):
+        env |= {
+            "ALLOWED_URL_HOSTS": ",".join(config.allowedUrlHosts),
+            "MAX_OUTPUT_DIMENSION": str(config.maxOutputDimension),
+        }
+    if task_name == RESIZE_TASK:
+        env |= {
+            "MAX_SOURCE_BYTES": str(config.maxSourceBytes),
+            "MAX_SOURCE_PIXELS": str(config.maxSourcePixels),
+            "MAX_FRAMES": str(config.maxFrames),
+        }
+    if task_name == PLANNER_TASK:
+        env["MAX_FANOUT"] = str(config.maxFanout)
+    return env
