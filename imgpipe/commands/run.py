@@ -1,0 +1,10 @@
+"""Placeholder: replaced by the module that implements `imgpipe run`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("run", help="(not implemented yet)")
+    parser.set_defaults(func=lambda _args: 2)
