@@ -1,0 +1,358 @@
+"""The one place imgpipe reaches into moto's internals.
+
+moto's Step Functions engine (``execute_state_machine``) invokes Lambda tasks through a boto3
+client that it builds with ``lambda_eval_utils.boto_client_for``; moto's own Lambda backend would
+need Docker to run them. This module swaps that client, for the ``lambda`` service only, for a
+router that calls the project's handlers in-process, with a Lambda-like context, the function's own
+environment variables and its timeout. It can also scale the engine's Retry and Wait sleeps, so a
+test of a ``retryDelaySeconds: 60`` policy does not sleep for minutes while the ASL stays unchanged.
+
+moto has no public hook for any of this, so the supported moto range is pinned in pyproject.toml and
+``verify_moto_internals()`` fails loudly (it runs on every install and in a test) if the internals
+this seam relies on move.
+
+Usage::
+
+    router = LambdaRouter()
+    router.register("imgpipe-image_convert_resize", handler, environment={...}, timeout_seconds=33)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        with install(router, time_scale=0.0):
+            ...  # create state machines, start executions: their Lambda tasks call `handler`
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextvars
+import importlib
+import io
+import json
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+
+from botocore.exceptions import ClientError
+
+LAMBDA_EVAL_UTILS = "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
+RETRIER_DECL = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
+WAIT_FUNCTION = "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function"
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT = "123456789012"
+
+Handler = Callable[[dict[str, Any], Any], Any]
+# Called before each invocation with (function name, event); may raise a botocore ClientError to
+# simulate a Lambda service error (Lambda.ServiceException, Lambda.TooManyRequestsException, ...).
+FaultInjector = Callable[[str, Any], None]
+
+
+class MotoInternalsChanged(RuntimeError):
+    """moto moved something this seam patches: pin moto to the range in pyproject.toml."""
+
+
+def verify_moto_internals() -> None:
+    """Check every moto attribute the seam replaces, with a message that says what moved."""
+    expectations = {
+        LAMBDA_EVAL_UTILS: ("boto_client_for", "_invoke_lambda_function", "exec_lambda_function"),
+        RETRIER_DECL: ("time", "RetrierDecl"),
+        WAIT_FUNCTION: ("WaitFunction",),
+    }
+    for module_name, attributes in expectations.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise MotoInternalsChanged(f"moto module {module_name} is gone: {error}") from error
+        for attribute in attributes:
+            if not hasattr(module, attribute):
+                raise MotoInternalsChanged(f"moto's {module_name} has no attribute {attribute!r} any more")
+    wait_function = importlib.import_module(WAIT_FUNCTION).WaitFunction
+    if not hasattr(wait_function, "_wait_interval"):
+        raise MotoInternalsChanged("moto's WaitFunction has no _wait_interval any more")
+
+
+@dataclass
+class LambdaFunction:
+    """What the router needs to run one deployed function in-process."""
+
+    name: str
+    handler: Handler
+    environment: Mapping[str, str] = field(default_factory=dict)
+    timeout_seconds: float = 30.0
+    memory_mb: int = 128
+    region: str = DEFAULT_REGION
+    account: str = DEFAULT_ACCOUNT
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.name}"
+
+
+class LambdaContext:
+    """The attributes of the Lambda Python runtime's context object that handlers and Powertools read."""
+
+    def __init__(self, function: LambdaFunction, deadline: float) -> None:
+        self.function_name = function.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function.arn
+        self.memory_limit_in_mb = function.memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.name}"
+        self.log_stream_name = f"local/{self.aws_request_id}"
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+# --- per-invocation environment ---------------------------------------------------------------
+# Functions run as threads of one process, but each must see only its own environment variables,
+# as on Lambda. os.environ is replaced, while the seam is installed, by a mapping that shows the
+# invocation's environment to code running inside an invocation and the process's everywhere else.
+_invocation_environ: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "imgpipe_invocation_environ", default=None
+)
+
+
+class _InvocationAwareEnviron(MutableMapping[str, str]):
+    def __init__(self, process_environ: MutableMapping[str, str]) -> None:
+        self.process_environ = process_environ
+
+    def _current(self) -> MutableMapping[str, str]:
+        overlay = _invocation_environ.get()
+        return self.process_environ if overlay is None else overlay
+
+    def __getitem__(self, key: str) -> str:
+        return self._current()[key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self._current()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._current()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._current()))
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def copy(self) -> dict[str, str]:
+        return dict(self._current())
+
+
+_environ_lock = threading.Lock()
+_environ_installs = 0
+
+
+@contextmanager
+def _invocation_aware_environ() -> Iterator[None]:
+    global _environ_installs  # noqa: PLW0603 - one os.environ per process, counted across nested installs
+    with _environ_lock:
+        if _environ_installs == 0:
+            os.environ = _InvocationAwareEnviron(os.environ)  # type: ignore[assignment]
+        _environ_installs += 1
+    try:
+        yield
+    finally:
+        with _environ_lock:
+            _environ_installs -= 1
+            if _environ_installs == 0 and isinstance(os.environ, _InvocationAwareEnviron):
+                os.environ = os.environ.process_environ  # type: ignore[assignment]
+
+
+def _process_environ() -> MutableMapping[str, str]:
+    environ = os.environ
+    return environ.process_environ if isinstance(environ, _InvocationAwareEnviron) else environ
+
+
+# --- the router ---------------------------------------------------------------------------------
+@dataclass
+class Invocation:
+    """One call of a function, kept for tests and for the CLI's progress display."""
+
+    function_name: str
+    event: Any
+    started: float
+    duration: float = 0.0
+    error_type: str | None = None
+
+
+class LambdaRouter:
+    """Maps function names and ARNs to in-process handlers, and answers Lambda's Invoke API."""
+
+    def __init__(self, *, max_workers: int = 32) -> None:
+        self._functions: dict[str, LambdaFunction] = {}
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="lambda"
+        )
+        self.fault_injector: FaultInjector | None = None
+        self.invocations: list[Invocation] = []
+        self._invocations_lock = threading.Lock()
+
+    def register(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        environment: Mapping[str, str] | None = None,
+        timeout_seconds: float = 30.0,
+        memory_mb: int = 128,
+        region: str = DEFAULT_REGION,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> LambdaFunction:
+        function = LambdaFunction(
+            name, handler, dict(environment or {}), timeout_seconds, memory_mb, region, account
+        )
+        self._functions[name] = function
+        return function
+
+    def function(self, name_or_arn: str) -> LambdaFunction:
+        name = name_or_arn
+        if name_or_arn.startswith("arn:"):
+            # arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
+            parts = name_or_arn.split(":")
+            name = parts[6] if len(parts) > 6 else name_or_arn
+        else:
+            name = name_or_arn.split(":")[0]
+        try:
+            return self._functions[name]
+        except KeyError:
+            raise ClientError(
+                {
+                    "Error": {"Code": "ResourceNotFoundException", "Message": f"Function not found: {name}"},
+                    "ResponseMetadata": {"HTTPStatusCode": 404, "RequestId": str(uuid.uuid4())},
+                },
+                "Invoke",
+            ) from None
+
+    def invoke(self, FunctionName: str, Payload: Any = None, **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        """Lambda's Invoke (RequestResponse), as moto's engine calls it on a boto3 client."""
+        function = self.function(FunctionName)
+        event = _decode_payload(Payload)
+        if self.fault_injector is not None:
+            self.fault_injector(function.name, event)
+        record = Invocation(function.name, event, time.monotonic())
+        with self._invocations_lock:
+            self.invocations.append(record)
+        result, error = self._run(function, event)
+        record.duration = time.monotonic() - record.started
+        response: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
+        if error is not None:
+            record.error_type = error["errorType"]
+            response["FunctionError"] = "Unhandled"
+            result = error
+        response["Payload"] = io.BytesIO(json.dumps(result).encode())
+        return response
+
+    def _run(self, function: LambdaFunction, event: Any) -> tuple[Any, dict[str, Any] | None]:
+        deadline = time.monotonic() + function.timeout_seconds
+        context = LambdaContext(function, deadline)
+        environ = dict(_process_environ())
+        environ.update(function.environment)
+        environ.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": function.name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_REGION": function.region,
+                "AWS_DEFAULT_REGION": function.region,
+            }
+        )
+
+        def call() -> Any:
+            _invocation_environ.set(environ)
+            return function.handler(event, context)
+
+        future = self._executor.submit(contextvars.copy_context().run, call)
+        try:
+            return future.result(timeout=function.timeout_seconds), None
+        except concurrent.futures.TimeoutError:
+            # As on Lambda: the caller gets Sandbox.Timedout. The thread cannot be killed; it finishes
+            # in the background and its result is dropped.
+            return None, {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"Task timed out after {function.timeout_seconds:.2f} seconds",
+            }
+        except Exception as error:  # noqa: BLE001 - every handler failure becomes Lambda's error payload
+            return None, {
+                "errorType": type(error).__name__,
+                "errorMessage": str(error),
+                "requestId": context.aws_request_id,
+                "stackTrace": traceback.format_tb(error.__traceback__),
+            }
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _decode_payload(payload: Any) -> Any:
+    if payload is None:
+        return {}
+    if hasattr(payload, "read"):
+        payload = payload.read()
+    if isinstance(payload, bytes | bytearray):
+        payload = payload.decode()
+    if isinstance(payload, str):
+        return json.loads(payload) if payload else {}
+    return payload
+
+
+class _LambdaClientProxy:
+    """Stands in for the boto3 Lambda client moto's engine builds; only Invoke is used."""
+
+    def __init__(self, router: LambdaRouter) -> None:
+        self._router = router
+
+    def invoke(self, **parameters: Any) -> dict[str, Any]:
+        return self._router.invoke(**parameters)
+
+
+class _ScaledTime:
+    """A `time` module look-alike whose sleep is scaled, for moto's Retry back-off."""
+
+    def __init__(self, scale: float) -> None:
+        self._scale = scale
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds * self._scale))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@contextmanager
+def install(router: LambdaRouter, *, time_scale: float = 1.0) -> Iterator[LambdaRouter]:
+    """Route moto's Lambda task invocations to `router`; scale Retry and Wait sleeps by `time_scale`.
+
+    time_scale 1.0 keeps the ASL's real timing; 0.0 makes retries and waits immediate (tests).
+    """
+    verify_moto_internals()
+    lambda_eval_utils = importlib.import_module(LAMBDA_EVAL_UTILS)
+    retrier_decl = importlib.import_module(RETRIER_DECL)
+    wait_function = importlib.import_module(WAIT_FUNCTION).WaitFunction
+    original_client_for = lambda_eval_utils.boto_client_for
+    proxy = _LambdaClientProxy(router)
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if service == "lambda":
+            return proxy
+        return original_client_for(region=region, service=service, state_credentials=state_credentials)
+
+    def scaled_wait(self: Any, env: Any, wait_seconds: int) -> None:
+        if wait_seconds > 0:
+            env.program_state_event.wait(wait_seconds * time_scale)
+
+    with ExitStack() as stack:
+        stack.enter_context(_invocation_aware_environ())
+        stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", client_for))
+        if time_scale != 1.0:
+            stack.enter_context(mock.patch.object(retrier_decl, "time", _ScaledTime(time_scale)))
+            stack.enter_context(mock.patch.object(wait_function, "_wait_interval", scaled_wait))
+        yield router
