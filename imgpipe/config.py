@@ -32,9 +32,9 @@ class DefaultRecipe(BaseModel):
     """The recipe the S3 trigger applies to every upload (the seeds' dynamic-fork input shape)."""
 
     model_config = ConfigDict(extra="allow")
-    outputFormats: list[str] = Field(min_length=1)  # noqa: N815 - the seeds' field names
-    outputSizes: list[OutputSize] = Field(min_length=1)  # noqa: N815
-    maintainAspectRatio: bool = True  # noqa: N815
+    outputFormats: list[str] = Field(min_length=1)
+    outputSizes: list[OutputSize] = Field(min_length=1)
+    maintainAspectRatio: bool = True
 
 
 class DeploymentConfig(BaseModel):
@@ -43,31 +43,31 @@ class DeploymentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     prefix: str = Field("imgpipe", pattern=r"^[a-z][a-z0-9-]{1,30}$")
-    workflowType: Literal["STANDARD", "EXPRESS"] = "STANDARD"  # noqa: N815
-    triggerWorkflow: str = "image_multiple_convert_resize_upload"  # noqa: N815
-    defaultRecipe: DefaultRecipe = Field(  # noqa: N815
+    workflowType: Literal["STANDARD", "EXPRESS"] = "STANDARD"
+    triggerWorkflow: str = "image_multiple_convert_resize_upload"
+    defaultRecipe: DefaultRecipe = Field(
         default_factory=lambda: DefaultRecipe(
             outputFormats=["webp", "jpg"],
             outputSizes=[OutputSize(width=1200, height=1200), OutputSize(width=300, height=300)],
         )
     )
-    inputPrefix: str = "uploads/"  # noqa: N815
-    inputSuffixes: list[str] = Field(  # noqa: N815
+    inputPrefix: str = "uploads/"
+    inputSuffixes: list[str] = Field(
         default_factory=lambda: [".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".tif", ".tiff", ".bmp"]
     )
-    outputPrefix: str = "renditions/"  # noqa: N815
-    cacheControl: str = "public, max-age=31536000, immutable"  # noqa: N815
-    allowedUrlHosts: list[str] = Field(default_factory=list)  # noqa: N815
-    maxSourceBytes: PositiveInt = 50 * 1024 * 1024  # noqa: N815
-    maxSourcePixels: PositiveInt = 100_000_000  # noqa: N815
-    maxFrames: PositiveInt = 200  # noqa: N815
-    maxOutputDimension: PositiveInt = 8192  # noqa: N815
-    maxFanout: PositiveInt = 50  # noqa: N815
-    memorySize: dict[str, PositiveInt] = Field(  # noqa: N815
+    outputPrefix: str = "renditions/"
+    cacheControl: str = "public, max-age=31536000, immutable"
+    allowedUrlHosts: list[str] = Field(default_factory=list)
+    maxSourceBytes: PositiveInt = 50 * 1024 * 1024
+    maxSourcePixels: PositiveInt = 100_000_000
+    maxFrames: PositiveInt = 200
+    maxOutputDimension: PositiveInt = 8192
+    maxFanout: PositiveInt = 50
+    memorySize: dict[str, PositiveInt] = Field(
         default_factory=lambda: {RESIZE_TASK: 1024, UPLOAD_TASK: 256, PLANNER_TASK: 256}
     )
-    logRetentionDays: PositiveInt = 30  # noqa: N815
-    removalPolicy: Literal["retain", "destroy"] = "retain"  # noqa: N815
+    logRetentionDays: PositiveInt = 30
+    removalPolicy: Literal["retain", "destroy"] = "retain"
 
     @field_validator("inputPrefix", "outputPrefix")
     @classmethod

@@ -156,7 +156,7 @@ def _invocation_aware_environ() -> Iterator[None]:
     global _environ_installs  # noqa: PLW0603 - one os.environ per process, counted across nested installs
     with _environ_lock:
         if _environ_installs == 0:
-            os.environ = _InvocationAwareEnviron(os.environ)  # type: ignore[assignment]
+            os.environ = _InvocationAwareEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003
         _environ_installs += 1
     try:
         yield
@@ -164,7 +164,7 @@ def _invocation_aware_environ() -> Iterator[None]:
         with _environ_lock:
             _environ_installs -= 1
             if _environ_installs == 0 and isinstance(os.environ, _InvocationAwareEnviron):
-                os.environ = os.environ.process_environ  # type: ignore[assignment]
+                os.environ = os.environ.process_environ  # type: ignore[assignment]  # noqa: B003
 
 
 def _process_environ() -> MutableMapping[str, str]:
@@ -220,19 +220,17 @@ class LambdaRouter:
             parts = name_or_arn.split(":")
             name = parts[6] if len(parts) > 6 else name_or_arn
         else:
-            name = name_or_arn.split(":")[0]
+            name = name_or_arn.split(":", maxsplit=1)[0]
         try:
             return self._functions[name]
         except KeyError:
-            raise ClientError(
-                {
-                    "Error": {"Code": "ResourceNotFoundException", "Message": f"Function not found: {name}"},
-                    "ResponseMetadata": {"HTTPStatusCode": 404, "RequestId": str(uuid.uuid4())},
-                },
-                "Invoke",
+            raise lambda_service_error(
+                "ResourceNotFoundException", f"Function not found: {name}", 404
             ) from None
 
-    def invoke(self, FunctionName: str, Payload: Any = None, **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
+    def invoke(
+        self, FunctionName: str, Payload: Any = None, **_: Any
+    ) -> dict[str, Any]:  # boto3 parameter names
         """Lambda's Invoke (RequestResponse), as moto's engine calls it on a boto3 client."""
         function = self.function(FunctionName)
         event = _decode_payload(Payload)
@@ -280,7 +278,7 @@ class LambdaRouter:
                 "errorType": "Sandbox.Timedout",
                 "errorMessage": f"Task timed out after {function.timeout_seconds:.2f} seconds",
             }
-        except Exception as error:  # noqa: BLE001 - every handler failure becomes Lambda's error payload
+        except Exception as error:  # every handler failure becomes Lambda's error payload
             return None, {
                 "errorType": type(error).__name__,
                 "errorMessage": str(error),
@@ -290,6 +288,15 @@ class LambdaRouter:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def lambda_service_error(code: str, message: str, status: int = 500) -> ClientError:
+    """A Lambda API error as boto3 raises it; the engine reports it as `Lambda.<code>`."""
+    error_response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": str(uuid.uuid4())},
+    }
+    return ClientError(error_response, "Invoke")
 
 
 def _decode_payload(payload: Any) -> Any:

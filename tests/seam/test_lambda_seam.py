@@ -63,10 +63,13 @@ def _run(router: LambdaRouter, items: list[dict[str, Any]]) -> tuple[dict[str, A
     ):
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         arn = sfn.create_state_machine(
-            name="seam", definition=_definition("arn:aws:lambda:us-east-1:123456789012:function:echo"),
+            name="seam",
+            definition=_definition("arn:aws:lambda:us-east-1:123456789012:function:echo"),
             roleArn=ROLE,
         )["stateMachineArn"]
-        execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": items}))["executionArn"]
+        execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": items}))[
+            "executionArn"
+        ]
         for _ in range(600):
             described = sfn.describe_execution(executionArn=execution)
             if described["status"] != "RUNNING":
