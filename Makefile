@@ -40,11 +40,12 @@ translate: $(STAMP)
 
 ## bench: imgpipe vs ImageMagick vs libvips, results in benchmarks/results and docs/performance.md
 bench: $(STAMP)
-	@command -v magick >/dev/null 2>&1 || command -v convert >/dev/null 2>&1 || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq imagemagick >/dev/null) || \
-	  (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq imagemagick >/dev/null)
+	@# The reference tool is Debian's ImageMagick; a `convert` elsewhere on PATH may be a stand-in.
+	@dpkg -s imagemagick >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq imagemagick >/dev/null; }
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 ## synth: cdk synth with the pinned CDK CLI (no AWS account, no Docker)
 node_modules/.bin/cdk: package.json
