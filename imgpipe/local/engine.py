@@ -1,0 +1,463 @@
+"""An in-process AWS for imgpipe: the stack's buckets, functions, state machines and upload trigger.
+
+Everything runs on moto: S3 and EventBridge as APIs, Step Functions with moto's ASL interpreter
+(``execute_state_machine``), Lambda tasks routed by ``lambda_seam`` to the project's handlers with
+the environment ``imgpipe.config.function_environment`` gives the deployed functions. The state
+machines are the translator's ASL with the same placeholders CDK substitutes, so what runs here is
+what ``cdk deploy`` ships.
+
+Usage::
+
+    with LocalAws(time_scale=0.0) as aws:
+        arn = aws.start_execution("image_convert_resize", {...})
+        described = aws.wait(arn)
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from imgpipe import trigger
+from imgpipe.config import WORKER_TASKS, DeploymentConfig, function_environment
+from imgpipe.local import lambda_seam, s3_event_seam
+
+DEFAULT_REGION = lambda_seam.DEFAULT_REGION
+ACCOUNT = lambda_seam.DEFAULT_ACCOUNT
+STATES_ROLE = f"arn:aws:iam::{ACCOUNT}:role/imgpipe-local-states"
+EVENTS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/imgpipe-local-events"
+TRIGGER_RULE = "upload-trigger"
+TASK_DEFINITIONS = Path(__file__).resolve().parents[2] / "statemachines" / "conductor" / "tasks"
+DEFAULT_LAMBDA_TIMEOUT = 30
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+Handler = lambda_seam.Handler
+HistoryListener = Callable[[list[dict[str, Any]]], None]
+
+
+class EngineError(RuntimeError):
+    """The local runtime cannot do what was asked; the message says what and why."""
+
+
+class UnknownWorkflowError(EngineError):
+    """No state machine of that name in the local runtime."""
+
+
+@dataclass
+class TriggerDelivery:
+    """One S3 event that reached the trigger rule, and what became of it."""
+
+    event: dict[str, Any]
+    matched: bool
+    execution_arn: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Deployment:
+    """Names and ARNs of what the engine created, as the stack outputs would list them."""
+
+    input_bucket: str
+    output_bucket: str
+    function_arns: dict[str, str] = field(default_factory=dict)
+    state_machine_arns: dict[str, str] = field(default_factory=dict)
+
+
+def default_handler(task_name: str) -> Handler:
+    """The deployed handler of a task: ``lambdas.<task>.handler.handler`` (imported on first use)."""
+    module = importlib.import_module(f"lambdas.{task_name}.handler")
+    handler: Handler = module.handler
+    return handler
+
+
+def lambda_timeout_seconds(task_name: str, definitions_dir: Path = TASK_DEFINITIONS) -> int:
+    """The function timeout from the Conductor task definition: the worker's response timeout.
+
+    Conductor's ``responseTimeoutSeconds`` bounds one attempt (what a Lambda timeout is);
+    ``timeoutSeconds`` bounds the task overall, so the smaller positive of the two is used.
+    """
+    path = definitions_dir / f"{task_name}.json"
+    if not path.is_file():
+        return DEFAULT_LAMBDA_TIMEOUT
+    definition = json.loads(path.read_text())
+    candidates = [
+        int(definition[name])
+        for name in ("responseTimeoutSeconds", "timeoutSeconds")
+        if isinstance(definition.get(name), int) and definition[name] > 0
+    ]
+    return min(candidates) if candidates else DEFAULT_LAMBDA_TIMEOUT
+
+
+def creation_order(workflows: Mapping[str, Any]) -> list[str]:
+    """Workflow names with every child before its parents (state machine ARNs must exist first)."""
+    ordered: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in ordered:
+            return
+        if name in visiting:
+            raise EngineError(f"workflow {name!r}: sub-workflows form a cycle")
+        if name not in workflows:
+            raise UnknownWorkflowError(f"sub-workflow {name!r} is not one of the project's workflows")
+        visiting.add(name)
+        for child in sorted(workflows[name].child_workflows):
+            visit(child)
+        visiting.discard(name)
+        ordered.append(name)
+
+    for workflow_name in sorted(workflows):
+        visit(workflow_name)
+    return ordered
+
+
+def _translated_project() -> dict[str, Any]:
+    from statemachines.project import translate_project
+
+    return dict(translate_project())
+
+
+def _substitute(asl_json: str, values: Mapping[str, str]) -> str:
+    from statemachines.project import substitute
+
+    return substitute(asl_json, dict(values))
+
+
+class LocalAws:
+    """The deployed stack, emulated in this process (a context manager; one per process at a time)."""
+
+    def __init__(
+        self,
+        config: DeploymentConfig | None = None,
+        *,
+        time_scale: float = 1.0,
+        workflows: Mapping[str, Any] | None = None,
+        handler_for: Callable[[str], Handler] = default_handler,
+        region: str = DEFAULT_REGION,
+        max_lambda_threads: int = 32,
+    ) -> None:
+        self.config = config or DeploymentConfig.from_cdk_json()
+        self.time_scale = time_scale
+        self.region = region
+        self._workflows: dict[str, Any] | None = dict(workflows) if workflows is not None else None
+        self._handler_for = handler_for
+        self.router = lambda_seam.LambdaRouter(max_workers=max_lambda_threads)
+        self.deployment = Deployment(
+            input_bucket=f"{self.config.prefix}-input-local",
+            output_bucket=f"{self.config.prefix}-output-local",
+        )
+        self.trigger_deliveries: list[TriggerDelivery] = []
+        self._sequencer = itertools.count(1)
+        self._lock = threading.Lock()
+        self._stack: ExitStack | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> LocalAws:
+        stack = ExitStack()
+        try:
+            stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+            stack.enter_context(lambda_seam.install(self.router, time_scale=self.time_scale))
+            stack.enter_context(s3_event_seam.install(self._on_object_created))
+            stack.callback(self.router.close)
+            self._stack = stack
+            self._create_buckets()
+            self._register_functions()
+            workflows = self._workflows if self._workflows is not None else _translated_project()
+            self._workflows = dict(workflows)
+            for name in creation_order(self._workflows):
+                self._create_state_machine(name)
+            self._create_trigger_rule()
+        except BaseException:
+            stack.close()
+            self._stack = None
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None
+
+    # --- clients --------------------------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        """A boto3 client of the emulated account (valid only inside the context)."""
+        if self._stack is None:
+            raise EngineError("LocalAws is not running: use it as a context manager")
+        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+
+    @property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    @property
+    def sfn(self) -> Any:
+        return self.client("stepfunctions")
+
+    # --- the stack ------------------------------------------------------------------------------
+    def _create_buckets(self) -> None:
+        s3 = self.s3
+        for bucket in (self.deployment.input_bucket, self.deployment.output_bucket):
+            s3.create_bucket(Bucket=bucket)
+            s3.put_public_access_block(
+                Bucket=bucket,
+                PublicAccessBlockConfiguration={
+                    "BlockPublicAcls": True,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                },
+            )
+            s3.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            )
+        # Only the input bucket announces its objects: renditions can never re-trigger.
+        s3.put_bucket_notification_configuration(
+            Bucket=self.deployment.input_bucket,
+            NotificationConfiguration={"EventBridgeConfiguration": {}},
+        )
+
+    def _register_functions(self) -> None:
+        for task in WORKER_TASKS:
+            name = self.config.function_name(task)
+            handler = self._lazy_handler(task)
+            function = self.router.register(
+                name,
+                handler,
+                environment=function_environment(
+                    task, self.config, output_bucket=self.deployment.output_bucket, local=True
+                ),
+                timeout_seconds=lambda_timeout_seconds(task),
+                memory_mb=self.config.memorySize.get(task, 128),
+                region=self.region,
+                account=ACCOUNT,
+            )
+            self.deployment.function_arns[task] = function.arn
+
+    def _lazy_handler(self, task: str) -> Handler:
+        """Import the worker on its first invocation, so the engine starts before workers exist."""
+        resolved: list[Handler] = []
+
+        def handler(event: Any, context: Any) -> Any:
+            if not resolved:
+                resolved.append(self._handler_for(task))
+            return resolved[0](event, context)
+
+        return handler
+
+    def _substitutions(self) -> dict[str, str]:
+        values = {f"LambdaArn_{task}": arn for task, arn in self.deployment.function_arns.items()}
+        values |= {f"StateMachineArn_{wf}": arn for wf, arn in self.deployment.state_machine_arns.items()}
+        return values
+
+    def _create_state_machine(self, workflow_name: str) -> str:
+        assert self._workflows is not None
+        translated = self._workflows[workflow_name]
+        definition = _substitute(translated.asl_json, self._substitutions())
+        name = self.config.state_machine_name(workflow_name)
+        arn: str = self.sfn.create_state_machine(
+            name=name, definition=definition, roleArn=STATES_ROLE, type=self.config.workflowType
+        )["stateMachineArn"]
+        self.deployment.state_machine_arns[workflow_name] = arn
+        return arn
+
+    def add_workflow(self, translated: Any) -> str:
+        """Create a state machine for a workflow translated on the fly (its children must exist)."""
+        if self._workflows is None:
+            raise EngineError("LocalAws is not running: use it as a context manager")
+        missing = sorted(set(translated.child_workflows) - set(self.deployment.state_machine_arns))
+        if missing:
+            raise UnknownWorkflowError(
+                f"workflow {translated.name!r} starts sub-workflow(s) {', '.join(missing)}, "
+                "which are not among the project's workflows"
+            )
+        if translated.name in self.deployment.state_machine_arns:
+            raise EngineError(
+                f"workflow {translated.name!r} has the name of a project workflow: rename it to run it"
+            )
+        self._workflows[translated.name] = translated
+        return self._create_state_machine(translated.name)
+
+    def _create_trigger_rule(self) -> None:
+        target_workflow = self.config.triggerWorkflow
+        if target_workflow not in self.deployment.state_machine_arns:
+            return  # the trigger workflow is not part of this project (yet): no rule, as in CDK
+        events = self.client("events")
+        events.put_rule(
+            Name=f"{self.config.prefix}-{TRIGGER_RULE}",
+            EventPattern=json.dumps(trigger.event_pattern(self.config, self.deployment.input_bucket)),
+            State="ENABLED",
+        )
+        events.put_targets(
+            Rule=f"{self.config.prefix}-{TRIGGER_RULE}",
+            Targets=[
+                {
+                    "Id": "workflow",
+                    "Arn": self.deployment.state_machine_arns[target_workflow],
+                    "RoleArn": EVENTS_ROLE,
+                    "InputTransformer": trigger.input_transformer(self.config),
+                }
+            ],
+        )
+
+    # --- the S3 trigger -------------------------------------------------------------------------
+    def _on_object_created(self, created: s3_event_seam.CreatedObject) -> None:
+        with self._lock:
+            sequencer = f"{next(self._sequencer):016X}"
+        event = trigger.object_created_event(
+            bucket=created.bucket,
+            key=created.key,
+            size=created.size,
+            etag=created.etag,
+            sequencer=sequencer,
+            version_id=created.version_id,
+            region=created.region,
+            account=created.account,
+            reason=created.reason,
+        )
+        self.deliver_event(event)
+
+    def deliver_event(self, event: dict[str, Any]) -> list[TriggerDelivery]:
+        """Deliver one EventBridge event to the rules of the default bus, as EventBridge would.
+
+        Public so a test can re-deliver the same event (EventBridge delivers at least once).
+        """
+        events = self.client("events")
+        deliveries: list[TriggerDelivery] = []
+        for rule in events.list_rules()["Rules"]:
+            if rule.get("State") != "ENABLED" or "EventPattern" not in rule:
+                continue
+            if not trigger.matches(json.loads(rule["EventPattern"]), event):
+                deliveries.append(TriggerDelivery(event, matched=False))
+                continue
+            for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
+                deliveries.append(self._start_target(target, event))
+        with self._lock:
+            self.trigger_deliveries.extend(deliveries)
+        return deliveries
+
+    def _start_target(self, target: Mapping[str, Any], event: dict[str, Any]) -> TriggerDelivery:
+        delivery = TriggerDelivery(event, matched=True)
+        if ":states:" not in target["Arn"]:
+            delivery.error = f"target {target['Arn']} is not a state machine"
+            return delivery
+        transformer = target.get("InputTransformer")
+        payload = trigger.apply_input_transformer(transformer, event) if transformer else json.dumps(event)
+        try:
+            delivery.execution_arn = self.sfn.start_execution(
+                stateMachineArn=target["Arn"], name=trigger.execution_name(event), input=payload
+            )["executionArn"]
+        except Exception as error:  # ExecutionAlreadyExists for a duplicate delivery, ...
+            delivery.error = f"{type(error).__name__}: {error}"
+        return delivery
+
+    # --- executions -----------------------------------------------------------------------------
+    def state_machine_arn(self, workflow: str) -> str:
+        """The ARN of a workflow by its Conductor name or its deployed state machine name."""
+        arns = self.deployment.state_machine_arns
+        if workflow in arns:
+            return arns[workflow]
+        for name, arn in arns.items():
+            if self.config.state_machine_name(name) == workflow:
+                return arn
+        known = ", ".join(sorted(arns)) or "none"
+        raise UnknownWorkflowError(f"unknown workflow {workflow!r} (known: {known})")
+
+    def start_execution(self, workflow: str, workflow_input: Any, *, name: str | None = None) -> str:
+        parameters: dict[str, Any] = {
+            "stateMachineArn": self.state_machine_arn(workflow),
+            "input": json.dumps(workflow_input),
+        }
+        if name:
+            parameters["name"] = name
+        arn: str = self.sfn.start_execution(**parameters)["executionArn"]
+        return arn
+
+    def upload_file(self, path: Path, key: str | None = None) -> str:
+        """Put a local file into the input bucket (under the input prefix) and return its s3 URI."""
+        object_key = key or f"{self.config.inputPrefix}{path.name}"
+        self.s3.put_object(Bucket=self.deployment.input_bucket, Key=object_key, Body=path.read_bytes())
+        return f"s3://{self.deployment.input_bucket}/{object_key}"
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        return execution_history(self.sfn, execution_arn)
+
+    def wait(
+        self,
+        execution_arn: str,
+        *,
+        on_events: HistoryListener | None = None,
+        poll_seconds: float = 0.05,
+        timeout_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        return wait_for_execution(
+            self.sfn,
+            execution_arn,
+            on_events=on_events,
+            poll_seconds=poll_seconds,
+            timeout_seconds=timeout_seconds,
+        )
+
+
+def execution_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """Every history event of an execution, oldest first (follows pagination)."""
+    events: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        parameters: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        if token:
+            parameters["nextToken"] = token
+        page = sfn.get_execution_history(**parameters)
+        events.extend(page["events"])
+        token = page.get("nextToken")
+        if not token:
+            return events
+
+
+def iter_new_events(sfn: Any, execution_arn: str, seen: int) -> Iterator[dict[str, Any]]:
+    yield from execution_history(sfn, execution_arn)[seen:]
+
+
+def wait_for_execution(
+    sfn: Any,
+    execution_arn: str,
+    *,
+    on_events: HistoryListener | None = None,
+    poll_seconds: float = 0.05,
+    timeout_seconds: float | None = None,
+) -> dict[str, Any]:
+    """Poll an execution until it ends, passing new history events to ``on_events`` as they appear.
+
+    Works against any Step Functions endpoint (local engine, ``imgpipe serve``, AWS).
+    """
+    seen = 0
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+    while True:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        if on_events is not None:
+            fresh = list(iter_new_events(sfn, execution_arn, seen))
+            seen += len(fresh)
+            if fresh:
+                on_events(fresh)
+        if described["status"] in TERMINAL:
+            if on_events is not None:
+                fresh = list(iter_new_events(sfn, execution_arn, seen))
+                if fresh:
+                    on_events(fresh)
+            return described
+        if deadline is not None and time.monotonic() > deadline:
+            raise EngineError(f"execution {execution_arn} still {described['status']} after waiting")
+        time.sleep(poll_seconds)

@@ -1,0 +1,104 @@
+"""The second (and last) place imgpipe reaches into moto's internals: S3's EventBridge notifications.
+
+moto builds its own S3 -> EventBridge event (a fixed sequencer, the key not URL-encoded) and can
+deliver it only to log groups, archives, queues and buses, not to a Step Functions target. This
+module replaces moto's ``_send_event_bridge_message`` so that every object created in a bucket with
+EventBridge notifications turned on (as the stack turns them on for the input bucket) is handed to
+a listener; the local engine builds the documented event with ``imgpipe.trigger`` and delivers it.
+
+``verify_moto_s3_internals()`` fails loudly, and a test runs it, if moto moves what is patched here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+
+from imgpipe.local.lambda_seam import MotoInternalsChanged
+
+S3_NOTIFICATIONS = "moto.s3.notifications"
+PATCHED_FUNCTION = "_send_event_bridge_message"
+EXPECTED_PARAMETERS = ("account_id", "bucket", "event_name", "key")
+# moto's S3 event names -> the `reason` S3 puts in the EventBridge event.
+REASONS = {
+    "s3:ObjectCreated:Put": "PutObject",
+    "s3:ObjectCreated:Post": "PostObject",
+    "s3:ObjectCreated:Copy": "CopyObject",
+    "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+}
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CreatedObject:
+    """What S3 knows about an object when it announces it."""
+
+    account: str
+    region: str
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    version_id: str | None
+    reason: str
+
+
+Listener = Callable[[CreatedObject], None]
+
+
+def verify_moto_s3_internals() -> None:
+    """Check the moto function this seam replaces still exists with the parameters it expects."""
+    try:
+        module = importlib.import_module(S3_NOTIFICATIONS)
+    except ImportError as error:
+        raise MotoInternalsChanged(f"moto module {S3_NOTIFICATIONS} is gone: {error}") from error
+    function = getattr(module, PATCHED_FUNCTION, None)
+    if function is None or not hasattr(module, "send_event"):
+        raise MotoInternalsChanged(f"moto's {S3_NOTIFICATIONS}: no {PATCHED_FUNCTION} or send_event any more")
+    parameters = tuple(inspect.signature(function).parameters)
+    if parameters != EXPECTED_PARAMETERS:
+        raise MotoInternalsChanged(
+            f"moto's {S3_NOTIFICATIONS}.{PATCHED_FUNCTION} takes {parameters}, expected {EXPECTED_PARAMETERS}"
+        )
+    put_event = getattr(module.S3NotificationEvent, "OBJECT_CREATED_PUT_EVENT", None)
+    if put_event is None or getattr(put_event, "value", put_event) not in REASONS:
+        raise MotoInternalsChanged("moto's S3NotificationEvent.OBJECT_CREATED_PUT_EVENT moved")
+
+
+@contextmanager
+def install(listener: Listener) -> Iterator[None]:
+    """Hand every object created in an EventBridge-enabled bucket to ``listener``.
+
+    As on AWS, delivery never fails the PutObject: a listener error is logged and dropped.
+    """
+    verify_moto_s3_internals()
+    module = importlib.import_module(S3_NOTIFICATIONS)
+
+    def announce(account_id: str, bucket: Any, event_name: Any, key: Any) -> None:
+        name = str(getattr(event_name, "value", event_name))  # moto passes a str-valued Enum
+        if ":ObjectCreated:" not in name:
+            return
+        created = CreatedObject(
+            account=account_id,
+            region=bucket.region_name,
+            bucket=bucket.name,
+            key=key.name,
+            size=int(key.size),
+            etag=str(key.etag).strip('"'),
+            version_id=key.version_id if getattr(bucket, "is_versioned", False) else None,
+            reason=REASONS.get(name, "PutObject"),
+        )
+        try:
+            listener(created)
+        except Exception:  # an asynchronous delivery on AWS: never fails the upload
+            logger.exception("S3 event delivery for s3://%s/%s failed", created.bucket, created.key)
+
+    with mock.patch.object(module, PATCHED_FUNCTION, announce):
+        yield
