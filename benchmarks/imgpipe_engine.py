@@ -1,0 +1,80 @@
+"""imgpipe's imaging core (`lambdas.core.imaging`) behind the benchmark's engine interface.
+
+The recipe is built the way `image_convert_resize` builds it (`make_recipe` with the seeds' fields),
+with `quality` from benchmarks.settings so all engines encode at the same settings.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from benchmarks import settings
+from benchmarks.engines import Engine, EngineUnavailableError
+from benchmarks.jobs import Rendition
+
+QUALITY = {"jpg": settings.JPEG_QUALITY, "webp": settings.WEBP_QUALITY, "avif": settings.AVIF_QUALITY}
+
+
+def _core() -> tuple[Any, Any]:
+    try:
+        from lambdas.core import imaging, recipe
+    except ImportError as error:
+        raise EngineUnavailableError(f"imgpipe core not importable yet: {error}") from error
+    return imaging, recipe
+
+
+@lru_cache(maxsize=8)
+def _source_size(source: bytes) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(source)) as image:
+        return image.size
+
+
+def _recipe(recipe_module: Any, source: bytes, rendition: Rendition) -> Any:
+    width, height = _source_size(source)
+    options = recipe_module.RecipeOptions(
+        maintainAspectRatio=True,
+        # The other engines enlarge to the box (ImageMagick's -resize, libvips' thumbnail); so does
+        # imgpipe here, but only when the box is larger, so downscales keep JPEG draft decoding.
+        upscale=rendition.width > width or rendition.height > height,
+        quality=QUALITY.get(rendition.fmt),
+        stripMetadata=True,
+    )
+    return recipe_module.make_recipe(
+        options, rendition.fmt, rendition.width, rendition.height, max_dimension=8192
+    )
+
+
+def per_rendition_engine() -> Engine:
+    """One `render_bytes` per rendition: what each image_convert_resize Lambda does in the fork."""
+    imaging, recipe_module = _core()
+
+    def render_one(source: bytes, rendition: Rendition) -> bytes:
+        return bytes(imaging.render_bytes(source, _recipe(recipe_module, source, rendition)).data)
+
+    return Engine("imgpipe", render_one, "lambdas.core.imaging.render_bytes, one decode per rendition")
+
+
+def batch_engine() -> Engine:
+    """Decode once, render many (`load_source` + `render`), for a single-Lambda variant."""
+    imaging, recipe_module = _core()
+
+    def render_many(source: bytes, renditions: Sequence[Rendition]) -> list[bytes]:
+        recipes = [_recipe(recipe_module, source, r) for r in renditions]
+        boxes = [] if any(r.upscale for r in recipes) else [(r.width, r.height) for r in recipes]
+        decoded = imaging.load_source(source, target_boxes=boxes)
+        return [bytes(imaging.render(decoded, r).data) for r in recipes]
+
+    def render_one(source: bytes, rendition: Rendition) -> bytes:
+        return render_many(source, [rendition])[0]
+
+    return Engine(
+        "imgpipe-batch",
+        render_one,
+        "lambdas.core.imaging.load_source once + render per rendition",
+        render_many=render_many,
+    )
