@@ -1,0 +1,368 @@
+"""Image operations: decode once (`load_source`), render many (`render`), or both (`render_bytes`).
+
+Pure functions over bytes and Pillow images: no S3, no environment, so the benchmark can call them.
+Colour pipeline: EXIF orientation applied, every mode normalised to L/LA/RGB/RGBA, embedded ICC
+profiles converted to sRGB (outputs are sRGB; the profile is embedded only when metadata is kept).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+
+from PIL import Image, ImageCms
+
+from lambdas.core.decode import ANIMATABLE_INPUT_FORMATS, DecodeLimits, open_untrusted, pillow_guard
+from lambdas.core.recipe import Recipe
+
+EXIF_ORIENTATION = 0x0112
+_TRANSPOSE_FOR_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# reduce() by an integer factor first while the image is still >= 3x the target, then LANCZOS.
+REDUCING_GAP = 3.0
+RESAMPLE = Image.Resampling.LANCZOS
+DEFAULT_FRAME_MS = 100
+# Encoder speed/size trade-offs, one place for the benchmark to read.
+PNG_COMPRESS_LEVEL = 6
+WEBP_METHOD = 4
+AVIF_SPEED = 6
+GIF_QUANTIZER = Image.Quantize.FASTOCTREE
+
+
+@dataclass(frozen=True)
+class RenderedImage:
+    """One encoded rendition."""
+
+    data: bytes
+    width: int
+    height: int
+    format: str  # canonical recipe format name: jpeg, png, webp, gif, avif
+    content_type: str
+    frames: int = 1
+
+
+@dataclass
+class SourceImage:
+    """A decoded, oriented, sRGB source that can be rendered many times."""
+
+    first_frame: Image.Image
+    source_format: str
+    exif: Image.Exif | None = None
+    # Animated sources keep the open image and decode frames lazily per render (memory stays at one
+    # full-size frame); durations are in milliseconds.
+    _animation: Image.Image | None = field(default=None, repr=False)
+    _limits: DecodeLimits = field(default_factory=DecodeLimits, repr=False)
+    _orientation: int = 1
+    frame_count: int = 1
+    loop: int = 0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.first_frame.size
+
+    @property
+    def is_animated(self) -> bool:
+        return self._animation is not None
+
+    def frames(self) -> Iterator[tuple[Image.Image, int]]:
+        """(frame, duration ms) for every frame, oriented and normalised; one frame when not animated."""
+        if self._animation is None:
+            yield self.first_frame, 0
+            return
+        with pillow_guard(self._limits, "fileLocation"):
+            for index in range(self.frame_count):
+                self._animation.seek(index)
+                self._animation.load()  # WebP reports a frame's duration only once it is loaded
+                duration = int(self._animation.info.get("duration") or DEFAULT_FRAME_MS)
+                frame = self.first_frame if index == 0 else self._animation.convert("RGBA")
+                yield (frame if index == 0 else _orient(frame, self._orientation)), duration
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where the output pixels come from: a crop of the source, resized, optionally padded."""
+
+    crop: tuple[float, float, float, float]
+    size: tuple[int, int]
+    canvas: tuple[int, int] | None = None
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        return self.canvas or self.size
+
+
+def plan_geometry(source: tuple[int, int], recipe: Recipe) -> Geometry:
+    """Compute crop, resize and padding for `fit`, honouring `upscale` (never enlarge by default)."""
+    src_w, src_h = source
+    box_w, box_h = recipe.width, recipe.height
+    full = (0.0, 0.0, float(src_w), float(src_h))
+    if recipe.fit == "stretch":
+        if recipe.upscale:
+            return Geometry(full, (box_w, box_h))
+        return Geometry(full, (min(box_w, src_w), min(box_h, src_h)))
+    if recipe.fit == "cover":
+        # The largest centred region of the source with the box's aspect ratio.
+        crop_w = min(float(src_w), src_h * box_w / box_h)
+        crop_h = min(float(src_h), src_w * box_h / box_w)
+        left, top = (src_w - crop_w) / 2, (src_h - crop_h) / 2
+        crop = (left, top, left + crop_w, top + crop_h)
+        if recipe.upscale or crop_w >= box_w:
+            return Geometry(crop, (box_w, box_h))
+        return Geometry(crop, (max(1, round(crop_w)), max(1, round(crop_h))))
+    scale = min(box_w / src_w, box_h / src_h)
+    if not recipe.upscale:
+        scale = min(scale, 1.0)
+    size = (
+        min(box_w, max(1, round(src_w * scale))),
+        min(box_h, max(1, round(src_h * scale))),
+    )
+    if recipe.fit == "fill":
+        return Geometry(full, size, canvas=(box_w, box_h))
+    return Geometry(full, size)
+
+
+def _orient(image: Image.Image, orientation: int) -> Image.Image:
+    method = _TRANSPOSE_FOR_ORIENTATION.get(orientation)
+    return image.transpose(method) if method is not None else image
+
+
+@cache
+def _srgb_profile() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
+    """Convert colour-managed RGB/CMYK pixels to sRGB; a broken profile is ignored (assumed sRGB)."""
+    if not icc or image.mode not in ("RGB", "RGBA", "CMYK"):
+        return image
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        alpha = image.getchannel("A") if image.mode == "RGBA" else None
+        colour = image.convert("RGB") if image.mode == "RGBA" else image
+        converted = ImageCms.profileToProfile(
+            colour, profile, _srgb_profile(), renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode="RGB"
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image
+    if converted is None:  # only when inPlace=True, which is not used
+        return image
+    if alpha is not None:
+        converted.putalpha(alpha)
+    return converted
+
+
+def normalise_mode(image: Image.Image) -> Image.Image:
+    """Any decoded mode -> L, LA, RGB or RGBA in sRGB."""
+    icc = image.info.get("icc_profile")
+    mode = image.mode
+    if mode.startswith("I;16") or mode == "I":
+        # 16-bit and 32-bit integer grey: scale to 8 bits (convert() alone would clip at 255).
+        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    elif mode in {"F", "1"}:
+        image = image.convert("L")
+    elif mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+    elif mode in ("RGBa", "RGBX"):
+        image = image.convert("RGBA" if mode == "RGBa" else "RGB")
+    elif mode == "La":
+        image = image.convert("LA")
+    elif mode == "CMYK":
+        converted = _to_srgb(image, icc)
+        return converted if converted.mode == "RGB" else image.convert("RGB")
+    elif mode not in ("L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGB")
+    return _to_srgb(image, icc)
+
+
+def _draft_box(image: Image.Image, boxes: Iterable[tuple[int, int]], orientation: int) -> None:
+    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when every requested box is that much smaller."""
+    if image.format not in ("JPEG", "MPO"):
+        return
+    boxes = list(boxes)
+    if not boxes:
+        return
+    width = max(box[0] for box in boxes)
+    height = max(box[1] for box in boxes)
+    if orientation in (5, 6, 7, 8):  # the box is in display orientation, the JPEG is stored rotated
+        width, height = height, width
+    image.draft(image.mode, (width, height))
+
+
+def load_source(
+    data: bytes, limits: DecodeLimits | None = None, *, target_boxes: Iterable[tuple[int, int]] = ()
+) -> SourceImage:
+    """Decode once. `target_boxes` (the largest outputs you will ask for) enables JPEG draft decoding;
+    leave it empty when any output might need full resolution (e.g. upscale=true)."""
+    limits = limits or DecodeLimits()
+    image = open_untrusted(data, limits)
+    with pillow_guard(limits, "fileLocation"):
+        exif = image.getexif()
+        orientation = int(exif.get(EXIF_ORIENTATION, 1) or 1)
+        if orientation not in range(1, 9):
+            orientation = 1
+        animated = image.format in ANIMATABLE_INPUT_FORMATS and getattr(image, "is_animated", False)
+        if not animated:
+            _draft_box(image, target_boxes, orientation)
+        image.load()
+        source_format = image.format or "UNKNOWN"
+        frame_count = int(getattr(image, "n_frames", 1)) if animated else 1
+        if animated:
+            first = _orient(image.convert("RGBA"), orientation)
+            loop = int(image.info.get("loop", 0) or 0)
+        else:
+            first = _orient(normalise_mode(image), orientation)
+            loop = 0
+    if EXIF_ORIENTATION in exif:
+        exif[EXIF_ORIENTATION] = 1
+    return SourceImage(
+        first_frame=first,
+        source_format=source_format,
+        exif=exif if len(exif) else None,
+        _animation=image if animated else None,
+        _limits=limits,
+        _orientation=orientation,
+        frame_count=frame_count,
+        loop=loop,
+    )
+
+
+def _transform(frame: Image.Image, geometry: Geometry, recipe: Recipe) -> Image.Image:
+    full = (0.0, 0.0, float(frame.width), float(frame.height))
+    if geometry.size == frame.size and geometry.crop == full:
+        out = frame.copy()
+    else:
+        out = frame.resize(geometry.size, RESAMPLE, box=geometry.crop, reducing_gap=REDUCING_GAP)
+    if geometry.canvas is not None:
+        out = _pad(out, geometry.canvas, recipe)
+    out.info = {}  # never leak source metadata (EXIF, XMP, text chunks, ICC) into the output
+    return out
+
+
+def _pad(image: Image.Image, canvas: tuple[int, int], recipe: Recipe) -> Image.Image:
+    colour: tuple[int, ...]
+    if recipe.background is None and recipe.output.supports_alpha:
+        mode, colour = "RGBA", (0, 0, 0, 0)
+        image = image.convert("RGBA")
+    else:
+        rgb = _hex_rgb(recipe.background or "#ffffff")
+        mode = "RGBA" if image.mode in ("RGBA", "LA") else "RGB"
+        colour = (*rgb, 255) if mode == "RGBA" else rgb
+        image = image.convert(mode)
+    result = Image.new(mode, canvas, colour)
+    offset = ((canvas[0] - image.width) // 2, (canvas[1] - image.height) // 2)
+    result.paste(image, offset, image if mode == "RGBA" else None)
+    return result
+
+
+def _hex_rgb(value: str) -> tuple[int, int, int]:
+    return int(value[1:3], 16), int(value[3:5], 16), int(value[5:7], 16)
+
+
+def _flatten(image: Image.Image, background: str | None) -> Image.Image:
+    """Alpha -> opaque over the background colour (JPEG has no alpha)."""
+    if image.mode not in ("RGBA", "LA"):
+        return image
+    rgb = _hex_rgb(background or "#ffffff")
+    base = Image.new("RGB", image.size, rgb)
+    base.paste(image.convert("RGB"), (0, 0), image.getchannel("A"))
+    return base if image.mode == "RGBA" else base.convert("L")
+
+
+def _gif_frame(image: Image.Image) -> Image.Image:
+    """RGB(A)/L -> palette with a fast quantizer; alpha below 50% becomes the transparent index 255."""
+    if image.mode in ("RGBA", "LA"):
+        rgba = image.convert("RGBA")
+        paletted = rgba.convert("RGB").quantize(255, method=GIF_QUANTIZER)
+        transparent = rgba.getchannel("A").point(lambda alpha: 255 if alpha < 128 else 0)
+        paletted.paste(255, (0, 0), transparent)
+        paletted.info["transparency"] = 255
+        return paletted
+    return image.convert("RGB").quantize(256, method=GIF_QUANTIZER)
+
+
+def _metadata(source: SourceImage, recipe: Recipe) -> dict[str, bytes]:
+    if recipe.strip_metadata:
+        return {}
+    extra = {"icc_profile": _srgb_profile().tobytes()}
+    if source.exif is not None:
+        extra["exif"] = source.exif.tobytes()
+    return extra
+
+
+def encode(
+    frames: list[Image.Image], source: SourceImage, recipe: Recipe, durations: list[int] | None = None
+) -> bytes:
+    """Per-format encoder settings; deterministic (no timestamps) so a retry rewrites identical bytes."""
+    fmt = recipe.output
+    buffer = io.BytesIO()
+    extra = _metadata(source, recipe)
+    animated = len(frames) > 1
+    if fmt.name == "jpeg":
+        image = _flatten(frames[0], recipe.background)
+        image.save(buffer, "JPEG", quality=recipe.quality, optimize=True, progressive=True, **extra)
+    elif fmt.name == "png":
+        frames[0].save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL, **extra)
+    elif fmt.name == "webp":
+        converted = [f.convert("RGBA" if f.mode in ("RGBA", "LA") else "RGB") for f in frames]
+        options: dict[str, object] = {"quality": recipe.quality, "method": WEBP_METHOD, **extra}
+        if animated:
+            options |= {
+                "save_all": True,
+                "append_images": converted[1:],
+                "duration": durations or [DEFAULT_FRAME_MS] * len(frames),
+                "loop": source.loop,
+            }
+        converted[0].save(buffer, "WEBP", **options)
+    elif fmt.name == "gif":
+        paletted = [_gif_frame(f) for f in frames]
+        options = {"optimize": False}
+        if "transparency" in paletted[0].info:
+            options["transparency"] = 255
+        if animated:
+            options |= {
+                "save_all": True,
+                "append_images": paletted[1:],
+                "duration": durations or [DEFAULT_FRAME_MS] * len(frames),
+                "loop": source.loop,
+                "disposal": 2,
+            }
+        paletted[0].save(buffer, "GIF", **options)
+    elif fmt.name == "avif":
+        image = frames[0].convert("RGBA" if frames[0].mode in ("RGBA", "LA") else "RGB")
+        image.save(buffer, "AVIF", quality=recipe.quality, speed=AVIF_SPEED, **extra)
+    else:  # pragma: no cover - OUTPUT_FORMATS and this function change together
+        raise AssertionError(f"no encoder for {fmt.name}")
+    return buffer.getvalue()
+
+
+def render(source: SourceImage, recipe: Recipe) -> RenderedImage:
+    """One rendition of an already decoded source."""
+    geometry = plan_geometry(source.size, recipe)
+    keep_animation = source.is_animated and recipe.output.supports_animation
+    with pillow_guard(source._limits, "fileLocation"):
+        frames, durations = [], []
+        if keep_animation:
+            for frame, duration in source.frames():
+                frames.append(_transform(frame, geometry, recipe))
+                durations.append(duration)
+        else:
+            frames.append(_transform(source.first_frame, geometry, recipe))
+        data = encode(frames, source, recipe, durations)
+    width, height = geometry.output_size
+    return RenderedImage(data, width, height, recipe.format, recipe.output.content_type, len(frames))
+
+
+def render_bytes(data: bytes, recipe: Recipe, limits: DecodeLimits | None = None) -> RenderedImage:
+    """Decode `data` and render one rendition (JPEG draft decoding applies unless upscaling)."""
+    boxes = [] if recipe.upscale else [(recipe.width, recipe.height)]
+    return render(load_source(data, limits, target_boxes=boxes), recipe)

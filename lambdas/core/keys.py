@@ -1,0 +1,59 @@
+"""Deterministic output keys: the same source and the same normalised recipe always name the same
+object, so a retry or a duplicate event overwrites a rendition instead of adding one.
+
+Layout: `<OUTPUT_PREFIX><source-stem>/<digest16>/<width>x<height>.<ext>`, where the digest covers
+the source identity (S3 bucket+key+VersionId/ETag, normalised URL, or a local file's sha256) and the
+recipe's canonical JSON (which includes the renderer version).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import PurePosixPath
+
+from lambdas.core.recipe import Recipe
+
+DIGEST_LENGTH = 16
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_RENDITION = re.compile(r"^(?P<stem>[A-Za-z0-9._-]{1,64})/(?P<digest>[0-9a-f]{16})/(?P<name>[^/]+)$")
+
+
+def source_stem(location: str) -> str:
+    """A short, URL-safe name from the source's last path segment ('IMG 01.jpeg' -> 'IMG-01')."""
+    path = location.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    stem = PurePosixPath(path.rsplit("/", 1)[-1]).stem
+    cleaned = _UNSAFE.sub("-", stem).strip("-.")[:64].strip("-.")
+    return cleaned or "image"
+
+
+def rendition_digest(source_identity: str, recipe: Recipe) -> str:
+    material = f"{source_identity}\n{recipe.canonical_json()}".encode()
+    return hashlib.sha256(material).hexdigest()[:DIGEST_LENGTH]
+
+
+def rendition_key(prefix: str, source_location: str, source_identity: str, recipe: Recipe) -> str:
+    digest = rendition_digest(source_identity, recipe)
+    name = f"{recipe.width}x{recipe.height}.{recipe.output.extension}"
+    return f"{prefix}{source_stem(source_location)}/{digest}/{name}"
+
+
+def published_key(prefix: str, source_location: str, source_identity: str) -> str:
+    """Key for publishing a file that was not rendered in place (another bucket, a local path)."""
+    digest = hashlib.sha256(source_identity.encode()).hexdigest()[:DIGEST_LENGTH]
+    name = PurePosixPath(location_path(source_location)).name
+    suffix = PurePosixPath(name).suffix.lower()
+    suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ""
+    return f"{prefix}{source_stem(source_location)}/{digest}/{source_stem(name)}{suffix}"
+
+
+def location_path(location: str) -> str:
+    return location.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+
+
+def rendition_digest_in_key(prefix: str, key: str) -> str | None:
+    """The digest segment when `key` has the rendition layout under `prefix`, else None."""
+    if not key.startswith(prefix):
+        return None
+    match = _RENDITION.match(key[len(prefix) :])
+    return match.group("digest") if match else None

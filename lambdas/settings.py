@@ -1,0 +1,70 @@
+"""The workers' environment (docs/architecture.md, "Function environment") as one validated model.
+
+Read per invocation, never at import: tests patch the environment, and the local runtime gives each
+in-process invocation its own environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+
+from lambdas.core.errors import InvalidRecipeError
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class WorkerSettings(BaseModel):
+    """Limits and destinations; defaults mirror imgpipe.config.DeploymentConfig."""
+
+    model_config = ConfigDict(frozen=True)
+
+    output_bucket: str = ""
+    output_prefix: str = "renditions/"
+    cache_control: str = "public, max-age=31536000, immutable"
+    allowed_url_hosts: tuple[str, ...] = ()
+    max_source_bytes: PositiveInt = 50 * 1024 * 1024
+    max_source_pixels: PositiveInt = 100_000_000
+    max_frames: PositiveInt = 200
+    max_output_dimension: PositiveInt = 8192
+    max_fanout: PositiveInt = 50
+    allow_local_paths: bool = False
+    fetch_connect_timeout: float = Field(3.0, gt=0)
+    fetch_read_timeout: float = Field(10.0, gt=0)
+
+    @field_validator("output_prefix")
+    @classmethod
+    def _prefix_ends_with_slash(cls, value: str) -> str:
+        if value and not value.endswith("/"):
+            raise ValueError("must be empty or end with '/'")
+        return value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
+        """Build from environment variables; unset or empty variables keep their defaults."""
+        env = os.environ if environ is None else environ
+        names = {
+            "output_bucket": "OUTPUT_BUCKET",
+            "output_prefix": "OUTPUT_PREFIX",
+            "cache_control": "CACHE_CONTROL",
+            "max_source_bytes": "MAX_SOURCE_BYTES",
+            "max_source_pixels": "MAX_SOURCE_PIXELS",
+            "max_frames": "MAX_FRAMES",
+            "max_output_dimension": "MAX_OUTPUT_DIMENSION",
+            "max_fanout": "MAX_FANOUT",
+        }
+        values: dict[str, object] = {
+            field: env[variable] for field, variable in names.items() if env.get(variable, "") != ""
+        }
+        hosts = env.get("ALLOWED_URL_HOSTS", "")
+        values["allowed_url_hosts"] = tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
+        values["allow_local_paths"] = env.get("ALLOW_LOCAL_PATHS", "false").strip().lower() in _TRUE
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = str(first["loc"][0]) if first["loc"] else "environment"
+            # A deployment mistake, not bad task input; still typed so it is never retried.
+            raise InvalidRecipeError(f"environment.{field.upper()}", first["msg"]) from error
