@@ -306,6 +306,25 @@ def quadrant_picture() -> Image.Image:
     return image
 
 
+def quadrant_centres(size: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+    """Centres of the TL, TR, BL, BR quadrants: far from edges that JPEG chroma subsampling blurs."""
+    width, height = size
+    return (
+        (width // 4, height // 4),
+        (3 * width // 4, height // 4),
+        (width // 4, 3 * height // 4),
+        (3 * width // 4, 3 * height // 4),
+    )
+
+
+def rgba_at(image: Image.Image, xy: tuple[int, int]) -> tuple[int, int, int, int]:
+    """One pixel as RGBA whatever the image mode, for colour assertions."""
+    pixel = image.convert("RGBA").getpixel(xy)
+    assert isinstance(pixel, tuple)
+    red, green, blue, alpha = (int(channel) for channel in pixel)
+    return red, green, blue, alpha
+
+
 def exif_oriented(orientation: int) -> Callable[[], bytes]:
     """A JPEG whose stored pixels, once rotated as its EXIF orientation says, show quadrant_picture()."""
 

@@ -13,7 +13,14 @@ import pytest
 from PIL import Image, ImageOps
 
 from tests.reliability import corpus
-from tests.reliability.corpus import BY_NAME, CORPUS, QUADRANT_COLOURS, quadrant_picture
+from tests.reliability.corpus import (
+    BY_NAME,
+    CORPUS,
+    QUADRANT_COLOURS,
+    quadrant_centres,
+    quadrant_picture,
+    rgba_at,
+)
 
 
 def test_corpus_is_large_enough_and_names_are_unique() -> None:
@@ -55,13 +62,14 @@ def test_bombs_claim_many_pixels_in_few_bytes(name: str, min_pixels: int, max_by
 
 def test_bomb_under_pillow_limit_is_only_stopped_by_the_project_cap() -> None:
     width, height = _header_size(BY_NAME["bomb-12000.png"].data)
+    assert Image.MAX_IMAGE_PIXELS is not None
     assert Image.MAX_IMAGE_PIXELS < width * height < 2 * Image.MAX_IMAGE_PIXELS
     assert width * height > 100_000_000  # DeploymentConfig.maxSourcePixels default
 
 
 def test_gif_has_thousands_of_frames() -> None:
     with Image.open(io.BytesIO(BY_NAME["frames-3000.gif"].data)) as image:
-        assert image.n_frames == corpus.GIF_FRAMES
+        assert getattr(image, "n_frames", 1) == corpus.GIF_FRAMES
 
 
 @pytest.mark.parametrize("name", ["ztxt-bomb.png", "ztxt-many.png"])
@@ -96,7 +104,7 @@ def test_awkward_modes(name: str, mode: str) -> None:
 def test_palette_item_has_a_transparent_index() -> None:
     with Image.open(io.BytesIO(BY_NAME["palette-alpha.png"].data)) as image:
         assert image.mode == "P"
-        assert image.convert("RGBA").getpixel((2, 2))[3] == 0
+        assert rgba_at(image.convert("RGBA"), (2, 2))[3] == 0
 
 
 def test_rgb48_is_sixteen_bits_per_channel() -> None:
@@ -114,11 +122,8 @@ def test_exif_items_show_the_reference_picture_once_oriented(orientation: int) -
     assert shown.size == quadrant_picture().size
     if orientation >= 5:
         assert stored_size == shown.size[::-1]
-    width, height = shown.size
-    centres = ((width // 4, height // 4), (3 * width // 4, height // 4), (width // 4, 3 * height // 4))
-    centres += ((3 * width // 4, 3 * height // 4),)
-    for centre, colour in zip(centres, QUADRANT_COLOURS, strict=True):
-        assert all(abs(a - b) <= 12 for a, b in zip(shown.getpixel(centre), colour, strict=True))
+    for centre, colour in zip(quadrant_centres(shown.size), QUADRANT_COLOURS, strict=True):
+        assert all(abs(a - b) <= 12 for a, b in zip(rgba_at(shown, centre)[:3], colour, strict=True))
 
 
 def test_trailing_junk_follows_a_valid_png() -> None:
