@@ -1,0 +1,155 @@
+"""Worker dependencies (Pillow, Powertools, pydantic) as a Lambda layer, built without Docker.
+
+pip downloads the manylinux aarch64 wheels for the Lambda Python version into a cache directory
+keyed by the requirements and the target platform, so repeated synths and test sessions reuse it
+instead of downloading again. A layer (rather than copying the wheels into each function's asset)
+keeps the function asset the plain `lambdas/` package, is uploaded once for all workers and only
+changes when the requirements do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from imgpipe.config import PROJECT_ROOT
+
+REQUIREMENTS_FILE = PROJECT_ROOT / "lambdas" / "requirements.txt"
+DEFAULT_CACHE_ROOT = PROJECT_ROOT / ".cache" / "lambda-deps"
+# Used only until lambdas/requirements.txt exists (the workers' own list wins as soon as it does).
+FALLBACK_REQUIREMENTS = "pillow\naws-lambda-powertools[tracer]\npydantic\n"
+COMPLETE_MARKER = ".complete"
+
+
+class DependencyBundlingError(RuntimeError):
+    """pip could not produce the layer; synth stops with the reason instead of deploying a broken app."""
+
+
+@dataclass(frozen=True)
+class TargetPlatform:
+    """The Lambda platform the wheels are resolved for."""
+
+    python_version: str = "3.13"
+    platform: str = "manylinux2014_aarch64"
+    implementation: str = "cp"
+
+    @property
+    def runtime(self) -> lambda_.Runtime:
+        return {"3.12": lambda_.Runtime.PYTHON_3_12, "3.13": lambda_.Runtime.PYTHON_3_13}[self.python_version]
+
+    @property
+    def architecture(self) -> lambda_.Architecture:
+        return lambda_.Architecture.ARM_64 if "aarch64" in self.platform else lambda_.Architecture.X86_64
+
+
+LAMBDA_PLATFORM = TargetPlatform()
+
+
+def requirements_text(requirements_file: Path = REQUIREMENTS_FILE) -> str:
+    if requirements_file.is_file():
+        return requirements_file.read_text()
+    return FALLBACK_REQUIREMENTS
+
+
+def cache_key(requirements: str, target: TargetPlatform) -> str:
+    """sha256 of everything that changes which wheels pip picks."""
+    material = "\n".join(
+        [requirements, target.platform, target.python_version, target.implementation, "no-compile"]
+    )
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def ensure_dependencies(
+    requirements: str,
+    *,
+    target: TargetPlatform = LAMBDA_PLATFORM,
+    cache_root: Path = DEFAULT_CACHE_ROOT,
+) -> Path:
+    """Return a layer directory (`<dir>/python/...`) for `requirements`, running pip only on a cache miss.
+
+    The install goes to a temporary sibling directory that is renamed into place when pip succeeds,
+    so an interrupted or failed pip never leaves a half-filled cache entry behind.
+    """
+    layer_dir = cache_root / cache_key(requirements, target)
+    if (layer_dir / COMPLETE_MARKER).is_file():
+        return layer_dir
+    cache_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{layer_dir.name}.", dir=cache_root))
+    try:
+        requirements_path = staging / "requirements.txt"
+        requirements_path.write_text(requirements)
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            "--platform",
+            target.platform,
+            "--only-binary=:all:",
+            "--python-version",
+            target.python_version,
+            "--implementation",
+            target.implementation,
+            "--target",
+            str(staging / "python"),
+            "-r",
+            str(requirements_path),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise DependencyBundlingError(
+                f"pip could not fetch the Lambda dependencies for {target.platform} / Python "
+                f"{target.python_version} (is PyPI reachable?). Command: {' '.join(command)}\n"
+                f"{result.stderr.strip()[-2000:]}"
+            )
+        requirements_path.unlink()
+        # Console scripts are never run inside Lambda; they only bloat the layer.
+        shutil.rmtree(staging / "python" / "bin", ignore_errors=True)
+        (staging / COMPLETE_MARKER).write_text(requirements)
+        try:
+            os.replace(staging, layer_dir)
+        except OSError:
+            # Another synth filled the same entry concurrently; theirs is as good as ours.
+            if not (layer_dir / COMPLETE_MARKER).is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return layer_dir
+
+
+class DependenciesLayer(Construct):
+    """The workers' third-party packages, shared by every worker function."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        target: TargetPlatform = LAMBDA_PLATFORM,
+        cache_root: Path = DEFAULT_CACHE_ROOT,
+        requirements_file: Path = REQUIREMENTS_FILE,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.directory = ensure_dependencies(
+            requirements_text(requirements_file), target=target, cache_root=cache_root
+        )
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Layer",
+            code=lambda_.Code.from_asset(str(self.directory), exclude=[COMPLETE_MARKER]),
+            compatible_runtimes=[target.runtime],
+            compatible_architectures=[target.architecture],
+            description=f"imgpipe worker dependencies ({self.directory.name})",
+        )

@@ -1,0 +1,137 @@
+"""One Lambda function per Conductor task name, with exactly the S3 access its task needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from imgpipe.config import (
+    RESIZE_TASK,
+    UPLOAD_TASK,
+    WORKER_TASKS,
+    DeploymentConfig,
+    function_environment,
+)
+from infra.bundling import LAMBDA_PLATFORM, TargetPlatform
+from infra.code import worker_code
+from infra.retention import log_retention
+from infra.storage import Storage, removal_policy
+
+# The Step Functions Task state enforces the Conductor `timeoutSeconds` (the translator writes it as
+# the state's TimeoutSeconds, which its Retry/Catch understand); the function's own timeout is a
+# backstop a little later so that a runaway invocation is still stopped.
+TIMEOUT_MARGIN_SECONDS = 5
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
+DEFAULT_TASK_TIMEOUT_SECONDS = 60
+
+
+def handler_path(task_name: str) -> str:
+    return f"lambdas.{task_name}.handler.handler"
+
+
+def function_timeout(task_timeout_seconds: int | None) -> Duration:
+    seconds = (task_timeout_seconds or DEFAULT_TASK_TIMEOUT_SECONDS) + TIMEOUT_MARGIN_SECONDS
+    return Duration.seconds(min(seconds, LAMBDA_MAX_TIMEOUT_SECONDS))
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What the task definitions say about each worker (timeouts; reserved concurrency when opted in)."""
+
+    timeouts: Mapping[str, int | None]
+    reserved_concurrency: Mapping[str, int]
+
+
+class Workers(Construct):
+    """The worker functions, keyed by Conductor task name in `self.functions`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        storage: Storage,
+        layer: lambda_.ILayerVersion,
+        settings: WorkerSettings,
+        target: TargetPlatform = LAMBDA_PLATFORM,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        code = worker_code()
+        self.functions: dict[str, lambda_.Function] = {}
+        for task_name in WORKER_TASKS:
+            function_name = config.function_name(task_name)
+            log_group = logs.LogGroup(
+                self,
+                f"{task_name}Logs",
+                log_group_name=f"/aws/lambda/{function_name}",
+                retention=log_retention(config.logRetentionDays),
+                removal_policy=removal_policy(config),
+            )
+            role = iam.Role(
+                self,
+                f"{task_name}Role",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"Runs the {task_name} worker",
+            )
+            # Instead of the managed AWSLambdaBasicExecutionRole (logs on every group): its own group only.
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+                )
+            )
+            self.functions[task_name] = lambda_.Function(
+                self,
+                task_name,
+                function_name=function_name,
+                description=f"imgpipe worker for the Conductor task {task_name}",
+                runtime=target.runtime,
+                architecture=target.architecture,
+                handler=handler_path(task_name),
+                code=code,
+                layers=[layer],
+                memory_size=config.memorySize[task_name],
+                timeout=function_timeout(settings.timeouts.get(task_name)),
+                reserved_concurrent_executions=settings.reserved_concurrency.get(task_name),
+                environment=function_environment(
+                    task_name, config, output_bucket=storage.output_bucket.bucket_name
+                ),
+                tracing=lambda_.Tracing.ACTIVE,
+                log_group=log_group,
+                role=role,
+            )
+        self._grant_storage(config, storage)
+
+    def _grant_storage(self, config: DeploymentConfig, storage: Storage) -> None:
+        """Least privilege by task: resize reads inputs and writes renditions, upload republishes
+        renditions, the planner touches no bucket at all."""
+        renditions = storage.output_bucket.arn_for_objects(f"{config.outputPrefix}*")
+        resize = self.functions[RESIZE_TASK]
+        # ListBucket lets a missing source surface as 404 (SourceNotFoundError) instead of 403.
+        resize.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[storage.input_bucket.bucket_arn])
+        )
+        resize.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[storage.input_bucket.arn_for_objects("*")]
+            )
+        )
+        resize.add_to_role_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[renditions]))
+        upload = self.functions[UPLOAD_TASK]
+        upload.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[storage.output_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{config.outputPrefix}*"]}},
+            )
+        )
+        upload.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[renditions])
+        )
+        # PLANNER_TASK: no grant on purpose; it only plans renditions.

@@ -1,0 +1,149 @@
+"""One state machine per Conductor workflow, its definition exactly what the translator emits.
+
+The ASL is deployed as a string with `${LambdaArn_<task>}` / `${StateMachineArn_<workflow>}`
+filled by definition substitutions: the same text the local runtime fills with moto's ARNs.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from imgpipe.config import DeploymentConfig
+from infra.retention import log_retention
+from infra.storage import removal_policy
+
+# The managed rule Step Functions creates to learn when a `.sync` child execution ends.
+SYNC_EVENTS_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
+
+
+def lambda_placeholder(task_name: str) -> str:
+    return f"LambdaArn_{task_name}"
+
+
+def state_machine_placeholder(workflow_name: str) -> str:
+    return f"StateMachineArn_{workflow_name}"
+
+
+def creation_order(translated: Mapping[str, Any]) -> list[str]:
+    """Children before parents, so every `${StateMachineArn_<child>}` has an ARN to point at."""
+    graph = {name: set(tw.child_workflows) for name, tw in translated.items()}
+    missing = {child for children in graph.values() for child in children} - set(graph)
+    if missing:
+        raise ValueError(f"workflows start unknown sub-workflows: {sorted(missing)}")
+    return list(graphlib.TopologicalSorter(graph).static_order())
+
+
+def state_machine_type(config: DeploymentConfig, tw: Any) -> sfn.StateMachineType:
+    """Express only when asked for and when the workflow allows it (no `.sync` children)."""
+    if config.workflowType == "EXPRESS" and tw.express_compatible:
+        return sfn.StateMachineType.EXPRESS
+    return sfn.StateMachineType.STANDARD
+
+
+class Workflows(Construct):
+    """The translated state machines, keyed by Conductor workflow name in `self.state_machines`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        translated: Mapping[str, Any],
+        functions: Mapping[str, lambda_.IFunction],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.state_machines: dict[str, sfn.StateMachine] = {}
+        self.roles: dict[str, iam.Role] = {}
+        self.children: dict[str, frozenset[str]] = {}
+        for name in creation_order(translated):
+            tw = translated[name]
+            unknown = set(tw.lambda_tasks) - set(functions)
+            if unknown:
+                raise ValueError(
+                    f"workflow {name} invokes tasks without a worker function: {sorted(unknown)}"
+                )
+            machine_name = config.state_machine_name(name)
+            role = self._role(name, tw, functions)
+            substitutions = {
+                lambda_placeholder(t): functions[t].function_arn for t in sorted(tw.lambda_tasks)
+            }
+            substitutions |= {
+                state_machine_placeholder(child): self.state_machines[child].state_machine_arn
+                for child in sorted(tw.child_workflows)
+            }
+            log_group = logs.LogGroup(
+                self,
+                f"{name}Logs",
+                log_group_name=f"/aws/vendedlogs/states/{machine_name}",
+                retention=log_retention(config.logRetentionDays),
+                removal_policy=removal_policy(config),
+            )
+            self.state_machines[name] = sfn.StateMachine(
+                self,
+                name,
+                state_machine_name=machine_name,
+                definition_body=sfn.DefinitionBody.from_string(tw.asl_json),
+                definition_substitutions=substitutions,
+                state_machine_type=state_machine_type(config, tw),
+                role=role,
+                tracing_enabled=True,
+                logs=sfn.LogOptions(
+                    destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+                ),
+            )
+            self.roles[name] = role
+            self.children[name] = frozenset(tw.child_workflows)
+
+    def _role(self, name: str, tw: Any, functions: Mapping[str, lambda_.IFunction]) -> iam.Role:
+        """Invoke only this workflow's functions; start/describe/stop only its own children."""
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description=f"Runs the {name} workflow",
+        )
+        if tw.lambda_tasks:
+            arns = [functions[t].function_arn for t in sorted(tw.lambda_tasks)]
+            # Unqualified ARNs only: the definitions invoke `$LATEST` through the substituted ARN.
+            role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=arns))
+        if tw.child_workflows:
+            stack = Stack.of(self)
+            children = [self.state_machines[c] for c in sorted(tw.child_workflows)]
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["states:StartExecution"], resources=[c.state_machine_arn for c in children]
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["states:DescribeExecution", "states:StopExecution"],
+                    resources=[
+                        stack.format_arn(
+                            service="states",
+                            resource="execution",
+                            resource_name=f"{c.state_machine_name}:*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                        for c in children
+                    ],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                    resources=[
+                        stack.format_arn(service="events", resource="rule", resource_name=SYNC_EVENTS_RULE)
+                    ],
+                )
+            )
+        return role
