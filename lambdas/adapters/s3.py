@@ -1,0 +1,199 @@
+"""S3 access with typed errors. The client is built lazily (never at import) and cached per process;
+`reset_client()` drops it, for tests that start a new moto mock."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from lambdas.core.errors import (
+    SourceNotFoundError,
+    SourceRefusedError,
+    StorageThrottledError,
+    TransientSourceError,
+    WorkerError,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
+_NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "404", "NotFound", "NoSuchVersion", "403", "AccessDenied"}
+_THROTTLED = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "503",
+    "TooManyRequests",
+}
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    key: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class S3Object:
+    location: S3Location
+    body: bytes
+    etag: str
+    version_id: str | None
+    content_type: str | None
+
+    @property
+    def identity(self) -> str:
+        """What makes this content unique: the version if the bucket is versioned, else the ETag."""
+        version = f"version={self.version_id}" if self.version_id else f"etag={self.etag}"
+        return f"{self.location.uri}#{version}"
+
+
+def parse_s3_uri(uri: str, field: str = "fileLocation") -> S3Location:
+    match = _S3_URI.match(uri)
+    if not match:
+        raise SourceRefusedError(field, f"not a valid s3://bucket/key URI: {uri[:200]!r}")
+    return S3Location(match.group("bucket"), match.group("key"))
+
+
+@cache
+def client() -> S3Client:
+    """boto3 S3 client with bounded, adaptive retries (Step Functions retries on top of these)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=30,
+        user_agent_extra="imgpipe-worker",
+    )
+    return boto3.client("s3", config=config)
+
+
+def reset_client() -> None:
+    client.cache_clear()
+
+
+def typed_error(error: Exception, field: str, location: str) -> WorkerError:
+    """botocore failures -> the contract's error names."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        ReadTimeoutError,
+    )
+    from botocore.exceptions import (
+        ConnectionError as BotoConnectionError,
+    )
+
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in _THROTTLED or status == 503:
+            return StorageThrottledError(field, f"S3 throttled the request for {location} ({code})")
+        if code in _NOT_FOUND or status in (403, 404):
+            return SourceNotFoundError(field, f"{location} does not exist or access is denied ({code})")
+        if status >= 500:
+            return TransientSourceError(field, f"S3 error {code} ({status}) for {location}")
+        return SourceRefusedError(field, f"S3 refused the request for {location}: {code}")
+    if isinstance(error, ConnectTimeoutError | ReadTimeoutError | BotoConnectionError):
+        return TransientSourceError(field, f"S3 connection problem for {location}: {error}")
+    raise error
+
+
+def _botocore_errors() -> tuple[type[Exception], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (ClientError, BotoCoreError)
+
+
+def get_object(location: S3Location, *, max_bytes: int, field: str = "fileLocation") -> S3Object:
+    """Read an object, refusing it before download when it is larger than `max_bytes`."""
+    from lambdas.core.errors import ImageTooLargeError
+
+    try:
+        response: Any = client().get_object(Bucket=location.bucket, Key=location.key)
+        length = int(response.get("ContentLength") or 0)
+        if length > max_bytes:
+            response["Body"].close()
+            raise ImageTooLargeError(field, f"{length} bytes exceeds the limit of {max_bytes} bytes")
+        body = response["Body"].read(max_bytes + 1)
+    except _botocore_errors() as error:
+        raise typed_error(error, field, location.uri) from error
+    if len(body) > max_bytes:
+        raise ImageTooLargeError(field, f"more than {max_bytes} bytes (the limit)")
+    return S3Object(
+        location=location,
+        body=body,
+        etag=str(response.get("ETag", "")).strip('"'),
+        version_id=response.get("VersionId"),
+        content_type=response.get("ContentType"),
+    )
+
+
+def head_object(location: S3Location, field: str = "fileLocation") -> dict[str, Any]:
+    try:
+        return dict(client().head_object(Bucket=location.bucket, Key=location.key))
+    except _botocore_errors() as error:
+        raise typed_error(error, field, location.uri) from error
+
+
+def put_object(
+    location: S3Location,
+    body: bytes,
+    *,
+    content_type: str,
+    cache_control: str,
+    metadata: dict[str, str],
+    field: str = "fileLocation",
+) -> None:
+    try:
+        client().put_object(
+            Bucket=location.bucket,
+            Key=location.key,
+            Body=body,
+            ContentType=content_type,
+            CacheControl=cache_control,
+            Metadata=metadata,
+        )
+    except _botocore_errors() as error:
+        raise typed_error(error, field, location.uri) from error
+
+
+def copy_object(
+    source: S3Location,
+    destination: S3Location,
+    *,
+    content_type: str,
+    cache_control: str,
+    metadata: dict[str, str],
+    field: str = "fileLocation",
+) -> None:
+    """Server-side copy with the publication headers (one request, no download)."""
+    try:
+        client().copy_object(
+            Bucket=destination.bucket,
+            Key=destination.key,
+            CopySource={"Bucket": source.bucket, "Key": source.key},
+            MetadataDirective="REPLACE",
+            ContentType=content_type,
+            CacheControl=cache_control,
+            Metadata=metadata,
+        )
+    except _botocore_errors() as error:
+        raise typed_error(error, field, source.uri) from error
+
+
+def https_url(location: S3Location) -> str:
+    """The object's virtual-hosted-style URL in the client's region."""
+    from urllib.parse import quote
+
+    region = client().meta.region_name or "us-east-1"
+    return f"https://{location.bucket}.s3.{region}.amazonaws.com/{quote(location.key)}"

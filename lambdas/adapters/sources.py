@@ -1,0 +1,63 @@
+"""One entry point for reading a source: `s3://bucket/key`, `https://...`, or (local runtime only) a path."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdas.adapters import fetch, s3
+from lambdas.core.errors import ImageTooLargeError, SourceNotFoundError, SourceRefusedError
+from lambdas.settings import WorkerSettings
+
+
+@dataclass(frozen=True)
+class SourceData:
+    location: str
+    identity: str  # what the output key digests: version/ETag, normalised URL, or content hash
+    body: bytes
+
+
+def is_local_path(location: str) -> bool:
+    return "://" not in location
+
+
+def require_local_paths_allowed(settings: WorkerSettings, field: str = "fileLocation") -> None:
+    if not settings.allow_local_paths:
+        raise SourceRefusedError(
+            field, "local paths are only accepted by the local runtime (ALLOW_LOCAL_PATHS=true); use s3://"
+        )
+
+
+def read_local(location: str, max_bytes: int, field: str = "fileLocation") -> bytes:
+    path = Path(location)
+    if not path.is_file():
+        raise SourceNotFoundError(field, f"no such file: {location}")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ImageTooLargeError(field, f"{size} bytes exceeds the limit of {max_bytes} bytes")
+    return path.read_bytes()
+
+
+def read_source(location: str, settings: WorkerSettings, field: str = "fileLocation") -> SourceData:
+    """Fetch the source bytes and their identity, enforcing the byte cap and the location rules."""
+    if location.startswith("s3://"):
+        obj = s3.get_object(
+            s3.parse_s3_uri(location, field), max_bytes=settings.max_source_bytes, field=field
+        )
+        return SourceData(location, obj.identity, obj.body)
+    if location[:8].lower() == "https://":
+        policy = fetch.FetchPolicy(
+            max_bytes=settings.max_source_bytes,
+            allowed_hosts=settings.allowed_url_hosts,
+            connect_timeout=settings.fetch_connect_timeout,
+            read_timeout=settings.fetch_read_timeout,
+        )
+        fetched = fetch.fetch(location, policy, field)
+        return SourceData(location, f"url={fetched.url}", fetched.body)
+    if not is_local_path(location):
+        scheme = location.split("://", 1)[0][:16]
+        raise SourceRefusedError(field, f"unsupported scheme {scheme!r}; use s3:// or https://")
+    require_local_paths_allowed(settings, field)
+    body = read_local(location, settings.max_source_bytes, field)
+    return SourceData(location, f"sha256={hashlib.sha256(body).hexdigest()}", body)

@@ -1,0 +1,1 @@
+"""Conductor task `image_convert_resize`: one source -> one rendition in S3."""

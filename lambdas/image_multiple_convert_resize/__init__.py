@@ -1,0 +1,1 @@
+"""Conductor task `image_multiple_convert_resize`: the dynamic-fork planner."""

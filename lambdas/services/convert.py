@@ -1,0 +1,51 @@
+"""image_convert_resize: read the source, render, write the rendition once at its final key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdas.adapters import s3
+from lambdas.adapters.sources import read_source
+from lambdas.core.decode import DecodeLimits
+from lambdas.core.errors import InvalidRecipeError
+from lambdas.core.imaging import render_bytes
+from lambdas.core.keys import rendition_digest, rendition_key
+from lambdas.core.recipe import parse_resize_input
+from lambdas.services.metadata import rendition_metadata
+from lambdas.settings import WorkerSettings
+
+
+def require_output_bucket(settings: WorkerSettings) -> str:
+    if not settings.output_bucket:
+        raise InvalidRecipeError("environment.OUTPUT_BUCKET", "is not set; the function cannot publish")
+    return settings.output_bucket
+
+
+def convert_resize(event: Any, settings: WorkerSettings) -> dict[str, Any]:
+    """Validate, render and publish one rendition; returns the task output of docs/architecture.md."""
+    location, recipe = parse_resize_input(event, max_dimension=settings.max_output_dimension)
+    bucket = require_output_bucket(settings)
+    source = read_source(location, settings)
+    limits = DecodeLimits(settings.max_source_bytes, settings.max_source_pixels, settings.max_frames)
+    rendered = render_bytes(source.body, recipe, limits)
+    destination = s3.S3Location(
+        bucket, rendition_key(settings.output_prefix, location, source.identity, recipe)
+    )
+    s3.put_object(
+        destination,
+        rendered.data,
+        content_type=rendered.content_type,
+        cache_control=settings.cache_control,
+        metadata=rendition_metadata(
+            location, rendition_digest(source.identity, recipe), recipe.canonical_json()
+        ),
+    )
+    return {
+        "fileLocation": destination.uri,
+        "outputWidth": rendered.width,
+        "outputHeight": rendered.height,
+        "outputFormat": rendered.format,
+        "contentType": rendered.content_type,
+        "bytes": len(rendered.data),
+        "sourceLocation": location,
+    }

@@ -1,0 +1,96 @@
+"""upload_toS3: publish a rendition. Renditions written by image_convert_resize are already at their
+final key, so publishing them is one HEAD (verify) and no write; anything elsewhere is copied in."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from typing import Any
+
+from pydantic import ValidationError
+
+from lambdas.adapters import s3
+from lambdas.adapters.sources import is_local_path, read_local, require_local_paths_allowed
+from lambdas.core.errors import SourceRefusedError
+from lambdas.core.keys import published_key, rendition_digest_in_key
+from lambdas.core.recipe import UploadInput, validation_problem
+from lambdas.services import metadata as meta
+from lambdas.services.convert import require_output_bucket
+from lambdas.settings import WorkerSettings
+
+FIELD = "fileLocation"
+
+
+def publish(event: Any, settings: WorkerSettings) -> dict[str, Any]:
+    try:
+        location = UploadInput.model_validate(event).fileLocation
+    except ValidationError as error:
+        raise validation_problem(error) from None
+    bucket = require_output_bucket(settings)
+    if location.startswith("s3://"):
+        destination = _publish_s3(s3.parse_s3_uri(location, FIELD), bucket, settings)
+    elif is_local_path(location):
+        destination = _publish_local(location, bucket, settings)
+    else:
+        raise SourceRefusedError(
+            FIELD, "upload_toS3 publishes s3:// objects or local files; render URLs with image_convert_resize"
+        )
+    return {"fileLocation": destination.uri, "s3Url": s3.https_url(destination)}
+
+
+def _publish_s3(source: s3.S3Location, bucket: str, settings: WorkerSettings) -> s3.S3Location:
+    head = s3.head_object(source, FIELD)
+    existing = {key.lower(): value for key, value in (head.get("Metadata") or {}).items()}
+    expected_digest = rendition_digest_in_key(settings.output_prefix, source.key)
+    if source.bucket == bucket and expected_digest is not None:
+        if existing.get(meta.DIGEST) != expected_digest:
+            raise SourceRefusedError(
+                FIELD,
+                f"{source.uri} is at the output location but its {meta.DIGEST} metadata "
+                f"is {existing.get(meta.DIGEST)!r}, expected {expected_digest!r}",
+            )
+        return source  # already published in place by image_convert_resize: no write at all
+    etag = str(head.get("ETag", "")).strip('"')
+    identity = (
+        f"{source.uri}#version={head['VersionId']}" if head.get("VersionId") else f"{source.uri}#etag={etag}"
+    )
+    destination = s3.S3Location(bucket, published_key(settings.output_prefix, source.key, identity))
+    content_type = head.get("ContentType") or _guess_type(source.key)
+    digest = existing.get(meta.DIGEST) or hashlib.sha256(identity.encode()).hexdigest()[:16]
+    s3.copy_object(
+        source,
+        destination,
+        content_type=content_type,
+        cache_control=settings.cache_control,
+        metadata=meta.rendition_metadata(existing.get(meta.SOURCE) or source.uri, digest),
+        field=FIELD,
+    )
+    return destination
+
+
+def _publish_local(location: str, bucket: str, settings: WorkerSettings) -> s3.S3Location:
+    require_local_paths_allowed(settings, FIELD)
+    body = read_local(location, settings.max_source_bytes, FIELD)
+    identity = f"sha256={hashlib.sha256(body).hexdigest()}"
+    destination = s3.S3Location(bucket, published_key(settings.output_prefix, location, identity))
+    s3.put_object(
+        destination,
+        body,
+        content_type=_sniff_type(body) or _guess_type(location),
+        cache_control=settings.cache_control,
+        metadata=meta.rendition_metadata(location, identity[7:23]),
+        field=FIELD,
+    )
+    return destination
+
+
+def _sniff_type(body: bytes) -> str | None:
+    """The content type of an image in an allowed format, from its header (no pixel decoding)."""
+    from lambdas.core.decode import DecodeLimits, open_untrusted
+
+    image = open_untrusted(body, DecodeLimits(max_bytes=len(body) + 1, max_pixels=10**12), FIELD)
+    return image.get_format_mimetype() if hasattr(image, "get_format_mimetype") else None
+
+
+def _guess_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"

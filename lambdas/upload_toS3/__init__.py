@@ -1,0 +1,1 @@
+"""Conductor task `upload_toS3`: publish a rendition to the output location."""

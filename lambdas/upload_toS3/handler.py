@@ -1,0 +1,17 @@
+"""Lambda entry point of `upload_toS3` (handler string: lambdas.upload_toS3.handler.handler)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdas.observability import MetricUnit, instrumented, logger, metrics
+from lambdas.services.publish import publish
+from lambdas.settings import WorkerSettings
+
+
+@instrumented
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    result = publish(event, WorkerSettings.from_env())
+    metrics.add_metric(name="RenditionsPublished", unit=MetricUnit.Count, value=1)
+    logger.info("rendition published", extra={"publication": result})
+    return result
