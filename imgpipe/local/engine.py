@@ -39,7 +39,9 @@ STATES_ROLE = f"arn:aws:iam::{ACCOUNT}:role/imgpipe-local-states"
 EVENTS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/imgpipe-local-events"
 TRIGGER_RULE = "upload-trigger"
 TASK_DEFINITIONS = Path(__file__).resolve().parents[2] / "statemachines" / "conductor" / "tasks"
-DEFAULT_LAMBDA_TIMEOUT = 30
+DEFAULT_TASK_TIMEOUT = 60  # these three mirror infra/workers.py, which imgpipe may not import
+TIMEOUT_MARGIN = 5
+LAMBDA_MAX_TIMEOUT = 900
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 Handler = lambda_seam.Handler
@@ -82,21 +84,14 @@ def default_handler(task_name: str) -> Handler:
 
 
 def lambda_timeout_seconds(task_name: str, definitions_dir: Path = TASK_DEFINITIONS) -> int:
-    """The function timeout from the Conductor task definition: the worker's response timeout.
-
-    Conductor's ``responseTimeoutSeconds`` bounds one attempt (what a Lambda timeout is);
-    ``timeoutSeconds`` bounds the task overall, so the smaller positive of the two is used.
-    """
+    """The function timeout CDK gives a worker: the task's Conductor ``timeoutSeconds`` (which the
+    Task state enforces) plus a margin, as in ``infra/workers.py::function_timeout``."""
     path = definitions_dir / f"{task_name}.json"
-    if not path.is_file():
-        return DEFAULT_LAMBDA_TIMEOUT
-    definition = json.loads(path.read_text())
-    candidates = [
-        int(definition[name])
-        for name in ("responseTimeoutSeconds", "timeoutSeconds")
-        if isinstance(definition.get(name), int) and definition[name] > 0
-    ]
-    return min(candidates) if candidates else DEFAULT_LAMBDA_TIMEOUT
+    seconds = None
+    if path.is_file():
+        value = json.loads(path.read_text()).get("timeoutSeconds")
+        seconds = value if isinstance(value, int) and value > 0 else None
+    return min((seconds or DEFAULT_TASK_TIMEOUT) + TIMEOUT_MARGIN, LAMBDA_MAX_TIMEOUT)
 
 
 def creation_order(workflows: Mapping[str, Any]) -> list[str]:

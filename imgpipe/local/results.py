@@ -1,0 +1,209 @@
+"""What an execution did, read from its Step Functions history: attempts, transitions, failures,
+and the renditions it published. Works on any history (local engine, ``imgpipe serve``, AWS)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Event = Mapping[str, Any]
+
+# Advice shown with a failure, by error name (worker errors from lambdas/core/errors.py first).
+ADVICE = {
+    "InvalidRecipeError": "fix the recipe fields named in the cause, in the workflow input",
+    "UnsupportedImageError": "convert the source to a supported format (JPEG, PNG, WebP, GIF, TIFF, BMP)",
+    "CorruptImageError": "the source is not a readable image: check the file, re-export it",
+    "ImageTooLargeError": "use a smaller source, or raise maxSourceBytes/maxSourcePixels in cdk.json",
+    "SourceNotFoundError": "check fileLocation: the object, file or URL does not exist",
+    "SourceRefusedError": "fileLocation is refused: use an allowed host (allowedUrlHosts) or an S3 URI",
+    "TransientSourceError": "the source could not be fetched after retries: try again later",
+    "StorageThrottledError": "S3 throttled the upload after retries: try again later",
+    "Sandbox.Timedout": "the worker ran out of time: use a smaller image or raise the task timeout",
+    "States.Timeout": "the workflow or a task exceeded its timeout",
+    "States.Runtime": "the state machine could not evaluate a path: check the input has every field",
+    "States.TaskFailed": "a task failed: see the cause",
+}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Where and why an execution failed, as a person needs it."""
+
+    state: str | None
+    error: str | None
+    cause: str | None
+
+    @property
+    def advice(self) -> str:
+        return ADVICE.get(self.error or "", "see the cause; `imgpipe history` shows every step")
+
+
+@dataclass(frozen=True)
+class PublishedObject:
+    """An object of the output bucket that a task of the execution reported."""
+
+    bucket: str
+    key: str
+    seconds: float | None
+
+
+def _details(event: Event) -> Mapping[str, Any]:
+    for name, value in event.items():
+        if name.endswith("EventDetails") and isinstance(value, Mapping):
+            return value
+    return {}
+
+
+def _by_id(events: Sequence[Event]) -> dict[int, Event]:
+    return {int(event["id"]): event for event in events}
+
+
+def _state_of(event: Event, index: Mapping[int, Event]) -> str | None:
+    """The state an event belongs to: walk previousEventId back to the StateEntered event."""
+    current: Event | None = event
+    for _ in range(len(index) + 1):
+        if current is None:
+            return None
+        if str(current.get("type", "")).endswith("StateEntered"):
+            name = _details(current).get("name")
+            return str(name) if name is not None else None
+        previous = current.get("previousEventId")
+        current = index.get(int(previous)) if previous else None
+    return None
+
+
+def state_attempts(events: Sequence[Event]) -> dict[str, int]:
+    """Per state name, how many task attempts (TaskScheduled events) the history shows."""
+    index = _by_id(events)
+    counts: Counter[str] = Counter()
+    for event in events:
+        if event.get("type") == "TaskScheduled":
+            counts[_state_of(event, index) or "?"] += 1
+    return dict(sorted(counts.items()))
+
+
+def transitions(events: Sequence[Event]) -> int:
+    """State transitions billed by Standard workflows: one per state entered (Map iterations too)."""
+    return sum(1 for event in events if str(event.get("type", "")).endswith("StateEntered"))
+
+
+def failure(events: Sequence[Event], described: Mapping[str, Any]) -> Failure | None:
+    """The failing state, error and cause of a failed execution; None if it did not fail."""
+    if described.get("status") == "SUCCEEDED":
+        return None
+    index = _by_id(events)
+    state = None
+    for event in reversed(events):
+        kind = str(event.get("type", ""))
+        if kind.endswith("Failed") and not kind.startswith("Execution") and kind != "MapIterationFailed":
+            state = _state_of(event, index)
+            if state:
+                break
+    error = described.get("error")
+    cause = described.get("cause")
+    if error is None:
+        for event in reversed(events):
+            if event.get("type") in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+                error = _details(event).get("error")
+                cause = _details(event).get("cause")
+                break
+    return Failure(state=state, error=error, cause=_readable_cause(cause))
+
+
+def _readable_cause(cause: Any) -> str | None:
+    """Lambda failures carry a JSON cause (errorMessage, stackTrace): keep the message."""
+    if not isinstance(cause, str):
+        return None if cause is None else str(cause)
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(parsed, Mapping) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])
+    return cause
+
+
+# --- renditions ---------------------------------------------------------------------------------
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON value, looking inside strings that are themselves JSON documents."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped[:1] in ("{", "["):
+            try:
+                yield from _strings(json.loads(stripped))
+                return
+            except ValueError:
+                pass
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def object_locations(text: str, bucket: str) -> tuple[str, str] | None:
+    """(bucket, key) when ``text`` is an s3:// URI or an https URL of an object in ``bucket``."""
+    if text.startswith(f"s3://{bucket}/"):
+        return bucket, text[len(f"s3://{bucket}/") :]
+    match = re.match(rf"^https://{re.escape(bucket)}\.s3[.\w-]*\.amazonaws\.com/([^?#]+)", text)
+    if match:
+        from urllib.parse import unquote
+
+        return bucket, unquote(match.group(1))
+    return None
+
+
+def published_objects(events: Sequence[Event], output_bucket: str) -> list[PublishedObject]:
+    """Objects of the output bucket reported by the execution's tasks, first report first.
+
+    A task's time is from its TaskScheduled to its TaskSucceeded (the time of the attempt that won).
+    """
+    index = _by_id(events)
+    found: dict[tuple[str, str], PublishedObject] = {}
+    for event in events:
+        if event.get("type") not in ("TaskSucceeded", "ExecutionSucceeded"):
+            continue
+        seconds = _task_seconds(event, index)
+        for text in _strings(_details(event).get("output")):
+            location = object_locations(text, output_bucket)
+            if location and location not in found:
+                found[location] = PublishedObject(*location, seconds=seconds)
+    return list(found.values())
+
+
+def _task_seconds(event: Event, index: Mapping[int, Event]) -> float | None:
+    current: Event | None = event
+    for _ in range(4):
+        previous = current.get("previousEventId") if current else None
+        current = index.get(int(previous)) if previous else None
+        if current is None:
+            return None
+        if current.get("type") == "TaskScheduled":
+            try:
+                return float((event["timestamp"] - current["timestamp"]).total_seconds())
+            except (KeyError, TypeError, AttributeError):
+                return None
+    return None
+
+
+def child_execution_arns(events: Sequence[Event]) -> list[str]:
+    """Executions started by ``startExecution.sync`` tasks (their outputs carry ExecutionArn)."""
+    arns: list[str] = []
+    for event in events:
+        if event.get("type") not in ("TaskSucceeded", "TaskFailed"):
+            continue
+        raw = _details(event).get("output")
+        try:
+            output = json.loads(raw) if isinstance(raw, str) else None
+        except ValueError:
+            output = None
+        arn = output.get("ExecutionArn") if isinstance(output, Mapping) else None
+        if isinstance(arn, str) and arn not in arns:
+            arns.append(arn)
+    return arns
