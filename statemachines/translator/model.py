@@ -1,0 +1,86 @@
+"""Typed models of Conductor's TaskDef, WorkflowTask and WorkflowDef JSON.
+
+Real exports carry many fields the translator does not need; they are kept (extra="allow") so a
+definition round-trips, and only the fields that change the translation are typed here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Conductor(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class TaskDef(_Conductor):
+    """A Conductor task definition: the retry/timeout policy of a worker task."""
+
+    name: str = Field(min_length=1)
+    retryCount: int = Field(3, ge=0)
+    retryLogic: str = "FIXED"
+    retryDelaySeconds: int = Field(60, ge=0)
+    maxRetryDelaySeconds: int | None = Field(None, ge=0)
+    backoffScaleFactor: int = Field(1, ge=1)
+    timeoutSeconds: int = Field(0, ge=0)
+    timeoutPolicy: str = "TIME_OUT_WF"
+    responseTimeoutSeconds: int | None = Field(None, ge=0)
+    pollTimeoutSeconds: int | None = Field(None, ge=0)
+    concurrentExecLimit: int | None = Field(None, ge=0)
+    rateLimitPerFrequency: int | None = Field(None, ge=0)
+    rateLimitFrequencyInSeconds: int | None = Field(None, ge=0)
+    inputKeys: list[str] = Field(default_factory=list)
+    outputKeys: list[str] = Field(default_factory=list)
+
+
+class WorkflowTask(_Conductor):
+    """One entry of a workflow's `tasks` (or of a fork branch, switch case, loop body)."""
+
+    name: str = Field(min_length=1)
+    taskReferenceName: str = Field(min_length=1)
+    type: str = "SIMPLE"
+    inputParameters: dict[str, Any] = Field(default_factory=dict)
+    optional: bool = False
+    # FORK_JOIN
+    forkTasks: list[list[WorkflowTask]] = Field(default_factory=list)
+    # JOIN
+    joinOn: list[str] = Field(default_factory=list)
+    # FORK_JOIN_DYNAMIC (legacy and newer forms)
+    dynamicForkTasksParam: str | None = None
+    dynamicForkTasksInputParamName: str | None = None
+    forkTaskName: str | None = None
+    forkTaskInputs: Any = None
+    # SWITCH / DECISION
+    evaluatorType: str | None = None
+    expression: str | None = None
+    caseValueParam: str | None = None
+    caseExpression: str | None = None
+    decisionCases: dict[str, list[WorkflowTask]] = Field(default_factory=dict)
+    defaultCase: list[WorkflowTask] = Field(default_factory=list)
+    # SUB_WORKFLOW
+    subWorkflowParam: dict[str, Any] | None = None
+    # DO_WHILE
+    loopCondition: str | None = None
+    loopOver: list[WorkflowTask] = Field(default_factory=list)
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _missing_type_is_simple(cls, value: Any) -> Any:
+        return "SIMPLE" if value in (None, "") else value
+
+
+class WorkflowDef(_Conductor):
+    """A Conductor workflow definition."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    description: str = ""
+    version: int = 1
+    tasks: list[WorkflowTask] = Field(min_length=1)
+    inputParameters: list[str] = Field(default_factory=list)
+    outputParameters: dict[str, Any] = Field(default_factory=dict)
+    timeoutSeconds: int = Field(0, ge=0)
+    timeoutPolicy: str = "ALERT_ONLY"
+    variables: dict[str, Any] = Field(default_factory=dict)
+    inputTemplate: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,47 @@
+"""The translator's entry point: one Conductor workflow in, ASL and diagnostics out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from statemachines.translator.diagnostics import Diagnostic, Diagnostics
+from statemachines.translator.emitter import EXPRESS_MAX_SECONDS, EmitResult, WorkflowEmitter
+from statemachines.translator.model import TaskDef, WorkflowDef
+from statemachines.translator.options import TranslatorOptions
+
+
+@dataclass(frozen=True)
+class Translation:
+    workflow: WorkflowDef
+    result: EmitResult
+    diagnostics: list[Diagnostic]
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def express_compatible(self) -> bool:
+        """Express workflows run at most 5 minutes and cannot wait for .sync children."""
+        timeout = self.workflow.timeoutSeconds
+        return (
+            not self.result.child_workflows
+            and self.result.longest_wait_seconds <= EXPRESS_MAX_SECONDS
+            and timeout <= EXPRESS_MAX_SECONDS
+        )
+
+
+def translate_workflow(
+    workflow: WorkflowDef,
+    task_defs: Mapping[str, TaskDef],
+    workflows: Mapping[str, WorkflowDef] | None = None,
+    options: TranslatorOptions | None = None,
+) -> Translation:
+    """Translate `workflow`; `workflows` are the others it may start as SUB_WORKFLOW children."""
+    diagnostics = Diagnostics(workflow.name)
+    known = dict(workflows or {})
+    known.setdefault(workflow.name, workflow)
+    emitter = WorkflowEmitter(workflow, task_defs, known, options or TranslatorOptions(), diagnostics)
+    result = emitter.emit()
+    return Translation(workflow, result, list(diagnostics.items))
