@@ -6,8 +6,6 @@ Only the input bucket publishes to EventBridge and the rule names that bucket, s
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -16,46 +14,12 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from imgpipe import trigger
 from imgpipe.config import DeploymentConfig
 
 TARGET_RETRY_ATTEMPTS = 8
 TARGET_MAX_EVENT_AGE = Duration.hours(6)
 DLQ_RETENTION = Duration.days(14)
-
-
-def _escape_wildcard(text: str) -> str:
-    """EventBridge `wildcard` treats `*` as a wildcard and `\\` as its escape."""
-    return text.replace("\\", "\\\\").replace("*", "\\*")
-
-
-def key_patterns(config: DeploymentConfig) -> list[dict[str, str]]:
-    """`<prefix>*<suffix>` for each image suffix, in lower and upper case (cameras write IMG_0001.JPG).
-
-    EventBridge cannot AND a prefix and a suffix filter on one field; a wildcard does both.
-    """
-    suffixes: list[str] = []
-    for suffix in config.inputSuffixes:
-        for variant in (suffix.lower(), suffix.upper()):
-            if variant not in suffixes:
-                suffixes.append(variant)
-    prefix = _escape_wildcard(config.inputPrefix)
-    return [{"wildcard": f"{prefix}*{_escape_wildcard(suffix)}"} for suffix in suffixes]
-
-
-def upload_event_pattern(config: DeploymentConfig, bucket_name: str) -> events.EventPattern:
-    return events.EventPattern(
-        source=["aws.s3"],
-        detail_type=["Object Created"],
-        detail={"bucket": {"name": [bucket_name]}, "object": {"key": key_patterns(config)}},
-    )
-
-
-def execution_input(config: DeploymentConfig) -> dict[str, Any]:
-    """The seeds' dynamic-fork input: the uploaded object plus the default recipe from context."""
-    bucket = events.EventField.from_path("$.detail.bucket.name")
-    key = events.EventField.from_path("$.detail.object.key")
-    recipe = config.defaultRecipe.model_dump(mode="json")
-    return {"fileLocation": f"s3://{bucket}/{key}", **recipe}
 
 
 class UploadTrigger(Construct):
@@ -84,14 +48,21 @@ class UploadTrigger(Construct):
             "UploadRule",
             rule_name=f"{config.prefix}-upload-trigger",
             description=f"Start {config.state_machine_name(config.triggerWorkflow)} for new uploads",
-            event_pattern=upload_event_pattern(config, input_bucket.bucket_name),
+            # Placeholder so the L2 construct validates; the real pattern is set below.
+            event_pattern=events.EventPattern(source=[trigger.EVENT_SOURCE]),
         )
         self.rule.add_target(
             targets.SfnStateMachine(
                 state_machine,
-                input=events.RuleTargetInput.from_object(execution_input(config)),
                 dead_letter_queue=self.dead_letter_queue,
                 retry_attempts=TARGET_RETRY_ATTEMPTS,
                 max_event_age=TARGET_MAX_EVENT_AGE,
             )
         )
+        # The pattern and the input transformer come from imgpipe.trigger, the one description the
+        # local runtime applies to its events too (CDK's L2 EventPattern cannot express `$or`).
+        cfn_rule = self.rule.node.default_child
+        assert isinstance(cfn_rule, events.CfnRule)
+        pattern = trigger.event_pattern(config, input_bucket.bucket_name)
+        cfn_rule.add_property_override("EventPattern", pattern)
+        cfn_rule.add_property_override("Targets.0.InputTransformer", trigger.input_transformer(config))

@@ -1,0 +1,66 @@
+"""One synthesis of the real app per test session (synth takes seconds), shared by every infra test."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
+
+from imgpipe.config import CDK_JSON, DeploymentConfig
+from infra.application import build
+from infra.stack import ImgpipeStack
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    app: App
+    stack: ImgpipeStack
+    template: Template
+    resources: dict[str, dict[str, Any]]
+    outdir: Path
+    config: DeploymentConfig
+    translated: dict[str, Any]
+    project: Any
+
+    def logical_id(self, construct: Any) -> str:
+        return Stack.of(self.stack).get_logical_id(construct.node.default_child)
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
+
+
+def synthesize(outdir: Path, overrides: dict[str, Any] | None = None) -> Synthesized:
+    """Exactly what `cdk synth` runs: cdk.json context (+ `-c` style overrides), build(app), synth."""
+    from statemachines.project import load_project, translate_project
+
+    context = json.loads(CDK_JSON.read_text())["context"] | (overrides or {})
+    app = App(context=context, outdir=str(outdir))
+    stack = build(app)
+    assembly = app.synth()
+    template_json = assembly.get_stack_by_name(stack.stack_name).template
+    return Synthesized(
+        app=app,
+        stack=stack,
+        template=Template.from_json(template_json),
+        resources=template_json["Resources"],
+        outdir=outdir,
+        config=stack.config,
+        translated=translate_project(),
+        project=load_project(),
+    )
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def synth_destroy(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """A throw-away deployment (`-c imgpipe:removalPolicy=destroy`), the one other mode that changes resources."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out.destroy"), {"imgpipe:removalPolicy": "destroy"})
