@@ -56,7 +56,7 @@ class ExecutionProgress:
                 bar = self._bars.get(state) or (next(iter(self._bars.values())) if self._bars else None)
                 if bar is not None:
                     self._progress.advance(bar)
-            elif kind in ("TaskFailed", "TaskTimedOut", "LambdaFunctionFailed"):
+            elif kind in ("TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"):
                 state = _state_of(event, index) or "?"
                 self._print(f"[yellow]✗[/] {state}: {details.get('error', kind)}")
             elif kind == "ExecutionSucceeded":

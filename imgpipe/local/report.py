@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.table import Table
 
@@ -19,7 +21,7 @@ def print_result(console: Console, result: RunResult) -> None:
                 f"{rendition.width}x{rendition.height}",
                 f"{rendition.bytes:,}",
                 "-" if rendition.seconds is None else f"{rendition.seconds:.2f}s",
-                rendition.path,
+                _short(rendition.path),
             )
         console.print(table)
     if result.contact_sheet:
@@ -38,3 +40,11 @@ def print_result(console: Console, result: RunResult) -> None:
             console.print(f"[red]cause:[/] {failure.cause}")
         console.print(f"[yellow]what to do:[/] {failure.advice}")
     console.print(f"history: imgpipe history {result.execution_arn}")
+
+
+def _short(path: str) -> str:
+    """Paths relative to the current directory when they are below it (they usually are)."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path

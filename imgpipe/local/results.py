@@ -12,6 +12,11 @@ from typing import Any
 
 Event = Mapping[str, Any]
 
+# A Task state calls a Lambda function either through the `lambda:invoke` integration (Task* events)
+# or by the function ARN as Resource (LambdaFunction* events); both count as task attempts.
+SCHEDULED = frozenset({"TaskScheduled", "LambdaFunctionScheduled"})
+SUCCEEDED = frozenset({"TaskSucceeded", "LambdaFunctionSucceeded"})
+
 # Advice shown with a failure, by error name (worker errors from lambdas/core/errors.py first).
 ADVICE = {
     "InvalidRecipeError": "fix the recipe fields named in the cause, in the workflow input",
@@ -81,7 +86,7 @@ def state_attempts(events: Sequence[Event]) -> dict[str, int]:
     index = _by_id(events)
     counts: Counter[str] = Counter()
     for event in events:
-        if event.get("type") == "TaskScheduled":
+        if event.get("type") in SCHEDULED:
             counts[_state_of(event, index) or "?"] += 1
     return dict(sorted(counts.items()))
 
@@ -99,7 +104,7 @@ def failure(events: Sequence[Event], described: Mapping[str, Any]) -> Failure | 
     state = None
     for event in reversed(events):
         kind = str(event.get("type", ""))
-        if kind.endswith("Failed") and not kind.startswith("Execution") and kind != "MapIterationFailed":
+        if kind.endswith(("Failed", "TimedOut")) and not kind.startswith(("Execution", "MapIteration")):
             state = _state_of(event, index)
             if state:
                 break
@@ -167,7 +172,7 @@ def published_objects(events: Sequence[Event], output_bucket: str) -> list[Publi
     index = _by_id(events)
     found: dict[tuple[str, str], PublishedObject] = {}
     for event in events:
-        if event.get("type") not in ("TaskSucceeded", "ExecutionSucceeded"):
+        if event.get("type") not in SUCCEEDED | {"ExecutionSucceeded"}:
             continue
         seconds = _task_seconds(event, index)
         for text in _strings(_details(event).get("output")):
@@ -184,7 +189,7 @@ def _task_seconds(event: Event, index: Mapping[int, Event]) -> float | None:
         current = index.get(int(previous)) if previous else None
         if current is None:
             return None
-        if current.get("type") == "TaskScheduled":
+        if current.get("type") in SCHEDULED:
             try:
                 return float((event["timestamp"] - current["timestamp"]).total_seconds())
             except (KeyError, TypeError, AttributeError):
