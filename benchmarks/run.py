@@ -1,0 +1,270 @@
+"""`python -m benchmarks.run [--quick]`: the whole benchmark in one run (see docs/performance.md)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import PIL
+
+from benchmarks import (
+    coldinit,
+    cost,
+    e2e,
+    images,
+    memory,
+    pillow_prototype,
+    quality,
+    registry,
+    report,
+    timing,
+)
+from benchmarks.engines import Engine, EngineUnavailableError
+from benchmarks.jobs import JOBS
+
+TARGET_JOBS = ("A", "B", "C")
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _engines(names: list[str]) -> tuple[list[Engine], dict[str, Any]]:
+    built, info = [], {}
+    for name in names:
+        try:
+            engine = registry.build(name)
+        except EngineUnavailableError as error:
+            info[name] = {"available": False, "reason": str(error)}
+            print(f"  {name}: unavailable ({error})")
+            continue
+        built.append(engine)
+        info[name] = {"available": True, "description": engine.description, **engine.meta}
+    return built, info
+
+
+def _timing_table(
+    samples: dict[tuple[str, str], timing.Samples], sources: dict[str, bytes]
+) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for job in JOBS.values():
+        rows: dict[str, Any] = {}
+        for (engine, job_name), sample in samples.items():
+            if job_name != job.name:
+                continue
+            if sample.error or not sample.seconds:
+                rows[engine] = {"error": sample.error or "no samples"}
+                continue
+            checks = [
+                quality.check(sources[job.source], r, o)
+                for r, o in zip(job.renditions, sample.outputs, strict=True)
+            ]
+            rows[engine] = {
+                **sample.summary(),
+                "output_bytes": sum(len(o) for o in sample.outputs),
+                "min_psnr_db": min(c.psnr_db for c in checks),
+                "min_ssim": min(c.ssim for c in checks),
+                "renditions": [
+                    {"rendition": r.label, "bytes": len(o), **c.to_json()}
+                    for r, o, c in zip(job.renditions, sample.outputs, checks, strict=True)
+                ],
+                "problems": [
+                    f"{r.label}: {p}" for r, c in zip(job.renditions, checks, strict=True) for p in c.problems
+                ],
+            }
+        if not rows:
+            continue
+        medians = {e: r["median_ms"] for e, r in rows.items() if "median_ms" in r}
+        fastest = min(medians.values()) if medians else None
+        im = medians.get("imagemagick")
+        for engine, median in medians.items():
+            rows[engine]["ratio_to_fastest"] = round(median / fastest, 3) if fastest else None
+            rows[engine]["ratio_to_imagemagick"] = round(median / im, 3) if im else None
+            rows[engine]["speedup_vs_imagemagick"] = round(im / median, 2) if im else None
+        table[job.name] = rows
+    return table
+
+
+def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    timing_table = results["timing"]
+    for job in TARGET_JOBS:
+        row = timing_table.get(job, {})
+        mine, vips = row.get("imgpipe", {}), row.get("libvips", {})
+        ratio = (
+            round(mine["median_ms"] / vips["median_ms"], 2)
+            if "median_ms" in mine and "median_ms" in vips
+            else None
+        )
+        out.append(
+            {
+                "target": f"job {job}: imgpipe <= 1.0x libvips' time",
+                "measured": f"{ratio}x",
+                "met": None if ratio is None else ratio <= 1.0,
+            }
+        )
+        speedup = mine.get("speedup_vs_imagemagick")
+        out.append(
+            {
+                "target": f"job {job}: imgpipe >= 4x faster than ImageMagick",
+                "measured": f"{speedup}x",
+                "met": None if speedup is None else speedup >= 4,
+            }
+        )
+    rss = next(
+        (
+            m["peak_rss_mb"]
+            for m in results["memory"]
+            if m.get("engine") == "imgpipe" and m["job"] == "C" and "peak_rss_mb" in m
+        ),
+        None,
+    )
+    out.append(
+        {
+            "target": "job C: imgpipe peak RSS <= 50 MB",
+            "measured": f"{rss} MB",
+            "met": None if rss is None else rss <= 50,
+        }
+    )
+    for row in results["cold_init"]["tasks"]:
+        value = row.get("median_ms")
+        out.append(
+            {
+                "target": f"{row['task']}: cold init <= 300 ms",
+                "measured": f"{value} ms" if value else row.get("error"),
+                "met": None if value is None else value <= 300,
+            }
+        )
+    overhead = results["e2e"].get("overhead_pct")
+    out.append(
+        {
+            "target": "local dynamic fork overhead over pure imaging <= 25%",
+            "measured": f"{overhead}%" if overhead is not None else results["e2e"].get("reason", "n/a"),
+            "met": None if overhead is None else overhead <= 25,
+        }
+    )
+    usd = results["cost"]["usd_per_million"]
+    for flavour in ("standard", "express"):
+        total = usd[f"total_{flavour}"]
+        out.append(
+            {
+                "target": f"all-in cost <= $70 per million images, 9 renditions (Step Functions {flavour})",
+                "measured": f"${total:,.2f}",
+                "met": total <= 70,
+            }
+        )
+    return out
+
+
+def _notes(results: dict[str, Any]) -> list[str]:
+    notes = []
+    for target in results["targets"]:
+        if target["met"] is False:
+            notes.append(f"Missed: {target['target']} (measured {target['measured']}).")
+        elif target["met"] is None:
+            notes.append(f"Not measured: {target['target']} ({target['measured']}).")
+    usd = results["cost"]["usd_per_million"]
+    parts = {k: v for k, v in usd.items() if not k.startswith("total") and "step_functions" not in k}
+    notes.append(
+        "Cost without orchestration is made of: "
+        + ", ".join(f"{k.replace('_', ' ')} ${v:,.2f}" for k, v in parts.items())
+        + "."
+    )
+    return notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="2 rounds, fewer repeats: a smoke run (~2 min)")
+    parser.add_argument("--rounds", type=int, help="timed rounds per engine and job (default 5, quick 2)")
+    parser.add_argument("--engines", default="imgpipe,imagemagick,libvips,imgpipe-batch,pillow-tuned")
+    parser.add_argument("--no-docs", action="store_true", help="write the JSON only")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (2 if args.quick else 5)
+    repeats = 2 if args.quick else 5
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    print("generating images ...", flush=True)
+    sources = {name: make() for name, make in images.SOURCES.items()}
+    engines, engine_info = _engines(args.engines.split(","))
+    print(f"timing {len(engines)} engines x {len(JOBS)} jobs x {rounds} rounds ...", flush=True)
+    samples = timing.run_interleaved(engines, list(JOBS.values()), sources, rounds=rounds, warmup=1)
+    results: dict[str, Any] = {
+        "stamp": stamp,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu_model": _cpu_model(),
+            "python": platform.python_version(),
+            "pillow": PIL.__version__,
+            "platform": platform.platform(),
+        },
+        "config": {"rounds": rounds, "warmup": 1, "quick": args.quick, "seed": images.DEFAULT_SEED},
+        "jobs": {job.name: job.description for job in JOBS.values()},
+        "engines": engine_info,
+        "timing": _timing_table(samples, sources),
+    }
+    print("profiling decode/resize/encode ...", flush=True)
+    results["profile"] = {
+        job.name: pillow_prototype.profile(sources[job.source], job.renditions, tuned=True, repeats=repeats)
+        for job in JOBS.values()
+    }
+    with tempfile.TemporaryDirectory(prefix="imgpipe-bench-") as workdir:
+        files = {}
+        for name, data in sources.items():
+            files[name] = Path(workdir) / f"{name}.{'png' if name.startswith('png') else 'jpg'}"
+            files[name].write_bytes(data)
+        print("peak RSS in fresh processes ...", flush=True)
+        results["memory"] = [
+            memory.measure(engine.name, job.name, files[job.source])
+            for job in JOBS.values()
+            for engine in engines
+            if engine.name != "pillow-tuned"
+        ]
+        print("cold init ...", flush=True)
+        results["cold_init"] = {
+            "interpreter_startup_ms": coldinit.interpreter_startup_ms(repeats),
+            "tasks": [
+                coldinit.measure(task, repeats)
+                for task in ("image_convert_resize", "image_multiple_convert_resize", "upload_toS3")
+            ],
+        }
+        imaging_ms = results["timing"].get("A", {}).get("imgpipe", {}).get("median_ms")
+        print("local end-to-end ...", flush=True)
+        results["e2e"] = e2e.measure(files["png900"], imaging_ms, repeats=2 if args.quick else 3)
+    renditions = len(JOBS["A"].renditions)
+    transitions, transitions_source = cost.transitions_for(
+        e2e.WORKFLOW, renditions, results["e2e"].get("transitions")
+    )
+    per_rendition_ms = (imaging_ms or statistics.fmean([1.0])) / renditions
+    results["cost"] = cost.per_million(
+        renditions=renditions,
+        imaging_ms_per_rendition=per_rendition_ms,
+        transitions=transitions,
+        transitions_source=transitions_source,
+        workflow_duration_ms=results["e2e"].get("median_duration_ms"),
+    )
+    results["targets"] = _targets(results)
+    results["notes"] = _notes(results)
+    for path in report.write_json(results, stamp):
+        print(f"wrote {path}")
+    if not args.no_docs:
+        print(f"wrote {report.write_docs(results)}")
+    for target in results["targets"]:
+        print(
+            f"  [{ {True: 'met', False: 'MISSED', None: 'n/a'}[target['met']] }] {target['target']}: {target['measured']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
