@@ -46,7 +46,8 @@ def _environment(task: str) -> dict[str, str]:
 
 
 def _top_imports(module: str, env: dict[str, str], count: int = 6) -> list[dict[str, object]]:
-    """The heaviest top-level imports by cumulative time, from `python -X importtime`."""
+    """The heaviest modules under the handler by cumulative time, from `python -X importtime`:
+    the handler itself and its parents are left out, so the list names what to make lazy."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", f"import {module}"],
         capture_output=True,
@@ -55,14 +56,23 @@ def _top_imports(module: str, env: dict[str, str], count: int = 6) -> list[dict[
         env=env,
         check=False,
     )
-    rows = []
+    rows: dict[str, float] = {}
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
         _, cumulative, name = line[len("import time:") :].split("|")
-        if cumulative.strip().isdigit() and not name.startswith("  "):
-            rows.append({"module": name.strip(), "cumulative_ms": round(int(cumulative) / 1000, 1)})
-    return sorted(rows, key=lambda row: -float(str(row["cumulative_ms"])))[:count]
+        name = name.strip()
+        if cumulative.strip().isdigit() and not module.startswith(name):
+            rows[name] = max(rows.get(name, 0.0), int(cumulative) / 1000)
+    # Keep a module only if no heavier listed module is its package (avoid listing a.b.c under a.b).
+    ranked = sorted(rows.items(), key=lambda item: -item[1])
+    chosen: list[tuple[str, float]] = []
+    for name, ms in ranked:
+        if not any(name.startswith(parent + ".") for parent, _ in chosen):
+            chosen.append((name, ms))
+        if len(chosen) == count:
+            break
+    return [{"module": name, "cumulative_ms": round(ms, 1)} for name, ms in chosen]
 
 
 def measure(task: str, repeats: int) -> dict[str, object]:

@@ -34,13 +34,13 @@ def photo_like(width: int, height: int, seed: int = DEFAULT_SEED) -> Image.Image
     draw = ImageDraw.Draw(image)
     scale = max(width, height)
     for _ in range(40):
-        x0, y0 = rng.integers(0, width), rng.integers(0, height)
+        left, top = int(rng.integers(0, width)), int(rng.integers(0, height))
         size = int(rng.integers(scale // 40, scale // 6))
         colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
         if rng.random() < 0.5:
-            draw.ellipse((x0, y0, x0 + size, y0 + size), fill=colour)
+            draw.ellipse((left, top, left + size, top + size), fill=colour)
         else:
-            draw.rectangle((x0, y0, x0 + size, y0 + size // 2), fill=colour)
+            draw.rectangle((left, top, left + size, top + size // 2), fill=colour)
     for _ in range(60):
         x0, y0, x1, y1 = (int(c) for c in rng.integers(0, scale, size=4))
         colour = tuple(int(c) for c in rng.integers(0, 256, size=3))

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - long lines are the Markdown template text
 """Results -> benchmarks/results/*.json, docs/performance.md and docs/performance-ratios.png."""
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from benchmarks.engines import Engine, EngineUnavailableError
 from benchmarks.jobs import JOBS
 
 TARGET_JOBS = ("A", "B", "C")
+STATUS = {True: "met", False: "MISSED", None: "n/a"}
 
 
 def _cpu_model() -> str:
@@ -260,9 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_docs:
         print(f"wrote {report.write_docs(results)}")
     for target in results["targets"]:
-        print(
-            f"  [{ {True: 'met', False: 'MISSED', None: 'n/a'}[target['met']] }] {target['target']}: {target['measured']}"
-        )
+        print(f"  [{STATUS[target['met']]}] {target['target']}: {target['measured']}")
     return 0
 
 
