@@ -1,0 +1,121 @@
+"""Recipe parsing and normalisation: defaults, aliases, contradictions, limits, digests."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambdas.core.errors import InvalidRecipeError
+from lambdas.core.recipe import parse_resize_input
+
+BASE = {"fileLocation": "s3://bucket/a.jpg", "outputFormat": "jpg", "outputWidth": 300, "outputHeight": 200}
+
+
+def parse(**overrides: object):
+    event = {**BASE, **overrides}
+    return parse_resize_input({k: v for k, v in event.items() if v != "<absent>"}, max_dimension=4096)
+
+
+def test_defaults_follow_the_issue() -> None:
+    location, recipe = parse()
+    assert location == "s3://bucket/a.jpg"
+    assert (recipe.format, recipe.width, recipe.height) == ("jpeg", 300, 200)
+    assert recipe.fit == "contain"
+    assert recipe.upscale is False
+    assert recipe.strip_metadata is True
+    assert recipe.quality == 85
+    assert recipe.background is None
+
+
+@pytest.mark.parametrize(
+    ("spelling", "canonical"),
+    [("JPG", "jpeg"), ("jpeg", "jpeg"), (" PNG ", "png"), ("WebP", "webp"), ("avif", "avif"), ("gif", "gif")],
+)
+def test_format_aliases_are_canonicalised(spelling: str, canonical: str) -> None:
+    assert parse(outputFormat=spelling)[1].format == canonical
+
+
+def test_null_optional_fields_mean_absent() -> None:
+    # Conductor/ASL pass null for workflow inputs the caller left out.
+    _, recipe = parse(maintainAspectRatio=None, fit=None, quality=None, background=None, stripMetadata=None)
+    assert recipe.fit == "contain"
+    assert recipe.strip_metadata is True
+
+
+def test_maintain_aspect_ratio_false_means_stretch() -> None:
+    assert parse(maintainAspectRatio=False)[1].fit == "stretch"
+
+
+@pytest.mark.parametrize("fit", ["contain", "cover", "fill"])
+def test_aspect_keeping_fit_contradicting_maintain_false_is_refused(fit: str) -> None:
+    with pytest.raises(InvalidRecipeError) as caught:
+        parse(maintainAspectRatio=False, fit=fit)
+    assert caught.value.field == "fit"
+    assert "maintainAspectRatio" in str(caught.value)
+
+
+def test_explicit_stretch_with_explicit_maintain_true_is_refused() -> None:
+    with pytest.raises(InvalidRecipeError, match="fit"):
+        parse(maintainAspectRatio=True, fit="stretch")
+    assert parse(fit="stretch")[1].fit == "stretch"  # maintainAspectRatio left at its default
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"outputWidth": 0}, "outputWidth"),
+        ({"outputHeight": -5}, "outputHeight"),
+        ({"outputWidth": True}, "outputWidth"),
+        ({"outputWidth": "300"}, "outputWidth"),
+        ({"outputWidth": 300.5}, "outputWidth"),
+        ({"outputWidth": 5000}, "outputWidth"),
+        ({"outputFormat": "bmp"}, "outputFormat"),
+        ({"outputFormat": 7}, "outputFormat"),
+        ({"fit": "zoom"}, "fit"),
+        ({"quality": 0}, "quality"),
+        ({"quality": 101}, "quality"),
+        ({"background": "not-a-colour"}, "background"),
+        ({"fileLocation": ""}, "fileLocation"),
+        ({"fileLocation": "<absent>"}, "fileLocation"),
+        ({"outputWidht": 3}, "outputWidht"),
+    ],
+)
+def test_bad_fields_are_named(overrides: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidRecipeError) as caught:
+        parse(**overrides)
+    assert caught.value.field == field
+    assert str(caught.value).startswith(f"{field}: ")
+    assert caught.value.retryable is False
+
+
+def test_non_object_event_is_refused() -> None:
+    with pytest.raises(InvalidRecipeError, match="expected a JSON object"):
+        parse_resize_input(["not", "an", "object"], max_dimension=10)
+
+
+def test_background_is_normalised_to_hex() -> None:
+    assert parse(background="red")[1].background == "#ff0000"
+    assert parse(background="#ABC")[1].background == "#aabbcc"
+
+
+def test_quality_is_dropped_for_lossless_formats() -> None:
+    assert parse(outputFormat="png", quality=50)[1].quality is None
+    assert parse(outputFormat="webp")[1].quality == 80
+    assert parse(outputFormat="webp", quality=55)[1].quality == 55
+
+
+def test_equivalent_inputs_have_equal_digests_and_different_ones_differ() -> None:
+    same = {
+        parse(outputFormat="jpg")[1].digest(),
+        parse(outputFormat="JPEG", maintainAspectRatio=True)[1].digest(),
+        parse(fit="contain", quality=85, stripMetadata=True, maintainAspectRatio=None)[1].digest(),
+    }
+    assert len(same) == 1
+    different = {
+        parse()[1].digest(),
+        parse(outputWidth=301)[1].digest(),
+        parse(fit="cover")[1].digest(),
+        parse(quality=84)[1].digest(),
+        parse(upscale=True)[1].digest(),
+        parse(outputFormat="webp")[1].digest(),
+    }
+    assert len(different) == 6
