@@ -50,4 +50,5 @@ def test_non_rendition_keys_have_no_digest(key: str) -> None:
 
 def test_published_key_keeps_a_safe_extension() -> None:
     key = published_key("renditions/", "/tmp/out/thumb.PNG", "sha256=ff")
-    assert key.startswith("renditions/thumb/") and key.endswith("/thumb.png")
+    assert key.startswith("renditions/thumb/")
+    assert key.endswith("/thumb.png")

@@ -122,3 +122,12 @@ def decode(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image
+
+
+def px(image: Image.Image, xy: tuple[int, int]) -> Any:
+    """A pixel value (typed loosely: a tuple for multi-band modes, an int for L/P)."""
+    return image.getpixel(xy)
+
+
+def frame_count(image: Image.Image) -> int:
+    return int(getattr(image, "n_frames", 1))
