@@ -1,0 +1,132 @@
+"""Driving the whole local pipeline (imgpipe.local.engine.LocalAws) from reliability tests.
+
+Helpers only read what the deployed system would expose: execution status, error and cause, the
+execution history, and the buckets' objects. Attempts are counted from the history, not from mocks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from imgpipe.config import DeploymentConfig
+from imgpipe.local.engine import LocalAws
+
+SINGLE_IMAGE_WORKFLOW = "image_convert_resize"
+MULTI_IMAGE_WORKFLOW = "image_multiple_convert_resize"
+# Generous guard against a hang; a healthy execution takes well under a second here.
+EXECUTION_GUARD_SECONDS = 120.0
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+def reset_worker_clients() -> None:
+    """The S3 adapter caches its boto3 client per process; each moto mock needs a fresh one."""
+    importlib.import_module("lambdas.adapters.s3").reset_client()
+
+
+def default_config(**overrides: Any) -> DeploymentConfig:
+    return DeploymentConfig.model_validate(overrides)
+
+
+@contextmanager
+def local_pipeline(
+    config: DeploymentConfig | None = None, handler_for: Callable[[str], Handler] | None = None
+) -> Iterator[LocalAws]:
+    """The stack, emulated in-process, with Retry back-off and Wait states made immediate."""
+    reset_worker_clients()
+    options: dict[str, Any] = {"time_scale": 0.0}
+    if handler_for is not None:
+        options["handler_for"] = handler_for
+    with LocalAws(config or default_config(), **options) as aws:
+        yield aws
+    reset_worker_clients()
+
+
+def single_image_input(location: str, recipe: dict[str, Any]) -> dict[str, Any]:
+    """The single-image workflow's input (the seeds' shape) for a resize-task recipe."""
+    return {
+        "fileLocation": location,
+        "recipeParameters": {
+            "outputFormat": recipe["outputFormat"],
+            "outputSize": {"width": recipe["outputWidth"], "height": recipe["outputHeight"]},
+            "maintainAspectRatio": recipe.get("maintainAspectRatio", True),
+        },
+    }
+
+
+def execution_name(text: str) -> str:
+    """A valid, readable execution name (moto needs one: see test_duplicates)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text)[:80]
+
+
+@dataclass
+class Finished:
+    """One finished execution as an operator sees it."""
+
+    arn: str
+    status: str
+    error: str | None
+    cause: str | None
+    output: Any
+    history: list[dict[str, Any]]
+
+    def attempts(self, function_suffix: str) -> int:
+        """How many times the execution invoked the function whose name ends with `function_suffix`."""
+        return sum(
+            1
+            for event in self.history
+            if event["type"] == "LambdaFunctionScheduled"
+            and event["lambdaFunctionScheduledEventDetails"]["resource"].endswith(function_suffix)
+        )
+
+    def failures(self) -> list[str]:
+        """Error names of every failed Lambda attempt, in order."""
+        names = []
+        for event in self.history:
+            if event["type"] == "LambdaFunctionFailed":
+                names.append(event["lambdaFunctionFailedEventDetails"]["error"])
+            elif event["type"] == "LambdaFunctionTimedOut":
+                names.append(event["lambdaFunctionTimedOutEventDetails"].get("error", "States.Timeout"))
+        return names
+
+    def error_message(self) -> str:
+        """The worker's message from the cause (Lambda's error payload, JSON)."""
+        if not self.cause:
+            return ""
+        try:
+            payload = json.loads(self.cause)
+        except ValueError:
+            return self.cause
+        return str(payload.get("errorMessage", self.cause)) if isinstance(payload, dict) else self.cause
+
+
+def run(aws: LocalAws, workflow: str, workflow_input: Any, *, name: str) -> Finished:
+    arn = aws.start_execution(workflow, workflow_input, name=execution_name(name))
+    return finished(aws, arn)
+
+
+def finished(aws: LocalAws, arn: str) -> Finished:
+    described = aws.wait(arn, timeout_seconds=EXECUTION_GUARD_SECONDS)
+    output = json.loads(described["output"]) if described.get("output") else None
+    return Finished(
+        arn, described["status"], described.get("error"), described.get("cause"), output, aws.history(arn)
+    )
+
+
+def objects(aws: LocalAws, bucket: str, prefix: str = "") -> dict[str, bytes]:
+    """Every object of a bucket under `prefix`, with its bytes (follows pagination)."""
+    s3 = aws.s3
+    found: dict[str, bytes] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            found[obj["Key"]] = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+    return found
+
+
+def key_of(uri: str) -> str:
+    return uri.split("/", 3)[3]
