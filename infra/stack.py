@@ -23,8 +23,7 @@ def worker_settings(
 ) -> WorkerSettings:
     """Timeouts from the task definitions; reserved concurrency (the smallest hint any workflow
     gives for a task) only when the deployer opted in."""
-    tasks = project.tasks.values() if isinstance(project.tasks, Mapping) else project.tasks
-    timeouts = {task.name: task.timeoutSeconds or None for task in tasks}
+    timeouts = {name: task.timeoutSeconds or None for name, task in project.task_defs.items()}
     reserved: dict[str, int] = {}
     if reserve_concurrency:
         for tw in translated.values():

@@ -62,5 +62,5 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def synth_destroy(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """A throw-away deployment (`-c imgpipe:removalPolicy=destroy`), the one other mode that changes resources."""
+    """A throw-away deployment (`-c imgpipe:removalPolicy=destroy`), the other mode that changes resources."""
     return synthesize(tmp_path_factory.mktemp("cdk.out.destroy"), {"imgpipe:removalPolicy": "destroy"})

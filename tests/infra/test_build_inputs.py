@@ -1,0 +1,73 @@
+"""Docker-free dependency bundling, the staged code asset and the context overrides (no synth)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from aws_cdk import App
+
+from infra import bundling
+from infra.code import package_files, stage_package
+from infra.context import RESERVED_CONCURRENCY_KEY, deployment_config, reserved_concurrency_enabled
+from infra.retention import InvalidLogRetentionError, log_retention
+
+
+def test_cache_key_changes_with_requirements_and_platform():
+    base = bundling.cache_key("pillow\n", bundling.LAMBDA_PLATFORM)
+    assert base == bundling.cache_key("pillow\n", bundling.LAMBDA_PLATFORM)
+    assert base != bundling.cache_key("pillow==12\n", bundling.LAMBDA_PLATFORM)
+    assert base != bundling.cache_key("pillow\n", bundling.TargetPlatform(python_version="3.12"))
+    assert base != bundling.cache_key("pillow\n", bundling.TargetPlatform(platform="manylinux2014_x86_64"))
+
+
+def test_cache_hit_never_runs_pip(tmp_path, monkeypatch):
+    requirements = "pillow\n"
+    entry = tmp_path / bundling.cache_key(requirements, bundling.LAMBDA_PLATFORM)
+    (entry / "python").mkdir(parents=True)
+    (entry / bundling.COMPLETE_MARKER).write_text(requirements)
+
+    def no_pip(*args, **kwargs):
+        raise AssertionError("pip ran although the cache entry is complete")
+
+    monkeypatch.setattr(subprocess, "run", no_pip)
+    assert bundling.ensure_dependencies(requirements, cache_root=tmp_path) == entry
+
+
+def test_pip_failure_is_a_clear_error_and_leaves_no_cache_entry(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # offline: pip fails for real, quickly
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "nothing-here"))
+    with pytest.raises(bundling.DependencyBundlingError, match="PyPI reachable"):
+        bundling.ensure_dependencies("imgpipe-no-such-package==0\n", cache_root=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_staged_asset_is_the_lambdas_package_only(tmp_path):
+    root = stage_package(staging_root=tmp_path)
+    assert [p.name for p in root.iterdir()] == ["lambdas"]
+    staged = sorted(p.relative_to(root / "lambdas") for p in (root / "lambdas").rglob("*") if p.is_file())
+    assert staged == sorted(package_files())
+    assert all("__pycache__" not in p.parts and p.suffix != ".pyc" for p in staged)
+    assert (root / "lambdas" / "__init__.py").is_file()
+    assert stage_package(staging_root=tmp_path) == root  # same sources, same directory
+
+
+def test_context_overrides_like_cdk_dash_c():
+    app = App(
+        context={"imgpipe:prefix": "demo", "imgpipe:maxFanout": "20", "imgpipe:inputSuffixes": '[".png"]'}
+    )
+    config = deployment_config(app.node)
+    assert config.prefix == "demo"
+    assert config.maxFanout == 20
+    assert config.inputSuffixes == [".png"]
+    assert reserved_concurrency_enabled(app.node) is False
+    assert reserved_concurrency_enabled(App(context={RESERVED_CONCURRENCY_KEY: "true"}).node) is True
+    with pytest.raises(ValueError, match="reservedConcurrency"):
+        reserved_concurrency_enabled(App(context={RESERVED_CONCURRENCY_KEY: "yes"}).node)
+
+
+def test_bad_context_is_a_typed_error_naming_the_field():
+    with pytest.raises(ValueError, match="prefix"):
+        deployment_config(App(context={"imgpipe:prefix": "Not Valid!"}).node)
+    with pytest.raises(InvalidLogRetentionError, match="logRetentionDays"):
+        log_retention(31)
