@@ -136,6 +136,7 @@ def execution_name(event: Mapping[str, Any]) -> str:
 
 # --- applying a rule to an event ----------------------------------------------------------------
 _MISSING = object()
+SUPPORTED_OPERATORS = frozenset({"exists", "anything-but", "equals-ignore-case", "prefix", "suffix"})
 
 
 def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
@@ -175,6 +176,8 @@ def _matches_filter(flt: Any, value: Any, field_name: str) -> bool:
     if len(flt) != 1:
         raise TriggerError(f"pattern field {field_name!r}: a filter object has exactly one operator")
     operator, operand = next(iter(flt.items()))
+    if operator not in SUPPORTED_OPERATORS:
+        raise TriggerError(f"pattern field {field_name!r}: operator {operator!r} is not supported")
     if operator == "exists":
         return (value is not _MISSING) == bool(operand)
     if value is _MISSING:

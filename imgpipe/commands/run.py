@@ -42,7 +42,7 @@ def run_command(args: argparse.Namespace) -> int:
     except UsageError as error:
         if args.json:
             print(json.dumps({"status": "USAGE_ERROR", "error": "UsageError", "cause": str(error)}))
-        console.print(f"imgpipe run: {error}", highlight=False, markup=False)
+        console.print(f"imgpipe run: {error}", highlight=False, markup=False, soft_wrap=True)
         return EXIT_USAGE
 
 

@@ -31,7 +31,7 @@ from moto import mock_aws
 
 from imgpipe import trigger
 from imgpipe.config import WORKER_TASKS, DeploymentConfig, function_environment
-from imgpipe.local import lambda_seam, s3_event_seam
+from imgpipe.local import lambda_seam, moto_fixes, s3_event_seam
 
 DEFAULT_REGION = lambda_seam.DEFAULT_REGION
 ACCOUNT = lambda_seam.DEFAULT_ACCOUNT
@@ -164,6 +164,7 @@ class LocalAws:
             stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
             stack.enter_context(lambda_seam.install(self.router, time_scale=self.time_scale))
             stack.enter_context(s3_event_seam.install(self._on_object_created))
+            stack.enter_context(moto_fixes.install())
             stack.callback(self.router.close)
             self._stack = stack
             self._create_buckets()

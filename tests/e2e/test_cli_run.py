@@ -1,0 +1,175 @@
+"""`imgpipe run` end to end: the project's ASL and real worker handlers in the local engine.
+
+Every rendition is downloaded and decoded; failures must name the worker's error and show exactly
+one attempt of the failing state (non-retryable errors are never retried).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from imgpipe.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def _source(tmp_path: Path, size: tuple[int, int] = (640, 480)) -> Path:
+    image = Image.linear_gradient("L").resize(size).convert("RGB")
+    image.paste((220, 40, 40), (0, 0, size[0] // 4, size[1] // 4))
+    path = tmp_path / "source.png"
+    image.save(path, "PNG")
+    return path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    code = main(["run", *argv, "--json", "--time-scale", "0"])
+    out = capsys.readouterr().out
+    return code, json.loads(out)  # exactly one JSON object on stdout
+
+
+def _decoded(rendition: dict[str, Any]) -> Image.Image:
+    image = Image.open(rendition["path"])
+    image.load()
+    assert Path(rendition["path"]).stat().st_size == rendition["bytes"]
+    assert image.format == rendition["format"]
+    assert image.size == (rendition["width"], rendition["height"])
+    return image
+
+
+def test_single_rendition_workflow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = _source(tmp_path)
+    before = source.read_bytes()
+    workflow_input = {
+        "fileLocation": str(source),
+        "recipeParameters": {
+            "outputFormat": "gif",
+            "outputSize": {"width": 300, "height": 300},
+            "maintainAspectRatio": True,
+        },
+    }
+    code, result = _run(
+        capsys, "image_convert_resize", "--input", json.dumps(workflow_input), "--out", str(tmp_path / "out")
+    )
+    assert code == 0, result
+    assert result["status"] == "SUCCEEDED"
+    assert len(result["renditions"]) == 1
+    image = _decoded(result["renditions"][0])
+    assert image.format == "GIF"
+    assert image.size == (300, 225)  # 640x480 fitted into 300x300, aspect kept
+    assert source.read_bytes() == before  # the source is never modified
+    assert result["transitions"] > 0
+    assert all(count == 1 for count in result["stateAttempts"].values())
+    assert (tmp_path / "out" / "contact-sheet.png").is_file()
+    history = json.loads((tmp_path / "out" / "history.json").read_text())
+    assert history["executions"][0]["executionArn"] == result["executionArn"]
+
+
+def test_dynamic_fork_3_formats_x_3_sizes_from_an_input_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _source(tmp_path, (900, 900))
+    input_file = tmp_path / "input.json"
+    input_file.write_text(
+        json.dumps(
+            {
+                "fileLocation": "source.png",  # relative to the input file's directory
+                "outputFormats": ["png", "jpg", "webp"],
+                "outputSizes": [{"width": 300, "height": 300}, {"width": 200, "height": 100}],
+                "maintainAspectRatio": True,
+            }
+        )
+    )
+    code, result = _run(
+        capsys, "image_multiple_convert_resize", "--input", f"@{input_file}", "--out", str(tmp_path / "o")
+    )
+    assert code == 0, result
+    seen = {(r["format"], r["width"], r["height"]) for r in result["renditions"]}
+    assert seen == {(fmt, w, h) for fmt in ("PNG", "JPEG", "WEBP") for (w, h) in ((300, 300), (100, 100))}
+    for rendition in result["renditions"]:
+        _decoded(rendition)
+    with Image.open(result["contactSheet"]) as sheet:
+        assert sheet.format == "PNG"
+
+
+@pytest.mark.parametrize(
+    "workflow", ["image_multiple_convert_resize_upload", "image_convert_resize_multiple_formats"]
+)
+def test_sub_workflow_and_fork_workflows(
+    workflow: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workflow_input = {
+        "fileLocation": str(_source(tmp_path)),
+        "outputFormats": ["jpg", "webp"],
+        "outputSizes": [{"width": 160, "height": 160}],
+        "maintainAspectRatio": True,
+    }
+    code, result = _run(capsys, workflow, "--input", json.dumps(workflow_input), "--out", str(tmp_path / "o"))
+    assert code == 0, result
+    assert result["renditions"], result
+    for rendition in result["renditions"]:
+        image = _decoded(rendition)
+        assert max(image.size) <= 640
+
+
+def test_bad_image_fails_with_the_worker_error_and_one_attempt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png" * 20)
+    workflow_input = {
+        "fileLocation": str(bad),
+        "recipeParameters": {"outputFormat": "jpg", "outputSize": {"width": 100, "height": 100}},
+    }
+    code, result = _run(
+        capsys, "image_convert_resize", "--input", json.dumps(workflow_input), "--out", str(tmp_path)
+    )
+    assert code == 1
+    assert result["status"] == "FAILED"
+    assert result["error"] in ("CorruptImageError", "UnsupportedImageError")
+    assert result["stateAttempts"][result["failedState"]] == 1
+    assert result["renditions"] == []
+
+
+def test_bad_recipe_fails_with_invalid_recipe_and_one_attempt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workflow_input = {
+        "fileLocation": str(_source(tmp_path)),
+        "recipeParameters": {"outputFormat": "jpg", "outputSize": {"width": -5, "height": 100}},
+    }
+    code, result = _run(
+        capsys, "image_convert_resize", "--input", json.dumps(workflow_input), "--out", str(tmp_path)
+    )
+    assert code == 1
+    assert result["error"] == "InvalidRecipeError"
+    assert "outputWidth" in (result["cause"] or "")
+    assert result["stateAttempts"][result["failedState"]] == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["image_convert_resize", "--input", "{not json"], "not valid JSON"),
+        (["image_convert_resize", "--input", "@/nonexistent/input.json"], "does not exist"),
+        (["no_such_workflow", "--input", "{}"], "unknown workflow"),
+        (["image_convert_resize", "--input", '{"fileLocation": "missing.png"}'], "fileLocation"),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_line_and_no_traceback(
+    argv: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
