@@ -82,17 +82,18 @@ def load_options(path: Path, diagnostics: Diagnostics) -> TranslatorOptions:
 
 
 def load_sources(path: Path, diagnostics: Diagnostics) -> Project:
-    """Workflows from a file or directory; task definitions from the sibling `tasks/` directory
-    (`<dir>/tasks` or `<dir>/../tasks`), options from `translator.json` next to them."""
+    """Workflows from a file or directory; task definitions from the nearest `tasks/` directory
+    (`<dir>/tasks`, else `<dir>/../tasks`), options from `translator.json` beside that directory."""
     path = Path(path)
     workflow_dir = path if path.is_dir() else path.parent
     workflow_files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     if not path.exists():
         diagnostics.error(str(path), "no such file or directory")
         workflow_files = []
-    base = workflow_dir.parent if workflow_dir.name == "workflows" else workflow_dir
-    task_dirs = [d for d in (workflow_dir / "tasks", base / "tasks") if d.is_dir() and d != workflow_dir]
-    sources = load_directory_pair(workflow_files, dict.fromkeys(task_dirs), diagnostics)
+    bases = [b for b in (workflow_dir, workflow_dir.parent) if (b / "tasks").is_dir()]
+    base = bases[0] if bases else workflow_dir
+    task_dirs = [base / "tasks"] if bases else []
+    sources = load_directory_pair(workflow_files, task_dirs, diagnostics)
     options = load_options(base / OPTIONS_FILE, diagnostics)
     return Project(sources.task_defs, sources.workflows, options, sources.files)
 

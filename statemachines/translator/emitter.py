@@ -406,6 +406,12 @@ class WorkflowEmitter:
         self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
     ) -> str | None:
         ref = task.taskReferenceName
+        if task.name == ref:
+            self.diagnostics.warning(
+                f"{location}.name",
+                f"name and taskReferenceName are both '{ref}': the name should be the worker's task "
+                "definition name, the reference a name for this use of it",
+            )
         after = self._ensure_outputs(ref, states, next_name)
         state = self._lambda_state(task.name, f"{location}.name")
         state["Comment"] = f"Conductor SIMPLE task '{task.name}'"
@@ -495,7 +501,11 @@ class WorkflowEmitter:
             state = self._inline_child(child, ref, params)
         else:
             state = self._start_execution_state(child)
-            state["Parameters"] = {"StateMachineArn": f"${{StateMachineArn_{child}}}", "Input": params}
+            state["Parameters"] = {
+                "StateMachineArn": f"${{StateMachineArn_{child}}}",
+                "Name.$": _child_execution_name(f"'{ref}'"),
+                "Input": params,
+            }
             selector = {"output.$": "$.Output"}
             if ref in self.scope.inputs_read:
                 selector["input.$"] = "$.Input"
@@ -760,6 +770,7 @@ class WorkflowEmitter:
                     {
                         "Parameters": {
                             "StateMachineArn": f"${{StateMachineArn_{target}}}",
+                            "Name.$": _child_execution_name("$.taskReferenceName"),
                             "Input.$": "$.output.input",
                         },
                         "ResultSelector": {"value.$": "$.Output"},
@@ -977,6 +988,13 @@ class WorkflowEmitter:
             "Next": merge,
         }
         return name
+
+
+def _child_execution_name(reference: str) -> str:
+    """Deterministic and unique per parent execution and task reference, always 64 characters:
+    a retried parent state finds its child (Standard start is idempotent for the same name and
+    input) instead of starting a second one."""
+    return f"States.Hash(States.Format('{{}}/{{}}', $$.Execution.Id, {reference}), 'SHA-256')"
 
 
 def _typed_case_rules(variable: str, case: str, target: str) -> list[dict[str, Any]]:

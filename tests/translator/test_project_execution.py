@@ -1,0 +1,140 @@
+"""The project's four workflows (and the per-item child), translated and executed by moto's
+Step Functions engine with stub workers: their outputs are what Conductor would produce."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.translator.harness import engine, project_translation
+from tests.translator.stubs import project_workers, resize
+
+pytestmark = pytest.mark.slow
+SOURCE = "s3://uploads/uploads/cat.png"
+
+
+@pytest.fixture
+def deployed():
+    with engine() as runtime:
+        project_workers(runtime)
+        runtime.deploy_translated(project_translation())
+        yield runtime
+
+
+def test_single_image_workflow_resizes_then_publishes(deployed) -> None:
+    result = deployed.run(
+        "image_convert_resize",
+        {
+            "fileLocation": SOURCE,
+            "recipeParameters": {"outputFormat": "gif", "outputSize": {"width": 300, "height": 300}},
+        },
+    )
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {
+        "fileLocation": "s3://out/renditions/cat.png.300x300.gif",
+        "s3Url": "https://out.example/renditions/cat.png.300x300.gif",
+    }
+
+
+def test_missing_optional_input_reaches_the_worker_as_null(deployed) -> None:
+    """Conductor resolves a missing path to null; JSONPath `.$` would fail: the context is normalised."""
+    received = []
+
+    def recording_resize(event, context):
+        received.append(event)
+        return resize(event, context)
+
+    deployed.function("image_convert_resize", recording_resize)
+    result = deployed.run(
+        "image_convert_resize",
+        {
+            "fileLocation": SOURCE,
+            "recipeParameters": {"outputFormat": "png", "outputSize": {"width": 10, "height": 20}},
+        },
+    )
+    assert result.status == "SUCCEEDED", result.cause
+    assert received[0]["maintainAspectRatio"] is None
+    assert received[0]["outputWidth"] == 10
+
+
+def test_missing_nested_object_becomes_nulls_not_a_runtime_error(deployed) -> None:
+    received = []
+
+    def recording_resize(event, _context):
+        received.append(event)
+        return {"fileLocation": "s3://work/x.png"}
+
+    deployed.function("image_convert_resize", recording_resize)
+    result = deployed.run("image_convert_resize", {"fileLocation": SOURCE})
+    assert result.status == "SUCCEEDED", result.cause
+    assert received == [
+        {
+            "fileLocation": SOURCE,
+            "outputFormat": None,
+            "outputWidth": None,
+            "outputHeight": None,
+            "maintainAspectRatio": None,
+        }
+    ]
+    # the upload's output lacked s3Url? no: the stub upload returns it; resize's output lacked the rest
+    assert result.output["fileLocation"] == "s3://out/renditions/x.png"
+
+
+def test_static_fork_publishes_three_renditions(deployed) -> None:
+    result = deployed.run("image_convert_resize_multiple_formats", {"fileLocation": SOURCE})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {
+        "jpgLocation": "s3://out/renditions/cat.png.300x300.jpg",
+        "pngLocation": "s3://out/renditions/cat.png.200x200.png",
+        "webpLocation": "s3://out/renditions/cat.png.1200x1200.webp",
+        "jpgUrl": "https://out.example/renditions/cat.png.300x300.jpg",
+        "pngUrl": "https://out.example/renditions/cat.png.200x200.png",
+        "webpUrl": "https://out.example/renditions/cat.png.1200x1200.webp",
+    }
+    assert result.count("ParallelStateEntered") == 1
+    assert result.count("LambdaFunctionSucceeded") == 6
+
+
+def _dynamic_input(formats, sizes):
+    return {
+        "fileLocation": SOURCE,
+        "outputFormats": formats,
+        "outputSizes": [{"width": w, "height": h} for w, h in sizes],
+    }
+
+
+def test_dynamic_fork_outputs_one_entry_per_planned_task_in_order(deployed) -> None:
+    formats, sizes = ["png", "jpg", "webp"], [(300, 300), (200, 200), (1200, 1200)]
+    result = deployed.run("image_multiple_convert_resize", _dynamic_input(formats, sizes))
+    assert result.status == "SUCCEEDED", result.cause
+    entries = result.output["fileLocations"]
+    expected_refs = [
+        f"image_convert_resize_{f}_{w}x{h}_{i}"
+        for i, (f, (w, h)) in enumerate((f, s) for f in formats for s in sizes)
+    ]
+    assert [e["taskReferenceName"] for e in entries] == expected_refs
+    assert [e["output"]["fileLocation"] for e in entries] == [
+        f"s3://work/cat.png.{w}x{h}.{f}" for f in formats for (w, h) in sizes
+    ]
+    assert result.count("MapIterationSucceeded") == 9
+
+
+def test_dynamic_fork_of_sub_workflows_resizes_and_publishes_each_item(deployed) -> None:
+    result = deployed.run(
+        "image_multiple_convert_resize_upload", _dynamic_input(["webp", "jpg"], [(1200, 1200), (300, 300)])
+    )
+    assert result.status == "SUCCEEDED", result.cause
+    entries = result.output["fileLocations"]
+    assert [e["taskReferenceName"] for e in entries] == [
+        "image_convert_resize_webp_1200x1200_0",
+        "image_convert_resize_webp_300x300_1",
+        "image_convert_resize_jpg_1200x1200_2",
+        "image_convert_resize_jpg_300x300_3",
+    ]
+    first = entries[0]["output"]
+    assert first["fileLocation"] == "s3://out/renditions/cat.png.1200x1200.webp"
+    assert first["s3Url"] == "https://out.example/renditions/cat.png.1200x1200.webp"
+    assert first["outputWidth"] == 1200
+    assert result.count("TaskSucceeded") == 4  # one startExecution.sync:2 per item
+    children = deployed.client.list_executions(stateMachineArn=deployed.arns["image_resize_upload"])
+    assert len(children["executions"]) == 4
+    assert {c["status"] for c in children["executions"]} == {"SUCCEEDED"}
