@@ -135,8 +135,8 @@ def address_problem(address: IPAddress) -> str | None:
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
         ("CGNAT shared address space", isinstance(address, ipaddress.IPv4Address) and address in _CGNAT),
-        ("private", address.is_private),
         ("reserved", address.is_reserved),
+        ("private", address.is_private),
         ("not globally routable", not address.is_global),
     )
     for name, hit in checks:

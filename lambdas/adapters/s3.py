@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from lambdas.core.errors import (
@@ -63,9 +62,19 @@ def parse_s3_uri(uri: str, field: str = "fileLocation") -> S3Location:
     return S3Location(match.group("bucket"), match.group("key"))
 
 
-@cache
+_client: S3Client | None = None
+
+
 def client() -> S3Client:
-    """boto3 S3 client with bounded, adaptive retries (Step Functions retries on top of these)."""
+    """boto3 S3 client with bounded retries (Step Functions retries on top of these), built on first
+    use and reused across warm invocations."""
+    global _client  # noqa: PLW0603 - one client per process, as Lambda recommends
+    if _client is None:
+        _client = _build_client()
+    return _client
+
+
+def _build_client() -> S3Client:
     import boto3
     from botocore.config import Config
 
@@ -79,7 +88,8 @@ def client() -> S3Client:
 
 
 def reset_client() -> None:
-    client.cache_clear()
+    global _client  # noqa: PLW0603
+    _client = None
 
 
 def typed_error(error: Exception, field: str, location: str) -> WorkerError:

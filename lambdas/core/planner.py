@@ -17,8 +17,10 @@ from lambdas.core.errors import InvalidRecipeError
 from lambdas.core.recipe import PlanInput, canonical_format, make_recipe, validation_problem
 
 RESIZE_TASK = "image_convert_resize"
-# Step Functions' payload limit is 256 KB; the plan is a state's output, keep it far below.
-MAX_PLAN_BYTES = 128 * 1024
+# Step Functions' payload limit is 256 KB. At MAX_FANOUT=50 a typical plan is 45-57 KB; the worst case
+# (a 1024-character fileLocation, every optional field, sub-workflows) is ~149 KB: refuse beyond 160 KB,
+# leaving the rest of the state's payload to the workflow.
+MAX_PLAN_BYTES = 160 * 1024
 _OPTIONAL_FIELDS = ("fit", "upscale", "quality", "background", "stripMetadata")
 
 
