@@ -1,10 +1,45 @@
-"""Placeholder: replaced by the module that implements `imgpipe history`."""
+"""`imgpipe history`: export an execution's history (and its child executions') as JSON.
+
+The local engine lives only as long as `imgpipe run` (which writes `history.json` itself), so this
+reads from a Step Functions endpoint: AWS, or `--endpoint-url` of a local server.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("history", help="(not implemented yet)")
-    parser.set_defaults(func=lambda _args: 2)
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("history", help="export an execution history as JSON")
+    parser.add_argument("execution", help="execution ARN")
+    parser.add_argument("--endpoint-url", help="Step Functions endpoint (e.g. a local server)")
+    parser.add_argument("--region", default=None, help="AWS region (default: from the environment)")
+    parser.add_argument("--out", type=Path, help="write to this file instead of stdout")
+    parser.set_defaults(func=history_command)
+
+
+def history_command(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from imgpipe.local import history
+    from imgpipe.local.runner import collect_histories
+
+    if not args.execution.startswith("arn:"):
+        print(f"imgpipe history: {args.execution!r} is not an execution ARN", file=sys.stderr)
+        return EXIT_USAGE
+    client = boto3.client("stepfunctions", region_name=args.region, endpoint_url=args.endpoint_url)
+    try:
+        histories = collect_histories(client, args.execution)
+    except (ClientError, BotoCoreError) as error:
+        print(f"imgpipe history: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.out:
+        history.write(args.out, histories)
+    else:
+        print(history.dumps(histories))
+    return EXIT_OK
