@@ -74,7 +74,9 @@ def _slow_down(request: Any) -> AWSResponse:
         b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
         b"<Message>Please reduce your request rate.</Message><RequestId>FAULT</RequestId></Error>"
     )
-    return AWSResponse(request.url, 503, HTTPHeaders({"Content-Type": "application/xml"}), _Raw(body))
+    headers = HTTPHeaders()
+    headers["Content-Type"] = "application/xml"
+    return AWSResponse(request.url, 503, headers, _Raw(body))
 
 
 def _connection_refused(request: Any) -> AWSResponse:
