@@ -71,3 +71,41 @@ def test_bad_context_is_a_typed_error_naming_the_field():
         deployment_config(App(context={"imgpipe:prefix": "Not Valid!"}).node)
     with pytest.raises(InvalidLogRetentionError, match="logRetentionDays"):
         log_retention(31)
+
+
+def test_express_only_where_the_workflow_allows_it():
+    from aws_cdk import aws_stepfunctions as sfn
+
+    from imgpipe.config import DeploymentConfig
+    from infra.workflows import creation_order, state_machine_type
+    from statemachines.project import translate_project
+
+    translated = translate_project()
+    express = DeploymentConfig.from_context({"imgpipe:workflowType": "EXPRESS"})
+    standard = DeploymentConfig.from_context({})
+    assert any(tw.child_workflows for tw in translated.values())
+    for tw in translated.values():
+        assert state_machine_type(standard, tw) == sfn.StateMachineType.STANDARD
+        wanted = sfn.StateMachineType.EXPRESS if tw.express_compatible else sfn.StateMachineType.STANDARD
+        assert state_machine_type(express, tw) == wanted
+        if tw.child_workflows:  # `.sync` children are never Express
+            assert state_machine_type(express, tw) == sfn.StateMachineType.STANDARD
+    order = creation_order(translated)
+    for name, tw in translated.items():
+        assert all(order.index(child) < order.index(name) for child in tw.child_workflows)
+
+
+def test_reserved_concurrency_is_opt_in_and_from_the_task_definitions():
+    from infra.stack import worker_settings
+    from statemachines.project import load_project, translate_project
+
+    project, translated = load_project(), translate_project()
+    assert worker_settings(project, translated, reserve_concurrency=False).reserved_concurrency == {}
+    reserved = worker_settings(project, translated, reserve_concurrency=True).reserved_concurrency
+    hints = {t: n for tw in translated.values() for t, n in tw.concurrency_hints.items()}
+    assert reserved
+    assert set(reserved) == set(hints)
+    for task_name, limit in reserved.items():
+        assert limit == min(
+            tw.concurrency_hints[task_name] for tw in translated.values() if task_name in tw.concurrency_hints
+        )
