@@ -17,7 +17,7 @@ from statemachines.translator import Diagnostic, Diagnostics
 from statemachines.translator.mermaid import workflow_diagram
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg, unused-ignore]
     parser = subparsers.add_parser(
         "translate",
         help="translate Conductor workflow JSON to Step Functions ASL",

@@ -29,6 +29,7 @@ from statemachines.translator.options import TranslatorOptions
 from statemachines.translator.retries import task_policy
 
 START_EXECUTION_SYNC = "arn:aws:states:::states:startExecution.sync:2"
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 PLACEHOLDER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 MAX_STATE_NAME = 80
 EXPRESS_MAX_SECONDS = 300
@@ -387,8 +388,9 @@ class WorkflowEmitter:
             return TaskDef.model_validate({"name": name})
         return task_def
 
-    def _lambda_state(self, task_name: str, location: str) -> dict[str, Any]:
-        """A Lambda Task state (plain function ARN resource: the result is the worker's output)."""
+    def _lambda_state(self, task_name: str, location: str, payload: dict[str, Any] | str) -> dict[str, Any]:
+        """A Lambda Task state: the optimised integration, whose result `{"output": <worker output>}`
+        is what the context keeps per task. `payload` is a Parameters object or a JSONPath."""
         task_def = self._task_def(task_name, location)
         if not PLACEHOLDER_NAME.match(task_name):
             self.diagnostics.error(location, f"task name '{task_name}' cannot be part of a placeholder")
@@ -398,7 +400,18 @@ class WorkflowEmitter:
         # task-definition findings are reported once per workflow, at the task definition
         sink = self.diagnostics if task_name not in self.policy_warned else self.quiet
         self.policy_warned.add(task_name)
-        state: dict[str, Any] = {"Type": "Task", "Resource": f"${{LambdaArn_{task_name}}}"}
+        arguments: dict[str, Any] = {"FunctionName": f"${{LambdaArn_{task_name}}}"}
+        if isinstance(payload, str):
+            arguments["Payload.$"] = payload
+        else:
+            arguments["Payload"] = payload
+        state: dict[str, Any] = {
+            "Type": "Task",
+            "Comment": f"Conductor SIMPLE task '{task_name}'",
+            "Resource": LAMBDA_INVOKE,
+            "Parameters": arguments,
+            "ResultSelector": {"output.$": "$.Payload"},
+        }
         state.update(task_policy(task_def, self.options, sink, f"taskDefs.{task_name}"))
         return state
 
@@ -413,31 +426,27 @@ class WorkflowEmitter:
                 "definition name, the reference a name for this use of it",
             )
         after = self._ensure_outputs(ref, states, next_name)
-        state = self._lambda_state(task.name, f"{location}.name")
-        state["Comment"] = f"Conductor SIMPLE task '{task.name}'"
         params = parameters(
             task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
         )
-        store_input = ref in self.scope.inputs_read
-        if store_input:
-            state["InputPath"] = f"$.tasks.{ref}.input"
-        else:
-            state["Parameters"] = params
-        state["ResultPath"] = f"$.tasks.{ref}.output"
+        if ref in self.scope.inputs_read:
+            input_name = self.names.allocate(f"{ref}: keep input")
+            states[input_name] = _link(
+                {
+                    "Type": "Pass",
+                    "Comment": "Keeps the task input: another expression reads it",
+                    "Parameters": params,
+                    "ResultPath": f"$.tasks.{ref}.input",
+                },
+                after,
+            )
+            after = input_name
+        state = self._lambda_state(task.name, f"{location}.name", params)
+        state["ResultPath"] = f"$.tasks.{ref}"
         name = self.names.allocate(ref)
         if task.optional:
             state["Catch"] = [self._optional_catch(ref, states, after)]
         states[name] = _link(state, after)
-        if store_input:
-            input_name = self.names.allocate(f"{ref}: input")
-            states[input_name] = {
-                "Type": "Pass",
-                "Comment": "Keeps the task input: another expression reads it",
-                "Parameters": params,
-                "ResultPath": f"$.tasks.{ref}.input",
-                "Next": name,
-            }
-            return input_name
         return name
 
     def _optional_catch(self, ref: str, states: dict[str, Any], next_name: str | None) -> dict[str, Any]:
@@ -635,13 +644,13 @@ class WorkflowEmitter:
             processor, limits = self._single_task_processor(ref, task.forkTaskName, location)
             selector = {
                 "taskReferenceName.$": f"States.Format('{task.forkTaskName}_{{}}', $$.Map.Item.Index)",
-                "output.$": "$$.Map.Item.Value",
+                "item.$": "$$.Map.Item.Value",
             }
         else:
             processor, limits = self._routing_processor(ref, targets, location)
             selector = {
                 "taskReferenceName.$": "$$.Map.Item.Value.taskReferenceName",
-                "output.$": "$$.Map.Item.Value",
+                "item.$": "$$.Map.Item.Value",
             }
         concurrency = min([self.options.max_concurrency_cap, *limits])
         name = self.names.allocate(ref)
@@ -720,17 +729,29 @@ class WorkflowEmitter:
         )
         return targets
 
+    def _item_result(self, state: dict[str, Any], shape_name: str, states: dict[str, Any]) -> dict[str, Any]:
+        """A forked task's iteration ends as `{taskReferenceName, output}`: one entry of the JOIN."""
+        shape = self.names.allocate(shape_name)
+        states[shape] = {
+            "Type": "Pass",
+            "Parameters": {"taskReferenceName.$": "$.taskReferenceName", "output.$": "$.result.output"},
+            "End": True,
+        }
+        state["ResultPath"] = "$.result"
+        state["Next"] = shape
+        return state
+
     def _single_task_processor(
         self, ref: str, task_name: str, location: str
     ) -> tuple[dict[str, Any], list[int]]:
         states: dict[str, Any] = {}
         name = self.names.allocate(f"{ref}: {task_name}")
-        state = self._lambda_state(task_name, f"{location}.forkTaskName")
-        state.update({"InputPath": "$.output", "ResultPath": "$.output", "End": True})
-        states[name] = state
+        state = self._lambda_state(task_name, f"{location}.forkTaskName", "$.item")
+        states[name] = self._item_result(state, f"{ref}: {task_name} done", states)
         limit = self.task_defs.get(task_name)
         limits = [limit.concurrentExecLimit] if limit and limit.concurrentExecLimit else []
-        return {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": name, "States": states}, limits
+        processor = {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": name, "States": _ordered(states, name)}
+        return processor, limits
 
     def _routing_processor(
         self, ref: str, targets: list[str], location: str
@@ -748,55 +769,37 @@ class WorkflowEmitter:
         route_simple = self.names.allocate(f"{ref}: route task")
         route_child = self.names.allocate(f"{ref}: route sub-workflow")
         simple_rules: list[dict[str, Any]] = [
-            {"Not": {"Variable": "$.output.name", "IsPresent": True}, "Next": unknown}
+            {"Not": {"Variable": "$.item.name", "IsPresent": True}, "Next": unknown}
         ]
         child_rules: list[dict[str, Any]] = [
-            {"Not": {"Variable": "$.output.subWorkflowName", "IsPresent": True}, "Next": unknown}
+            {"Not": {"Variable": "$.item.subWorkflowName", "IsPresent": True}, "Next": unknown}
         ]
         for target in targets:
+            name = self.names.allocate(f"{ref}: {target}")
             if target in self.task_defs:
-                name = self.names.allocate(f"{ref}: {target}")
-                state = self._lambda_state(target, location)
-                state.update({"InputPath": "$.output.input", "ResultPath": "$.output", "End": True})
-                states[name] = state
-                simple_rules.append({"Variable": "$.output.name", "StringEquals": target, "Next": name})
+                state = self._lambda_state(target, location, "$.item.input")
+                simple_rules.append({"Variable": "$.item.name", "StringEquals": target, "Next": name})
                 if self.task_defs[target].concurrentExecLimit:
                     limits.append(self.task_defs[target].concurrentExecLimit or 0)
             else:
-                name = self.names.allocate(f"{ref}: {target}")
-                shape = self.names.allocate(f"{ref}: {target} output")
                 state = self._start_execution_state(target)
-                state.update(
-                    {
-                        "Parameters": {
-                            "StateMachineArn": f"${{StateMachineArn_{target}}}",
-                            "Name.$": _child_execution_name("$.taskReferenceName"),
-                            "Input.$": "$.output.input",
-                        },
-                        "ResultSelector": {"value.$": "$.Output"},
-                        "ResultPath": "$.output",
-                        "Next": shape,
-                    }
-                )
-                states[name] = state
-                states[shape] = {
-                    "Type": "Pass",
-                    "Parameters": {
-                        "taskReferenceName.$": "$.taskReferenceName",
-                        "output.$": "$.output.value",
-                    },
-                    "End": True,
+                state["Parameters"] = {
+                    "StateMachineArn": f"${{StateMachineArn_{target}}}",
+                    "Name.$": _child_execution_name("$.taskReferenceName"),
+                    "Input.$": "$.item.input",
                 }
+                state["ResultSelector"] = {"output.$": "$.Output"}
                 child_rules.append(
-                    {"Variable": "$.output.subWorkflowName", "StringEquals": target, "Next": name}
+                    {"Variable": "$.item.subWorkflowName", "StringEquals": target, "Next": name}
                 )
+            states[name] = self._item_result(state, f"{ref}: {target} done", states)
         route = self.names.allocate(f"{ref}: route item")
         states[route] = {
             "Type": "Choice",
             "Choices": [
-                {"Not": {"Variable": "$.output.type", "IsPresent": True}, "Next": route_simple},
-                {"Variable": "$.output.type", "StringEquals": "SIMPLE", "Next": route_simple},
-                {"Variable": "$.output.type", "StringEquals": "SUB_WORKFLOW", "Next": route_child},
+                {"Not": {"Variable": "$.item.type", "IsPresent": True}, "Next": route_simple},
+                {"Variable": "$.item.type", "StringEquals": "SIMPLE", "Next": route_simple},
+                {"Variable": "$.item.type", "StringEquals": "SUB_WORKFLOW", "Next": route_child},
             ],
             "Default": unknown,
         }

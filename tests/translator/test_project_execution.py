@@ -91,7 +91,7 @@ def test_static_fork_publishes_three_renditions(deployed) -> None:
         "webpUrl": "https://out.example/renditions/cat.png.1200x1200.webp",
     }
     assert result.count("ParallelStateEntered") == 1
-    assert result.count("LambdaFunctionSucceeded") == 6
+    assert result.count("TaskSucceeded") == 6
 
 
 def _dynamic_input(formats, sizes):
@@ -134,7 +134,7 @@ def test_dynamic_fork_of_sub_workflows_resizes_and_publishes_each_item(deployed)
     assert first["fileLocation"] == "s3://out/renditions/cat.png.1200x1200.webp"
     assert first["s3Url"] == "https://out.example/renditions/cat.png.1200x1200.webp"
     assert first["outputWidth"] == 1200
-    assert result.count("TaskSucceeded") == 4  # one startExecution.sync:2 per item
+    assert result.count("TaskSucceeded") == 5  # the planner, then one startExecution.sync:2 per item
     children = deployed.client.list_executions(stateMachineArn=deployed.arns["image_resize_upload"])
     assert len(children["executions"]) == 4
     assert {c["status"] for c in children["executions"]} == {"SUCCEEDED"}
