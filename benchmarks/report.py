@@ -10,6 +10,8 @@ from typing import Any
 from benchmarks import settings
 
 PLOT_NAME = "performance-ratios.png"
+# Hand-written interpretation (profiles, suggested changes), kept outside the generated tables.
+ANALYSIS = settings.REPO_ROOT / "benchmarks" / "analysis.md"
 
 
 def write_json(results: dict[str, Any], stamp: str) -> list[Path]:
@@ -193,6 +195,8 @@ def markdown(results: dict[str, Any]) -> str:
         met = {True: "yes", False: "**no**", None: "not measured"}[target["met"]]
         lines.append(f"| {target['target']} | {target['measured']} | {met} |")
     lines += ["", "## Notes", ""] + [f"- {note}" for note in results.get("notes", [])]
+    if ANALYSIS.exists():
+        lines += ["", ANALYSIS.read_text().strip()]
     return "\n".join(lines) + "\n"
 
 
