@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from imgpipe import trigger
-from imgpipe.local.engine import LocalAws
+from imgpipe.local.engine import LocalAws, TriggerDelivery
 from tests.reliability.checks import decode
 from tests.reliability.corpus import BY_NAME
 from tests.reliability.pipeline import (
@@ -50,7 +50,7 @@ def _trigger_executions(aws: LocalAws) -> list[dict[str, Any]]:
     return executions
 
 
-def _upload(aws: LocalAws, key: str, body: bytes) -> trigger_delivery_t:
+def _upload(aws: LocalAws, key: str, body: bytes) -> TriggerDelivery:
     before = len(aws.trigger_deliveries)
     aws.s3.put_object(Bucket=aws.deployment.input_bucket, Key=key, Body=body)
     deliveries = aws.trigger_deliveries[before:]
@@ -60,9 +60,6 @@ def _upload(aws: LocalAws, key: str, body: bytes) -> trigger_delivery_t:
     assert delivery.execution_arn, delivery.error
     assert finished(aws, delivery.execution_arn).status == "SUCCEEDED"
     return delivery
-
-
-trigger_delivery_t = Any  # imgpipe.local.engine.TriggerDelivery
 
 
 def _assert_renditions(outputs: dict[str, bytes], count: int) -> None:
