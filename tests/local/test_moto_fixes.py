@@ -1,0 +1,127 @@
+"""moto's `startExecution.sync:2` integration, with and without imgpipe's fix, on a minimal
+parent/child pair (no project code): the fix must make it behave as AWS documents, and this test
+must fail loudly when moto moves what the fix patches or fixes the defect itself."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from imgpipe.local import moto_fixes
+from imgpipe.local.lambda_seam import MotoInternalsChanged
+
+ROLE = "arn:aws:iam::123456789012:role/test"
+GUARD_SECONDS = 60  # a hang guard, not a performance threshold
+
+CHILD = {
+    "StartAt": "Double",
+    "States": {
+        "Double": {"Type": "Pass", "Parameters": {"doubled.$": "States.MathAdd($.n, $.n)"}, "Next": "Check"},
+        "Check": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.doubled", "NumericGreaterThan": 100, "Next": "TooBig"}],
+            "Default": "Done",
+        },
+        "TooBig": {"Type": "Fail", "Error": "TooBigError", "Cause": "n is more than 50"},
+        "Done": {"Type": "Succeed"},
+    },
+}
+
+
+def _parent(child_arn: str) -> dict[str, Any]:
+    return {
+        "StartAt": "Child",
+        "States": {
+            "Child": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                "Parameters": {"StateMachineArn": child_arn, "Name.$": "$.name", "Input.$": "$.payload"},
+                "ResultSelector": {
+                    "output.$": "$.Output",
+                    "status.$": "$.Status",
+                    "arn.$": "$.ExecutionArn",
+                    "started.$": "$.StartDate",
+                },
+                "End": True,
+            }
+        },
+    }
+
+
+@pytest.fixture
+def sfn() -> Iterator[Any]:
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield boto3.client("stepfunctions", region_name="us-east-1")
+
+
+def _deploy(sfn: Any) -> str:
+    child = sfn.create_state_machine(name="child", definition=json.dumps(CHILD), roleArn=ROLE)
+    parent = sfn.create_state_machine(
+        name="parent", definition=json.dumps(_parent(child["stateMachineArn"])), roleArn=ROLE
+    )
+    return str(parent["stateMachineArn"])
+
+
+def _run(sfn: Any, parent_arn: str, n: int) -> dict[str, Any]:
+    child_name = f"child-{uuid.uuid4().hex[:8]}"
+    arn = sfn.start_execution(
+        stateMachineArn=parent_arn, input=json.dumps({"name": child_name, "payload": {"n": n}})
+    )["executionArn"]
+    deadline = time.monotonic() + GUARD_SECONDS
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "parent execution hangs"
+        time.sleep(0.02)
+    described["child_name"] = child_name
+    return dict(described)
+
+
+def test_with_the_fix_the_child_result_has_the_aws_shape(sfn: Any) -> None:
+    with moto_fixes.install():
+        parent_arn = _deploy(sfn)
+        described = _run(sfn, parent_arn, 21)
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["output"] == {"doubled": 42}  # Output is JSON, not a string (sync:2)
+    assert output["status"] == "SUCCEEDED"
+    assert output["arn"].endswith(f":child:{described['child_name']}")  # the Name parameter was used
+    assert isinstance(output["started"], int)  # epoch milliseconds, as AWS returns them
+    child = sfn.describe_execution(executionArn=output["arn"])
+    assert json.loads(child["input"]) == {"n": 21}
+
+
+def test_with_the_fix_a_failed_child_fails_the_task_with_its_error_in_the_cause(sfn: Any) -> None:
+    with moto_fixes.install():
+        parent_arn = _deploy(sfn)
+        described = _run(sfn, parent_arn, 51)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.TaskFailed"
+    cause = json.loads(described["cause"])
+    assert cause["Status"] == "FAILED"
+    assert cause["Error"] == "TooBigError"
+
+
+def test_without_the_fix_moto_still_fails_so_the_fix_is_still_needed(sfn: Any) -> None:
+    """If this fails, moto normalises the integration itself: drop imgpipe.local.moto_fixes."""
+    parent_arn = _deploy(sfn)
+    described = _run(sfn, parent_arn, 21)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.Runtime"
+    assert "StateMachineArn" in described["cause"]  # the request-side casing defect
+
+
+def test_the_check_fails_loudly_when_moto_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    moto_fixes.verify_moto_fix_targets()
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    monkeypatch.delattr(StateTaskService, "_from_boto_response")
+    with pytest.raises(MotoInternalsChanged, match="_from_boto_response"):
+        moto_fixes.verify_moto_fix_targets()
