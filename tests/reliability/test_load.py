@@ -1,0 +1,89 @@
+"""Load: hundreds of uploads (some of them hostile) through the S3 trigger of the local runtime.
+
+Nothing lost: every good upload has its rendition. Nothing runs away: hostile uploads fail once,
+no invocation is retried, and peak memory stays bounded. Throughput is printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from PIL import Image
+
+from lambdas.core.errors import NON_RETRYABLE_ERROR_NAMES
+from tests.reliability.checks import MEMORY_BOUND_BYTES, decode, peak_memory
+from tests.reliability.corpus import CORPUS, Refused
+from tests.reliability.pipeline import default_config, finished, local_pipeline, objects
+
+UPLOADS = 200
+# One small rendition per upload keeps the run short; the trigger path is the one deployed.
+# triggerWorkflow is the resize-only dynamic fork: the default (per-rendition sub-workflows,
+# startExecution.sync:2) does not run locally yet, see docs/reliability.md.
+LOAD_CONFIG = {
+    "triggerWorkflow": "image_multiple_convert_resize",
+    "defaultRecipe": {"outputFormats": ["webp"], "outputSizes": [{"width": 32, "height": 32}]},
+}
+
+
+def _photo(index: int) -> bytes:
+    """A distinct small JPEG per upload (distinct bytes -> distinct source identities)."""
+    image = Image.new("RGB", (48, 32), (index % 256, (index * 7) % 256, (index * 13) % 256))
+    image.paste((255 - index % 256, 40, 90), (0, 0, 24, 16))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+HOSTILE = [item for item in CORPUS if isinstance(item.expect, Refused)]
+
+
+@pytest.mark.slow
+def test_hundreds_of_uploads_through_the_trigger() -> None:
+    with local_pipeline(default_config(**LOAD_CONFIG)) as aws:
+        config = aws.config
+        bucket = aws.deployment.input_bucket
+        with peak_memory() as memory:
+            started = time.perf_counter()
+            for index in range(UPLOADS):
+                aws.s3.put_object(
+                    Bucket=bucket, Key=f"{config.inputPrefix}load/{index:04d}.jpg", Body=_photo(index)
+                )
+            for item in HOSTILE:
+                aws.s3.put_object(
+                    Bucket=bucket, Key=f"{config.inputPrefix}load/hostile-{item.name}", Body=item.data
+                )
+            deliveries = list(aws.trigger_deliveries)
+            results = [finished(aws, delivery.execution_arn or "") for delivery in deliveries]
+            elapsed = time.perf_counter() - started
+
+        good = UPLOADS
+        print(
+            f"\n{good + len(HOSTILE)} uploads, {good} renditions in {elapsed:.1f} s: "
+            f"{good / elapsed:.1f} renditions/s; peak RSS +{memory.growth / 2**20:.0f} MiB"
+        )
+        assert len(deliveries) == good + len(HOSTILE)
+        assert all(delivery.matched and delivery.execution_arn for delivery in deliveries)
+        statuses = {result.arn: result.status for result in results}
+        hostile_arns = {
+            d.execution_arn for d in deliveries if "/hostile-" in d.event["detail"]["object"]["key"]
+        }
+        assert all(statuses[arn] == "FAILED" for arn in hostile_arns)
+        assert all(status == "SUCCEEDED" for arn, status in statuses.items() if arn not in hostile_arns)
+        assert all(
+            result.error in NON_RETRYABLE_ERROR_NAMES for result in results if result.arn in hostile_arns
+        )
+
+        renditions = objects(aws, aws.deployment.output_bucket)
+        assert len(renditions) == good, "every good upload has exactly one rendition"
+        for key, data in renditions.items():
+            image = decode(data)
+            assert image.format == "WEBP", key
+            assert image.size == (32, 21), key
+
+        # Nothing ran away: one planner and at most one resize invocation per upload, no retries.
+        invocations = aws.router.invocations
+        assert len(invocations) <= 2 * len(deliveries)
+        assert {i.error_type for i in invocations} <= {None, *NON_RETRYABLE_ERROR_NAMES}
+        assert memory.growth < MEMORY_BOUND_BYTES
