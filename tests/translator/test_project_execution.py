@@ -138,3 +138,23 @@ def test_dynamic_fork_of_sub_workflows_resizes_and_publishes_each_item(deployed)
     children = deployed.client.list_executions(stateMachineArn=deployed.arns["image_resize_upload"])
     assert len(children["executions"]) == 4
     assert {c["status"] for c in children["executions"]} == {"SUCCEEDED"}
+
+
+MAX_FANOUT = 50  # DeploymentConfig.maxFanout: the most renditions one planner call may produce
+HISTORY_LIMIT = 25_000
+PAYLOAD_LIMIT = 256 * 1024
+
+
+@pytest.mark.parametrize(
+    "workflow", ["image_multiple_convert_resize", "image_multiple_convert_resize_upload"]
+)
+def test_fan_out_cap_stays_far_below_history_and_payload_limits(deployed, workflow) -> None:
+    formats = ["png", "jpg", "webp", "gif", "avif"]
+    sizes = [(100 + 10 * i, 100 + 10 * i) for i in range(MAX_FANOUT // len(formats))]
+    result = deployed.run(workflow, _dynamic_input(formats, sizes))
+    assert result.status == "SUCCEEDED", result.cause
+    assert len(result.output["fileLocations"]) == MAX_FANOUT
+    # every state transition of the parent is one history event; keep a wide margin to the limit
+    assert len(result.events) < HISTORY_LIMIT // 10
+    assert result.max_event_bytes() < PAYLOAD_LIMIT // 4
+    print(f"{workflow}: {len(result.events)} events, largest {result.max_event_bytes()} bytes")

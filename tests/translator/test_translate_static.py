@@ -1,0 +1,212 @@
+"""Translation without execution: what each construct becomes, and what is refused and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from statemachines.translator import TranslatorOptions
+from statemachines.translator.model import WorkflowDef, WorkflowTask
+from tests.translator.harness import task_defs, translate
+
+
+def simple(ref: str, name: str = "echo", **inputs: Any) -> dict[str, Any]:
+    return {"name": name, "taskReferenceName": ref, "inputParameters": inputs}
+
+
+def errors(diagnostics) -> list[tuple[str, str]]:
+    return [(d.location, d.message) for d in diagnostics if d.severity == "error"]
+
+
+def test_missing_type_means_simple_and_extra_fields_are_tolerated() -> None:
+    task = WorkflowTask.model_validate(
+        {
+            "name": "echo",
+            "taskReferenceName": "r",
+            "startDelay": 0,
+            "asyncComplete": False,
+            "rateLimited": None,
+        }
+    )
+    assert task.type == "SIMPLE"
+    asl, diagnostics = translate(
+        {"name": "w", "tasks": [simple("r")], "restartable": True}, task_defs("echo")
+    )
+    assert not errors(diagnostics)
+    assert asl["States"]["r"]["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert asl["States"]["r"]["Parameters"]["FunctionName"] == "${LambdaArn_echo}"
+    assert asl["QueryLanguage"] == "JSONPath"
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("INLINE", "JavaScript"),
+        ("HTTP", "HTTP"),
+        ("KAFKA_PUBLISH", "Kafka"),
+        ("DO_WHILE", "loop"),
+        ("JSON_JQ_TRANSFORM", "jq"),
+        ("SOMETHING_NEW", "no Step Functions translation"),
+    ],
+)
+def test_untranslatable_task_types_are_refused_naming_reference_and_type(kind: str, reason: str) -> None:
+    _, diagnostics = translate(
+        {"name": "w", "tasks": [simple("a"), {"name": "x", "taskReferenceName": "the_ref", "type": kind}]},
+        task_defs("echo"),
+    )
+    [(location, message)] = errors(diagnostics)
+    assert location == "tasks[1].type"
+    assert "the_ref" in message
+    assert kind in message
+    assert reason in message
+
+
+def test_simple_task_without_definition_is_an_error() -> None:
+    _, diagnostics = translate({"name": "w", "tasks": [simple("a", name="image_toS3")]}, task_defs("echo"))
+    [(location, message)] = errors(diagnostics)
+    assert location == "tasks[0].name"
+    assert "image_toS3" in message
+
+
+def test_output_parameters_referencing_unknown_tasks_are_errors_with_their_path() -> None:
+    _, diagnostics = translate(
+        {"name": "w", "tasks": [simple("a")], "outputParameters": {"out": {"deep": "${nope_ref.output.x}"}}},
+        task_defs("echo"),
+    )
+    [(location, message)] = errors(diagnostics)
+    assert location == "outputParameters.out.deep"
+    assert "nope_ref" in message
+
+
+@pytest.mark.parametrize(
+    ("tasks", "fragment"),
+    [
+        (
+            [{"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [[simple("a")]]}],
+            "JOIN",
+        ),
+        ([simple("a"), {"name": "j", "taskReferenceName": "j", "type": "JOIN"}], "does not follow a fork"),
+        ([simple("a"), simple("a")], "more than once"),
+        (
+            [
+                {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [[simple("a")]]},
+                {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["zzz"]},
+            ],
+            "zzz",
+        ),
+        (
+            [
+                {
+                    "name": "s",
+                    "taskReferenceName": "s",
+                    "type": "SWITCH",
+                    "evaluatorType": "javascript",
+                    "expression": "1",
+                }
+            ],
+            "javascript",
+        ),
+        ([{"name": "w", "taskReferenceName": "w", "type": "WAIT"}], "waitForTaskToken"),
+        (
+            [
+                {
+                    "name": "c",
+                    "taskReferenceName": "c",
+                    "type": "SUB_WORKFLOW",
+                    "subWorkflowParam": {"name": "ghost"},
+                }
+            ],
+            "ghost",
+        ),
+    ],
+)
+def test_structural_errors(tasks: list[dict[str, Any]], fragment: str) -> None:
+    _, diagnostics = translate({"name": "w", "tasks": tasks}, task_defs("echo"))
+    assert any(fragment in message for _, message in errors(diagnostics)), errors(diagnostics)
+
+
+def test_dynamic_fork_max_concurrency_comes_from_concurrent_exec_limit_under_the_cap() -> None:
+    workflow = {
+        "name": "w",
+        "tasks": [
+            simple("plan", name="planner"),
+            {
+                "name": "f",
+                "taskReferenceName": "f",
+                "type": "FORK_JOIN_DYNAMIC",
+                "inputParameters": {"dynamicTasks": "${plan.output.dynamicTasks}"},
+                "dynamicForkTasksParam": "dynamicTasks",
+            },
+            {"name": "j", "taskReferenceName": "j", "type": "JOIN"},
+        ],
+    }
+    options = TranslatorOptions(dynamic_fork_targets={"w.f": ("echo",)})
+    asl, diagnostics = translate(
+        workflow, task_defs("echo", "planner", concurrentExecLimit=5), options=options
+    )
+    assert not errors(diagnostics)
+    assert asl["States"]["f"]["MaxConcurrency"] == 5
+    assert asl["States"]["f"]["ItemsPath"] == "$.tasks.plan.output.dynamicForkItems"
+    assert any("dynamicForkItems" in d.message for d in diagnostics)
+    asl, _ = translate(workflow, task_defs("echo", "planner", concurrentExecLimit=500), options=options)
+    assert asl["States"]["f"]["MaxConcurrency"] == TranslatorOptions().max_concurrency_cap
+
+
+def test_workflow_timeout_becomes_top_level_timeout_only_for_time_out_wf() -> None:
+    base = {"name": "w", "tasks": [simple("a")], "timeoutSeconds": 600}
+    asl, _ = translate({**base, "timeoutPolicy": "TIME_OUT_WF"}, task_defs("echo"))
+    assert asl["TimeoutSeconds"] == 600
+    asl, diagnostics = translate({**base, "timeoutPolicy": "ALERT_ONLY"}, task_defs("echo"))
+    assert "TimeoutSeconds" not in asl
+    assert any(d.location == "timeoutSeconds" for d in diagnostics)
+
+
+def test_state_names_are_unique_and_short_in_the_whole_machine() -> None:
+    long_ref = "r" * 100
+    asl, _ = translate(
+        {
+            "name": "w",
+            "tasks": [
+                simple(long_ref, v="${workflow.input.a.b}"),
+                simple("next", v=f"${{{long_ref}.output.x.y}}"),
+            ],
+        },
+        task_defs("echo"),
+    )
+    names: list[str] = []
+
+    def collect(container: dict[str, Any]) -> None:
+        for name, state in container["States"].items():
+            names.append(name)
+            for branch in state.get("Branches", []):
+                collect(branch)
+            if "ItemProcessor" in state:
+                collect(state["ItemProcessor"])
+
+    collect(asl)
+    assert len(names) == len(set(names))
+    assert max(len(n) for n in names) <= 80
+
+
+def test_optional_sub_workflow_and_inline_option_share_the_child_translation() -> None:
+    child = WorkflowDef.model_validate({"name": "child", "tasks": [simple("c")]})
+    parent = {
+        "name": "parent",
+        "tasks": [
+            {
+                "name": "child",
+                "taskReferenceName": "k",
+                "type": "SUB_WORKFLOW",
+                "subWorkflowParam": {"name": "child"},
+            }
+        ],
+    }
+    asl, _ = translate(parent, task_defs("echo"), {"child": child})
+    assert asl["States"]["k"]["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+    assert asl["States"]["k"]["Parameters"]["StateMachineArn"] == "${StateMachineArn_child}"
+    inlined, _ = translate(
+        parent, task_defs("echo"), {"child": child}, TranslatorOptions(inline_sub_workflows=True)
+    )
+    assert inlined["States"]["k"]["Type"] == "Parallel"
+    assert "${StateMachineArn_child}" not in str(inlined)
