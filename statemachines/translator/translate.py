@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from statemachines.translator.diagnostics import Diagnostic, Diagnostics
+from statemachines.translator.duration import longest_seconds
 from statemachines.translator.emitter import EXPRESS_MAX_SECONDS, EmitResult, WorkflowEmitter
 from statemachines.translator.model import TaskDef, WorkflowDef
 from statemachines.translator.options import TranslatorOptions
@@ -22,14 +23,15 @@ class Translation:
         return not any(d.severity == "error" for d in self.diagnostics)
 
     @property
+    def longest_seconds(self) -> float | None:
+        """Worst-case duration (every retry, every timeout); None when unbounded."""
+        return longest_seconds(self.result.asl)
+
+    @property
     def express_compatible(self) -> bool:
         """Express workflows run at most 5 minutes and cannot wait for .sync children."""
-        timeout = self.workflow.timeoutSeconds
-        return (
-            not self.result.child_workflows
-            and self.result.longest_wait_seconds <= EXPRESS_MAX_SECONDS
-            and timeout <= EXPRESS_MAX_SECONDS
-        )
+        longest = self.longest_seconds
+        return not self.result.child_workflows and longest is not None and longest <= EXPRESS_MAX_SECONDS
 
 
 def translate_workflow(

@@ -1,0 +1,66 @@
+"""The longest an execution of a translated state machine can take, read from its ASL.
+
+Express workflows stop at 5 minutes, so a workflow is only Express-compatible when every path,
+with every retry and its back-off and every task timing out, fits. Unknown bounds (a Task without
+TimeoutSeconds, a Map over a runtime list, a nested execution) make the answer None: unbounded.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+# Step Functions' own ceiling for a Lambda invocation without TimeoutSeconds is the Lambda limit.
+LAMBDA_MAX_SECONDS = 900
+
+
+def _retry_seconds(state: dict[str, Any], attempt_seconds: float) -> float:
+    """Worst case over the retriers: each may be exhausted in turn by a different error."""
+    total = 0.0
+    for retrier in state.get("Retry", []):
+        interval = float(retrier.get("IntervalSeconds", 1))
+        rate = float(retrier.get("BackoffRate", 2.0))
+        cap = retrier.get("MaxDelaySeconds")
+        for attempt in range(int(retrier.get("MaxAttempts", 3))):
+            delay = interval * rate**attempt
+            total += min(delay, cap) if cap else delay
+            total += attempt_seconds
+    return total
+
+
+def _state_seconds(state: dict[str, Any]) -> float | None:
+    kind = state["Type"]
+    if kind == "Task":
+        if ".sync" in state.get("Resource", ""):
+            return None
+        attempt = float(state.get("TimeoutSeconds", LAMBDA_MAX_SECONDS))
+        return attempt + _retry_seconds(state, attempt)
+    if kind == "Wait":
+        return float(state["Seconds"]) if "Seconds" in state else None
+    if kind == "Parallel":
+        branches = [longest_seconds(branch) for branch in state["Branches"]]
+        return None if any(b is None for b in branches) else max((b or 0.0) for b in branches)
+    if kind == "Map":
+        return None  # the number of items is only known at run time
+    return 0.0
+
+
+def longest_seconds(container: dict[str, Any]) -> float | None:
+    """Longest path from StartAt to an end, in seconds; None when unbounded."""
+    states: dict[str, Any] = container["States"]
+
+    @cache
+    def from_state(name: str) -> float | None:
+        state = states[name]
+        own = _state_seconds(state)
+        if own is None:
+            return None
+        successors = [rule["Next"] for rule in state.get("Choices", [])]
+        successors += [state[key] for key in ("Next", "Default") if key in state]
+        successors += [catcher["Next"] for catcher in state.get("Catch", [])]
+        rest = [from_state(successor) for successor in successors]
+        if any(r is None for r in rest):
+            return None
+        return own + max([r or 0.0 for r in rest], default=0.0)
+
+    return from_state(container["StartAt"])
