@@ -137,6 +137,7 @@ class WorkflowEmitter:
         self.emit_scope.inputs_read = self.scope.inputs_read
         self.policy_warned: set[str] = set()
         self.output_state = ""
+        self.branch_depth = 0  # > 0 while emitting the inside of a Parallel branch
 
     # --- entry point -----------------------------------------------------------------------------
     def emit(self) -> EmitResult:
@@ -603,7 +604,9 @@ class WorkflowEmitter:
                 "Parameters": {f"{r}.$": f"$.tasks.{r}" for r in branch_refs[b]},
                 "End": True,
             }
+            self.branch_depth += 1
             first = self._emit_sequence(branch, f"{location}.forkTasks[{b}]", branch_states, collect)
+            self.branch_depth -= 1
             start = first or collect
             branches.append({"StartAt": start, "States": _ordered(branch_states, start)})
         merged = "$[0]"
@@ -657,7 +660,7 @@ class WorkflowEmitter:
         states[name] = _link(
             {
                 "Type": "Map",
-                "Comment": "Conductor FORK_JOIN_DYNAMIC + JOIN: one iteration per forked task; the "
+                "Comment": "Conductor FORK_JOIN_DYNAMIC + JOIN: one iteration per planned item; the "
                 "JOIN output is a list of {taskReferenceName, output} in fork order",
                 "ItemsPath": items,
                 "ItemSelector": selector,
@@ -886,6 +889,12 @@ class WorkflowEmitter:
         params = task.inputParameters
         status = params.get("terminationStatus", "COMPLETED")
         name = self.names.allocate(ref)
+        if status == "COMPLETED" and self.branch_depth:
+            self.diagnostics.error(
+                f"{location}.inputParameters.terminationStatus",
+                f"TERMINATE '{ref}' (COMPLETED) inside a fork branch cannot end the whole execution in ASL",
+            )
+            return next_name
         if status == "COMPLETED":
             output = params.get("workflowOutput")
             if isinstance(output, dict):

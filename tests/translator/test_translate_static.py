@@ -210,3 +210,23 @@ def test_optional_sub_workflow_and_inline_option_share_the_child_translation() -
     )
     assert inlined["States"]["k"]["Type"] == "Parallel"
     assert "${StateMachineArn_child}" not in str(inlined)
+
+
+def test_terminate_completed_inside_a_fork_branch_is_refused() -> None:
+    terminate = {
+        "name": "t",
+        "taskReferenceName": "stop",
+        "type": "TERMINATE",
+        "inputParameters": {"terminationStatus": "COMPLETED"},
+    }
+    fork = {
+        "name": "f",
+        "taskReferenceName": "f",
+        "type": "FORK_JOIN",
+        "forkTasks": [[terminate], [simple("a")]],
+    }
+    join = {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["a"]}
+    _, diagnostics = translate({"name": "w", "tasks": [fork, join]}, task_defs("echo"))
+    [(location, message)] = errors(diagnostics)
+    assert location == "tasks[0].forkTasks[0][0].inputParameters.terminationStatus"
+    assert "stop" in message
