@@ -14,7 +14,20 @@ SUB_WORKFLOW tasks use) that breaks three things AWS does:
 
 The fix gives ``StateTaskServiceSfn`` the normalisation LocalStack has, from the botocore service
 model: request members renamed to the API's names, response members to the integration's PascalCase,
-timestamps as epoch milliseconds (as the AWS integration returns them). ``verify_moto_fix_targets()``
+timestamps as epoch milliseconds (as the AWS integration returns them).
+
+A second defect: when a Map iteration or a Parallel branch fails with a ``States.*`` error (a failed
+child execution is ``States.TaskFailed``; ``States.Timeout``, ...), moto re-raises it as a
+``CustomErrorName``, which refuses the ``States.`` prefix with a ValueError, so the Map state fails
+with ``States.Runtime`` instead of the iteration's error (and Retry/Catch on ``States.TaskFailed``
+never match). The fix makes those two call sites build a ``StatesErrorName`` for ``States.*`` names.
+
+A third: moto's executing backend (``StepFunctionsParserBackend.start_execution``) names an execution
+started without ``name`` literally ``None`` (so a second one is ExecutionAlreadyExists); AWS
+generates a UUID. Affects the API (``imgpipe start``, the AWS CLI against ``imgpipe serve``) and
+``startExecution`` tasks without ``Name``. The fix supplies the UUID.
+
+``verify_moto_fix_targets()``
 fails loudly if moto moves what is patched; ``tests/local/test_moto_fixes.py`` runs a two-state
 parent/child pair with and without the fix, so it also fails when moto fixes the defect itself.
 """
@@ -23,8 +36,10 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import Any
 from unittest import mock
@@ -35,6 +50,15 @@ SFN_SERVICE_TASK = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn"
 )
 SFN_TASK_CLASS = "StateTaskServiceSfn"
+# Modules that wrap an iteration's/branch's error name in CustomErrorName (a module-level import).
+ERROR_PROPAGATION_MODULES = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl",
+)
+STATES_ERROR_NAME = "moto.stepfunctions.parser.asl.component.common.error_name.states_error_name"
+PARSER_BACKEND = "moto.stepfunctions.parser.models"
+PARSER_BACKEND_CLASS = "StepFunctionsParserBackend"
+CUSTOM_ERROR_NAME = "moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name"
 # Methods of moto's StateTaskService this fix relies on (they exist, but the two _normalise_* are no-ops).
 REQUIRED_METHODS = (
     "_normalise_parameters",
@@ -60,6 +84,20 @@ def verify_moto_fix_targets() -> None:
     for method in REQUIRED_METHODS:
         if not callable(getattr(task_class, method, None)):
             raise MotoInternalsChanged(f"moto's {SFN_TASK_CLASS} has no method {method!r} any more")
+    backend = getattr(importlib.import_module(PARSER_BACKEND), PARSER_BACKEND_CLASS, None)
+    parameters = tuple(inspect.signature(backend.start_execution).parameters) if backend else ()
+    if parameters[:3] != ("self", "state_machine_arn", "name"):
+        raise MotoInternalsChanged(
+            f"moto's {PARSER_BACKEND}.{PARSER_BACKEND_CLASS}.start_execution moved (parameters {parameters})"
+        )
+    for module_name in (*ERROR_PROPAGATION_MODULES, STATES_ERROR_NAME, CUSTOM_ERROR_NAME):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise MotoInternalsChanged(f"moto module {module_name} is gone: {error}") from error
+        expected = "StatesErrorName" if module_name == STATES_ERROR_NAME else "CustomErrorName"
+        if not hasattr(module, expected):
+            raise MotoInternalsChanged(f"moto's {module_name} has no {expected} any more")
 
 
 @functools.cache
@@ -117,15 +155,51 @@ def _normalise_response(
     _epoch_millis(response)
 
 
+def _propagated_error_name(custom_error_name: Any, states_error_name: Any) -> Any:
+    """A CustomErrorName look-alike that keeps ``States.*`` names as the States error they are."""
+
+    def error_name(error_name: str | None = None) -> Any:
+        if isinstance(error_name, str) and error_name.startswith("States."):
+            try:
+                return states_error_name.from_name(error_name)
+            except ValueError:  # a States.* name moto does not know: keep it, without the check
+                plain = object.__new__(custom_error_name)
+                plain.error_name = error_name
+                return plain
+        return custom_error_name(error_name=error_name)
+
+    return error_name
+
+
+def _named_start_execution(original: Any) -> Any:
+    def start_execution(
+        self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kw: Any
+    ) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kw)
+
+    return start_execution
+
+
 @contextmanager
 def install() -> Iterator[None]:
     """Give moto's Step Functions integration the AWS request/response casing while installed."""
     verify_moto_fix_targets()
     task_class = getattr(importlib.import_module(SFN_SERVICE_TASK), SFN_TASK_CLASS)
-    with (
-        mock.patch.object(
-            task_class, "_normalise_parameters", _normalise_parameters(task_class._normalise_parameters)
-        ),
-        mock.patch.object(task_class, "_normalise_response", _normalise_response),
-    ):
+    states_error_name = importlib.import_module(STATES_ERROR_NAME).StatesErrorName
+    custom_error_name = importlib.import_module(CUSTOM_ERROR_NAME).CustomErrorName
+    replacement = _propagated_error_name(custom_error_name, states_error_name)
+    with ExitStack() as stack:
+        stack.enter_context(
+            mock.patch.object(
+                task_class, "_normalise_parameters", _normalise_parameters(task_class._normalise_parameters)
+            )
+        )
+        stack.enter_context(mock.patch.object(task_class, "_normalise_response", _normalise_response))
+        backend = getattr(importlib.import_module(PARSER_BACKEND), PARSER_BACKEND_CLASS)
+        stack.enter_context(
+            mock.patch.object(backend, "start_execution", _named_start_execution(backend.start_execution))
+        )
+        for module_name in ERROR_PROPAGATION_MODULES:
+            module = importlib.import_module(module_name)
+            stack.enter_context(mock.patch.object(module, "CustomErrorName", replacement))
         yield

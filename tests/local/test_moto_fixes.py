@@ -107,6 +107,55 @@ def test_with_the_fix_a_failed_child_fails_the_task_with_its_error_in_the_cause(
     assert cause["Error"] == "TooBigError"
 
 
+def _map_parent(child_arn: str) -> dict[str, Any]:
+    """A Map whose iterations each start the child; Catch on States.TaskFailed, as AWS allows."""
+    return {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "MaxConcurrency": 2,
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "Child",
+                    "States": {
+                        "Child": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                            "Parameters": {"StateMachineArn": child_arn, "Input.$": "$"},
+                            "ResultSelector": {"output.$": "$.Output"},
+                            "End": True,
+                        }
+                    },
+                },
+                "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.caught", "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+
+
+def test_with_the_fix_a_failed_child_in_a_map_fails_the_map_with_states_task_failed(sfn: Any) -> None:
+    with moto_fixes.install():
+        child = sfn.create_state_machine(name="child", definition=json.dumps(CHILD), roleArn=ROLE)
+        parent = sfn.create_state_machine(
+            name="map-parent", definition=json.dumps(_map_parent(child["stateMachineArn"])), roleArn=ROLE
+        )
+        arn = sfn.start_execution(
+            stateMachineArn=parent["stateMachineArn"], input=json.dumps({"items": [{"n": 1}, {"n": 60}]})
+        )["executionArn"]
+        deadline = time.monotonic() + GUARD_SECONDS
+        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "parent execution hangs"
+            time.sleep(0.02)
+    assert described["status"] == "SUCCEEDED", described  # caught by the Catch on States.TaskFailed
+    caught = json.loads(described["output"])["caught"]
+    assert caught["Error"] == "States.TaskFailed"
+    assert "TooBigError" in caught["Cause"]
+
+
 def test_without_the_fix_moto_still_fails_so_the_fix_is_still_needed(sfn: Any) -> None:
     """If this fails, moto normalises the integration itself: drop imgpipe.local.moto_fixes."""
     parent_arn = _deploy(sfn)
@@ -125,3 +174,15 @@ def test_the_check_fails_loudly_when_moto_moves(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delattr(StateTaskService, "_from_boto_response")
     with pytest.raises(MotoInternalsChanged, match="_from_boto_response"):
         moto_fixes.verify_moto_fix_targets()
+
+
+def test_with_the_fix_executions_started_without_a_name_get_distinct_uuid_names(sfn: Any) -> None:
+    with moto_fixes.install():
+        machine = sfn.create_state_machine(name="child", definition=json.dumps(CHILD), roleArn=ROLE)
+        arns = {
+            sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input='{"n": 1}')["executionArn"]
+            for _ in range(2)
+        }
+    assert len(arns) == 2
+    for arn in arns:
+        assert uuid.UUID(arn.rsplit(":", 1)[1])
