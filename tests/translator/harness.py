@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from unittest import mock
 
 import boto3
 from moto import mock_aws
@@ -117,26 +116,6 @@ def _placeholders(asl_json: str, prefix: str) -> set[str]:
 
 
 @contextmanager
-def _sfn_response_casing() -> Iterator[None]:
-    """moto 5.2 hands the Step Functions integration boto3's camelCase responses where AWS (and the
-    engine's own .sync:2 resolver) use PascalCase (`ExecutionArn`, `Output`): rename the top-level
-    keys as AWS does. imgpipe.local.moto_fixes renames the request side only (reported to the lead)."""
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_sfn,
-    )
-
-    def normalise_response(self: Any, response: Any, *args: Any, **kwargs: Any) -> None:
-        if isinstance(response, dict):
-            for key in [k for k in response if k[:1].islower()]:
-                response[key[:1].upper() + key[1:]] = response.pop(key)
-
-    with mock.patch.object(
-        state_task_service_sfn.StateTaskServiceSfn, "_normalise_response", normalise_response
-    ):
-        yield
-
-
-@contextmanager
 def engine() -> Iterator[Engine]:
     router = LambdaRouter()
     try:
@@ -144,7 +123,6 @@ def engine() -> Iterator[Engine]:
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
             install(router, time_scale=0.0),
             moto_fixes.install(),
-            _sfn_response_casing(),
         ):
             yield Engine(router, boto3.client("stepfunctions", region_name=DEFAULT_REGION))
     finally:
