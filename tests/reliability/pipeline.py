@@ -75,23 +75,55 @@ class Finished:
     output: Any
     history: list[dict[str, Any]]
 
+    def lambda_calls(self, function_suffix: str) -> list[dict[str, Any]]:
+        """The payloads the execution sent to the function whose name ends with `function_suffix`,
+        whether the task uses the function ARN (legacy) or arn:aws:states:::lambda:invoke."""
+        payloads = []
+        for event in self.history:
+            if event["type"] == "LambdaFunctionScheduled":
+                details = event["lambdaFunctionScheduledEventDetails"]
+                function, payload = details["resource"], json.loads(details.get("input") or "{}")
+            elif (
+                event["type"] == "TaskScheduled"
+                and event["taskScheduledEventDetails"]["resourceType"] == "lambda"
+            ):
+                parameters = json.loads(event["taskScheduledEventDetails"]["parameters"])
+                function, payload = parameters["FunctionName"], parameters.get("Payload", {})
+            else:
+                continue
+            if function.split(":")[-1].endswith(function_suffix):
+                payloads.append(payload)
+        return payloads
+
     def attempts(self, function_suffix: str) -> int:
         """How many times the execution invoked the function whose name ends with `function_suffix`."""
-        return sum(
-            1
-            for event in self.history
-            if event["type"] == "LambdaFunctionScheduled"
-            and event["lambdaFunctionScheduledEventDetails"]["resource"].endswith(function_suffix)
-        )
+        return len(self.lambda_calls(function_suffix))
+
+    def lambda_results(self) -> list[Any]:
+        """What each successful Lambda attempt returned, in order."""
+        results = []
+        for event in self.history:
+            if event["type"] == "LambdaFunctionSucceeded":
+                results.append(json.loads(event["lambdaFunctionSucceededEventDetails"]["output"]))
+            elif (
+                event["type"] == "TaskSucceeded"
+                and event["taskSucceededEventDetails"]["resourceType"] == "lambda"
+            ):
+                results.append(json.loads(event["taskSucceededEventDetails"]["output"])["Payload"])
+        return results
 
     def failures(self) -> list[str]:
         """Error names of every failed Lambda attempt, in order."""
         names = []
         for event in self.history:
-            if event["type"] == "LambdaFunctionFailed":
-                names.append(event["lambdaFunctionFailedEventDetails"]["error"])
-            elif event["type"] == "LambdaFunctionTimedOut":
-                names.append(event["lambdaFunctionTimedOutEventDetails"].get("error", "States.Timeout"))
+            kind = event["type"]
+            if kind in ("LambdaFunctionFailed", "LambdaFunctionTimedOut", "LambdaFunctionStartFailed"):
+                details = next(v for k, v in event.items() if k.endswith("EventDetails"))
+                names.append(details.get("error", "States.Timeout"))
+            elif kind in ("TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed"):
+                details = next(v for k, v in event.items() if k.endswith("EventDetails"))
+                if details.get("resourceType") == "lambda":
+                    names.append(details.get("error", "States.Timeout"))
         return names
 
     def error_message(self) -> str:

@@ -9,7 +9,6 @@ handler that fails its first calls, or outlives the function timeout).
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -223,9 +222,8 @@ def test_lambda_service_errors_are_retried_to_success(code: str, status: int) ->
 @pytest.mark.parametrize(("code", "status"), SERVICE_ERRORS)
 def test_lambda_service_errors_have_their_aws_names(code: str, status: int) -> None:
     """On AWS a Lambda API error reaches the Retry as `Lambda.<code>` (matched by the translator's
-    service-error retrier: 3 jittered attempts, 1 s base). KNOWN GAP: moto's legacy Lambda task
-    (Resource = function ARN) reports every ClientError as `Exception`, so locally only the
-    Conductor `States.ALL` retrier (60 s interval) applies. See docs/reliability.md."""
+    service-error retrier: 3 jittered attempts, 1 s base). moto reports them so only for the
+    arn:aws:states:::lambda:invoke integration; with Resource = function ARN it says `Exception`."""
     with local_pipeline() as aws:
         result = _run_with_service_errors(aws, code, status)
         assert result.failures() == [f"Lambda.{code}"] * 2
@@ -279,11 +277,9 @@ def test_permanent_failure_of_one_map_item_fails_the_execution_and_keeps_the_oth
         assert result.error == "CorruptImageError"
         assert "png" in result.error_message()
         png_attempts = [
-            json.loads(details["input"])["outputWidth"]
-            for event in result.history
-            if event["type"] == "LambdaFunctionScheduled"
-            and (details := event["lambdaFunctionScheduledEventDetails"])["resource"].endswith(RESIZE_TASK)
-            and json.loads(details["input"]).get("outputFormat") == "png"
+            call["outputWidth"]
+            for call in result.lambda_calls(RESIZE_TASK)
+            if call.get("outputFormat") == "png"
         ]
         assert png_attempts, "the failing item ran"
         assert len(png_attempts) == len(set(png_attempts)), "a png item was retried after CorruptImageError"

@@ -7,7 +7,6 @@ state (the translated Retry must not retry it), with bounded memory and the sour
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
@@ -72,9 +71,5 @@ def test_corpus_item_through_single_image_workflow(item: CorpusItem, aws: LocalA
     assert result.failures() == []
     published = key_of(result.output["fileLocation"])
     assert list(new_outputs) == [published]
-    resize_output = next(
-        json.loads(event["lambdaFunctionSucceededEventDetails"]["output"])
-        for event in result.history
-        if event["type"] == "LambdaFunctionSucceeded"
-    )
+    resize_output = result.lambda_results()[0]
     assert_rendition(item, rendered, new_outputs[published], resize_output)
