@@ -45,6 +45,7 @@ class FetchPolicy:
     read_timeout: float = 10.0
     total_timeout: float = 30.0
     max_redirects: int = 3
+    ca_bundle: str | None = None  # None: the system trust store
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,7 @@ def _open_pool(address: str, target: Target, policy: FetchPolicy) -> Any:
         server_hostname=target.host,
         assert_hostname=target.host,
         cert_reqs="CERT_REQUIRED",
+        ca_certs=policy.ca_bundle,
         timeout=urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout),
         retries=False,
         maxsize=1,
