@@ -9,6 +9,7 @@ second execution for a redelivered event; and rendition keys are content-address
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -86,6 +87,22 @@ def test_the_same_s3_event_delivered_twice_runs_once(triggered: LocalAws) -> Non
     assert objects(aws, aws.deployment.output_bucket) == outputs
 
 
+def test_a_duplicate_that_runs_twice_as_on_aws_writes_one_set_of_identical_bytes(triggered: LocalAws) -> None:
+    """On AWS the EventBridge target cannot name the execution, so a duplicate delivery does start a
+    second execution: emulate that (same transformed input, two executions) and check the outputs."""
+    aws = triggered
+    first = _upload(aws, f"{aws.config.inputPrefix}aws-dup/photo.jpg", SOURCE)
+    outputs = objects(aws, aws.deployment.output_bucket)
+    workflow_input = json.loads(
+        trigger.apply_input_transformer(trigger.input_transformer(aws.config), first.event)
+    )
+    second = run(aws, aws.config.triggerWorkflow, workflow_input, name="aws-style-duplicate")
+    assert second.status == "SUCCEEDED", second.error_message()
+    assert len(_trigger_executions(aws)) == 2
+    assert objects(aws, aws.deployment.output_bucket) == outputs
+    _assert_renditions(outputs, DEFAULT_RENDITIONS)
+
+
 def test_execution_names_identify_one_write_of_one_object() -> None:
     """The deduplication key: same bucket, key, version and sequencer -> same name; else different."""
     base = trigger.object_created_event(
@@ -147,9 +164,8 @@ def test_the_same_execution_input_started_twice_writes_one_set_of_identical_byte
 
 
 def test_starting_the_same_input_twice_without_a_name_starts_two_executions() -> None:
-    """StartExecution without a name gets a fresh UUID name on AWS. KNOWN BUG (local runtime):
-    moto's ASL backend names it 'None', so LocalAws.start_execution's second call raises
-    ExecutionAlreadyExists; the engine should pass name=str(uuid.uuid4()) when none is given."""
+    """StartExecution without a name gets a fresh UUID name on AWS; moto's ASL backend named every
+    unnamed execution 'None' (a second start failed) until imgpipe/local/moto_fixes.py."""
     with local_pipeline() as aws:
         aws.s3.put_object(Bucket=aws.deployment.input_bucket, Key="direct/noname.jpg", Body=SOURCE)
         workflow_input = {
