@@ -4,13 +4,16 @@ moto S3. Outputs are read back from S3 and decoded."""
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from lambdas.adapters import fetch
 from lambdas.adapters import s3 as s3_adapter
 from lambdas.core.errors import (
+    ImageTooLargeError,
     InvalidRecipeError,
     SourceNotFoundError,
     SourceRefusedError,
@@ -346,3 +349,43 @@ def test_planner_applies_the_host_allow_list(
         plan_handler(event, context)
     allowed = load_event("image_multiple_convert_resize", fileLocation="https://images.example.com/x.jpg")
     assert len(plan_handler(allowed, context)["dynamicForkItems"]) == 9
+
+
+def test_oversized_s3_source_is_refused_before_download(
+    s3: Any, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = images.jpeg_photo(640, 480)
+    put_source(s3, data)
+    monkeypatch.setenv("MAX_SOURCE_BYTES", str(len(data) - 1))
+    with pytest.raises(ImageTooLargeError, match=f"{len(data)} bytes"):
+        convert_handler(load_event("image_convert_resize"), context)
+
+
+def test_animation_over_the_frame_cap_is_refused(
+    s3: Any, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put_source(s3, images.animated("GIF", 40, 30, frames=6), key="uploads/anim.gif")
+    monkeypatch.setenv("MAX_FRAMES", "5")
+    event = load_event("image_convert_resize", fileLocation=f"s3://{SOURCE_BUCKET}/uploads/anim.gif")
+    with pytest.raises(ImageTooLargeError, match="6 animation frames"):
+        convert_handler(event, context)
+
+
+def test_https_source_through_the_handler(s3: Any, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.lambdas.test_fetch import PUBLIC_V4, FakeNetwork, fake_dns, ok
+
+    network = FakeNetwork({"https://images.example.com/cats/tabby.png": ok(images.rgba_png(300, 200))})
+    monkeypatch.setattr(fetch, "_open_pool", network.open_pool)
+    monkeypatch.setattr(socket, "getaddrinfo", fake_dns({"images.example.com": [PUBLIC_V4]}))
+    monkeypatch.setenv("ALLOWED_URL_HOSTS", "images.example.com")
+    event = load_event(
+        "image_convert_resize", fileLocation="https://images.example.com/cats/tabby.png", outputFormat="webp"
+    )
+    result = convert_handler(event, context)
+    assert "/tabby/" in result["fileLocation"]
+    image = decode(read(s3, result["fileLocation"])[0])
+    assert (image.format, image.size, image.mode) == ("WEBP", (300, 200), "RGBA")
+    assert network.connections[0].address == PUBLIC_V4
+    monkeypatch.setenv("ALLOWED_URL_HOSTS", "other.example.com")
+    with pytest.raises(SourceRefusedError, match="ALLOWED_URL_HOSTS"):
+        convert_handler(event, context)

@@ -1,0 +1,64 @@
+"""The error-name contract the translator reads, and the environment model."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambdas.core import errors
+from lambdas.core.errors import InvalidRecipeError
+from lambdas.settings import WorkerSettings
+
+
+def test_error_names_match_the_contract() -> None:
+    assert errors.NON_RETRYABLE_ERROR_NAMES == (
+        "InvalidRecipeError",
+        "UnsupportedImageError",
+        "CorruptImageError",
+        "ImageTooLargeError",
+        "SourceNotFoundError",
+        "SourceRefusedError",
+    )
+    assert errors.RETRYABLE_ERROR_NAMES == ("TransientSourceError", "StorageThrottledError")
+    for name in errors.NON_RETRYABLE_ERROR_NAMES:
+        assert getattr(errors, name)("f", "p").retryable is False
+    for name in errors.RETRYABLE_ERROR_NAMES:
+        assert getattr(errors, name)("f", "p").retryable is True
+
+
+def test_message_names_field_and_problem() -> None:
+    error = errors.ImageTooLargeError("fileLocation", "too many pixels")
+    assert str(error) == "fileLocation: too many pixels"
+    assert (error.field, error.problem) == ("fileLocation", "too many pixels")
+
+
+def test_settings_from_the_function_environment() -> None:
+    settings = WorkerSettings.from_env(
+        {
+            "OUTPUT_BUCKET": "out",
+            "OUTPUT_PREFIX": "r/",
+            "ALLOWED_URL_HOSTS": " Images.Example.com, *.cdn.example.net ,",
+            "MAX_FANOUT": "7",
+            "ALLOW_LOCAL_PATHS": "TRUE",
+            "MAX_SOURCE_PIXELS": "",
+        }
+    )
+    assert settings.output_bucket == "out"
+    assert settings.allowed_url_hosts == ("images.example.com", "*.cdn.example.net")
+    assert settings.max_fanout == 7
+    assert settings.allow_local_paths is True
+    assert settings.max_source_pixels == 100_000_000  # empty -> default
+
+
+def test_local_paths_are_off_unless_explicitly_enabled() -> None:
+    assert WorkerSettings.from_env({}).allow_local_paths is False
+    assert WorkerSettings.from_env({"ALLOW_LOCAL_PATHS": "false"}).allow_local_paths is False
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("MAX_FANOUT", "many"), ("MAX_FRAMES", "0"), ("OUTPUT_PREFIX", "no-slash")]
+)
+def test_bad_environment_is_a_named_non_retryable_error(variable: str, value: str) -> None:
+    with pytest.raises(InvalidRecipeError) as caught:
+        WorkerSettings.from_env({variable: value})
+    assert caught.value.field == f"environment.{variable}"
+    assert caught.value.retryable is False
