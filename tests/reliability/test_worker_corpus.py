@@ -220,3 +220,42 @@ def test_planner_accepts_fan_out_at_the_cap(s3: Any, invoke: Invoke) -> None:
     }
     planned = invoke(PLANNER_TASK, event)
     assert len(planned["dynamicForkItems"]) == 50
+
+
+# --- sources refused by location or size, before any image work ---------------------------------
+@pytest.mark.parametrize("task", [RESIZE_TASK, PLANNER_TASK])
+@pytest.mark.parametrize("location", ["/etc/passwd", "../../etc/passwd", "file:///etc/passwd"])
+def test_lambda_refuses_local_paths(task: str, location: str, s3: Any, invoke: Invoke) -> None:
+    """ALLOW_LOCAL_PATHS is false on Lambda: a path is never opened, whatever the task."""
+    event = (RESIZE_OK if task == RESIZE_TASK else PLAN_OK) | {"fileLocation": location}
+    with pytest.raises(WorkerError) as raised:
+        invoke(task, event)
+    assert type(raised.value).__name__ == "SourceRefusedError", raised.value
+    assert raised.value.field == "fileLocation"
+
+
+def test_missing_source_is_not_found_and_not_retryable(s3: Any, invoke: Invoke) -> None:
+    with pytest.raises(WorkerError) as raised:
+        invoke(RESIZE_TASK, RESIZE_OK)
+    assert type(raised.value).__name__ == "SourceNotFoundError"
+    assert not raised.value.retryable
+    assert "never-uploaded.jpg" in str(raised.value)
+
+
+def test_source_over_the_byte_cap_is_refused(
+    s3: Any, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = BY_NAME["exif-1.jpg"].data
+    s3.put_object(Bucket=INPUT_BUCKET, Key=f"{PREFIX}big.jpg", Body=data)
+    event = RESIZE_OK | {"fileLocation": f"s3://{INPUT_BUCKET}/{PREFIX}big.jpg"}
+    real_environment = function_environment
+
+    def small_cap(task: str, config: DeploymentConfig, **options: Any) -> dict[str, str]:
+        return real_environment(task, config, **options) | {"MAX_SOURCE_BYTES": str(len(data) - 1)}
+
+    monkeypatch.setattr(f"{__name__}.function_environment", small_cap)
+    with pytest.raises(WorkerError) as raised:
+        invoke(RESIZE_TASK, event)
+    assert type(raised.value).__name__ == "ImageTooLargeError"
+    assert str(len(data) - 1) in str(raised.value)
+    assert _output_objects(s3) == {}

@@ -73,3 +73,12 @@ def test_corpus_item_through_single_image_workflow(item: CorpusItem, aws: LocalA
     assert list(new_outputs) == [published]
     resize_output = result.lambda_results()[0]
     assert_rendition(item, rendered, new_outputs[published], resize_output)
+
+
+def test_missing_source_fails_once_through_the_workflow(aws: LocalAws) -> None:
+    location = f"s3://{aws.deployment.input_bucket}/{CORPUS_PREFIX}never-uploaded.jpg"
+    recipe = {"outputFormat": "webp", "outputWidth": 10, "outputHeight": 10}
+    result = run(aws, SINGLE_IMAGE_WORKFLOW, single_image_input(location, recipe), name="missing-source")
+    assert (result.status, result.error) == ("FAILED", "SourceNotFoundError")
+    assert result.attempts("image_convert_resize") == 1
+    assert "never-uploaded.jpg" in result.error_message()
