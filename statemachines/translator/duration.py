@@ -49,8 +49,19 @@ def longest_seconds(container: dict[str, Any]) -> float | None:
     """Longest path from StartAt to an end, in seconds; None when unbounded."""
     states: dict[str, Any] = container["States"]
 
+    visiting: set[str] = set()
+
     @cache
     def from_state(name: str) -> float | None:
+        if name in visiting:
+            return None  # a loop (DO_WHILE): no static bound
+        visiting.add(name)
+        try:
+            return _from(name)
+        finally:
+            visiting.discard(name)
+
+    def _from(name: str) -> float | None:
         state = states[name]
         own = _state_seconds(state)
         if own is None:

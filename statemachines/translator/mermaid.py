@@ -74,6 +74,10 @@ def _sequence(
                 exits += _sequence(chart, case_tasks, [node], case) if case_tasks else [node]
             exits += _sequence(chart, task.defaultCase, [node], "default") if task.defaultCase else [node]
             current = list(dict.fromkeys(exits))
+        elif task.type == "DO_WHILE":
+            for body_exit in _sequence(chart, task.loopOver, [node]):
+                chart.lines.append(f"    {body_exit} -.->|while loopCondition| {node}")
+            current = [node]
         elif task.type == "TERMINATE":
             current = []
         else:

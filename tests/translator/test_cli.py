@@ -60,3 +60,23 @@ def test_diagram_without_out_prints_mermaid(capsys) -> None:
     path = ROOT / "statemachines/conductor/workflows/image_multiple_convert_resize.json"
     assert main(["translate", "--diagram", str(path)]) == 0
     assert capsys.readouterr().out.startswith("flowchart TD")
+
+
+def test_loop_diagram_draws_the_back_edge(tmp_path: Path, capsys) -> None:
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "echo.json").write_text(json.dumps({"name": "echo"}))
+    loop = {
+        "name": "w",
+        "tasks": [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop",
+                "type": "DO_WHILE",
+                "loopCondition": "$.loop['iteration'] < 2",
+                "loopOver": [{"name": "echo", "taskReferenceName": "body"}],
+            }
+        ],
+    }
+    (tmp_path / "w.json").write_text(json.dumps(loop))
+    assert main(["translate", "--diagram", str(tmp_path / "w.json")]) == 0
+    assert "-.->|while loopCondition|" in capsys.readouterr().out

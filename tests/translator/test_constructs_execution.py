@@ -420,3 +420,46 @@ def test_sub_workflow_output_is_the_child_output(inline: bool) -> None:
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == {"after": {"fromChild": "value"}}
     assert len(children) == (0 if inline else 1)
+
+
+def loop_workflow(condition: str) -> dict[str, Any]:
+    return workflow(
+        "loop",
+        [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop_ref",
+                "type": "DO_WHILE",
+                "inputParameters": {"times": "${workflow.input.times}"},
+                "loopCondition": condition,
+                "loopOver": [simple("count_ref", name="counter")],
+            }
+        ],
+        {"iterations": "${loop_ref.output.iteration}", "last": "${count_ref.output.calls}"},
+    )
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "if ($.loop_ref['iteration'] < $.times) { true; } else { false; }",
+        "$.loop_ref['iteration'] < $.times && $.count_ref['calls'] != 99",
+    ],
+)
+def test_do_while_runs_the_body_until_the_condition_fails(condition: str) -> None:
+    calls: list[Any] = []
+
+    def counter(_event, _context):
+        calls.append(1)
+        return {"calls": len(calls)}
+
+    result, _ = run_one(loop_workflow(condition), {"times": 3}, {"counter": counter})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"iterations": 3, "last": 3}
+
+
+def test_do_while_body_runs_at_least_once() -> None:
+    result, _ = run_one(
+        loop_workflow("$.loop_ref['iteration'] < 0"), {"times": 0}, {"counter": lambda e, c: {"calls": 1}}
+    )
+    assert result.output == {"iterations": 1, "last": 1}

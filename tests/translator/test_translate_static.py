@@ -45,7 +45,6 @@ def test_missing_type_means_simple_and_extra_fields_are_tolerated() -> None:
         ("INLINE", "JavaScript"),
         ("HTTP", "HTTP"),
         ("KAFKA_PUBLISH", "Kafka"),
-        ("DO_WHILE", "loop"),
         ("JSON_JQ_TRANSFORM", "jq"),
         ("SOMETHING_NEW", "no Step Functions translation"),
     ],
@@ -230,3 +229,49 @@ def test_terminate_completed_inside_a_fork_branch_is_refused() -> None:
     [(location, message)] = errors(diagnostics)
     assert location == "tasks[0].forkTasks[0][0].inputParameters.terminationStatus"
     assert "stop" in message
+
+
+@pytest.mark.parametrize(
+    ("condition", "fragment"),
+    [
+        ("$.loop['iteration'] < Math.max(1, 2)", "cannot translate"),
+        ("$.nobody['x'] < 3", "neither the loop"),
+        ("$.loop['iteration'] < 3 && $.a > 1 || $.a < 0", "mixing"),
+        ("", "expected comparisons"),
+    ],
+)
+def test_untranslatable_loop_conditions_are_refused(condition: str, fragment: str) -> None:
+    loop = {
+        "name": "loop",
+        "taskReferenceName": "loop",
+        "type": "DO_WHILE",
+        "inputParameters": {"a": 1},
+        "loopCondition": condition,
+        "loopOver": [simple("body")],
+    }
+    _, diagnostics = translate({"name": "w", "tasks": [loop]}, task_defs("echo"))
+    [(location, message)] = errors(diagnostics)
+    assert location == "tasks[0].loopCondition"
+    assert fragment in message
+
+
+def test_loop_condition_becomes_choice_rules() -> None:
+    loop = {
+        "name": "loop",
+        "taskReferenceName": "loop",
+        "type": "DO_WHILE",
+        "inputParameters": {"limit": 5},
+        "loopCondition": "if ($.loop['iteration'] < $.limit && $.body['done'] == false) "
+        "{ true; } else { false; }",
+        "loopOver": [simple("body")],
+    }
+    asl, diagnostics = translate({"name": "w", "tasks": [loop]}, task_defs("echo"))
+    assert not errors(diagnostics)
+    [rule] = asl["States"]["loop: again?"]["Choices"]
+    assert rule == {
+        "And": [
+            {"Variable": "$.tasks.loop.output.iteration", "NumericLessThanPath": "$.tasks.loop.input.limit"},
+            {"Variable": "$.tasks.body.output.done", "BooleanEquals": False},
+        ],
+        "Next": "body",
+    }
