@@ -41,6 +41,12 @@ class WorkerSettings(BaseModel):
             raise ValueError("must be empty or end with '/'")
         return value
 
+    def require_output_bucket(self) -> str:
+        """OUTPUT_BUCKET, or a clear non-retryable error when the deployment forgot it."""
+        if not self.output_bucket:
+            raise InvalidRecipeError("environment.OUTPUT_BUCKET", "is not set; the function cannot publish")
+        return self.output_bucket
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
         """Build from environment variables; unset or empty variables keep their defaults."""

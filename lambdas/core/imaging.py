@@ -349,15 +349,16 @@ def render(source: SourceImage, recipe: Recipe) -> RenderedImage:
     """One rendition of an already decoded source."""
     geometry = plan_geometry(source.size, recipe)
     keep_animation = source.is_animated and recipe.output.supports_animation
-    with pillow_guard(source._limits, "fileLocation"):
-        frames, durations = [], []
-        if keep_animation:
-            for frame, duration in source.frames():
-                frames.append(_transform(frame, geometry, recipe))
-                durations.append(duration)
-        else:
-            frames.append(_transform(source.first_frame, geometry, recipe))
-        data = encode(frames, source, recipe, durations)
+    # Decoding errors of lazily read frames are typed inside SourceImage.frames(); errors raised
+    # here (resize, encode) are bugs or resource problems and must not pose as corrupt input.
+    frames, durations = [], []
+    if keep_animation:
+        for frame, duration in source.frames():
+            frames.append(_transform(frame, geometry, recipe))
+            durations.append(duration)
+    else:
+        frames.append(_transform(source.first_frame, geometry, recipe))
+    data = encode(frames, source, recipe, durations)
     width, height = geometry.output_size
     return RenderedImage(data, width, height, recipe.format, recipe.output.content_type, len(frames))
 

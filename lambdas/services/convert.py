@@ -7,7 +7,6 @@ from typing import Any
 from lambdas.adapters import s3
 from lambdas.adapters.sources import read_source
 from lambdas.core.decode import DecodeLimits
-from lambdas.core.errors import InvalidRecipeError
 from lambdas.core.imaging import render_bytes
 from lambdas.core.keys import rendition_digest, rendition_key
 from lambdas.core.recipe import parse_resize_input
@@ -15,16 +14,10 @@ from lambdas.services.metadata import rendition_metadata
 from lambdas.settings import WorkerSettings
 
 
-def require_output_bucket(settings: WorkerSettings) -> str:
-    if not settings.output_bucket:
-        raise InvalidRecipeError("environment.OUTPUT_BUCKET", "is not set; the function cannot publish")
-    return settings.output_bucket
-
-
 def convert_resize(event: Any, settings: WorkerSettings) -> dict[str, Any]:
     """Validate, render and publish one rendition; returns the task output of docs/architecture.md."""
     location, recipe = parse_resize_input(event, max_dimension=settings.max_output_dimension)
-    bucket = require_output_bucket(settings)
+    bucket = settings.require_output_bucket()
     source = read_source(location, settings)
     limits = DecodeLimits(settings.max_source_bytes, settings.max_source_pixels, settings.max_frames)
     rendered = render_bytes(source.body, recipe, limits)

@@ -15,7 +15,6 @@ from lambdas.core.errors import SourceRefusedError
 from lambdas.core.keys import published_key, rendition_digest_in_key
 from lambdas.core.recipe import UploadInput, validation_problem
 from lambdas.services import metadata as meta
-from lambdas.services.convert import require_output_bucket
 from lambdas.settings import WorkerSettings
 
 FIELD = "fileLocation"
@@ -26,7 +25,7 @@ def publish(event: Any, settings: WorkerSettings) -> dict[str, Any]:
         location = UploadInput.model_validate(event).fileLocation
     except ValidationError as error:
         raise validation_problem(error) from None
-    bucket = require_output_bucket(settings)
+    bucket = settings.require_output_bucket()
     if location.startswith("s3://"):
         destination = _publish_s3(s3.parse_s3_uri(location, FIELD), bucket, settings)
     elif is_local_path(location):
