@@ -389,3 +389,18 @@ def test_https_source_through_the_handler(s3: Any, context: Any, monkeypatch: py
     monkeypatch.setenv("ALLOWED_URL_HOSTS", "other.example.com")
     with pytest.raises(SourceRefusedError, match="ALLOWED_URL_HOSTS"):
         convert_handler(event, context)
+
+
+def test_non_ascii_source_keys_give_ascii_keys_and_metadata(s3: Any, context: Any) -> None:
+    key = "uploads/été 2026/Straße ☀.png"
+    put_source(s3, images.rgba_png(60, 40), key=key, content_type="image/png")
+    event = load_event("image_convert_resize", fileLocation=f"s3://{SOURCE_BUCKET}/{key}", outputFormat="png")
+    result = convert_handler(event, context)
+    assert result["fileLocation"].isascii()
+    body, response = read(s3, result["fileLocation"])
+    assert response["Metadata"]["imgpipe-source"].isascii()
+    assert "Stra%C3%9Fe" in response["Metadata"]["imgpipe-source"]
+    assert decode(body).size == (60, 40)
+    published = upload_handler({"fileLocation": f"s3://{SOURCE_BUCKET}/{key}"}, context)
+    assert published["fileLocation"].isascii()
+    assert read(s3, published["fileLocation"])[0] == images.rgba_png(60, 40)
