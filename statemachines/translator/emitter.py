@@ -31,6 +31,7 @@ from statemachines.translator.retries import task_policy
 
 START_EXECUTION_SYNC = "arn:aws:states:::states:startExecution.sync:2"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+JOIN_SCRATCH = "dynamicJoin"  # transient top-level key while a dynamic JOIN output is assembled
 PLACEHOLDER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 MAX_STATE_NAME = 80
 EXPRESS_MAX_SECONDS = 300
@@ -650,29 +651,77 @@ class WorkflowEmitter:
             selector = {
                 "taskReferenceName.$": f"States.Format('{task.forkTaskName}_{{}}', $$.Map.Item.Index)",
                 "item.$": "$$.Map.Item.Value",
+                "braces": ["{", "}"],
             }
         else:
             processor, limits = self._routing_processor(ref, targets, location)
             selector = {
                 "taskReferenceName.$": "$$.Map.Item.Value.taskReferenceName",
                 "item.$": "$$.Map.Item.Value",
+                "braces": ["{", "}"],
             }
         concurrency = min([self.options.max_concurrency_cap, *limits])
+        first_step = self._emit_join_map(result_ref, states, after)
         name = self.names.allocate(ref)
-        states[name] = _link(
-            {
-                "Type": "Map",
-                "Comment": "Conductor FORK_JOIN_DYNAMIC + JOIN: one iteration per planned item; the "
-                "JOIN output is a list of {taskReferenceName, output} in fork order",
-                "ItemsPath": items,
-                "ItemSelector": selector,
-                "ItemProcessor": processor,
-                "MaxConcurrency": concurrency,
-                "ResultPath": f"$.tasks.{result_ref}.output",
-            },
-            after,
-        )
+        states[name] = {
+            "Type": "Map",
+            "Comment": "Conductor FORK_JOIN_DYNAMIC: one iteration per planned item, each ending as "
+            "{<taskReferenceName>: <output>}",
+            "ItemsPath": items,
+            "ItemSelector": selector,
+            "ItemProcessor": processor,
+            "MaxConcurrency": concurrency,
+            "ResultSelector": {"parts.$": "$", "count.$": "States.ArrayLength($)", "index": 0, "map": {}},
+            "ResultPath": f"$.{JOIN_SCRATCH}",
+            "Next": first_step,
+        }
         return name
+
+    def _emit_join_map(self, join_ref: str, states: dict[str, Any], next_name: str | None) -> str:
+        """Conductor's JOIN output, a map keyed by reference name, merged one item at a time
+        (JSONPath has no n-ary merge): two states per forked task."""
+        scratch = f"$.{JOIN_SCRATCH}"
+        tidy = self.names.allocate(f"{join_ref}: output")
+        states[tidy] = _link(
+            {
+                "Type": "Pass",
+                "Comment": "Conductor JOIN output: {<taskReferenceName>: <output>} of every forked task",
+                "Parameters": {
+                    "workflow.$": "$.workflow",
+                    "tasks.$": f"States.JsonMerge($.tasks, {scratch}.tasks, false)",
+                },
+            },
+            next_name,
+        )
+        place = self.names.allocate(f"{join_ref}: place")
+        states[place] = {
+            "Type": "Pass",
+            "Parameters": {"tasks": {join_ref: {"output.$": f"{scratch}.map"}}},
+            "ResultPath": scratch,
+            "Next": tidy,
+        }
+        more = self.names.allocate(f"{join_ref}: more items?")
+        step = self.names.allocate(f"{join_ref}: add item")
+        states[step] = {
+            "Type": "Pass",
+            "Parameters": {
+                "parts.$": f"{scratch}.parts",
+                "count.$": f"{scratch}.count",
+                "index.$": f"States.MathAdd({scratch}.index, 1)",
+                "map.$": f"States.JsonMerge({scratch}.map, "
+                f"States.ArrayGetItem({scratch}.parts, {scratch}.index), false)",
+            },
+            "ResultPath": scratch,
+            "Next": more,
+        }
+        states[more] = {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": f"{scratch}.index", "NumericLessThanPath": f"{scratch}.count", "Next": step}
+            ],
+            "Default": place,
+        }
+        return more
 
     def _legacy_items(self, task: WorkflowTask, location: str) -> str | None:
         param = task.dynamicForkTasksParam
@@ -735,11 +784,17 @@ class WorkflowEmitter:
         return targets
 
     def _item_result(self, state: dict[str, Any], shape_name: str, states: dict[str, Any]) -> dict[str, Any]:
-        """A forked task's iteration ends as `{taskReferenceName, output}`: one entry of the JOIN."""
+        """A forked task's iteration ends as `{<taskReferenceName>: <output>}`, one key of the JOIN
+        output; JsonToString quotes the reference, so any name gives valid JSON. The braces come from
+        the item (`braces`), not the template: moto's States.Format mishandles escaped braces."""
         shape = self.names.allocate(shape_name)
         states[shape] = {
             "Type": "Pass",
-            "Parameters": {"taskReferenceName.$": "$.taskReferenceName", "output.$": "$.result.output"},
+            "Parameters": {
+                "entry.$": "States.StringToJson(States.Format('{}{}:{}{}', $.braces[0], "
+                "States.JsonToString($.taskReferenceName), States.JsonToString($.result.output), $.braces[1]))"
+            },
+            "OutputPath": "$.entry",
             "End": True,
         }
         state["ResultPath"] = "$.result"

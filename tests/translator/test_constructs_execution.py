@@ -350,10 +350,7 @@ def test_new_form_dynamic_fork_runs_fork_task_name_over_inputs() -> None:
 
     result, _ = run_one(definition, {}, {"planner": planner, "echo": echo})
     assert result.status == "SUCCEEDED", result.cause
-    assert result.output["joined"] == [
-        {"taskReferenceName": "echo_0", "output": {"received": {"n": 1}}},
-        {"taskReferenceName": "echo_1", "output": {"received": {"n": 2}}},
-    ]
+    assert result.output["joined"] == {"echo_0": {"received": {"n": 1}}, "echo_1": {"received": {"n": 2}}}
 
 
 def test_dynamic_fork_item_naming_an_unknown_task_fails_clearly() -> None:

@@ -3,6 +3,8 @@ Step Functions engine with stub workers: their outputs are what Conductor would 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.translator.harness import engine, project_translation
@@ -102,20 +104,19 @@ def _dynamic_input(formats, sizes):
     }
 
 
-def test_dynamic_fork_outputs_one_entry_per_planned_task_in_order(deployed) -> None:
+def test_dynamic_fork_join_output_is_a_map_keyed_by_reference_name(deployed) -> None:
     formats, sizes = ["png", "jpg", "webp"], [(300, 300), (200, 200), (1200, 1200)]
     result = deployed.run("image_multiple_convert_resize", _dynamic_input(formats, sizes))
     assert result.status == "SUCCEEDED", result.cause
-    entries = result.output["fileLocations"]
-    expected_refs = [
-        f"image_convert_resize_{f}_{w}x{h}_{i}"
+    joined = result.output["fileLocations"]
+    expected = {
+        f"image_convert_resize_{f}_{w}x{h}_{i}": f"s3://work/cat.png.{w}x{h}.{f}"
         for i, (f, (w, h)) in enumerate((f, s) for f in formats for s in sizes)
-    ]
-    assert [e["taskReferenceName"] for e in entries] == expected_refs
-    assert [e["output"]["fileLocation"] for e in entries] == [
-        f"s3://work/cat.png.{w}x{h}.{f}" for f in formats for (w, h) in sizes
-    ]
+    }
+    assert {ref: output["fileLocation"] for ref, output in joined.items()} == expected
+    assert all(output["sourceLocation"] == SOURCE for output in joined.values())
     assert result.count("MapIterationSucceeded") == 9
+    assert "dynamicJoin" not in json.dumps(result.output)
 
 
 def test_dynamic_fork_of_sub_workflows_resizes_and_publishes_each_item(deployed) -> None:
@@ -123,14 +124,14 @@ def test_dynamic_fork_of_sub_workflows_resizes_and_publishes_each_item(deployed)
         "image_multiple_convert_resize_upload", _dynamic_input(["webp", "jpg"], [(1200, 1200), (300, 300)])
     )
     assert result.status == "SUCCEEDED", result.cause
-    entries = result.output["fileLocations"]
-    assert [e["taskReferenceName"] for e in entries] == [
-        "image_convert_resize_webp_1200x1200_0",
-        "image_convert_resize_webp_300x300_1",
+    joined = result.output["fileLocations"]
+    assert sorted(joined) == [
         "image_convert_resize_jpg_1200x1200_2",
         "image_convert_resize_jpg_300x300_3",
+        "image_convert_resize_webp_1200x1200_0",
+        "image_convert_resize_webp_300x300_1",
     ]
-    first = entries[0]["output"]
+    first = joined["image_convert_resize_webp_1200x1200_0"]
     assert first["fileLocation"] == "s3://out/renditions/cat.png.1200x1200.webp"
     assert first["s3Url"] == "https://out.example/renditions/cat.png.1200x1200.webp"
     assert first["outputWidth"] == 1200
@@ -138,6 +139,12 @@ def test_dynamic_fork_of_sub_workflows_resizes_and_publishes_each_item(deployed)
     children = deployed.client.list_executions(stateMachineArn=deployed.arns["image_resize_upload"])
     assert len(children["executions"]) == 4
     assert {c["status"] for c in children["executions"]} == {"SUCCEEDED"}
+
+
+def test_dynamic_fork_with_no_items_joins_to_an_empty_map(deployed) -> None:
+    result = deployed.run("image_multiple_convert_resize", _dynamic_input(["png"], []))
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"fileLocations": {}}
 
 
 MAX_FANOUT = 50  # DeploymentConfig.maxFanout: the most renditions one planner call may produce
