@@ -792,7 +792,8 @@ class WorkflowEmitter:
             "Type": "Pass",
             "Parameters": {
                 "entry.$": "States.StringToJson(States.Format('{}{}:{}{}', $.braces[0], "
-                "States.JsonToString($.taskReferenceName), States.JsonToString($.result.output), $.braces[1]))"
+                "States.JsonToString($.taskReferenceName), "
+                "States.JsonToString($.result.output), $.braces[1]))"
             },
             "OutputPath": "$.entry",
             "End": True,
