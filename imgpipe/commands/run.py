@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import uuid
 from pathlib import Path
@@ -48,6 +47,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, console: Console) -> int:
     from imgpipe.local import history as history_export
+    from imgpipe.local import logs
     from imgpipe.local.engine import EngineError, LocalAws, UnknownWorkflowError
     from imgpipe.local.progress import ExecutionProgress
     from imgpipe.local.report import print_result
@@ -69,7 +69,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     log_path = out_dir / "worker-logs.jsonl"
 
     # Workers log JSON (Powertools) to stdout: keep stdout for the result, the logs in a file.
-    with log_path.open("w") as worker_logs, contextlib.redirect_stdout(worker_logs):
+    with logs.captured(log_path):
         try:
             engine = LocalAws(time_scale=args.time_scale)
             with engine as aws:

@@ -1,10 +1,116 @@
-"""Placeholder: replaced by the module that implements `imgpipe serve`."""
+"""`imgpipe serve`: the local engine as an AWS endpoint (S3 + Step Functions) on loopback.
+
+Point the AWS CLI or boto3 at it with ``--endpoint-url``: a PutObject into the input bucket under
+the input prefix starts the trigger workflow, StartExecution/DescribeExecution work on the deployed
+state machine names. Ctrl-C stops it cleanly.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+POLL_SECONDS = 0.2
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("serve", help="(not implemented yet)")
-    parser.set_defaults(func=lambda _args: 2)
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the local engine as an S3 + Step Functions endpoint (for --endpoint-url)",
+        description="Serve the local engine on 127.0.0.1. Uploads to the input bucket trigger the "
+        "workflow; StartExecution works on the deployed state machine names. Ctrl-C stops it.",
+    )
+    parser.add_argument("--port", type=int, default=5000, help="TCP port on 127.0.0.1 (0 = any free port)")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiply Retry/Wait delays (1.0 = as deployed; 0 = no waiting)",
+    )
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        default=Path("out/serve/worker-logs.jsonl"),
+        help="worker, moto and HTTP logs go here (default out/serve/worker-logs.jsonl)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the endpoint description as one JSON line")
+    parser.set_defaults(func=serve_command)
+
+
+def serve_command(
+    args: argparse.Namespace,
+    *,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[Any], None] | None = None,
+) -> int:
+    """Serve until Ctrl-C (or ``stop`` is set, for tests); ``on_ready`` receives the ServerInfo."""
+    if not 0 <= args.port <= 65535:
+        print(f"imgpipe serve: --port {args.port}: must be 0..65535", file=sys.stderr)
+        return EXIT_USAGE
+    if args.time_scale < 0:
+        print("imgpipe serve: --time-scale: must be zero or more", file=sys.stderr)
+        return EXIT_USAGE
+    from imgpipe.local import logs
+    from imgpipe.local.engine import EngineError
+    from imgpipe.local.server import LocalServer
+
+    stop = stop or threading.Event()
+    out = sys.stdout
+    try:
+        with logs.captured(args.logs), LocalServer(port=args.port, time_scale=args.time_scale) as server:
+            assert server.info is not None
+            _announce(server.info, args, out)
+            if on_ready is not None:
+                on_ready(server.info)
+            _follow_triggers(server, stop, out)
+    except KeyboardInterrupt:  # Ctrl-C while starting
+        pass
+    except OSError as error:  # the port is taken, the log file cannot be written, ...
+        print(f"imgpipe serve: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except EngineError as error:
+        print(f"imgpipe serve: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print("imgpipe serve: stopped", file=out, flush=True)
+    return EXIT_OK
+
+
+def _announce(info: Any, args: argparse.Namespace, out: Any) -> None:
+    if args.json:
+        print(json.dumps(info.as_json()), file=out, flush=True)
+        return
+    lines = [
+        f"imgpipe serve: endpoint {info.endpoint_url} (region {info.region}, any credentials)",
+        f"  input bucket   {info.input_bucket}  (uploads under {info.input_prefix!r} trigger the workflow)",
+        f"  output bucket  {info.output_bucket}",
+        "  state machines",
+        *(f"    {arn}" for arn in info.state_machines.values()),
+        f"  try: aws --endpoint-url {info.endpoint_url} s3 cp photo.jpg "
+        f"s3://{info.input_bucket}/{info.input_prefix}photo.jpg",
+        f"  logs: {args.logs}    Ctrl-C stops",
+    ]
+    print("\n".join(lines), file=out, flush=True)
+
+
+def _follow_triggers(server: Any, stop: threading.Event, out: Any) -> None:
+    """Print each upload the trigger started (or refused) until stopped; Ctrl-C ends it quietly."""
+    shown = 0
+    try:
+        while not stop.wait(POLL_SECONDS):
+            deliveries = server.engine.trigger_deliveries
+            for delivery in deliveries[shown:]:
+                detail = delivery.event.get("detail", {})
+                where = f"s3://{detail.get('bucket', {}).get('name')}/{detail.get('object', {}).get('key')}"
+                if delivery.execution_arn:
+                    print(f"upload {where} -> {delivery.execution_arn}", file=out, flush=True)
+                elif delivery.error:
+                    print(f"upload {where}: not started: {delivery.error}", file=out, flush=True)
+            shown = len(deliveries)
+    except KeyboardInterrupt:
+        print("", file=out)

@@ -76,6 +76,11 @@ class Deployment:
     state_machine_arns: dict[str, str] = field(default_factory=dict)
 
 
+def local_bucket_names(config: DeploymentConfig) -> tuple[str, str]:
+    """The input and output bucket names of the local engine (``imgpipe run`` and ``imgpipe serve``)."""
+    return f"{config.prefix}-input-local", f"{config.prefix}-output-local"
+
+
 def default_handler(task_name: str) -> Handler:
     """The deployed handler of a task: ``lambdas.<task>.handler.handler`` (imported on first use)."""
     module = importlib.import_module(f"lambdas.{task_name}.handler")
@@ -149,8 +154,8 @@ class LocalAws:
         self._handler_for = handler_for
         self.router = lambda_seam.LambdaRouter(max_workers=max_lambda_threads)
         self.deployment = Deployment(
-            input_bucket=f"{self.config.prefix}-input-local",
-            output_bucket=f"{self.config.prefix}-output-local",
+            input_bucket=local_bucket_names(self.config)[0],
+            output_bucket=local_bucket_names(self.config)[1],
         )
         self.trigger_deliveries: list[TriggerDelivery] = []
         self._sequencer = itertools.count(1)

@@ -184,6 +184,23 @@ def download_renditions(
     return renditions
 
 
+def published_objects(
+    histories: Mapping[str, Sequence[Mapping[str, Any]]], output_bucket: str
+) -> list[results.PublishedObject]:
+    """The renditions of an execution and its children, in the order the root execution reports
+    them; each with the time of the innermost task that reported it (the worker, not the child run).
+
+    Histories are read one by one: event ids restart at 1 in every execution.
+    """
+    found: dict[tuple[str, str], results.PublishedObject] = {}
+    for events in histories.values():
+        for published in results.published_objects(events, output_bucket):
+            location = (published.bucket, published.key)
+            if location not in found or published.seconds is not None:
+                found[location] = published  # an existing key keeps its place in the order
+    return list(found.values())
+
+
 def finish(
     sfn: Any,
     s3: Any | None,
@@ -197,7 +214,6 @@ def finish(
     """Everything `--json` reports about an ended execution; downloads renditions when asked."""
     described = sfn.describe_execution(executionArn=execution_arn)
     histories = collect_histories(sfn, execution_arn)
-    all_events = [event for events in histories.values() for event in events]
     attempts: dict[str, int] = {}
     for events in histories.values():
         for state, count in results.state_attempts(events).items():
@@ -206,7 +222,7 @@ def finish(
     renditions: list[Rendition] = []
     sheet = None
     if s3 is not None and out_dir is not None:
-        objects = results.published_objects(all_events, output_bucket)
+        objects = published_objects(histories, output_bucket)
         renditions = download_renditions(s3, objects, out_dir, output_prefix)
         if renditions and contact_sheet:
             paths = [Path(rendition.path) for rendition in renditions]

@@ -1,0 +1,112 @@
+"""The local engine behind an HTTP endpoint (moto server mode), for the AWS CLI and boto3.
+
+``ThreadedMotoServer`` serves the same in-process moto backends that ``LocalAws`` populates, in the
+same process, so every seam applies to requests that arrive over HTTP: a PutObject into the input
+bucket triggers the workflow, StartExecution runs the translated ASL with the real handlers.
+
+Usage::
+
+    with LocalServer(port=0) as server:      # 0 = any free port
+        print(server.endpoint_url)           # http://127.0.0.1:<port>
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+from imgpipe.config import DeploymentConfig
+from imgpipe.local.engine import LocalAws
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What a client needs: the endpoint and the names the stack outputs would give."""
+
+    endpoint_url: str
+    region: str
+    input_bucket: str
+    output_bucket: str
+    input_prefix: str
+    state_machines: dict[str, str]  # workflow name -> state machine ARN
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "endpointUrl": self.endpoint_url,
+            "region": self.region,
+            "inputBucket": self.input_bucket,
+            "outputBucket": self.output_bucket,
+            "inputPrefix": self.input_prefix,
+            "stateMachines": self.state_machines,
+        }
+
+
+class LocalServer:
+    """``LocalAws`` plus a moto HTTP server bound to loopback (a context manager)."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        host: str = LOOPBACK,
+        config: DeploymentConfig | None = None,
+        time_scale: float = 1.0,
+    ) -> None:
+        self.engine = LocalAws(config, time_scale=time_scale)
+        self._host = host
+        self._port = port
+        self._server: ThreadedMotoServer | None = None
+        self.info: ServerInfo | None = None
+
+    def __enter__(self) -> LocalServer:
+        _check_port_free(self._host, self._port)
+        self.engine.__enter__()
+        try:
+            server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
+            server.start()
+        except BaseException:
+            self.engine.__exit__(None, None, None)
+            raise
+        self._server = server
+        host, port = server.get_host_and_port()
+        deployment = self.engine.deployment
+        self.info = ServerInfo(
+            endpoint_url=f"http://{host}:{port}",
+            region=self.engine.region,
+            input_bucket=deployment.input_bucket,
+            output_bucket=deployment.output_bucket,
+            input_prefix=self.engine.config.inputPrefix,
+            state_machines=dict(deployment.state_machine_arns),
+        )
+        return self
+
+    @property
+    def endpoint_url(self) -> str:
+        if self.info is None:
+            raise RuntimeError("LocalServer is not running: use it as a context manager")
+        return self.info.endpoint_url
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+        finally:
+            self.engine.__exit__(*exc_info)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """ThreadedMotoServer binds in its thread and would wait forever if the bind failed: check first."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise OSError(f"cannot listen on {host}:{port} ({error.strerror}): use another --port") from error
