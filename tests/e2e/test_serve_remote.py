@@ -239,7 +239,8 @@ def test_start_a_sub_workflow_workflow_and_export_its_history(
     for rendition in result["renditions"]:
         _decoded(rendition)
     history_file = tmp_path / "history.json"
-    assert main(["history", result["executionArn"], "--endpoint-url", served.url, "--out", str(history_file)]) == 0
+    argv = ["history", result["executionArn"], "--endpoint-url", served.url, "--out", str(history_file)]
+    assert main(argv) == 0
     exported = json.loads(history_file.read_text())["executions"]
     assert exported[0]["executionArn"] == result["executionArn"]
     children = [e["executionArn"] for e in exported[1:]]
@@ -279,7 +280,10 @@ def test_a_bad_recipe_through_start_fails_with_the_worker_error_and_one_attempt(
     ("argv", "message"),
     [
         (["start", "no_such_workflow", "--image", "s3://b/k.png"], "unknown workflow"),
-        (["start", "image_multiple_convert_resize", "--image", "s3://b/k.png", "--sizes", "300"], "WIDTHxHEIGHT"),
+        (
+            ["start", "image_multiple_convert_resize", "--image", "s3://b/k.png", "--sizes", "300"],
+            "WIDTHxHEIGHT",
+        ),
         (
             ["start", "image_convert_resize", "--image", "s3://b/k.png", "--formats", "png,jpg"],
             "exactly one --formats",

@@ -96,6 +96,7 @@ def test_an_upload_under_the_prefix_runs_the_trigger_workflow_and_publishes_ever
         data = aws.s3.get_object(Bucket=aws.deployment.output_bucket, Key=rendition_key)["Body"].read()
         with Image.open(io.BytesIO(data)) as image:
             image.load()
+            assert image.format is not None
             seen.append((image.format, image.size))
             assert head["ContentType"] == Image.MIME[image.format]
     assert sorted(seen) == expected

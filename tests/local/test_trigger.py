@@ -43,7 +43,7 @@ def test_pattern_matches_only_images_under_the_prefix_of_the_input_bucket(
     event = _event(key, bucket)
     assert trigger.matches(pattern, event) is expected
     # moto's EventBridge matcher (a second, independent implementation) agrees
-    assert EventPattern.load(json.dumps(pattern)).matches_event(event) is expected
+    assert EventPattern.load(json.dumps(pattern)).matches_event(event) is expected  # type: ignore[arg-type]
 
 
 def test_event_has_the_documented_s3_eventbridge_shape() -> None:
