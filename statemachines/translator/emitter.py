@@ -485,6 +485,13 @@ class WorkflowEmitter:
                 f"({', '.join(sorted(self.workflows))})",
             )
             return None
+        if not PLACEHOLDER_NAME.match(child):
+            self.diagnostics.error(
+                f"{location}.subWorkflowParam.name",
+                f"workflow name '{child}' cannot be part of a definition-substitution placeholder "
+                "(letters, digits and _ only)",
+            )
+            return None
         if child == self.workflow.name:
             self.diagnostics.error(f"{location}.subWorkflowParam.name", "a workflow cannot start itself")
             return None
@@ -1084,7 +1091,7 @@ class WorkflowEmitter:
         ref = task.taskReferenceName
         after = next_name
         variables = [p for p in self.scope.referenced if p[:2] == ("workflow", "variables") and len(p) > 3]
-        after = self._ensure(variables, ref, states, after, guaranteed=3)
+        after = self._ensure(variables, ref, states, after, guaranteed=2)
         params = parameters(
             task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
         )

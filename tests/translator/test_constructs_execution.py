@@ -460,3 +460,20 @@ def test_do_while_body_runs_at_least_once() -> None:
         loop_workflow("$.loop_ref['iteration'] < 0"), {"times": 0}, {"counter": lambda e, c: {"calls": 1}}
     )
     assert result.output == {"iterations": 1, "last": 1}
+
+
+@pytest.mark.parametrize(("policy", "attempts"), [("TIME_OUT_WF", 1), ("RETRY", 2)])
+def test_task_timeout_follows_the_timeout_policy(policy: str, attempts: int) -> None:
+    import threading
+
+    def stuck(_event, _context):
+        threading.Event().wait(3)  # longer than TimeoutSeconds; the thread ends by itself
+        return {}
+
+    definition = workflow("timeout", [simple("t", name="stuck")])
+    result, _ = run_one(
+        definition, {}, {"stuck": stuck}, timeoutSeconds=1, timeoutPolicy=policy, retryCount=1
+    )
+    assert result.status == "FAILED"
+    assert result.error == "States.Timeout"
+    assert result.count("TaskScheduled") == attempts

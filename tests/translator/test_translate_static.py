@@ -275,3 +275,22 @@ def test_loop_condition_becomes_choice_rules() -> None:
         ],
         "Next": "body",
     }
+
+
+def test_child_workflow_names_must_fit_a_placeholder() -> None:
+    child = WorkflowDef.model_validate({"name": "my-child", "tasks": [simple("c")]})
+    parent = {
+        "name": "parent",
+        "tasks": [
+            {
+                "name": "c",
+                "taskReferenceName": "k",
+                "type": "SUB_WORKFLOW",
+                "subWorkflowParam": {"name": "my-child"},
+            }
+        ],
+    }
+    _, diagnostics = translate(parent, task_defs("echo"), {"my-child": child})
+    [(location, message)] = errors(diagnostics)
+    assert location == "tasks[0].subWorkflowParam.name"
+    assert "placeholder" in message
