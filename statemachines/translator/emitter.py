@@ -31,6 +31,7 @@ from statemachines.translator.retries import task_policy
 
 START_EXECUTION_SYNC = "arn:aws:states:::states:startExecution.sync:2"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+NULL_PATH = "$.workflow.missing"  # always null: the value a missing Conductor path reads as
 JOIN_SCRATCH = "dynamicJoin"  # transient top-level key while a dynamic JOIN output is assembled
 PLACEHOLDER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 MAX_STATE_NAME = 80
@@ -259,7 +260,7 @@ class WorkflowEmitter:
     def _emit_start(self, states: dict[str, Any], next_name: str) -> str:
         ensured = [p for p in self.scope.referenced if p[:1] == ("workflow",) and len(p) > 2]
         after = self._ensure(ensured, "workflow input", states, next_name, guaranteed=2)
-        workflow: dict[str, Any] = {"input.$": "$", "variables": self.workflow.variables}
+        workflow: dict[str, Any] = {"input.$": "$", "variables": self.workflow.variables, "missing": None}
         if self.workflow.inputTemplate:
             workflow["template"] = self.workflow.inputTemplate
         start_name = self.names.allocate("Start")
@@ -278,6 +279,7 @@ class WorkflowEmitter:
                         "workflow": {
                             "input.$": "States.JsonMerge($.workflow.template, $.workflow.input, false)",
                             "variables.$": "$.workflow.variables",
+                            "missing": None,
                         },
                         "tasks.$": "$.tasks",
                     },
@@ -366,10 +368,13 @@ class WorkflowEmitter:
             states[fix] = {
                 "Type": "Pass",
                 "Comment": f"Conductor reads a missing {'.'.join(prefix)} as null",
-                "Result": {} if prefix in parents else None,
                 "ResultPath": path_of(prefix),
                 "Next": follow,
             }
+            if prefix in parents:
+                states[fix]["Result"] = {}
+            else:  # a null from the context: a Pass `Result` of null is easily read as "no Result"
+                states[fix]["InputPath"] = NULL_PATH
             follow = check
         fast = self.names.allocate(f"{label}: all present?")
         condition = checks[0] if len(checks) == 1 else {"And": checks}
@@ -1102,6 +1107,7 @@ class WorkflowEmitter:
                 "Parameters": {
                     "workflow": {
                         "input.$": "$.workflow.input",
+                        "missing": None,
                         "variables.$": f"States.JsonMerge($.workflow.variables, $.tasks.{ref}.input, false)",
                     },
                     "tasks.$": "$.tasks",

@@ -77,6 +77,12 @@ def test_definitions_stay_far_below_the_size_limit() -> None:
         assert len(translated.asl_json.encode()) < 1_048_576 // 10
 
 
+def test_no_pass_state_relies_on_a_null_result() -> None:
+    """Some serialisers drop `"Result": null`, which would turn the Pass into a copy of its input."""
+    for translated in translate_project().values():
+        assert '"Result": null' not in translated.asl_json
+
+
 def test_facts_cdk_reads() -> None:
     translated = translate_project()
     single = translated["image_convert_resize"]
