@@ -73,7 +73,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         try:
             engine = LocalAws(time_scale=args.time_scale)
             with engine as aws:
-                if translated is not None:
+                if translated is not None and not aws.deploys(translated):
                     aws.add_workflow(translated)
                 aws.state_machine_arn(workflow)  # unknown names fail before anything starts
                 if source is not None:

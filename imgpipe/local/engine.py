@@ -275,6 +275,11 @@ class LocalAws:
         self.deployment.state_machine_arns[workflow_name] = arn
         return arn
 
+    def deploys(self, translated: Any) -> bool:
+        """Whether a workflow of that name with that very ASL is already deployed (a project file)."""
+        existing = (self._workflows or {}).get(translated.name)
+        return existing is not None and existing.asl == translated.asl
+
     def add_workflow(self, translated: Any) -> str:
         """Create a state machine for a workflow translated on the fly (its children must exist)."""
         if self._workflows is None:

@@ -173,3 +173,87 @@ def test_user_mistakes_exit_2_with_one_line_and_no_traceback(
     assert message in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def _thumbnail_workflow(name: str = "my_thumbnail", task: str = "image_convert_resize") -> dict[str, Any]:
+    """A Conductor workflow written by a user, not one of the project's: resize to a fixed box, publish."""
+    return {
+        "name": name,
+        "version": 1,
+        "schemaVersion": 2,
+        "tasks": [
+            {
+                "name": task,
+                "taskReferenceName": "thumb_ref",
+                "type": "SIMPLE",
+                "inputParameters": {
+                    "fileLocation": "${workflow.input.fileLocation}",
+                    "outputFormat": "webp",
+                    "outputWidth": 64,
+                    "outputHeight": 64,
+                    "maintainAspectRatio": True,
+                },
+            },
+            {
+                "name": "upload_toS3",
+                "taskReferenceName": "publish_ref",
+                "type": "SIMPLE",
+                "inputParameters": {"fileLocation": "${thumb_ref.output.fileLocation}"},
+            },
+        ],
+        "outputParameters": {"thumbnail": "${publish_ref.output.fileLocation}"},
+    }
+
+
+def test_any_conductor_workflow_file_is_translated_and_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workflow_file = tmp_path / "thumbnail.json"
+    workflow_file.write_text(json.dumps(_thumbnail_workflow()))
+    workflow_input = {"fileLocation": str(_source(tmp_path))}
+    code, result = _run(
+        capsys, str(workflow_file), "--input", json.dumps(workflow_input), "--out", str(tmp_path / "o")
+    )
+    assert code == 0, result
+    assert ":stateMachine:" not in result["executionArn"]
+    assert ":execution:imgpipe-my_thumbnail:" in result["executionArn"]
+    [rendition] = result["renditions"]
+    image = _decoded(rendition)
+    assert image.format == "WEBP"
+    assert image.size == (64, 48)
+    assert result["output"]["thumbnail"].startswith("s3://")
+
+
+def test_a_project_workflow_file_runs_as_the_deployed_workflow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project_file = Path(__file__).parents[2] / "statemachines/conductor/workflows/image_convert_resize.json"
+    workflow_input = {
+        "fileLocation": str(_source(tmp_path)),
+        "recipeParameters": {"outputFormat": "png", "outputSize": {"width": 32, "height": 32}},
+    }
+    code, result = _run(
+        capsys, str(project_file), "--input", json.dumps(workflow_input), "--out", str(tmp_path / "o")
+    )
+    assert code == 0, result
+    assert [(r["format"], r["width"], r["height"]) for r in result["renditions"]] == [("PNG", 32, 24)]
+
+
+@pytest.mark.parametrize(
+    ("definition", "message"),
+    [
+        (_thumbnail_workflow(task="sharpen_image"), "sharpen_image"),
+        ({"tasks": []}, "'name'"),
+        (_thumbnail_workflow(name="image_convert_resize"), "project workflow"),
+    ],
+)
+def test_bad_workflow_files_exit_2_naming_the_problem(
+    definition: dict[str, Any], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workflow_file = tmp_path / "bad.json"
+    workflow_file.write_text(json.dumps(definition))
+    source = _source(tmp_path)
+    assert main(["run", str(workflow_file), "--input", json.dumps({"fileLocation": str(source)})]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
