@@ -197,8 +197,16 @@ def published_objects(
         for published in results.published_objects(events, output_bucket):
             location = (published.bucket, published.key)
             if location not in found or published.seconds is not None:
-                found[location] = published  # an existing key keeps its place in the order
-    return list(found.values())
+                found[location] = published
+    # Tasks finish in any order; the workflow output lists renditions in plan order: use it, so the
+    # table and the contact sheet are the same on every run (keys break ties).
+    root_output = [e for e in next(iter(histories.values()), []) if e.get("type") == "ExecutionSucceeded"]
+    planned = [
+        (published.bucket, published.key)
+        for published in results.published_objects(root_output, output_bucket)
+    ]
+    rank = {location: position for position, location in enumerate(planned)}
+    return sorted(found.values(), key=lambda p: (rank.get((p.bucket, p.key), len(rank)), p.key))
 
 
 def finish(
