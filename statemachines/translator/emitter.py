@@ -523,7 +523,28 @@ class WorkflowEmitter:
         )
         name = self.names.allocate(ref)
         if self.options.inline_sub_workflows:
-            state = self._inline_child(child, ref, params)
+            if ref in self.scope.inputs_read:
+                keep = self.names.allocate(f"{ref}: keep input")
+                states[keep] = _link(
+                    {"Type": "Pass", "Parameters": params, "ResultPath": f"$.tasks.{ref}.input"}, after
+                )
+                after = keep
+            state = self._inline_child(child, ref)
+            # the branch input is prepared by a Pass: cfn-lint's schema still rejects Parallel.Parameters
+            prepare = self.names.allocate(f"{ref}: child input")
+            states[prepare] = {
+                "Type": "Pass",
+                "Comment": "The child workflow's input",
+                "Parameters": params,
+                "ResultPath": f"$.tasks.{ref}.input",
+                "Next": name,
+            }
+            state["InputPath"] = f"$.tasks.{ref}.input"
+            state["ResultPath"] = f"$.tasks.{ref}"
+            if task.optional:
+                state["Catch"] = [self._optional_catch(ref, states, after)]
+            states[name] = _link(state, after)
+            return prepare
         else:
             state = self._start_execution_state(child)
             state["Parameters"] = {
@@ -541,7 +562,7 @@ class WorkflowEmitter:
         states[name] = _link(state, after)
         return name
 
-    def _inline_child(self, child: str, ref: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _inline_child(self, child: str, ref: str) -> dict[str, Any]:
         """The child's own translation as the single branch of a Parallel state."""
         child_diagnostics = Diagnostics(child)
         child_asl = WorkflowEmitter(
@@ -554,7 +575,6 @@ class WorkflowEmitter:
         return {
             "Type": "Parallel",
             "Comment": f"Conductor SUB_WORKFLOW '{child}', inlined",
-            "Parameters": params,
             "Branches": [branch],
             "ResultSelector": {"output.$": "$[0]"},
         }

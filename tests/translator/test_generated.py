@@ -110,3 +110,22 @@ def test_substitute_replaces_placeholders_exactly_and_refuses_missing_values() -
     )
     with pytest.raises(KeyError, match="StateMachineArn_y"):
         substitute(text, {"LambdaArn_x": "X"})
+
+
+def test_every_definition_passes_cfn_lints_state_machine_schema() -> None:
+    """A second validator beside moto's parser: cfn-lint checks `Definition` against AWS's ASL schema
+    (rule E3601), so a field or value AWS would reject fails here too."""
+    from cfnlint.api import lint
+
+    resources = {}
+    for name, translated in translate_project().items():
+        definition = json.loads(substitute(translated.asl_json, fake_arns(translated.asl_json)))
+        resources[name.replace("_", "")] = {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {"RoleArn": ROLE, "Definition": definition},
+        }
+    template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}
+    assert [str(match) for match in lint(json.dumps(template), regions=["us-east-1"])] == []
+    broken = json.loads(json.dumps(template))
+    next(iter(broken["Resources"].values()))["Properties"]["Definition"]["States"]["Start"]["Type"] = "Passs"
+    assert any("E3601" in str(match) for match in lint(json.dumps(broken), regions=["us-east-1"]))

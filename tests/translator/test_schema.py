@@ -1,0 +1,90 @@
+"""Every construct's ASL passes cfn-lint's Step Functions schema (AWS's rules, rule E3601), not
+only moto's parser: one template holding a translation of each construct."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from cfnlint.api import lint
+
+from statemachines.project import substitute
+from statemachines.translator import TranslatorOptions
+from statemachines.translator.model import WorkflowDef
+from tests.translator.harness import task_defs, translate
+from tests.translator.test_constructs_execution import (
+    fork_workflow,
+    loop_workflow,
+    simple,
+    sub_workflow_pair,
+    switch_workflow,
+    workflow,
+)
+
+
+def _arns(asl_json: str) -> dict[str, str]:
+    return {
+        key: f"arn:aws:lambda:us-east-1:123456789012:function:{key}"
+        if key.startswith("LambdaArn_")
+        else f"arn:aws:states:us-east-1:123456789012:stateMachine:{key}"
+        for key in re.findall(r"\$\{([A-Za-z0-9_]+)\}", asl_json)
+    }
+
+
+def test_every_construct_passes_the_state_machine_schema() -> None:
+    defs = task_defs("echo", "planner", "counter", "invalid")
+    parent, child = sub_workflow_pair()
+    children = {"child": WorkflowDef.model_validate(child)}
+    definitions = {
+        "fork": translate(fork_workflow(), defs),
+        "switch": translate(switch_workflow(), defs),
+        "decision": translate(switch_workflow("DECISION"), defs),
+        "loop": translate(loop_workflow("$.loop_ref['iteration'] < $.times"), defs),
+        "child": translate(parent, defs, children),
+        "inline": translate(parent, defs, children, TranslatorOptions(inline_sub_workflows=True)),
+        "misc": translate(
+            workflow(
+                "misc",
+                [
+                    {**simple("opt", name="invalid", v="a-${workflow.input.x}"), "optional": True},
+                    {
+                        "name": "w",
+                        "taskReferenceName": "w",
+                        "type": "WAIT",
+                        "inputParameters": {"duration": "5s"},
+                    },
+                    {
+                        "name": "s",
+                        "taskReferenceName": "s",
+                        "type": "SET_VARIABLE",
+                        "inputParameters": {"k": 1},
+                    },
+                    {
+                        "name": "f",
+                        "taskReferenceName": "f",
+                        "type": "FORK_JOIN_DYNAMIC",
+                        "forkTaskName": "echo",
+                        "forkTaskInputs": "${opt.output.items}",
+                    },
+                    {"name": "j", "taskReferenceName": "j", "type": "JOIN"},
+                ],
+                {"v": "${workflow.variables.k}", "in": "${opt.input.v}"},
+                timeoutSeconds=600,
+                timeoutPolicy="TIME_OUT_WF",
+            ),
+            defs,
+        ),
+    }
+    resources = {}
+    for name, (asl, diagnostics) in definitions.items():
+        assert not [d for d in diagnostics if d.severity == "error"], (name, diagnostics)
+        text = json.dumps(asl)
+        resources[name] = {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "RoleArn": "arn:aws:iam::123456789012:role/sfn",
+                "Definition": json.loads(substitute(text, _arns(text))),
+            },
+        }
+    template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}
+    assert [str(match) for match in lint(json.dumps(template), regions=["us-east-1"])] == []
