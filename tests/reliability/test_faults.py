@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -250,16 +249,28 @@ def test_permanent_failure_of_one_map_item_fails_the_execution_and_keeps_the_oth
     """Documented policy (docs/reliability.md): one failed rendition fails the execution, with the
     rendition's typed error; renditions already published stay, complete and valid; nothing retried."""
 
+    healthy_items = 4  # webp and jpg at two sizes
+    finished_healthy: list[str] = []
+    all_healthy_done = threading.Event()
+    lock = threading.Lock()
+
     def handler_for(name: str) -> Handler:
         real = default_handler(name)
         if name != RESIZE_TASK:
             return real
 
         def handler(event: dict[str, Any], context: Any) -> Any:
-            if event.get("outputFormat") == "png":
-                time.sleep(0.2)  # let the healthy items finish first, so there is something to keep
-                return _corrupt_png(event)
-            return real(event, context)
+            if event.get("outputFormat") != "png":
+                result = real(event, context)
+                with lock:
+                    finished_healthy.append(result["fileLocation"])
+                    if len(finished_healthy) == healthy_items:
+                        all_healthy_done.set()
+                return result
+            # Fail only once the healthy items are done (all items run at once: MaxConcurrency 20),
+            # so the test knows exactly what must have been kept. The timeout is a hang guard.
+            assert all_healthy_done.wait(timeout=25)
+            return _corrupt_png(event)
 
         return handler
 
@@ -284,7 +295,7 @@ def test_permanent_failure_of_one_map_item_fails_the_execution_and_keeps_the_oth
         assert png_attempts, "the failing item ran"
         assert len(png_attempts) == len(set(png_attempts)), "a png item was retried after CorruptImageError"
         outputs = objects(aws, aws.deployment.output_bucket)
-        assert outputs, "the healthy renditions were published"
+        assert len(outputs) == healthy_items, "every healthy rendition stays published"
         for key, data in outputs.items():
             image = decode(data)
             extension = key.rsplit(".", 1)[-1]
