@@ -10,38 +10,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PIL import (
-    AvifImagePlugin,
-    BmpImagePlugin,
-    GifImagePlugin,
-    Image,
-    JpegImagePlugin,
-    MpoImagePlugin,
-    PngImagePlugin,
-    TiffImagePlugin,
-    UnidentifiedImageError,
-    WebPImagePlugin,
-)
+from PIL import Image, UnidentifiedImageError
 
 from lambdas.core.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
+from lambdas.core.plugins import candidate_formats
 
 # Only these Pillow plugins may even look at the bytes. TIFF and BMP are common camera/scanner
 # exports (the S3 trigger accepts .tif/.bmp); MPO is how many phones write JPEGs. Everything with a
 # history of parser trouble or an interpreter behind it (EPS/PS via Ghostscript, PDF, SVG, FITS,
 # PSD, ICO, TGA, ...) never reaches a decoder. (MPO files are opened by the JPEG plugin.)
 ALLOWED_INPUT_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "AVIF", "TIFF", "BMP")
-# Registering exactly these plugins (instead of Image.init(), which loads every plugin) keeps the
-# cold start short and makes Image.open(formats=...) work without a full plugin scan.
-_PLUGINS = (
-    AvifImagePlugin,
-    BmpImagePlugin,
-    GifImagePlugin,
-    JpegImagePlugin,
-    MpoImagePlugin,
-    PngImagePlugin,
-    TiffImagePlugin,
-    WebPImagePlugin,
-)
+# Only the plugin a source's signature points at is imported (lambdas.core.plugins): never
+# Image.init(), which loads every plugin, and no AVIF/WebP/TIFF codec for a JPEG upload.
 ANIMATABLE_INPUT_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
 
 # Recognised so the error can say what was refused instead of "unidentified".
@@ -104,7 +84,10 @@ def open_untrusted(data: bytes, limits: DecodeLimits, field: str = "fileLocation
         raise CorruptImageError(field, "the source is empty (0 bytes)")
     with pillow_guard(limits, field):
         try:
-            image = Image.open(io.BytesIO(data), formats=ALLOWED_INPUT_FORMATS)
+            formats = candidate_formats(data[:16], ALLOWED_INPUT_FORMATS)
+            if not formats:
+                raise UnidentifiedImageError("no allowed format matches the signature")
+            image = Image.open(io.BytesIO(data), formats=formats)
         except UnidentifiedImageError:
             kind = _refused_kind(data)
             allowed = ", ".join(ALLOWED_INPUT_FORMATS)

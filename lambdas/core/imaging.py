@@ -8,6 +8,7 @@ profiles converted to sRGB (outputs are sRGB; the profile is embedded only when 
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -15,6 +16,7 @@ from functools import cache
 from PIL import Image, ImageCms
 
 from lambdas.core.decode import ANIMATABLE_INPUT_FORMATS, DecodeLimits, open_untrusted, pillow_guard
+from lambdas.core.plugins import ensure_plugin
 from lambdas.core.recipe import Recipe
 
 EXIF_ORIENTATION = 0x0112
@@ -33,6 +35,10 @@ RESAMPLE = Image.Resampling.LANCZOS
 DEFAULT_FRAME_MS = 100
 # Encoder speed/size trade-offs, one place for the benchmark to read.
 PNG_COMPRESS_LEVEL = 6
+# zlib's run-length strategy: after PNG's adaptive row filters a photo has few long matches, so
+# RLE is 2-3x faster than the default strategy at the same level and its files are as small
+# (measured: 1200 px photo 153 ms / 2.56 MB vs 417 ms / 2.56 MB); flat graphics grow ~20%.
+PNG_COMPRESS_TYPE = zlib.Z_RLE
 WEBP_METHOD = 4
 AVIF_SPEED = 6
 GIF_QUANTIZER = Image.Quantize.FASTOCTREE
@@ -304,6 +310,7 @@ def encode(
 ) -> bytes:
     """Per-format encoder settings; deterministic (no timestamps) so a retry rewrites identical bytes."""
     fmt = recipe.output
+    ensure_plugin(fmt.pil_format)
     buffer = io.BytesIO()
     extra = _metadata(source, recipe)
     animated = len(frames) > 1
@@ -311,7 +318,9 @@ def encode(
         image = _flatten(frames[0], recipe.background)
         image.save(buffer, "JPEG", quality=recipe.quality, optimize=True, progressive=True, **extra)
     elif fmt.name == "png":
-        frames[0].save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL, **extra)
+        frames[0].save(
+            buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL, compress_type=PNG_COMPRESS_TYPE, **extra
+        )
     elif fmt.name == "webp":
         converted = [f.convert("RGBA" if f.mode in ("RGBA", "LA") else "RGB") for f in frames]
         options: dict[str, object] = {"quality": recipe.quality, "method": WEBP_METHOD, **extra}

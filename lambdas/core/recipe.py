@@ -24,7 +24,7 @@ from pydantic import (
 from lambdas.core.errors import InvalidRecipeError
 
 # Bump when rendering changes output bytes, so new renditions get new keys instead of overwriting.
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"  # 2: PNG written with zlib Z_RLE
 MAX_LOCATION_LENGTH = 1024
 
 Fit = Literal["contain", "cover", "fill", "stretch"]

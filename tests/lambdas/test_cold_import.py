@@ -78,3 +78,37 @@ def test_tracing_on_lambda_uses_the_xray_recorder() -> None:
     )
     assert (enabled, disabled, xray_loaded) == ("True", "False", "True")
     assert provider_module.startswith("aws_xray_sdk.core")
+
+
+PLUGIN_PROBE = """
+import io, sys
+from PIL import Image
+from lambdas.core.imaging import render_bytes
+from lambdas.core.recipe import Recipe
+
+buffer = io.BytesIO()
+Image.new("RGB", (64, 48), (200, 30, 30)).save(buffer, "JPEG")
+out = render_bytes(buffer.getvalue(), Recipe(format={fmt!r}, width=32, height=32, fit="contain", quality=80))
+decoded = Image.open(io.BytesIO(out.data))
+loaded = sorted(name.split(".")[-1] for name in sys.modules if name.endswith("ImagePlugin"))
+print(decoded.format, "%dx%d" % decoded.size, Image._initialized, ",".join(loaded))
+"""
+
+
+@pytest.mark.parametrize(("fmt", "pil_format"), [("jpeg", "JPEG"), ("webp", "WEBP"), ("png", "PNG")])
+def test_only_the_needed_pillow_plugins_are_loaded(fmt: str, pil_format: str) -> None:
+    """A JPEG source never loads Pillow's every-plugin init() nor the AVIF/TIFF codecs."""
+    result = subprocess.run(
+        [sys.executable, "-c", PLUGIN_PROBE.format(fmt=fmt)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": ""},
+    )
+    decoded_format, size, initialized, loaded = result.stdout.split(" ")
+    assert decoded_format == pil_format
+    assert size == "32x24"
+    assert initialized == "1"  # preinit only; 2 would mean Image.init() imported every plugin
+    plugins = set(loaded.strip().split(","))
+    assert {"AvifImagePlugin", "TiffImagePlugin", "EpsImagePlugin", "PdfImagePlugin"}.isdisjoint(plugins)
+    assert ("WebPImagePlugin" in plugins) is (fmt == "webp")

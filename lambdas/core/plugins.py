@@ -1,0 +1,50 @@
+"""Which Pillow format plugins are loaded, and when: only the ones an image actually needs.
+
+`Image.open(formats=...)` and `Image.save(format=...)` call `Image.init()`, which imports every
+Pillow plugin (about 45, including the AVIF, WebP and TIFF codecs), as soon as a requested format is
+not registered yet. That costs cold-start time and several MB of resident memory per process. Pillow
+registers BMP, GIF, JPEG, PNG (and PPM) on its own (`Image.preinit`); the other allowed plugins are
+imported here on demand, decided from the file signature (reading) or the output format (writing).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from PIL import Image
+
+# Plugins Pillow's preinit() does not load; the module registers the format when imported.
+_LAZY_PLUGIN_MODULES = {
+    "WEBP": "PIL.WebPImagePlugin",
+    "AVIF": "PIL.AvifImagePlugin",
+    "TIFF": "PIL.TiffImagePlugin",
+}
+_ALWAYS_REGISTERED = ("JPEG", "PNG", "GIF", "BMP")
+
+
+def ensure_plugin(pil_format: str) -> None:
+    """Register the plugin of `pil_format` (idempotent) so Pillow does not fall back to init()."""
+    Image.preinit()
+    module = _LAZY_PLUGIN_MODULES.get(pil_format.upper())
+    if module is not None:
+        importlib.import_module(module)
+
+
+def _signature_formats(prefix: bytes) -> tuple[str, ...]:
+    """Lazy-plugin formats this prefix could be; Pillow's own `_accept` checks still decide."""
+    formats = []
+    if prefix[:4] == b"RIFF" and prefix[8:12] == b"WEBP":
+        formats.append("WEBP")
+    if prefix[4:8] == b"ftyp":
+        formats.append("AVIF")
+    if prefix[:2] in (b"MM", b"II"):
+        formats.append("TIFF")
+    return tuple(formats)
+
+
+def candidate_formats(prefix: bytes, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The allowed formats worth trying for these leading bytes, with their plugins registered."""
+    wanted = [fmt for fmt in allowed if fmt in _ALWAYS_REGISTERED or fmt in _signature_formats(prefix)]
+    for fmt in wanted:
+        ensure_plugin(fmt)
+    return tuple(wanted)
