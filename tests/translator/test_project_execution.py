@@ -4,6 +4,7 @@ Step Functions engine with stub workers: their outputs are what Conductor would 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +166,17 @@ def test_fan_out_cap_stays_far_below_history_and_payload_limits(deployed, workfl
     assert len(result.events) < HISTORY_LIMIT // 10
     assert result.max_event_bytes() < PAYLOAD_LIMIT // 4
     print(f"{workflow}: {len(result.events)} events, largest {result.max_event_bytes()} bytes")
+
+
+SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
+
+
+def test_the_seed_posts_example_inputs_run_the_fixed_workflows(deployed) -> None:
+    single = json.loads((SEEDS / "000" / "input.json").read_text())
+    result = deployed.run("image_convert_resize", single)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["fileLocation"].endswith(".300x300.gif")
+    dynamic = json.loads((SEEDS / "003" / "input.json").read_text())
+    result = deployed.run("image_multiple_convert_resize", dynamic)
+    assert result.status == "SUCCEEDED", result.cause
+    assert len(result.output["fileLocations"]) == 9  # "This will spawn 9 different processes"
