@@ -58,6 +58,9 @@ def imagemagick_args(rendition: Rendition) -> list[str]:
     match rendition.fmt:
         case "jpg":
             args += ["-quality", str(settings.JPEG_QUALITY), "-sampling-factor", "4:2:0"]
+            if settings.JPEG_PROGRESSIVE:
+                args += ["-interlace", "Plane"]
+            args += ["-define", "jpeg:optimize-coding=true"]
         case "webp":
             args += ["-quality", str(settings.WEBP_QUALITY), "-define", f"webp:method={settings.WEBP_EFFORT}"]
         case "avif":
@@ -98,7 +101,12 @@ def imagemagick_engine() -> Engine:
 def vips_save_options(fmt: str) -> tuple[str, dict[str, Any]]:
     match fmt:
         case "jpg":
-            return ".jpg", {"Q": settings.JPEG_QUALITY, "subsample_mode": "on"}
+            return ".jpg", {
+                "Q": settings.JPEG_QUALITY,
+                "subsample_mode": "on",
+                "interlace": settings.JPEG_PROGRESSIVE,
+                "optimize_coding": True,
+            }
         case "webp":
             return ".webp", {"Q": settings.WEBP_QUALITY, "effort": settings.WEBP_EFFORT}
         case "avif":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,13 +25,19 @@ REDUCING_GAP = 3.0  # box-reduce to within 3x of the target, then Lanczos: invis
 def pillow_save_options(fmt: str) -> tuple[str, dict[str, Any]]:
     match fmt:
         case "jpg":
-            return "JPEG", {"quality": settings.JPEG_QUALITY, "subsampling": "4:2:0"}
+            return "JPEG", {
+                "quality": settings.JPEG_QUALITY,
+                "subsampling": "4:2:0",
+                "progressive": settings.JPEG_PROGRESSIVE,
+                "optimize": True,
+            }
         case "webp":
             return "WEBP", {"quality": settings.WEBP_QUALITY, "method": settings.WEBP_EFFORT}
         case "avif":
             return "AVIF", {"quality": settings.AVIF_QUALITY, "speed": settings.AVIF_SPEED}
         case "png":
-            return "PNG", {"compress_level": settings.PNG_COMPRESSION}
+            # The same zlib strategy as lambdas.core.imaging, so the decode/resize/encode split is imgpipe's.
+            return "PNG", {"compress_level": settings.PNG_COMPRESSION, "compress_type": zlib.Z_RLE}
         case "gif":
             return "GIF", {}
     raise ValueError(f"format {fmt!r} not benchmarked")

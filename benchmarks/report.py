@@ -84,9 +84,12 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {name} | {info.get('description') or info.get('reason')} |")
     lines += [
         "",
-        f"Shared encoder settings: JPEG q{settings.JPEG_QUALITY} 4:2:0, WebP q{settings.WEBP_QUALITY} "
+        f"Shared encoder settings: JPEG q{settings.JPEG_QUALITY} 4:2:0 "
+        f"{'progressive' if settings.JPEG_PROGRESSIVE else 'baseline'} with optimised Huffman tables "
+        "(all three engines), WebP q{settings.WEBP_QUALITY} "
         f"effort {settings.WEBP_EFFORT}, AVIF q{settings.AVIF_QUALITY} at libaom cpu-used {settings.AVIF_SPEED}, "
-        f"PNG zlib {settings.PNG_COMPRESSION} with adaptive filters, GIF 256 colours; metadata stripped; "
+        f"PNG zlib {settings.PNG_COMPRESSION} with adaptive filters (imgpipe: zlib strategy Z_RLE, the "
+        "others their default strategy), GIF 256 colours; metadata stripped; "
         "aspect ratio kept, enlarging allowed (job A's 1200 px from a 900 px source). Every engine renders each "
         "rendition from the source bytes (one Lambda per rendition in the dynamic fork); `imgpipe-batch` "
         "decodes once. ImageMagick runs the seeds' plain `convert - -resize WxH ... fmt:-` per rendition "
