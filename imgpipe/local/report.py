@@ -10,7 +10,9 @@ from rich.table import Table
 from imgpipe.local.runner import RunResult
 
 
-def print_result(console: Console, result: RunResult) -> None:
+def print_result(console: Console, result: RunResult, *, history_file: Path | None = None) -> None:
+    """``history_file``: where a local run wrote its history (the local engine is gone afterwards,
+    so ``imgpipe history`` cannot read it); otherwise the command that exports it is shown."""
     if result.renditions:
         table = Table(title="Renditions", title_justify="left")
         for column in ("format", "size", "bytes", "time", "path"):
@@ -39,7 +41,10 @@ def print_result(console: Console, result: RunResult) -> None:
         if failure.cause:
             console.print(f"[red]cause:[/] {failure.cause}")
         console.print(f"[yellow]what to do:[/] {failure.advice}")
-    console.print(f"history: imgpipe history {result.execution_arn}")
+    if history_file is not None:
+        console.print(f"history: {_short(str(history_file))}", highlight=False)
+    else:
+        console.print(f"history: imgpipe history {result.execution_arn}", highlight=False, soft_wrap=True)
 
 
 def _short(path: str) -> str:

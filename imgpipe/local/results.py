@@ -198,12 +198,13 @@ def _task_seconds(event: Event, index: Mapping[int, Event]) -> float | None:
 
 
 def child_execution_arns(events: Sequence[Event]) -> list[str]:
-    """Executions started by ``startExecution.sync`` tasks (their outputs carry ExecutionArn)."""
+    """Executions started by ``startExecution.sync`` tasks (their outputs, or causes, carry ExecutionArn)."""
     arns: list[str] = []
     for event in events:
         if event.get("type") not in ("TaskSucceeded", "TaskFailed"):
             continue
-        raw = _details(event).get("output")
+        # a succeeded .sync task's output, or a failed one's cause, is the child's DescribeExecution
+        raw = _details(event).get("output" if event.get("type") == "TaskSucceeded" else "cause")
         try:
             output = json.loads(raw) if isinstance(raw, str) else None
         except ValueError:

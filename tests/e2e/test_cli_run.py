@@ -98,10 +98,24 @@ def test_dynamic_fork_3_formats_x_3_sizes_from_an_input_file(
 
 
 @pytest.mark.parametrize(
-    "workflow", ["image_multiple_convert_resize_upload", "image_convert_resize_multiple_formats"]
+    ("workflow", "expected", "children"),
+    [
+        # the dynamic fork whose items run the image_resize_upload sub-workflow (the trigger default)
+        ("image_multiple_convert_resize_upload", [("JPEG", 160, 120), ("WEBP", 160, 120)], 2),
+        # the static fork: three fixed renditions (jpg 300, png 200, webp 1200 box; never enlarged)
+        (
+            "image_convert_resize_multiple_formats",
+            [("JPEG", 300, 225), ("PNG", 200, 150), ("WEBP", 640, 480)],
+            0,
+        ),
+    ],
 )
 def test_sub_workflow_and_fork_workflows(
-    workflow: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    workflow: str,
+    expected: list[tuple[str, int, int]],
+    children: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     workflow_input = {
         "fileLocation": str(_source(tmp_path)),
@@ -109,12 +123,16 @@ def test_sub_workflow_and_fork_workflows(
         "outputSizes": [{"width": 160, "height": 160}],
         "maintainAspectRatio": True,
     }
-    code, result = _run(capsys, workflow, "--input", json.dumps(workflow_input), "--out", str(tmp_path / "o"))
+    out = tmp_path / "o"
+    code, result = _run(capsys, workflow, "--input", json.dumps(workflow_input), "--out", str(out))
     assert code == 0, result
-    assert result["renditions"], result
+    assert [(r["format"], r["width"], r["height"]) for r in result["renditions"]] == expected
     for rendition in result["renditions"]:
-        image = _decoded(rendition)
-        assert max(image.size) <= 640
+        _decoded(rendition)
+    history = json.loads((out / "history.json").read_text())["executions"]
+    assert len(history) == 1 + children  # the child executions are exported with their parent
+    for child in history[1:]:
+        assert child["events"][-1]["type"] == "ExecutionSucceeded"
 
 
 def test_bad_image_fails_with_the_worker_error_and_one_attempt(
@@ -134,6 +152,33 @@ def test_bad_image_fails_with_the_worker_error_and_one_attempt(
     assert result["error"] in ("CorruptImageError", "UnsupportedImageError")
     assert result["stateAttempts"][result["failedState"]] == 1
     assert result["renditions"] == []
+
+
+def test_bad_image_in_a_sub_workflow_names_the_worker_error_of_the_child(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png" * 20)
+    workflow_input = {
+        "fileLocation": str(bad),
+        "outputFormats": ["jpg"],
+        "outputSizes": [{"width": 100, "height": 100}],
+    }
+    code, result = _run(
+        capsys,
+        "image_multiple_convert_resize_upload",
+        "--input",
+        json.dumps(workflow_input),
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert code == 1
+    assert result["status"] == "FAILED"
+    assert result["error"] in ("CorruptImageError", "UnsupportedImageError")  # not States.TaskFailed
+    assert result["cause"].startswith("fileLocation")
+    parent_state, child_state = result["failedState"].split(" > ")
+    assert result["stateAttempts"][child_state] == 1  # never retried
+    assert result["stateAttempts"][parent_state] == 1
 
 
 def test_bad_recipe_fails_with_invalid_recipe_and_one_attempt(
