@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 from lambdas.core.errors import (
     SourceNotFoundError,
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
+_MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
 _NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "404", "NotFound", "NoSuchVersion", "403", "AccessDenied"}
 _THROTTLED = {
     "SlowDown",
@@ -124,8 +126,41 @@ def _botocore_errors() -> tuple[type[Exception], ...]:
     return (ClientError, BotoCoreError)
 
 
+def _is_missing_key(error: Exception) -> bool:
+    from botocore.exceptions import ClientError
+
+    if not isinstance(error, ClientError):
+        return False
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code in _MISSING_KEY or status == 404
+
+
+def form_decoded(location: S3Location) -> S3Location | None:
+    """The location with its key form-decoded (`+` -> space, `%XX` -> byte), or None if unchanged.
+
+    S3 event notifications carry form-encoded keys; EventBridge's may too (docs/deploy.md)."""
+    decoded = unquote_plus(location.key)
+    return S3Location(location.bucket, decoded) if decoded and decoded != location.key else None
+
+
 def get_object(location: S3Location, *, max_bytes: int, field: str = "fileLocation") -> S3Object:
-    """Read an object, refusing it before download when it is larger than `max_bytes`."""
+    """Read an object, refusing it before download when it is larger than `max_bytes`.
+
+    The key is used as given. Only when S3 says it does not exist (NoSuchKey/404, never 403 or any
+    other error) and the form-decoded key differs, the decoded key is tried once: a literal `+` in a
+    key and a `+`-encoded space both work, and nothing is ever guessed twice."""
+    try:
+        return _get_object(location, max_bytes=max_bytes, field=field)
+    except SourceNotFoundError as error:
+        cause = error.__cause__
+        decoded = form_decoded(location)
+        if decoded is None or cause is None or not _is_missing_key(cause):
+            raise
+    return _get_object(decoded, max_bytes=max_bytes, field=field)
+
+
+def _get_object(location: S3Location, *, max_bytes: int, field: str) -> S3Object:
     from lambdas.core.errors import ImageTooLargeError
 
     try:

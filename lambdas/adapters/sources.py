@@ -45,7 +45,8 @@ def read_source(location: str, settings: WorkerSettings, field: str = "fileLocat
         obj = s3.get_object(
             s3.parse_s3_uri(location, field), max_bytes=settings.max_source_bytes, field=field
         )
-        return SourceData(location, obj.identity, obj.body)
+        # The location actually read: the form-decoded key when only that one exists (s3.get_object).
+        return SourceData(obj.location.uri, obj.identity, obj.body)
     if location[:8].lower() == "https://":
         policy = fetch.FetchPolicy(
             max_bytes=settings.max_source_bytes,

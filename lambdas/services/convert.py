@@ -19,6 +19,7 @@ def convert_resize(event: Any, settings: WorkerSettings) -> dict[str, Any]:
     location, recipe = parse_resize_input(event, max_dimension=settings.max_output_dimension)
     bucket = settings.require_output_bucket()
     source = read_source(location, settings)
+    location = source.location  # the key S3 really has (form-decoded when only that exists)
     limits = DecodeLimits(settings.max_source_bytes, settings.max_source_pixels, settings.max_frames)
     rendered = render_bytes(source.body, recipe, limits)
     destination = s3.S3Location(

@@ -404,3 +404,78 @@ def test_non_ascii_source_keys_give_ascii_keys_and_metadata(s3: Any, context: An
     published = upload_handler({"fileLocation": f"s3://{SOURCE_BUCKET}/{key}"}, context)
     assert published["fileLocation"].isascii()
     assert read(s3, published["fileLocation"])[0] == images.rgba_png(60, 40)
+
+
+def test_a_form_encoded_key_falls_back_to_the_decoded_key_once(s3: Any, context: Any) -> None:
+    """EventBridge/S3 notifications may form-encode keys (space -> '+'): the real key is found."""
+    put_source(s3, images.rgba_png(60, 40), key="uploads/red flower.png", content_type="image/png")
+    encoded = f"s3://{SOURCE_BUCKET}/uploads/red+flower.png"
+    event = load_event("image_convert_resize", fileLocation=encoded, outputFormat="png")
+    result = convert_handler(event, context)
+    assert result["sourceLocation"] == f"s3://{SOURCE_BUCKET}/uploads/red flower.png"
+    assert "/red-flower/" in result["fileLocation"]
+    body, _ = read(s3, result["fileLocation"])
+    assert decode(body).size == (60, 40)
+    # The same upload named either way gets the same rendition key (the same object identity).
+    direct = convert_handler(dict(event, fileLocation=result["sourceLocation"]), context)
+    assert direct["fileLocation"] == result["fileLocation"]
+
+
+def test_a_literal_plus_key_is_used_as_given(s3: Any, context: Any) -> None:
+    """A key that really contains '+' is read as is; the decoded twin is never consulted."""
+    put_source(s3, images.rgba_png(60, 40), key="uploads/a+b.png", content_type="image/png")
+    put_source(s3, images.rgba_png(30, 20), key="uploads/a b.png", content_type="image/png")
+    event = load_event(
+        "image_convert_resize", fileLocation=f"s3://{SOURCE_BUCKET}/uploads/a+b.png", outputFormat="png"
+    )
+    result = convert_handler(event, context)
+    assert result["sourceLocation"] == f"s3://{SOURCE_BUCKET}/uploads/a+b.png"
+    assert decode(read(s3, result["fileLocation"])[0]).size == (60, 40)
+
+
+def test_the_decoded_key_is_tried_only_once_and_only_for_missing_keys(
+    s3: Any, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = s3_adapter.client()
+
+    class Recording:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def get_object(self, **kwargs: Any) -> Any:
+            calls.append(kwargs["Key"])
+            return real.get_object(**kwargs)
+
+    monkeypatch.setattr(s3_adapter, "client", Recording)
+    event = load_event(
+        "image_convert_resize", fileLocation=f"s3://{SOURCE_BUCKET}/uploads/no+such%2Bfile.png"
+    )
+    with pytest.raises(SourceNotFoundError) as raised:
+        convert_handler(event, context)
+    assert calls == ["uploads/no+such%2Bfile.png", "uploads/no such+file.png"]
+    assert raised.value.field == "fileLocation"
+    # A key with nothing to decode is asked for once.
+    calls.clear()
+    with pytest.raises(SourceNotFoundError):
+        convert_handler(dict(event, fileLocation=f"s3://{SOURCE_BUCKET}/uploads/plain.png"), context)
+    assert calls == ["uploads/plain.png"]
+
+
+def test_access_denied_is_never_retried_with_a_decoded_key(
+    s3: Any, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    class Denying:
+        def get_object(self, **kwargs: Any) -> Any:
+            calls.append(kwargs["Key"])
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "GetObject"
+            )
+
+    monkeypatch.setattr(s3_adapter, "client", Denying)
+    event = load_event("image_convert_resize", fileLocation=f"s3://{SOURCE_BUCKET}/uploads/a+b.png")
+    with pytest.raises(SourceNotFoundError):
+        convert_handler(event, context)
+    assert calls == ["uploads/a+b.png"]
