@@ -126,7 +126,7 @@ def _botocore_errors() -> tuple[type[Exception], ...]:
     return (ClientError, BotoCoreError)
 
 
-def _is_missing_key(error: Exception) -> bool:
+def _is_missing_key(error: BaseException) -> bool:
     from botocore.exceptions import ClientError
 
     if not isinstance(error, ClientError):
