@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import ValidationError
-
 from lambdas.core.errors import InvalidRecipeError
-from lambdas.core.recipe import PlanInput, canonical_format, make_recipe, validation_problem
+from lambdas.core.recipe import PlanInput, canonical_format, make_recipe, parse_event
 
 RESIZE_TASK = "image_convert_resize"
 # Step Functions' payload limit is 256 KB. At MAX_FANOUT=50 a typical plan is 45-57 KB; the worst case
@@ -25,12 +23,7 @@ _OPTIONAL_FIELDS = ("fit", "upscale", "quality", "background", "stripMetadata")
 
 
 def plan(event: Any, *, max_dimension: int, max_fanout: int) -> dict[str, Any]:
-    if not isinstance(event, dict):
-        raise InvalidRecipeError("input", f"expected a JSON object, got {type(event).__name__}")
-    try:
-        parsed = PlanInput.model_validate(event)
-    except ValidationError as error:
-        raise validation_problem(error) from None
+    parsed = parse_event(event, PlanInput)
 
     formats: dict[str, str] = {}  # canonical name -> the caller's spelling, first one wins
     for index, spelling in enumerate(parsed.outputFormats):

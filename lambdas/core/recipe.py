@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
+from aws_lambda_powertools.utilities.parser import parse
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -207,14 +208,24 @@ def validation_problem(error: ValidationError) -> InvalidRecipeError:
     return InvalidRecipeError(first_field, detail)
 
 
-def parse_resize_input(event: object, *, max_dimension: int) -> tuple[str, Recipe]:
-    """The resize task's event -> (source location, normalised recipe)."""
+InputModel = TypeVar("InputModel", bound=BaseModel)
+
+
+def parse_event(event: object, model: type[InputModel]) -> InputModel:
+    """Validate a task event with Powertools' parser (the project's event-parsing rule); its pydantic
+    ValidationError becomes one InvalidRecipeError naming the fields. Only JSON objects are events:
+    the parser would also accept a JSON string, which no Step Functions task sends."""
     if not isinstance(event, dict):
         raise InvalidRecipeError("input", f"expected a JSON object, got {type(event).__name__}")
     try:
-        parsed = ResizeInput.model_validate(event)
+        return parse(event=event, model=model)
     except ValidationError as error:
         raise validation_problem(error) from None
+
+
+def parse_resize_input(event: object, *, max_dimension: int) -> tuple[str, Recipe]:
+    """The resize task's event -> (source location, normalised recipe)."""
+    parsed = parse_event(event, ResizeInput)
     recipe = make_recipe(
         parsed, parsed.outputFormat, parsed.outputWidth, parsed.outputHeight, max_dimension=max_dimension
     )

@@ -7,13 +7,11 @@ import hashlib
 import mimetypes
 from typing import Any
 
-from pydantic import ValidationError
-
 from lambdas.adapters import s3
 from lambdas.adapters.sources import is_local_path, read_local, require_local_paths_allowed
 from lambdas.core.errors import SourceRefusedError
 from lambdas.core.keys import published_key, rendition_digest_in_key
-from lambdas.core.recipe import UploadInput, validation_problem
+from lambdas.core.recipe import UploadInput, parse_event
 from lambdas.services import metadata as meta
 from lambdas.settings import WorkerSettings
 
@@ -21,10 +19,7 @@ FIELD = "fileLocation"
 
 
 def publish(event: Any, settings: WorkerSettings) -> dict[str, Any]:
-    try:
-        location = UploadInput.model_validate(event).fileLocation
-    except ValidationError as error:
-        raise validation_problem(error) from None
+    location = parse_event(event, UploadInput).fileLocation
     bucket = settings.require_output_bucket()
     if location.startswith("s3://"):
         destination = _publish_s3(s3.parse_s3_uri(location, FIELD), bucket, settings)

@@ -119,3 +119,22 @@ def test_equivalent_inputs_have_equal_digests_and_different_ones_differ() -> Non
         parse(outputFormat="webp")[1].digest(),
     }
     assert len(different) == 6
+
+
+def test_events_are_parsed_by_powertools_parser_with_typed_field_errors() -> None:
+    from aws_lambda_powertools.utilities.parser.functions import CACHE_TYPE_ADAPTER
+
+    from lambdas.core.recipe import PlanInput, UploadInput, parse_event
+
+    parsed = parse_event({"fileLocation": "s3://bucket-a/k.png", "extra": 1}, UploadInput)
+    assert parsed.fileLocation == "s3://bucket-a/k.png"
+    assert id(UploadInput) in CACHE_TYPE_ADAPTER  # validated through Powertools' parse()
+    bad_plan = {"fileLocation": "s3://b/k", "outputFormats": [], "outputSizes": [{"width": 0}]}
+    with pytest.raises(InvalidRecipeError) as raised:
+        parse_event(bad_plan, PlanInput)
+    assert raised.value.field == "outputFormats"
+    assert "outputSizes.0.width" in str(raised.value)
+    assert "outputSizes.0.height" in str(raised.value)
+    with pytest.raises(InvalidRecipeError) as raised:
+        parse_event('{"fileLocation": "s3://b/k"}', UploadInput)  # a JSON string is not an event
+    assert raised.value.field == "input"
