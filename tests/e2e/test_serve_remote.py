@@ -250,6 +250,65 @@ def test_start_a_sub_workflow_workflow_and_export_its_history(
     assert exported[0]["events"][-1]["type"] == "ExecutionSucceeded"
 
 
+@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
+def test_start_finds_the_state_machine_and_buckets_in_the_stack_outputs(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stack with the outputs infra/stack.py declares (created in moto's CloudFormation)."""
+    outputs = {
+        "InputBucketName": {"Value": served.info.input_bucket},
+        "OutputBucketName": {"Value": served.info.output_bucket},
+    }
+    for workflow, arn in served.info.state_machines.items():
+        outputs[f"StateMachineArn{workflow.replace('_', '')}"] = {"Value": arn}
+    template = {
+        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": outputs,
+    }
+    served.client("cloudformation").create_stack(StackName="imgpipe-e2e", TemplateBody=json.dumps(template))
+    code, result = _cli(
+        capsys,
+        "start",
+        "image_resize_upload",
+        "--stack-name",
+        "imgpipe-e2e",
+        "--endpoint-url",
+        served.url,
+        "--image",
+        str(_png(tmp_path / "st.png")),
+        "--formats",
+        "webp",
+        "--sizes",
+        "64x64",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+    )
+    assert code == 0, result
+    assert ":execution:imgpipe-image_resize_upload:" in result["executionArn"]
+    [rendition] = result["renditions"]
+    assert _decoded(rendition).size == (64, 48)
+    code, watched = _cli(
+        capsys,
+        "watch",
+        result["executionArn"],
+        "--stack-name",
+        "imgpipe-e2e",
+        "--endpoint-url",
+        served.url,
+        "--out",
+        str(tmp_path / "w"),
+        "--json",
+    )
+    assert code == 0
+    assert [r["key"] for r in watched["renditions"]] == [rendition["key"]]
+    assert (
+        main(["start", "nope", "--stack-name", "imgpipe-e2e", "--endpoint-url", served.url, "--image", "x"])
+        == 2
+    )
+    assert "StateMachineArnnope" in capsys.readouterr().err
+
+
 def test_a_bad_recipe_through_start_fails_with_the_worker_error_and_one_attempt(
     served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
