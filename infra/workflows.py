@@ -10,7 +10,7 @@ import graphlib
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import Annotations, ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -20,6 +20,7 @@ from constructs import Construct
 from imgpipe.config import DeploymentConfig
 from infra.retention import log_retention
 from infra.storage import removal_policy
+from statemachines.translator.emitter import EXPRESS_MAX_SECONDS
 
 # The managed rule Step Functions creates to learn when a `.sync` child execution ends.
 SYNC_EVENTS_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
@@ -47,6 +48,19 @@ def state_machine_type(config: DeploymentConfig, tw: Any) -> sfn.StateMachineTyp
     if config.workflowType == "EXPRESS" and tw.express_compatible:
         return sfn.StateMachineType.EXPRESS
     return sfn.StateMachineType.STANDARD
+
+
+def express_duration_warning(tw: Any) -> str | None:
+    """Express stops at 5 minutes: say so when the worst case (every retry, every timeout) may not fit."""
+    worst = tw.worst_case_seconds
+    if worst is not None and worst <= EXPRESS_MAX_SECONDS:
+        return None
+    bound = "has no static bound" if worst is None else f"is {worst:.0f} s"
+    return (
+        f"{tw.name} runs as Express, which stops at {EXPRESS_MAX_SECONDS} s; its worst case {bound} "
+        "(every retry taken, every attempt timing out). Lower the task definitions' timeouts or retries, "
+        "or deploy it as Standard."
+    )
 
 
 class Workflows(Construct):
@@ -101,6 +115,10 @@ class Workflows(Construct):
                     destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
                 ),
             )
+            if state_machine_type(config, tw) == sfn.StateMachineType.EXPRESS:
+                warning = express_duration_warning(tw)
+                if warning:
+                    Annotations.of(self.state_machines[name]).add_warning(warning)
             self.roles[name] = role
             self.children[name] = frozenset(tw.child_workflows)
 

@@ -51,6 +51,8 @@ class TranslatedWorkflow:
     timeout_seconds: int | None
     concurrency_hints: dict[str, int]
     diagnostics: list[Diagnostic]
+    # Every retry taken and every attempt timing out; None when unbounded (a Map, a child).
+    worst_case_seconds: float | None = None
 
     @property
     def asl_json(self) -> str:
@@ -127,6 +129,7 @@ def translate_all(project: Project) -> tuple[dict[str, TranslatedWorkflow], list
             timeout_seconds=timeout or None,
             concurrency_hints=dict(sorted(result.concurrency_hints.items())),
             diagnostics=[d for d in translation.diagnostics if d.severity == "warning"],
+            worst_case_seconds=translation.longest_seconds,
         )
     return translated, findings
 

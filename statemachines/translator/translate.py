@@ -29,9 +29,11 @@ class Translation:
 
     @property
     def express_compatible(self) -> bool:
-        """Express workflows run at most 5 minutes and cannot wait for .sync children."""
-        longest = self.longest_seconds
-        return not self.result.child_workflows and longest is not None and longest <= EXPRESS_MAX_SECONDS
+        """Express cannot wait for .sync children and stops at 5 minutes, so a workflow with children or
+        with a Wait past that is Standard-only. Retries and timeouts are not counted here: their worst
+        case (every attempt timing out, every back-off taken) is `longest_seconds`, which the CDK app
+        reports when a deployer chooses Express anyway."""
+        return not self.result.child_workflows and self.result.longest_wait_seconds <= EXPRESS_MAX_SECONDS
 
 
 def translate_workflow(

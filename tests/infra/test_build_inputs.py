@@ -109,3 +109,17 @@ def test_reserved_concurrency_is_opt_in_and_from_the_task_definitions():
         assert limit == min(
             tw.concurrency_hints[task_name] for tw in translated.values() if task_name in tw.concurrency_hints
         )
+
+
+def test_express_worst_case_over_five_minutes_is_reported():
+    from types import SimpleNamespace
+
+    from infra.workflows import express_duration_warning
+
+    assert express_duration_warning(SimpleNamespace(name="w", worst_case_seconds=200.0)) is None
+    over = express_duration_warning(SimpleNamespace(name="w", worst_case_seconds=400.0))
+    assert over is not None
+    assert "400 s" in over
+    unbounded = express_duration_warning(SimpleNamespace(name="w", worst_case_seconds=None))
+    assert unbounded is not None
+    assert "no static bound" in unbounded
