@@ -70,10 +70,22 @@ class SourceImage:
     _orientation: int = 1
     frame_count: int = 1
     loop: int = 0
+    _released: tuple[int, int] | None = field(default=None, repr=False)  # size, once taken
 
     @property
     def size(self) -> tuple[int, int]:
-        return self.first_frame.size
+        return self._released or self.first_frame.size
+
+    def still_frame(self, *, release: bool = False) -> Image.Image:
+        """The decoded first frame. `release=True` hands it over (its new owner may free it) and
+        leaves this source unusable: rendering it again raises instead of using a placeholder."""
+        if self._released is not None:
+            raise RuntimeError("the source frame was released by an earlier render")
+        frame = self.first_frame
+        if release:
+            self._released = frame.size
+            self.first_frame = Image.new(frame.mode, (1, 1))  # placeholder: drops the reference
+        return frame
 
     @property
     def is_animated(self) -> bool:
@@ -82,7 +94,7 @@ class SourceImage:
     def frames(self) -> Iterator[tuple[Image.Image, int]]:
         """(frame, duration ms) for every frame, oriented and normalised; one frame when not animated."""
         if self._animation is None:
-            yield self.first_frame, 0
+            yield self.still_frame(), 0
             return
         with pillow_guard(self._limits, "fileLocation"):
             for index in range(self.frame_count):
@@ -242,12 +254,44 @@ def load_source(
     )
 
 
+_PREMULTIPLIED = {"RGBA": "RGBa", "LA": "La"}
+
+
 def _transform(frame: Image.Image, geometry: Geometry, recipe: Recipe) -> Image.Image:
-    full = (0.0, 0.0, float(frame.width), float(frame.height))
-    if geometry.size == frame.size and geometry.crop == full:
+    """Crop/resize (+ pad) one frame.
+
+    The resize is Lanczos (after an integer box reduce while >= REDUCING_GAP x the target) in two
+    separable passes, the one with the smaller intermediate first: what Pillow's resize does
+    internally (its pass order can differ, so pixels differ by rounding: a few levels at most),
+    but done here so that a frame nobody else holds
+    (`render(..., release_source=True)`, used by `render_bytes`) is freed between the passes. Peak
+    memory is then source + one intermediate instead of source + intermediate + output (-7 MB on a
+    12 MP JPEG drafted to 2000x1500 for a 1600x1200 output). Alpha is premultiplied once around both
+    passes, as Pillow does around its single call."""
+    left, top, right, bottom = geometry.crop
+    if geometry.size == frame.size and geometry.crop == (0.0, 0.0, float(frame.width), float(frame.height)):
         out = frame.copy()
     else:
-        out = frame.resize(geometry.size, RESAMPLE, box=geometry.crop, reducing_gap=REDUCING_GAP)
+        mode = frame.mode
+        if mode in _PREMULTIPLIED:
+            frame = frame.convert(_PREMULTIPLIED[mode])
+        width, height = geometry.size
+        if width * frame.height <= frame.width * height:  # the smaller intermediate first
+            # All rows/columns of the intermediate, so the second pass' kernel reaches beyond the
+            # crop as Pillow's does (its support is clamped to the image, not to the box).
+            frame = frame.resize(
+                (width, frame.height), RESAMPLE, box=(left, 0, right, frame.height), reducing_gap=REDUCING_GAP
+            )
+            second_box = (0.0, top, float(width), bottom)
+        else:
+            frame = frame.resize(
+                (frame.width, height), RESAMPLE, box=(0, top, frame.width, bottom), reducing_gap=REDUCING_GAP
+            )
+            second_box = (left, 0.0, right, float(height))
+        out = frame.resize(geometry.size, RESAMPLE, box=second_box, reducing_gap=REDUCING_GAP)
+        if mode in _PREMULTIPLIED:
+            out = out.convert(mode)
+    del frame
     if geometry.canvas is not None:
         out = _pad(out, geometry.canvas, recipe)
     out.info = {}  # never leak source metadata (EXIF, XMP, text chunks, ICC) into the output
@@ -354,8 +398,10 @@ def encode(
     return buffer.getvalue()
 
 
-def render(source: SourceImage, recipe: Recipe) -> RenderedImage:
-    """One rendition of an already decoded source."""
+def render(source: SourceImage, recipe: Recipe, *, release_source: bool = False) -> RenderedImage:
+    """One rendition of an already decoded source. `release_source=True` hands the decoded frame
+    over to the resize, which frees it as soon as it is no longer needed: the source cannot be
+    rendered again afterwards (for single-use callers such as `render_bytes`)."""
     geometry = plan_geometry(source.size, recipe)
     keep_animation = source.is_animated and recipe.output.supports_animation
     # Decoding errors of lazily read frames are typed inside SourceImage.frames(); errors raised
@@ -366,7 +412,9 @@ def render(source: SourceImage, recipe: Recipe) -> RenderedImage:
             frames.append(_transform(frame, geometry, recipe))
             durations.append(duration)
     else:
-        frames.append(_transform(source.first_frame, geometry, recipe))
+        # The argument is the only reference when released (CPython moves call arguments into the
+        # callee), so _transform can drop the full-size frame after its first pass.
+        frames.append(_transform(source.still_frame(release=release_source), geometry, recipe))
     data = encode(frames, source, recipe, durations)
     width, height = geometry.output_size
     return RenderedImage(data, width, height, recipe.format, recipe.output.content_type, len(frames))
@@ -375,4 +423,4 @@ def render(source: SourceImage, recipe: Recipe) -> RenderedImage:
 def render_bytes(data: bytes, recipe: Recipe, limits: DecodeLimits | None = None) -> RenderedImage:
     """Decode `data` and render one rendition (JPEG draft decoding applies unless upscaling)."""
     boxes = [] if recipe.upscale else [(recipe.width, recipe.height)]
-    return render(load_source(data, limits, target_boxes=boxes), recipe)
+    return render(load_source(data, limits, target_boxes=boxes), recipe, release_source=True)
