@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: install test lint typecheck check demo bench synth translate clean
+.PHONY: install test lint check demo serve reliability bench synth translate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ check: lint test
 ## demo: the dynamic-fork workflow run locally on the sample image, 3 formats x 3 sizes
 demo: $(STAMP)
 	$(BIN)/imgpipe run image_multiple_convert_resize --input @imgpipe/samples/demo-input.json --out out/demo
+
+## serve: the local AWS endpoint (S3 trigger, Step Functions API) for the AWS CLI or boto3
+serve: $(STAMP)
+	$(BIN)/imgpipe serve
+
+## reliability: only the hostile-input, fault and duplicate tests (part of `make test`)
+reliability: $(STAMP)
+	$(BIN)/python -m pytest -q tests/reliability
 
 ## translate: regenerate statemachines/generated from statemachines/conductor
 translate: $(STAMP)

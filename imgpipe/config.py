@@ -21,6 +21,12 @@ UPLOAD_TASK = "upload_toS3"
 PLANNER_TASK = "image_multiple_convert_resize"
 WORKER_TASKS: tuple[str, ...] = (RESIZE_TASK, UPLOAD_TASK, PLANNER_TASK)
 
+# The Task state enforces the Conductor `timeoutSeconds` (its Retry/Catch understand States.Timeout);
+# the function's own timeout is a backstop a little later, so the state's timeout always fires first.
+DEFAULT_TASK_TIMEOUT_SECONDS = 60
+FUNCTION_TIMEOUT_MARGIN_SECONDS = 5
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
+
 
 class OutputSize(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -128,3 +134,14 @@ def function_environment(
     if task_name == PLANNER_TASK:
         env["MAX_FANOUT"] = str(config.maxFanout)
     return env
+
+
+def function_timeout_seconds(task_timeout_seconds: int | None) -> int:
+    """A worker function's timeout, on AWS and locally: the task's timeout plus a margin."""
+    seconds = (task_timeout_seconds or DEFAULT_TASK_TIMEOUT_SECONDS) + FUNCTION_TIMEOUT_MARGIN_SECONDS
+    return min(seconds, LAMBDA_MAX_TIMEOUT_SECONDS)
+
+
+def state_machine_output_key(workflow_name: str) -> str:
+    """The stack output that holds a workflow's state machine ARN (CloudFormation ids are alphanumeric)."""
+    return f"StateMachineArn{workflow_name.replace('_', '')}"

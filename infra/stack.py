@@ -9,7 +9,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from imgpipe.config import DeploymentConfig
+from imgpipe.config import DeploymentConfig, state_machine_output_key
 from infra.bundling import DependenciesLayer
 from infra.nag import acknowledge_findings
 from infra.storage import Storage
@@ -101,7 +101,7 @@ class ImgpipeStack(Stack):
         for name, machine in self.workflows.state_machines.items():
             CfnOutput(
                 self,
-                f"StateMachineArn{name.replace('_', '')}",
+                state_machine_output_key(name),
                 value=machine.state_machine_arn,
                 description=f"ARN of the {name} workflow",
             )

@@ -17,18 +17,12 @@ from imgpipe.config import (
     WORKER_TASKS,
     DeploymentConfig,
     function_environment,
+    function_timeout_seconds,
 )
 from infra.bundling import LAMBDA_PLATFORM, TargetPlatform
 from infra.code import worker_code
 from infra.retention import log_retention
 from infra.storage import Storage, removal_policy
-
-# The Step Functions Task state enforces the Conductor `timeoutSeconds` (the translator writes it as
-# the state's TimeoutSeconds, which its Retry/Catch understand); the function's own timeout is a
-# backstop a little later so that a runaway invocation is still stopped.
-TIMEOUT_MARGIN_SECONDS = 5
-LAMBDA_MAX_TIMEOUT_SECONDS = 900
-DEFAULT_TASK_TIMEOUT_SECONDS = 60
 
 
 def handler_path(task_name: str) -> str:
@@ -36,8 +30,7 @@ def handler_path(task_name: str) -> str:
 
 
 def function_timeout(task_timeout_seconds: int | None) -> Duration:
-    seconds = (task_timeout_seconds or DEFAULT_TASK_TIMEOUT_SECONDS) + TIMEOUT_MARGIN_SECONDS
-    return Duration.seconds(min(seconds, LAMBDA_MAX_TIMEOUT_SECONDS))
+    return Duration.seconds(function_timeout_seconds(task_timeout_seconds))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import boto3
 from moto import mock_aws
 
 from imgpipe import trigger
-from imgpipe.config import WORKER_TASKS, DeploymentConfig, function_environment
+from imgpipe.config import WORKER_TASKS, DeploymentConfig, function_environment, function_timeout_seconds
 from imgpipe.local import lambda_seam, moto_fixes, s3_event_seam
 
 DEFAULT_REGION = lambda_seam.DEFAULT_REGION
@@ -39,9 +39,6 @@ STATES_ROLE = f"arn:aws:iam::{ACCOUNT}:role/imgpipe-local-states"
 EVENTS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/imgpipe-local-events"
 TRIGGER_RULE = "upload-trigger"
 TASK_DEFINITIONS = Path(__file__).resolve().parents[2] / "statemachines" / "conductor" / "tasks"
-DEFAULT_TASK_TIMEOUT = 60  # these three mirror infra/workers.py, which imgpipe may not import
-TIMEOUT_MARGIN = 5
-LAMBDA_MAX_TIMEOUT = 900
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 Handler = lambda_seam.Handler
@@ -89,14 +86,13 @@ def default_handler(task_name: str) -> Handler:
 
 
 def lambda_timeout_seconds(task_name: str, definitions_dir: Path = TASK_DEFINITIONS) -> int:
-    """The function timeout CDK gives a worker: the task's Conductor ``timeoutSeconds`` (which the
-    Task state enforces) plus a margin, as in ``infra/workers.py::function_timeout``."""
+    """The function timeout CDK gives a worker (``imgpipe.config.function_timeout_seconds``)."""
     path = definitions_dir / f"{task_name}.json"
     seconds = None
     if path.is_file():
         value = json.loads(path.read_text()).get("timeoutSeconds")
         seconds = value if isinstance(value, int) and value > 0 else None
-    return min((seconds or DEFAULT_TASK_TIMEOUT) + TIMEOUT_MARGIN, LAMBDA_MAX_TIMEOUT)
+    return function_timeout_seconds(seconds)
 
 
 def creation_order(workflows: Mapping[str, Any]) -> list[str]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from imgpipe.config import DeploymentConfig
+from imgpipe.config import DeploymentConfig, state_machine_output_key
 from imgpipe.local.runner import UsageError
 
 SINGLE_RENDITION_RECIPE = "image_convert_resize"  # {fileLocation, recipeParameters{...}} (seeds 000/001)
@@ -33,8 +33,8 @@ class Target:
 
 
 def output_key(workflow_name: str) -> str:
-    """The stack output holding a workflow's state machine ARN (as infra/stack.py names it)."""
-    return f"StateMachineArn{workflow_name.replace('_', '')}"
+    """The stack output holding a workflow's state machine ARN."""
+    return state_machine_output_key(workflow_name)
 
 
 def workflow_of(state_machine_arn: str, config: DeploymentConfig) -> str | None:

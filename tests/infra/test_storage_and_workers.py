@@ -7,8 +7,14 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from imgpipe.config import PLANNER_TASK, RESIZE_TASK, UPLOAD_TASK, WORKER_TASKS, function_environment
-from infra.workers import TIMEOUT_MARGIN_SECONDS
+from imgpipe.config import (
+    FUNCTION_TIMEOUT_MARGIN_SECONDS,
+    PLANNER_TASK,
+    RESIZE_TASK,
+    UPLOAD_TASK,
+    WORKER_TASKS,
+    function_environment,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -104,7 +110,7 @@ def test_one_function_per_task_with_the_contracted_settings(synth):
         assert props["Architectures"] == ["arm64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["MemorySize"] == synth.config.memorySize[task_name]
-        assert props["Timeout"] == (timeouts[task_name] or 60) + TIMEOUT_MARGIN_SECONDS
+        assert props["Timeout"] == (timeouts[task_name] or 60) + FUNCTION_TIMEOUT_MARGIN_SECONDS
         assert "ReservedConcurrentExecutions" not in props  # opt-in only
         assert len(props["Layers"]) == 1
         expected_env = function_environment(task_name, synth.config, output_bucket="OUTPUT")
