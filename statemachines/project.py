@@ -23,6 +23,7 @@ from statemachines.translator import (
 )
 from statemachines.translator.model import TaskDef, WorkflowDef
 from statemachines.translator.sources import load_directory_pair, read_json
+from statemachines.translator.translate import Translation
 
 CONDUCTOR_DIR = Path(__file__).resolve().parent / "conductor"
 OPTIONS_FILE = "translator.json"
@@ -118,20 +119,38 @@ def translate_all(project: Project) -> tuple[dict[str, TranslatedWorkflow], list
             project.workflows[name], project.task_defs, project.workflows, project.options
         )
         findings.extend(translation.diagnostics)
-        result = translation.result
-        timeout = project.workflows[name].timeoutSeconds
-        translated[name] = TranslatedWorkflow(
-            name=name,
-            asl=result.asl,
-            lambda_tasks=frozenset(result.lambda_tasks),
-            child_workflows=frozenset(result.child_workflows),
-            express_compatible=translation.express_compatible,
-            timeout_seconds=timeout or None,
-            concurrency_hints=dict(sorted(result.concurrency_hints.items())),
-            diagnostics=[d for d in translation.diagnostics if d.severity == "warning"],
-            worst_case_seconds=translation.longest_seconds,
-        )
+        translated[name] = _deployable(translation)
     return translated, findings
+
+
+def _deployable(translation: Translation) -> TranslatedWorkflow:
+    result = translation.result
+    return TranslatedWorkflow(
+        name=translation.workflow.name,
+        asl=result.asl,
+        lambda_tasks=frozenset(result.lambda_tasks),
+        child_workflows=frozenset(result.child_workflows),
+        express_compatible=translation.express_compatible,
+        timeout_seconds=translation.workflow.timeoutSeconds or None,
+        concurrency_hints=dict(sorted(result.concurrency_hints.items())),
+        diagnostics=[d for d in translation.diagnostics if d.severity == "warning"],
+        worst_case_seconds=translation.longest_seconds,
+    )
+
+
+def translate_definition(definition: Mapping[str, Any], project: Project | None = None) -> TranslatedWorkflow:
+    """One workflow given from outside the project (e.g. `imgpipe run my_workflow.json`), translated
+    with the project's task definitions, options and workflows (its SUB_WORKFLOW children).
+
+    Raises pydantic's ValidationError for a malformed definition, TranslationError on error diagnostics.
+    """
+    loaded = project or load_project()
+    workflow = WorkflowDef.model_validate(definition)
+    translation = translate_workflow(workflow, loaded.task_defs, loaded.workflows, loaded.options)
+    errors = [d for d in translation.diagnostics if d.severity == "error"]
+    if errors:
+        raise TranslationError(errors)
+    return _deployable(translation)
 
 
 def translate_project(project: Project | None = None) -> dict[str, TranslatedWorkflow]:

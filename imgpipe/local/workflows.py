@@ -45,16 +45,10 @@ def translate_workflow_file(path: Path) -> Any:
 def _translate(definition: dict[str, Any], path: Path) -> Any:
     from pydantic import ValidationError
 
-    from statemachines import project
+    from statemachines.project import translate_definition
 
-    # The translator's own one-definition entry point, once it exists (requested from the lead):
-    # translate_definition(definition: dict) -> TranslatedWorkflow. (`project.translate_workflow` is
-    # the low-level translator function it imports, with another signature.)
-    entry_point = getattr(project, "translate_definition", None)
     try:
-        if entry_point is not None:
-            return entry_point(definition)
-        return _translate_with_project(definition)
+        return translate_definition(definition)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in item['loc']) or '(root)'}: {item['msg']}"
@@ -65,28 +59,3 @@ def _translate(definition: dict[str, Any], path: Path) -> Any:
         raise UsageError(f"{path}: {error}") from error
     except Exception as error:  # the translator's typed errors carry its diagnostics
         raise UsageError(f"{path}: cannot translate: {error}") from error
-
-
-def _translate_with_project(definition: dict[str, Any]) -> Any:
-    """What ``translate_all`` does for one project workflow, for a definition given from outside."""
-    from statemachines.project import TranslatedWorkflow, load_project
-    from statemachines.translator import translate_workflow
-    from statemachines.translator.model import WorkflowDef
-
-    loaded = load_project()
-    workflow = WorkflowDef.model_validate(definition)
-    translation = translate_workflow(workflow, loaded.task_defs, loaded.workflows, loaded.options)
-    errors = [d for d in translation.diagnostics if d.severity == "error"]
-    if errors:
-        raise UsageError("; ".join(f"{d.location}: {d.message}" for d in errors[:5]))
-    result = translation.result
-    return TranslatedWorkflow(
-        name=workflow.name,
-        asl=result.asl,
-        lambda_tasks=frozenset(result.lambda_tasks),
-        child_workflows=frozenset(result.child_workflows),
-        express_compatible=translation.express_compatible,
-        timeout_seconds=workflow.timeoutSeconds or None,
-        concurrency_hints=dict(sorted(result.concurrency_hints.items())),
-        diagnostics=[d for d in translation.diagnostics if d.severity == "warning"],
-    )
