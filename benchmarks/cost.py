@@ -1,6 +1,9 @@
-"""AWS cost per million source images, from measured durations, the deployed memory sizes
-(cdk.json `imgpipe:memorySize`) and state-transition counts (a real local execution when available,
-else counted from the translated ASL, else a stated model), for Step Functions Standard and Express.
+"""AWS cost per million source images, side by side for the deployable configurations, from measured
+imaging time, the deployed memory sizes (cdk.json `imgpipe:memorySize`) and what real local
+executions did: state transitions and Lambda invocations per task (the runtime's `stateAttempts`,
+mapped to tasks through the translated ASL). S3 requests per invocation are the workers' tested
+behaviour (docs/workers.md "Publication"): resize = 1 GET + 1 PUT, upload of an in-place rendition =
+1 HEAD, planner = none.
 
 Prices: us-east-1, on-demand, first pricing tier, free tiers ignored; checked 2025.
 """
@@ -9,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.settings import REPO_ROOT
@@ -34,10 +39,31 @@ S3_HEAD_USD = 0.0004 / 1000
 # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html): single-threaded work
 # measured on one core here takes about 1769/memory times as long at a smaller memory size.
 LAMBDA_FULL_VCPU_MB = 1769
-# Assumed S3 round trip inside a region for one request from Lambda (GET of a ~1.6 MB source or PUT
-# of a rendition); moto's in-process S3 says nothing about real latency, so this is a stated model.
+# Assumed S3 round trip inside a region for one request from Lambda (GET of a ~1.6 MB source, PUT of
+# a rendition, HEAD); moto's in-process S3 says nothing about real latency, so this is a stated model.
 S3_REQUEST_MS_ASSUMED = 25.0
-PLANNER_MS_ASSUMED = 5.0  # validate input + HEAD the source; tiny next to the imaging
+HANDLER_OVERHEAD_MS_ASSUMED = 5.0  # validation, logging, metrics of one invocation
+
+# S3 requests one invocation of each task makes (docs/workers.md, tested in tests/lambdas).
+S3_REQUESTS_PER_INVOCATION: dict[str, Counter[str]] = {
+    "image_convert_resize": Counter(get=1, put=1),
+    "upload_toS3": Counter(head=1),
+    "image_multiple_convert_resize": Counter(),
+}
+
+
+@dataclass
+class Execution:
+    """What one real local execution of a workflow did."""
+
+    workflow: str
+    transitions: int
+    invocations: dict[str, int]  # Lambda task name -> invocations
+    duration_ms: float
+    express_compatible: bool
+    child_executions: int = 0
+    source: str = "real local execution"
+    unmapped_states: list[str] = field(default_factory=list)
 
 
 def memory_sizes() -> dict[str, int]:
@@ -45,88 +71,141 @@ def memory_sizes() -> dict[str, int]:
     return {key: int(value) for key, value in context["imgpipe:memorySize"].items()}
 
 
-def count_transitions(asl: dict[str, Any], items: int) -> int:
-    """State transitions of one execution: every state entered counts once; a Map counts its
-    iterations' states `items` times; Choice follows its Default (the happy path)."""
-    states: dict[str, Any] = asl["States"]
-    name: str | None = asl["StartAt"]
-    total = 0
-    while name is not None:
-        state = states[name]
-        total += 1
-        kind = state["Type"]
-        if kind == "Map":
-            inner = state.get("ItemProcessor") or state["Iterator"]
-            total += items * count_transitions(inner, items)
-        elif kind == "Parallel":
-            total += sum(count_transitions(branch, items) for branch in state["Branches"])
-        if kind in ("Succeed", "Fail") or state.get("End"):
-            break
-        name = state.get("Default") if kind == "Choice" else state.get("Next")
-    return total
+def _task_states(states: dict[str, Any], found: dict[str, str], children: set[str]) -> None:
+    """State name -> Lambda task name for every Lambda Task state, nested Maps/Parallels included."""
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            function = json.dumps(state.get("Parameters", {}).get("FunctionName", ""))
+            if "${LambdaArn_" in function:
+                found[name] = function.split("${LambdaArn_", 1)[1].split("}", 1)[0]
+            elif "states:startExecution" in state.get("Resource", ""):
+                children.add(name)
+        elif state["Type"] == "Map":
+            _task_states((state.get("ItemProcessor") or state["Iterator"])["States"], found, children)
+        elif state["Type"] == "Parallel":
+            for branch in state["Branches"]:
+                _task_states(branch["States"], found, children)
 
 
-def transitions_for(workflow: str, renditions: int, measured: int | None) -> tuple[int, str]:
-    if measured:
-        return measured, "real local execution"
-    try:
-        from statemachines.project import translate_project
+def execution_from_run(workflow: str, run: dict[str, Any]) -> Execution:
+    """Map a `imgpipe run --json` result's stateAttempts onto Lambda tasks via the translated ASL of
+    the workflow and every project workflow it may start."""
+    from statemachines.project import translate_project
 
-        asl = translate_project()[workflow].asl
-        return count_transitions(asl, renditions), "counted from the translated ASL (happy path)"
-    except Exception as error:  # the translator may not be there yet: use the stated model
-        model = 3 + renditions  # planner task, Map, per-item resize task, final output state
-        return model, f"MODEL (no execution, no ASL: {type(error).__name__}): 3 + 1 per rendition"
+    translated = translate_project()
+    states: dict[str, str] = {}
+    child_states: set[str] = set()
+    for item in translated.values():
+        _task_states(item.asl["States"], states, child_states)
+    invocations: Counter[str] = Counter()
+    children = 0
+    unmapped = []
+    for state, attempts in (run.get("stateAttempts") or {}).items():
+        if state in states:
+            invocations[states[state]] += int(attempts)
+        elif state in child_states:
+            children += int(attempts)
+        else:
+            unmapped.append(state)
+    return Execution(
+        workflow=workflow,
+        transitions=int(run["transitions"]),
+        invocations=dict(invocations),
+        duration_ms=float(run["durationMs"]),
+        express_compatible=bool(translated[workflow].express_compatible),
+        child_executions=children,
+        unmapped_states=unmapped,
+    )
+
+
+def lambda_ms(task: str, imaging_ms_per_rendition: float, memory_mb: int) -> float:
+    """Modelled billed duration of one invocation on Lambda arm64 at `memory_mb`."""
+    requests = sum(S3_REQUESTS_PER_INVOCATION.get(task, Counter()).values())
+    cpu_factor = max(1.0, LAMBDA_FULL_VCPU_MB / memory_mb)
+    imaging = imaging_ms_per_rendition * cpu_factor if task == "image_convert_resize" else 0.0
+    return imaging + HANDLER_OVERHEAD_MS_ASSUMED * cpu_factor + requests * S3_REQUEST_MS_ASSUMED
 
 
 def per_million(
-    *,
-    renditions: int,
-    imaging_ms_per_rendition: float,
-    transitions: int,
-    transitions_source: str,
-    workflow_duration_ms: float | None,
+    execution: Execution, *, flavour: str, imaging_ms_per_rendition: float, renditions: int
 ) -> dict[str, Any]:
+    """USD per million source images of one workflow deployed as `flavour` (STANDARD or EXPRESS)."""
     memory = memory_sizes()
-    resize_mb = memory["image_convert_resize"]
-    planner_mb = memory["image_multiple_convert_resize"]
-    cpu_factor = max(1.0, LAMBDA_FULL_VCPU_MB / resize_mb)
-    resize_ms = imaging_ms_per_rendition * cpu_factor + 2 * S3_REQUEST_MS_ASSUMED  # GET source, PUT output
-    planner_ms = PLANNER_MS_ASSUMED + S3_REQUEST_MS_ASSUMED  # HEAD the source
-    lambda_compute = (
-        renditions * math.ceil(resize_ms) / 1000 * resize_mb / 1024
-        + math.ceil(planner_ms) / 1000 * planner_mb / 1024
-    ) * LAMBDA_ARM_USD_PER_GB_SECOND
-    lambda_requests = (renditions + 1) * LAMBDA_USD_PER_REQUEST
-    s3 = renditions * (S3_GET_USD + S3_PUT_USD) + S3_HEAD_USD
-    standard = transitions * SFN_STANDARD_USD_PER_TRANSITION
-    # Express bills the whole execution; on AWS the Map runs renditions in parallel, so the
-    # execution lasts about planner + the slowest rendition, unless a measured duration is given.
-    express_ms = workflow_duration_ms or (planner_ms + resize_ms * 1.5)
-    billed_ms = math.ceil(express_ms / SFN_EXPRESS_BILLING_INCREMENT_MS) * SFN_EXPRESS_BILLING_INCREMENT_MS
-    express = (
-        SFN_EXPRESS_USD_PER_REQUEST + billed_ms / 1000 * SFN_EXPRESS_MEMORY_GB * SFN_EXPRESS_USD_PER_GB_SECOND
-    )
-    common = lambda_compute + lambda_requests + s3
+    compute = requests = 0.0
+    s3: Counter[str] = Counter()
+    durations = {}
+    for task, count in execution.invocations.items():
+        ms = lambda_ms(task, imaging_ms_per_rendition, memory[task])
+        durations[task] = round(ms, 1)
+        compute += count * math.ceil(ms) / 1000 * memory[task] / 1024 * LAMBDA_ARM_USD_PER_GB_SECOND
+        requests += count * LAMBDA_USD_PER_REQUEST
+        for kind, number in S3_REQUESTS_PER_INVOCATION.get(task, Counter()).items():
+            s3[kind] += count * number
+    s3_usd = s3["get"] * S3_GET_USD + s3["put"] * S3_PUT_USD + s3["head"] * S3_HEAD_USD
+    if flavour == "STANDARD":
+        orchestration = execution.transitions * SFN_STANDARD_USD_PER_TRANSITION
+        duration_note = "n/a (Standard bills transitions)"
+    else:
+        # Express bills requests and duration. The local runtime runs the Map on 2 cores, so its
+        # duration is an upper bound of AWS's parallel Map (which lasts about the slowest item).
+        billed = math.ceil(execution.duration_ms / SFN_EXPRESS_BILLING_INCREMENT_MS)
+        billed_ms = billed * SFN_EXPRESS_BILLING_INCREMENT_MS
+        orchestration = SFN_EXPRESS_USD_PER_REQUEST + (
+            billed_ms / 1000 * SFN_EXPRESS_MEMORY_GB * SFN_EXPRESS_USD_PER_GB_SECOND
+        )
+        duration_note = f"{billed_ms} ms billed (local duration, an upper bound)"
     million = 1_000_000
+    usd = {
+        "lambda_compute": round(compute * million, 2),
+        "lambda_requests": round(requests * million, 2),
+        "s3_requests": round(s3_usd * million, 2),
+        "step_functions": round(orchestration * million, 2),
+    }
+    usd["total"] = round(sum(usd.values()), 2)
+    deployable = flavour == "STANDARD" or execution.express_compatible
     return {
+        "configuration": f"{flavour.lower()} / {execution.workflow}",
+        "workflow": execution.workflow,
+        "flavour": flavour,
+        "deployable": deployable,
         "renditions": renditions,
-        "memory_mb": memory,
-        "cpu_scale_factor": round(cpu_factor, 3),
-        "resize_lambda_ms_modelled": round(resize_ms, 1),
-        "transitions": transitions,
-        "transitions_source": transitions_source,
-        "express_duration_ms": round(express_ms, 1),
-        "express_duration_source": "local execution"
-        if workflow_duration_ms
-        else "model: planner + 1.5x slowest",
-        "usd_per_million": {
-            "lambda_compute": round(lambda_compute * million, 2),
-            "lambda_requests": round(lambda_requests * million, 2),
-            "s3_requests": round(s3 * million, 2),
-            "step_functions_standard": round(standard * million, 2),
-            "step_functions_express": round(express * million, 2),
-            "total_standard": round((common + standard) * million, 2),
-            "total_express": round((common + express) * million, 2),
-        },
+        "transitions": execution.transitions,
+        "child_executions": execution.child_executions,
+        "lambda_invocations": execution.invocations,
+        "lambda_ms_modelled": durations,
+        "s3_requests": dict(s3),
+        "express_duration": duration_note,
+        "counts_source": execution.source,
+        "unmapped_states": execution.unmapped_states,
+        "usd_per_million": usd,
+    }
+
+
+def configurations(
+    executions: list[Execution], *, imaging_ms_per_rendition: float, renditions: int
+) -> list[dict[str, Any]]:
+    """Every workflow as Standard, and as Express too (marked not deployable when the translator
+    says the workflow cannot run as Express)."""
+    rows = []
+    for execution in executions:
+        for flavour in ("STANDARD", "EXPRESS"):
+            rows.append(
+                per_million(
+                    execution,
+                    flavour=flavour,
+                    imaging_ms_per_rendition=imaging_ms_per_rendition,
+                    renditions=renditions,
+                )
+            )
+    return rows
+
+
+def model_inputs() -> dict[str, Any]:
+    """The stated assumptions, for the report."""
+    return {
+        "memory_mb": memory_sizes(),
+        "cpu_full_vcpu_mb": LAMBDA_FULL_VCPU_MB,
+        "s3_request_ms_assumed": S3_REQUEST_MS_ASSUMED,
+        "handler_overhead_ms_assumed": HANDLER_OVERHEAD_MS_ASSUMED,
+        "s3_requests_per_invocation": {k: dict(v) for k, v in S3_REQUESTS_PER_INVOCATION.items()},
     }

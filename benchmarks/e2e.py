@@ -20,6 +20,9 @@ from benchmarks.jobs import JOBS
 from benchmarks.settings import REPO_ROOT
 
 WORKFLOW = "image_multiple_convert_resize"
+# The S3 trigger's default workflow (cdk.json imgpipe:triggerWorkflow): the fork with a child
+# resize+upload workflow per rendition. Run once, for the cost model's transition/invocation counts.
+UPLOAD_WORKFLOW = "image_multiple_convert_resize_upload"
 
 
 def job_a_input(source_file: Path) -> dict[str, Any]:
@@ -43,8 +46,8 @@ def _imgpipe() -> str:
     return found
 
 
-def run_once(source_file: Path) -> dict[str, Any]:
-    command = [_imgpipe(), "run", WORKFLOW, "--input", json.dumps(job_a_input(source_file)), "--json"]
+def run_once(source_file: Path, workflow: str = WORKFLOW) -> dict[str, Any]:
+    command = [_imgpipe(), "run", workflow, "--input", json.dumps(job_a_input(source_file)), "--json"]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, check=False, timeout=600)
     wall_ms = (time.perf_counter() - started) * 1000
@@ -82,4 +85,19 @@ def measure(source_file: Path, imaging_ms: float | None, repeats: int) -> dict[s
         "renditions": len(last.get("renditions") or []),
         "transitions": last.get("transitions"),
         "state_attempts": last.get("stateAttempts"),
+    }
+
+
+def counts(source_file: Path, workflow: str) -> dict[str, Any]:
+    """One execution of `workflow` for job A: transitions, state attempts and duration."""
+    try:
+        run = run_once(source_file, workflow)
+    except (RuntimeError, FileNotFoundError, subprocess.TimeoutExpired, json.JSONDecodeError) as error:
+        return {"status": "skipped", "reason": f"local runtime not usable: {error}"}
+    return {
+        "status": "measured",
+        "workflow": workflow,
+        "transitions": run.get("transitions"),
+        "stateAttempts": run.get("stateAttempts"),
+        "durationMs": run.get("durationMs"),
     }

@@ -86,7 +86,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Shared encoder settings: JPEG q{settings.JPEG_QUALITY} 4:2:0 "
         f"{'progressive' if settings.JPEG_PROGRESSIVE else 'baseline'} with optimised Huffman tables "
-        "(all three engines), WebP q{settings.WEBP_QUALITY} "
+        f"(all three engines), WebP q{settings.WEBP_QUALITY} "
         f"effort {settings.WEBP_EFFORT}, AVIF q{settings.AVIF_QUALITY} at libaom cpu-used {settings.AVIF_SPEED}, "
         f"PNG zlib {settings.PNG_COMPRESSION} with adaptive filters (imgpipe: zlib strategy Z_RLE, the "
         "others their default strategy), GIF 256 colours; metadata stripped; "
@@ -177,22 +177,38 @@ def markdown(results: dict[str, Any]) -> str:
     else:
         lines.append(f"**Skipped**: {e2e['reason']}. No number is reported rather than a made-up one.")
     cost = results["cost"]
-    usd = cost["usd_per_million"]
+    model = cost["model"]
     lines += [
         "",
-        f"## AWS cost per million source images ({cost['renditions']} renditions each)",
+        "## AWS cost per million source images (9 renditions each, job A)",
         "",
         "Prices are the named constants in `benchmarks/cost.py` (us-east-1, sources in comments). "
-        f"Lambda arm64 at the cdk.json memory sizes {cost['memory_mb']}; the measured single-core imaging time "
-        f"is scaled by {cost['cpu_scale_factor']} (1769 MB = 1 vCPU) and 2 S3 requests of an assumed "
-        f"25 ms are added: {cost['resize_lambda_ms_modelled']} ms per resize invocation. "
-        f"State transitions: {cost['transitions']} ({cost['transitions_source']}). Express duration: "
-        f"{cost['express_duration_ms']} ms ({cost['express_duration_source']}).",
+        "Transitions and Lambda invocations per task come from one real local execution of each workflow "
+        "(the runtime's state attempts, mapped to tasks through the translated ASL); S3 requests per "
+        f"invocation are the workers' tested behaviour {model['s3_requests_per_invocation']}. "
+        f"Lambda arm64 at the cdk.json memory sizes {model['memory_mb']}: the measured single-core imaging "
+        f"time ({cost['imaging_ms_per_rendition']} ms per rendition) is scaled by "
+        f"{model['cpu_full_vcpu_mb']}/memory (1 vCPU at {model['cpu_full_vcpu_mb']} MB), plus an assumed "
+        f"{model['s3_request_ms_assumed']} ms per S3 request and {model['handler_overhead_ms_assumed']} ms "
+        "of handler work. Express duration: the local execution's (an upper bound: AWS runs the Map's "
+        "items in parallel). Not included: the user's upload PUT, storage, data transfer, CloudWatch "
+        "logs/metrics, INIT-phase billing of cold starts.",
         "",
-        "| part | USD per million |",
-        "|---|---:|",
+        "| configuration | deployable | transitions | Lambda invocations | S3 requests "
+        "| Lambda compute | Lambda requests | S3 requests $ | Step Functions | total |",
+        "|---|---|---:|---|---|---:|---:|---:|---:|---:|",
     ]
-    lines += [f"| {key.replace('_', ' ')} | {value:,.2f} |" for key, value in usd.items()]
+    for row in cost["configurations"]:
+        usd = row["usd_per_million"]
+        invocations = ", ".join(f"{task} {n}" for task, n in sorted(row["lambda_invocations"].items()))
+        requests = ", ".join(f"{kind.upper()} {n}" for kind, n in sorted(row["s3_requests"].items()))
+        lines.append(
+            f"| {row['configuration']} | {'yes' if row['deployable'] else 'no (Standard-only)'} "
+            f"| {row['transitions']} | {invocations} | {requests} | {usd['lambda_compute']:,.2f} "
+            f"| {usd['lambda_requests']:,.2f} | {usd['s3_requests']:,.2f} | {usd['step_functions']:,.2f} "
+            f"| **{usd['total']:,.2f}** |"
+        )
+    lines += [f"\nNot costed: {reason}" for reason in cost.get("skipped", [])]
     lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for target in results["targets"]:
         met = {True: "yes", False: "**no**", None: "not measured"}[target["met"]]

@@ -6,7 +6,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -154,12 +153,13 @@ def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "met": None if overhead is None else overhead <= 25,
         }
     )
-    usd = results["cost"]["usd_per_million"]
-    for flavour in ("standard", "express"):
-        total = usd[f"total_{flavour}"]
+    for row in results["cost"]["configurations"]:
+        total = row["usd_per_million"]["total"]
+        deployable = "" if row["deployable"] else ", not deployable: the translator marks it Standard-only"
         out.append(
             {
-                "target": f"all-in cost <= $70 per million images, 9 renditions (Step Functions {flavour})",
+                "target": f"all-in cost <= $70 per million images, 9 renditions "
+                f"({row['configuration']}{deployable})",
                 "measured": f"${total:,.2f}",
                 "met": total <= 70,
             }
@@ -174,13 +174,10 @@ def _notes(results: dict[str, Any]) -> list[str]:
             notes.append(f"Missed: {target['target']} (measured {target['measured']}).")
         elif target["met"] is None:
             notes.append(f"Not measured: {target['target']} ({target['measured']}).")
-    usd = results["cost"]["usd_per_million"]
-    parts = {k: v for k, v in usd.items() if not k.startswith("total") and "step_functions" not in k}
-    notes.append(
-        "Cost without orchestration is made of: "
-        + ", ".join(f"{k.replace('_', ' ')} ${v:,.2f}" for k, v in parts.items())
-        + "."
-    )
+    for row in results["cost"]["configurations"]:
+        usd = row["usd_per_million"]
+        parts = ", ".join(f"{k.replace('_', ' ')} ${v:,.2f}" for k, v in usd.items() if k != "total")
+        notes.append(f"Cost of {row['configuration']} is made of: {parts}.")
     return notes
 
 
@@ -242,18 +239,28 @@ def main(argv: list[str] | None = None) -> int:
         imaging_ms = results["timing"].get("A", {}).get("imgpipe", {}).get("median_ms")
         print("local end-to-end ...", flush=True)
         results["e2e"] = e2e.measure(files["png900"], imaging_ms, repeats=2 if args.quick else 3)
+        print("cost-model executions ...", flush=True)
+        upload_run = e2e.counts(files["png900"], e2e.UPLOAD_WORKFLOW)
     renditions = len(JOBS["A"].renditions)
-    transitions, transitions_source = cost.transitions_for(
-        e2e.WORKFLOW, renditions, results["e2e"].get("transitions")
-    )
-    per_rendition_ms = (imaging_ms or statistics.fmean([1.0])) / renditions
-    results["cost"] = cost.per_million(
-        renditions=renditions,
-        imaging_ms_per_rendition=per_rendition_ms,
-        transitions=transitions,
-        transitions_source=transitions_source,
-        workflow_duration_ms=results["e2e"].get("median_duration_ms"),
-    )
+    per_rendition_ms = (imaging_ms or 0.0) / renditions
+    executions = []
+    if results["e2e"].get("status") == "measured":
+        fork = {
+            "transitions": results["e2e"]["transitions"],
+            "stateAttempts": results["e2e"]["state_attempts"],
+            "durationMs": results["e2e"]["median_duration_ms"],
+        }
+        executions.append(cost.execution_from_run(e2e.WORKFLOW, fork))
+    if upload_run.get("status") == "measured":
+        executions.append(cost.execution_from_run(e2e.UPLOAD_WORKFLOW, upload_run))
+    results["cost"] = {
+        "model": cost.model_inputs(),
+        "imaging_ms_per_rendition": round(per_rendition_ms, 1),
+        "configurations": cost.configurations(
+            executions, imaging_ms_per_rendition=per_rendition_ms, renditions=renditions
+        ),
+        "skipped": [r["reason"] for r in (results["e2e"], upload_run) if r.get("status") != "measured"],
+    }
     results["targets"] = _targets(results)
     results["notes"] = _notes(results)
     for path in report.write_json(results, stamp):
