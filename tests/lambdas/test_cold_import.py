@@ -112,3 +112,64 @@ def test_only_the_needed_pillow_plugins_are_loaded(fmt: str, pil_format: str) ->
     plugins = set(loaded.strip().split(","))
     assert {"AvifImagePlugin", "TiffImagePlugin", "EpsImagePlugin", "PdfImagePlugin"}.isdisjoint(plugins)
     assert ("WebPImagePlugin" in plugins) is (fmt == "webp")
+
+
+TRACED_INVOCATION = """
+import json, sys
+from pathlib import Path
+from lambdas.observability import tracer
+from lambdas.image_multiple_convert_resize.handler import handler
+from tests.support.lambda_context import FakeLambdaContext
+
+sent = []
+
+class RecordingEmitter:
+    def send_entity(self, entity):
+        sent.append(json.loads(entity.serialize()))
+
+    def set_daemon_address(self, address):
+        pass
+
+tracer.provider.configure(emitter=RecordingEmitter())
+event = json.loads(Path("tests/events/image_multiple_convert_resize.json").read_text())
+result = handler(event, FakeLambdaContext())
+from aws_xray_sdk.core import patcher
+print(json.dumps({
+    "items": len(result["dynamicForkItems"]),
+    "botocore_patched": "botocore" in patcher._PATCHED_MODULES,
+    "subsegments": [(s["name"], s.get("annotations", {})) for s in sent],
+}))
+"""
+
+
+def test_a_traced_lambda_invocation_emits_the_handler_subsegment() -> None:
+    """Tracing on (Lambda task root, a sampled trace header): the X-Ray recorder records the
+    handler's subsegment with Powertools' annotations, and botocore is patched."""
+    import json
+    from pathlib import Path
+
+    env = {
+        "PATH": "",
+        "LAMBDA_TASK_ROOT": "/var/task",
+        "AWS_LAMBDA_FUNCTION_NAME": "imgpipe-image_multiple_convert_resize",
+        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        "POWERTOOLS_SERVICE_NAME": "image_multiple_convert_resize",
+        "POWERTOOLS_METRICS_NAMESPACE": "imgpipe",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", TRACED_INVOCATION],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["items"] == 9
+    assert report["botocore_patched"] is True
+    names = [name for name, _ in report["subsegments"]]
+    assert names == ["## handler"]
+    annotations = report["subsegments"][0][1]
+    assert annotations["ColdStart"] is True
+    assert annotations["Service"] == "image_multiple_convert_resize"
