@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
@@ -126,6 +128,15 @@ def _botocore_errors() -> tuple[type[Exception], ...]:
     return (ClientError, BotoCoreError)
 
 
+@contextmanager
+def _typed_errors(field: str, uri: str) -> Iterator[None]:
+    """botocore's errors, raised inside, leave as the worker's typed errors for `field`."""
+    try:
+        yield
+    except _botocore_errors() as error:
+        raise typed_error(error, field, uri) from error
+
+
 def _is_missing_key(error: BaseException) -> bool:
     from botocore.exceptions import ClientError
 
@@ -163,15 +174,13 @@ def get_object(location: S3Location, *, max_bytes: int, field: str = "fileLocati
 def _get_object(location: S3Location, *, max_bytes: int, field: str) -> S3Object:
     from lambdas.core.errors import ImageTooLargeError
 
-    try:
+    with _typed_errors(field, location.uri):
         response: Any = client().get_object(Bucket=location.bucket, Key=location.key)
         length = int(response.get("ContentLength") or 0)
         if length > max_bytes:
             response["Body"].close()
             raise ImageTooLargeError(field, f"{length} bytes exceeds the limit of {max_bytes} bytes")
         body = response["Body"].read(max_bytes + 1)
-    except _botocore_errors() as error:
-        raise typed_error(error, field, location.uri) from error
     if len(body) > max_bytes:
         raise ImageTooLargeError(field, f"more than {max_bytes} bytes (the limit)")
     return S3Object(
@@ -184,10 +193,8 @@ def _get_object(location: S3Location, *, max_bytes: int, field: str) -> S3Object
 
 
 def head_object(location: S3Location, field: str = "fileLocation") -> dict[str, Any]:
-    try:
+    with _typed_errors(field, location.uri):
         return dict(client().head_object(Bucket=location.bucket, Key=location.key))
-    except _botocore_errors() as error:
-        raise typed_error(error, field, location.uri) from error
 
 
 def put_object(
@@ -199,7 +206,7 @@ def put_object(
     metadata: dict[str, str],
     field: str = "fileLocation",
 ) -> None:
-    try:
+    with _typed_errors(field, location.uri):
         client().put_object(
             Bucket=location.bucket,
             Key=location.key,
@@ -208,8 +215,6 @@ def put_object(
             CacheControl=cache_control,
             Metadata=metadata,
         )
-    except _botocore_errors() as error:
-        raise typed_error(error, field, location.uri) from error
 
 
 def copy_object(
@@ -222,7 +227,7 @@ def copy_object(
     field: str = "fileLocation",
 ) -> None:
     """Server-side copy with the publication headers (one request, no download)."""
-    try:
+    with _typed_errors(field, source.uri):
         client().copy_object(
             Bucket=destination.bucket,
             Key=destination.key,
@@ -232,8 +237,6 @@ def copy_object(
             CacheControl=cache_control,
             Metadata=metadata,
         )
-    except _botocore_errors() as error:
-        raise typed_error(error, field, source.uri) from error
 
 
 def https_url(location: S3Location) -> str:
