@@ -67,11 +67,6 @@ def _emf_documents(text: str) -> list[dict[str, Any]]:
     return documents
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lambdas/observability.py: module-level Powertools Metrics/Logger shared by concurrent "
-    "in-process invocations (fix described in the local-runtime report; remove this marker then)",
-)
 def test_each_concurrent_invocation_publishes_exactly_its_own_metrics(
     aws: LocalAws, tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
