@@ -22,6 +22,7 @@ from statemachines.translator import (
     translate_workflow,
 )
 from statemachines.translator.model import TaskDef, WorkflowDef
+from statemachines.translator.options import DYNAMIC_JOIN_OUTPUTS
 from statemachines.translator.sources import load_directory_pair, read_json
 from statemachines.translator.translate import Translation
 
@@ -69,7 +70,14 @@ def load_options(path: Path, diagnostics: Diagnostics) -> TranslatorOptions:
     if not isinstance(document, dict):
         return TranslatorOptions()
     targets = document.get("dynamic_fork_targets", {})
-    allowed = {"dynamic_fork_targets", "max_concurrency_cap", "inline_sub_workflows", "non_retryable_errors"}
+    allowed = {
+        "dynamic_fork_targets",
+        "max_concurrency_cap",
+        "inline_sub_workflows",
+        "non_retryable_errors",
+        "dynamic_join_output",
+        "dynamic_join_output_by_join",
+    }
     for key in sorted(set(document) - allowed):
         diagnostics.error(
             f"{path.name}.{key}", f"unknown translator option (known: {', '.join(sorted(allowed))})"
@@ -81,6 +89,25 @@ def load_options(path: Path, diagnostics: Diagnostics) -> TranslatorOptions:
         kwargs["inline_sub_workflows"] = bool(document["inline_sub_workflows"])
     if "non_retryable_errors" in document:
         kwargs["non_retryable_errors"] = tuple(document["non_retryable_errors"])
+    modes: dict[str, Any] = {}
+    if "dynamic_join_output" in document:
+        modes["dynamic_join_output"] = document["dynamic_join_output"]
+    by_join = document.get("dynamic_join_output_by_join", {})
+    if isinstance(by_join, dict):
+        modes |= {f"dynamic_join_output_by_join.{key}": value for key, value in by_join.items()}
+    else:
+        diagnostics.error(f"{path.name}.dynamic_join_output_by_join", "must be an object")
+        by_join = {}
+    for key, value in modes.items():
+        if value not in DYNAMIC_JOIN_OUTPUTS:
+            diagnostics.error(
+                f"{path.name}.{key}",
+                f"{value!r} is not a JOIN output mode (known: {', '.join(DYNAMIC_JOIN_OUTPUTS)})",
+            )
+    if not any(value not in DYNAMIC_JOIN_OUTPUTS for value in modes.values()):
+        if "dynamic_join_output" in document:
+            kwargs["dynamic_join_output"] = document["dynamic_join_output"]
+        kwargs["dynamic_join_output_by_join"] = dict(by_join)
     return TranslatorOptions(**kwargs)
 
 

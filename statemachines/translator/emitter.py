@@ -33,6 +33,9 @@ START_EXECUTION_SYNC = "arn:aws:states:::states:startExecution.sync:2"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 NULL_PATH = "$.workflow.missing"  # always null: the value a missing Conductor path reads as
 JOIN_SCRATCH = "dynamicJoin"  # transient top-level key while a dynamic JOIN output is assembled
+# items merged per Pass when assembling a dynamic JOIN map, largest first; 8 chained JsonMerge calls
+# stay within AWS's limit of 10 intrinsic functions per field
+JOIN_MERGE_CHUNKS = (8, 4, 2, 1)
 PLACEHOLDER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 MAX_STATE_NAME = 80
 EXPRESS_MAX_SECONDS = 300
@@ -106,6 +109,22 @@ def context_refs(tasks: Iterable[WorkflowTask]) -> list[str]:
     return refs
 
 
+def dynamic_join_refs(tasks: list[WorkflowTask]) -> list[str]:
+    """The reference holding each dynamic fork's result: its JOIN's, or the fork's own without one."""
+    refs: list[str] = []
+    for index, task in enumerate(tasks):
+        if task.type == "FORK_JOIN_DYNAMIC":
+            after = tasks[index + 1] if index + 1 < len(tasks) else None
+            refs.append(after.taskReferenceName if after and after.type == "JOIN" else task.taskReferenceName)
+        for branch in task.forkTasks:
+            refs.extend(dynamic_join_refs(branch))
+        for case in task.decisionCases.values():
+            refs.extend(dynamic_join_refs(case))
+        refs.extend(dynamic_join_refs(task.defaultCase))
+        refs.extend(dynamic_join_refs(task.loopOver))
+    return refs
+
+
 class WorkflowEmitter:
     """Translates one WorkflowDef; findings go to `diagnostics`, never raised."""
 
@@ -126,14 +145,21 @@ class WorkflowEmitter:
         self.result = EmitResult(asl={})
         refs = context_refs(workflow.tasks)
         self.refs = frozenset(refs)
-        self.scope = Scope(workflow.name, workflow.version, self.refs, diagnostics)
+        list_outputs = frozenset(
+            ref
+            for ref in dynamic_join_refs(workflow.tasks)
+            if options.join_output(workflow.name, ref) == "list"
+        )
+        self.scope = Scope(workflow.name, workflow.version, self.refs, diagnostics, list_outputs=list_outputs)
         self._check_refs(refs)
         # first pass: resolve every expression once, so every read path is known before emitting
         self._collect(workflow.tasks, "tasks")
         parameters(workflow.outputParameters, "outputParameters", self.scope.resolve, diagnostics)
         # second pass (emission) resolves again; its findings would be duplicates
         self.quiet = Diagnostics(workflow.name)
-        self.emit_scope = Scope(workflow.name, workflow.version, self.refs, self.quiet)
+        self.emit_scope = Scope(
+            workflow.name, workflow.version, self.refs, self.quiet, list_outputs=list_outputs
+        )
         self.emit_scope.referenced = self.scope.referenced
         self.emit_scope.inputs_read = self.scope.inputs_read
         self.policy_warned: set[str] = set()
@@ -677,41 +703,44 @@ class WorkflowEmitter:
         if items is None:
             return next_name
         result_ref = join.taskReferenceName if join is not None else ref
+        as_list = self.options.join_output(self.workflow.name, result_ref) == "list"
         after = self._ensure_outputs(result_ref, states, next_name)
         if task.forkTaskName:
-            processor, limits = self._single_task_processor(ref, task.forkTaskName, location)
-            selector = {
-                "taskReferenceName.$": f"States.Format('{task.forkTaskName}_{{}}', $$.Map.Item.Index)",
-                "item.$": "$$.Map.Item.Value",
-                "braces": ["{", "}"],
-            }
+            processor, limits = self._single_task_processor(ref, task.forkTaskName, location, as_list)
+            reference = f"States.Format('{task.forkTaskName}_{{}}', $$.Map.Item.Index)"
         else:
-            processor, limits = self._routing_processor(ref, targets, location)
-            selector = {
-                "taskReferenceName.$": "$$.Map.Item.Value.taskReferenceName",
-                "item.$": "$$.Map.Item.Value",
-                "braces": ["{", "}"],
-            }
+            processor, limits = self._routing_processor(ref, targets, location, as_list)
+            reference = "$$.Map.Item.Value.taskReferenceName"
+        selector: dict[str, Any] = {"taskReferenceName.$": reference, "item.$": "$$.Map.Item.Value"}
         concurrency = min([self.options.max_concurrency_cap, *limits])
-        first_step = self._emit_join_map(result_ref, states, after)
         name = self.names.allocate(ref)
-        states[name] = {
+        state: dict[str, Any] = {
             "Type": "Map",
             "Comment": "Conductor FORK_JOIN_DYNAMIC: one iteration per planned item, each ending as "
-            "{<taskReferenceName>: <output>}",
+            + ("{taskReferenceName, output}" if as_list else "{<taskReferenceName>: <output>}"),
             "ItemsPath": items,
             "ItemSelector": selector,
             "ItemProcessor": processor,
             "MaxConcurrency": concurrency,
-            "ResultSelector": {"parts.$": "$", "count.$": "States.ArrayLength($)", "index": 0, "map": {}},
-            "ResultPath": f"$.{JOIN_SCRATCH}",
-            "Next": first_step,
         }
+        if as_list:
+            # the Map's result is the JOIN output as it stands: nothing to assemble after it
+            state["ResultSelector"] = {"output.$": "$"}
+            state["ResultPath"] = path_of(("tasks", result_ref))
+            states[name] = _link(state, after)
+            return name
+        selector["braces"] = ["{", "}"]
+        state["ResultSelector"] = {"parts.$": "$", "map": {}}
+        state["ResultPath"] = f"$.{JOIN_SCRATCH}"
+        state["Next"] = self._emit_join_map(result_ref, states, after)
+        states[name] = state
         return name
 
     def _emit_join_map(self, join_ref: str, states: dict[str, Any], next_name: str | None) -> str:
-        """Conductor's JOIN output, a map keyed by reference name, merged one item at a time
-        (JSONPath has no n-ary merge): two states per forked task."""
+        """Conductor's JOIN output, a map keyed by reference name. JSONPath has no n-ary merge, so the
+        one-key objects are merged up to 8 per Pass (`States.JsonMerge` chained, within AWS's limit of
+        10 intrinsic functions per field), consuming the list with a slice: one Choice and one Pass per
+        chunk of 8, 4, 2 or 1 items instead of two states per item."""
         scratch = f"$.{JOIN_SCRATCH}"
         tidy = self.names.allocate(f"{join_ref}: output")
         states[tidy] = _link(
@@ -733,26 +762,20 @@ class WorkflowEmitter:
             "Next": tidy,
         }
         more = self.names.allocate(f"{join_ref}: more items?")
-        step = self.names.allocate(f"{join_ref}: add item")
-        states[step] = {
-            "Type": "Pass",
-            "Parameters": {
-                "parts.$": f"{scratch}.parts",
-                "count.$": f"{scratch}.count",
-                "index.$": f"States.MathAdd({scratch}.index, 1)",
-                "map.$": f"States.JsonMerge({scratch}.map, "
-                f"States.ArrayGetItem({scratch}.parts, {scratch}.index), false)",
-            },
-            "ResultPath": scratch,
-            "Next": more,
-        }
-        states[more] = {
-            "Type": "Choice",
-            "Choices": [
-                {"Variable": f"{scratch}.index", "NumericLessThanPath": f"{scratch}.count", "Next": step}
-            ],
-            "Default": place,
-        }
+        rules: list[dict[str, Any]] = []
+        for chunk in JOIN_MERGE_CHUNKS:
+            step = self.names.allocate(f"{join_ref}: add {chunk} item{'s' if chunk > 1 else ''}")
+            merged = f"{scratch}.map"
+            for position in range(chunk):
+                merged = f"States.JsonMerge({merged}, {scratch}.parts[{position}], false)"
+            states[step] = {
+                "Type": "Pass",
+                "Parameters": {"parts.$": f"{scratch}.parts[{chunk}:]", "map.$": merged},
+                "ResultPath": scratch,
+                "Next": more,
+            }
+            rules.append({"Variable": f"{scratch}.parts[{chunk - 1}]", "IsPresent": True, "Next": step})
+        states[more] = {"Type": "Choice", "Choices": rules, "Default": place}
         return more
 
     def _legacy_items(self, task: WorkflowTask, location: str) -> str | None:
@@ -815,39 +838,46 @@ class WorkflowEmitter:
         )
         return targets
 
-    def _item_result(self, state: dict[str, Any], shape_name: str, states: dict[str, Any]) -> dict[str, Any]:
-        """A forked task's iteration ends as `{<taskReferenceName>: <output>}`, one key of the JOIN
-        output; JsonToString quotes the reference, so any name gives valid JSON. The braces come from
-        the item (`braces`), not the template: moto's States.Format mishandles escaped braces."""
+    def _item_result(
+        self, state: dict[str, Any], shape_name: str, states: dict[str, Any], as_list: bool
+    ) -> dict[str, Any]:
+        """A forked task's iteration ends as one entry of the JOIN output: `{taskReferenceName,
+        output}` for a list, else `{<taskReferenceName>: <output>}`, one key of the map. JsonToString
+        quotes the reference, so any name gives valid JSON. The braces come from the item (`braces`),
+        not the template: moto's States.Format mishandles escaped braces."""
         shape = self.names.allocate(shape_name)
-        states[shape] = {
-            "Type": "Pass",
-            "Parameters": {
-                "entry.$": "States.StringToJson(States.Format('{}{}:{}{}', $.braces[0], "
-                "States.JsonToString($.taskReferenceName), "
-                "States.JsonToString($.result.output), $.braces[1]))"
-            },
-            "OutputPath": "$.entry",
-            "End": True,
-        }
+        if as_list:
+            entry = {"taskReferenceName.$": "$.taskReferenceName", "output.$": "$.result.output"}
+            states[shape] = {"Type": "Pass", "Parameters": entry, "End": True}
+        else:
+            states[shape] = {
+                "Type": "Pass",
+                "Parameters": {
+                    "entry.$": "States.StringToJson(States.Format('{}{}:{}{}', $.braces[0], "
+                    "States.JsonToString($.taskReferenceName), "
+                    "States.JsonToString($.result.output), $.braces[1]))"
+                },
+                "OutputPath": "$.entry",
+                "End": True,
+            }
         state["ResultPath"] = "$.result"
         state["Next"] = shape
         return state
 
     def _single_task_processor(
-        self, ref: str, task_name: str, location: str
+        self, ref: str, task_name: str, location: str, as_list: bool
     ) -> tuple[dict[str, Any], list[int]]:
         states: dict[str, Any] = {}
         name = self.names.allocate(f"{ref}: {task_name}")
         state = self._lambda_state(task_name, f"{location}.forkTaskName", "$.item")
-        states[name] = self._item_result(state, f"{ref}: {task_name} done", states)
+        states[name] = self._item_result(state, f"{ref}: {task_name} done", states, as_list)
         limit = self.task_defs.get(task_name)
         limits = [limit.concurrentExecLimit] if limit and limit.concurrentExecLimit else []
         processor = {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": name, "States": _ordered(states, name)}
         return processor, limits
 
     def _routing_processor(
-        self, ref: str, targets: list[str], location: str
+        self, ref: str, targets: list[str], location: str, as_list: bool
     ) -> tuple[dict[str, Any], list[int]]:
         """Each item is routed by its type/name to a known worker or child workflow, else fails."""
         states: dict[str, Any] = {}
@@ -885,7 +915,7 @@ class WorkflowEmitter:
                 child_rules.append(
                     {"Variable": "$.item.subWorkflowName", "StringEquals": target, "Next": name}
                 )
-            states[name] = self._item_result(state, f"{ref}: {target} done", states)
+            states[name] = self._item_result(state, f"{ref}: {target} done", states, as_list)
         route = self.names.allocate(f"{ref}: route item")
         states[route] = {
             "Type": "Choice",

@@ -68,6 +68,8 @@ class Scope:
     referenced: set[tuple[str, ...]] = field(default_factory=set)
     # task references whose *input* some expression reads (their input is then stored)
     inputs_read: set[str] = field(default_factory=set)
+    # dynamic JOINs whose output is a list (dynamic_join_output "list"): no key can be read from them
+    list_outputs: frozenset[str] = frozenset()
 
     def resolve(self, expression: str, location: str) -> Resolved | None:
         """Resolve the inside of one `${...}`; report and return None if it cannot be."""
@@ -87,6 +89,16 @@ class Scope:
                 return None
             if segments[0] == "input":
                 self.inputs_read.add(head)
+            keyed = len(segments) > 1 and not segments[1].startswith("[")
+            if head in self.list_outputs and segments[0] == "output" and keyed:
+                self.diagnostics.error(
+                    location,
+                    f"'${{{expression}}}' reads key '{segments[1]}' of JOIN '{head}', whose output is "
+                    "a list of {taskReferenceName, output} (dynamic_join_output 'list'): a reference "
+                    "name cannot be looked up in a list; read the whole output, or set "
+                    f"dynamic_join_output_by_join['{self.workflow_name}.{head}'] to 'map'",
+                )
+                return None
             return self._context_path(("tasks", head, *segments))
         self.diagnostics.error(
             location,
