@@ -180,3 +180,14 @@ def test_overlapping_invocations_keep_their_own_metrics_and_log_keys(
     assert sorted((line["function_request_id"], line["units"]) for line in json_lines(log_stream)) == [
         (f"req-{number}", number) for number in range(invocations)
     ]
+
+
+def test_log_event_setting_is_honoured_per_invocation(
+    worker_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, log_stream: io.StringIO
+) -> None:
+    event = load_event("image_multiple_convert_resize")
+    plan_handler(event, FakeLambdaContext(aws_request_id="quiet"))
+    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+    plan_handler(event, FakeLambdaContext(aws_request_id="verbose"))
+    logged_events = [line for line in json_lines(log_stream) if line["message"] == event]
+    assert [line["function_request_id"] for line in logged_events] == ["verbose"]
