@@ -20,6 +20,7 @@ from tests.translator.test_constructs_execution import (
     switch_workflow,
     workflow,
 )
+from tests.translator.test_dynamic_join import fork_definition
 
 
 def _arns(asl_json: str) -> dict[str, str]:
@@ -42,6 +43,10 @@ def test_every_construct_passes_the_state_machine_schema() -> None:
         "loop": translate(loop_workflow("$.loop_ref['iteration'] < $.times"), defs),
         "child": translate(parent, defs, children),
         "inline": translate(parent, defs, children, TranslatorOptions(inline_sub_workflows=True)),
+        "joinlist": translate(
+            fork_definition("dynamic_join_list"), defs, options=TranslatorOptions(dynamic_join_output="list")
+        ),
+        "joinmap": translate(fork_definition("dynamic_join_map"), defs),
         "misc": translate(
             workflow(
                 "misc",
