@@ -14,6 +14,7 @@ import pytest
 from statemachines.project import CONDUCTOR_DIR, OPTIONS_FILE, load_options, load_project, translate_project
 from statemachines.translator import Diagnostics, TranslatorOptions
 from statemachines.translator.emitter import JOIN_MERGE_CHUNKS
+from statemachines.translator.options import DynamicJoinOutput
 from tests.translator.harness import Execution, engine, task_defs, translate
 from tests.translator.stubs import project_workers
 
@@ -134,7 +135,7 @@ def test_transitions_per_item_in_each_mode(deployed) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["map", "list"])
-def test_fan_out_cap_in_each_mode_stays_far_below_the_history_limit(mode: str) -> None:
+def test_fan_out_cap_in_each_mode_stays_far_below_the_history_limit(mode: DynamicJoinOutput) -> None:
     project = load_project()
     options = replace(project.options, dynamic_join_output=mode)
     translated = translate_project(replace(project, options=options))
