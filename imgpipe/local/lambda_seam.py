@@ -107,6 +107,9 @@ class LambdaContext:
         self.log_stream_name = f"local/{self.aws_request_id}"
         self._deadline = deadline
 
+    def start_clock(self, timeout_seconds: float) -> None:
+        self._deadline = time.monotonic() + timeout_seconds
+
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
@@ -250,8 +253,7 @@ class LambdaRouter:
         return response
 
     def _run(self, function: LambdaFunction, event: Any) -> tuple[Any, dict[str, Any] | None]:
-        deadline = time.monotonic() + function.timeout_seconds
-        context = LambdaContext(function, deadline)
+        context = LambdaContext(function, deadline=float("inf"))
         environ = dict(_process_environ())
         environ.update(function.environment)
         environ.update(
@@ -263,12 +265,18 @@ class LambdaRouter:
                 "AWS_DEFAULT_REGION": function.region,
             }
         )
+        started = threading.Event()
 
         def call() -> Any:
+            # The clock starts when the handler does, as on Lambda: time spent waiting for a free
+            # thread (the engine's concurrency bound) never counts against the function's timeout.
+            context.start_clock(function.timeout_seconds)
+            started.set()
             _invocation_environ.set(environ)
             return function.handler(event, context)
 
         future = self._executor.submit(contextvars.copy_context().run, call)
+        started.wait()
         try:
             return future.result(timeout=function.timeout_seconds), None
         except concurrent.futures.TimeoutError:

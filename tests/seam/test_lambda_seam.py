@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from typing import Any
 
@@ -147,3 +148,34 @@ def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(key, value)
+
+
+def test_time_waiting_for_a_free_thread_does_not_count_against_the_timeout() -> None:
+    """Six 0.5 s invocations on two threads: the last ones wait ~1 s, more than their 1 s timeout,
+    yet none of them ran for longer than its timeout, so none may time out."""
+    router = LambdaRouter(max_workers=2)
+    remaining: list[int] = []
+
+    def slow(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        remaining.append(context.get_remaining_time_in_millis())
+        time.sleep(0.5)
+        return {"n": event["n"]}
+
+    router.register("echo", slow, timeout_seconds=1.0)
+    results: list[dict[str, Any]] = []
+    threads = [
+        threading.Thread(
+            target=lambda n=n: results.append(
+                router.invoke(FunctionName="echo", Payload=json.dumps({"n": n}))
+            )
+        )
+        for n in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    router.close()
+    assert [r.get("FunctionError") for r in results] == [None] * 6
+    assert sorted(json.loads(r["Payload"].read())["n"] for r in results) == list(range(6))
+    assert all(900 <= ms <= 1000 for ms in remaining)  # every handler saw its full budget at start
