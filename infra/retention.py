@@ -1,8 +1,13 @@
-"""CloudWatch Logs retention from the `imgpipe:logRetentionDays` context value."""
+"""CloudWatch Logs retention from the `imgpipe:logRetentionDays` context value, and the log groups
+the stack owns (created with it rather than implicitly by the service, so they expire and are removed)."""
 
 from __future__ import annotations
 
 from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from imgpipe.config import DeploymentConfig
+from infra.storage import removal_policy
 
 # CloudWatch Logs accepts only these retention periods (days -> CDK enum member).
 _RETENTION_BY_DAYS: dict[int, logs.RetentionDays] = {
@@ -43,3 +48,17 @@ def log_retention(days: int) -> logs.RetentionDays:
             f"imgpipe:logRetentionDays: {days} is not a CloudWatch Logs retention; "
             f"use one of {sorted(_RETENTION_BY_DAYS)}"
         ) from None
+
+
+def owned_log_group(
+    scope: Construct, construct_id: str, *, name: str, config: DeploymentConfig
+) -> logs.LogGroup:
+    """A log group with the deployment's retention and removal policy, created by the stack before
+    the function or state machine that writes to it (no never-expiring implicit group)."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        log_group_name=name,
+        retention=log_retention(config.logRetentionDays),
+        removal_policy=removal_policy(config),
+    )

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from imgpipe.config import (
@@ -21,8 +20,8 @@ from imgpipe.config import (
 )
 from infra.bundling import LAMBDA_PLATFORM, TargetPlatform
 from infra.code import worker_code
-from infra.retention import log_retention
-from infra.storage import Storage, removal_policy
+from infra.retention import owned_log_group
+from infra.storage import Storage
 
 
 def handler_path(task_name: str) -> str:
@@ -60,12 +59,8 @@ class Workers(Construct):
         self.functions: dict[str, lambda_.Function] = {}
         for task_name in WORKER_TASKS:
             function_name = config.function_name(task_name)
-            log_group = logs.LogGroup(
-                self,
-                f"{task_name}Logs",
-                log_group_name=f"/aws/lambda/{function_name}",
-                retention=log_retention(config.logRetentionDays),
-                removal_policy=removal_policy(config),
+            log_group = owned_log_group(
+                self, f"{task_name}Logs", name=f"/aws/lambda/{function_name}", config=config
             )
             role = iam.Role(
                 self,

@@ -13,13 +13,11 @@ from typing import Any
 from aws_cdk import Annotations, ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from imgpipe.config import DeploymentConfig
-from infra.retention import log_retention
-from infra.storage import removal_policy
+from infra.retention import owned_log_group
 from statemachines.translator.emitter import EXPRESS_MAX_SECONDS
 
 # The managed rule Step Functions creates to learn when a `.sync` child execution ends.
@@ -95,12 +93,8 @@ class Workflows(Construct):
                 state_machine_placeholder(child): self.state_machines[child].state_machine_arn
                 for child in sorted(tw.child_workflows)
             }
-            log_group = logs.LogGroup(
-                self,
-                f"{name}Logs",
-                log_group_name=f"/aws/vendedlogs/states/{machine_name}",
-                retention=log_retention(config.logRetentionDays),
-                removal_policy=removal_policy(config),
+            log_group = owned_log_group(
+                self, f"{name}Logs", name=f"/aws/vendedlogs/states/{machine_name}", config=config
             )
             self.state_machines[name] = sfn.StateMachine(
                 self,
