@@ -137,13 +137,15 @@ def execution_name(event: Mapping[str, Any]) -> str:
 # --- applying a rule to an event ----------------------------------------------------------------
 _MISSING = object()
 SUPPORTED_OPERATORS = frozenset({"exists", "anything-but", "equals-ignore-case", "prefix", "suffix"})
+ANYTHING_BUT_NESTED_OPERATORS = frozenset({"equals-ignore-case", "prefix", "suffix"})
 
 
 def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
     """Whether ``event`` matches an EventBridge ``pattern``.
 
     Supports the operators the trigger uses: exact values, ``prefix``, ``suffix``,
-    ``equals-ignore-case`` (alone or inside prefix/suffix), ``exists``, ``anything-but`` and ``$or``.
+    ``equals-ignore-case`` (alone or inside prefix/suffix), ``exists``, ``anything-but`` (of values, or of
+    one prefix/suffix/equals-ignore-case) and ``$or``.
     An unknown operator raises TriggerError rather than silently matching.
     """
     for field_name, expected in pattern.items():
@@ -183,6 +185,8 @@ def _matches_filter(flt: Any, value: Any, field_name: str) -> bool:
     if value is _MISSING:
         return False
     if operator == "anything-but":
+        if isinstance(operand, Mapping):
+            return not _matches_excluded_pattern(operand, value, field_name)
         excluded = operand if isinstance(operand, list) else [operand]
         return value not in excluded
     if not isinstance(value, str):
@@ -197,6 +201,30 @@ def _matches_filter(flt: Any, value: Any, field_name: str) -> bool:
         subject, text = (value.lower(), text.lower()) if ignore_case else (value, text)
         return subject.startswith(text) if operator == "prefix" else subject.endswith(text)
     raise TriggerError(f"pattern field {field_name!r}: operator {operator!r} is not supported")
+
+
+def _matches_excluded_pattern(operand: Mapping[str, Any], value: Any, field_name: str) -> bool:
+    """The inside of ``{"anything-but": {"prefix"|"suffix"|"equals-ignore-case": text or [texts]}}``.
+
+    Anything else nested in anything-but is refused: matching it loosely would let events through
+    that the deployed rule rejects (or the reverse).
+    """
+    nested = sorted(operand)
+    if len(nested) != 1 or nested[0] not in ANYTHING_BUT_NESTED_OPERATORS:
+        raise TriggerError(
+            f"pattern field {field_name!r}: anything-but takes a value, a list of values or exactly one "
+            f"of {', '.join(sorted(ANYTHING_BUT_NESTED_OPERATORS))}; got {nested}"
+        )
+    operator = nested[0]
+    texts = operand[operator] if isinstance(operand[operator], list) else [operand[operator]]
+    if not texts or not all(isinstance(text, str) for text in texts):
+        raise TriggerError(
+            f"pattern field {field_name!r}: anything-but {operator} needs a string "
+            "or a non-empty list of strings"
+        )
+    if not isinstance(value, str):
+        return False  # a number, boolean or null neither starts, ends nor equals a string
+    return any(_matches_filter({operator: text}, value, field_name) for text in texts)
 
 
 def apply_input_transformer(transformer: Mapping[str, Any], event: Mapping[str, Any]) -> str:

@@ -98,3 +98,49 @@ def test_event_without_sequencer_names_the_field() -> None:
     del event["detail"]["object"]["sequencer"]
     with pytest.raises(trigger.TriggerError, match="sequencer"):
         trigger.execution_name(event)
+
+
+@pytest.mark.parametrize(
+    ("excluded", "key", "expected"),
+    [
+        ({"prefix": "uploads/private/"}, "uploads/private/a.jpg", False),
+        ({"prefix": "uploads/private/"}, "uploads/public/a.jpg", True),
+        ({"prefix": ["uploads/tmp/", "uploads/private/"]}, "uploads/tmp/a.jpg", False),
+        ({"suffix": ".tmp"}, "uploads/a.tmp", False),
+        ({"suffix": ".tmp"}, "uploads/a.jpg", True),
+        ({"equals-ignore-case": "UPLOADS/A.JPG"}, "uploads/a.jpg", False),
+        ({"equals-ignore-case": ["x", "y"]}, "uploads/a.jpg", True),
+    ],
+)
+def test_anything_but_a_prefix_suffix_or_case_insensitive_value(
+    excluded: dict, key: str, expected: bool
+) -> None:
+    pattern = {"detail": {"object": {"key": [{"anything-but": excluded}]}}}
+    event = _event(key)
+    assert trigger.matches(pattern, event) is expected
+    # moto's EventBridge matcher agrees
+    assert EventPattern.load(json.dumps(pattern)).matches_event(event) is expected  # type: ignore[arg-type]
+
+
+def test_anything_but_of_a_number_with_a_string_prefix_matches() -> None:
+    pattern = {"detail": {"object": {"size": [{"anything-but": {"prefix": "1"}}]}}}
+    assert trigger.matches(pattern, _event("uploads/a.jpg")) is True  # size 10 is a number, not "1..."
+
+
+@pytest.mark.parametrize(
+    ("excluded", "message"),
+    [
+        ({"numeric": [">", 1]}, "anything-but takes .*numeric"),
+        ({"wildcard": "uploads/*"}, "anything-but takes .*wildcard"),
+        ({"prefix": "a", "suffix": "b"}, "exactly one of"),
+        ({}, "exactly one of"),
+        ({"prefix": 5}, "anything-but prefix needs a string"),
+        ({"prefix": []}, "anything-but prefix needs a string"),
+        ({"suffix": {"equals-ignore-case": ".JPG"}}, "anything-but suffix needs a string"),
+    ],
+)
+def test_anything_but_with_an_unimplemented_nested_operand_is_refused(excluded: dict, message: str) -> None:
+    pattern = {"detail": {"object": {"key": [{"anything-but": excluded}]}}}
+    for key in ("uploads/a.jpg", "other/b.png"):  # refused whatever the event, never matched
+        with pytest.raises(trigger.TriggerError, match=message):
+            trigger.matches(pattern, _event(key))
