@@ -6,6 +6,8 @@ TCP connection is pinned to the checked address while TLS SNI, certificate verif
 header still use the hostname, so DNS rebinding cannot swap the address between check and use.
 Redirects are followed by hand (at most `max_redirects`), each target re-checked from scratch.
 Numeric-host tricks ("2130706433", "0x7f.1", "0177.0.0.1") are refused outright.
+The total deadline bounds the whole download: every body read waits at most the time left, so a
+server trickling bytes or stalling cannot hold the worker until the Lambda timeout.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import ipaddress
 import re
 import socket
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -147,6 +150,7 @@ def address_problem(address: IPAddress) -> str | None:
 
 
 def host_allowed(host: str, allowed_hosts: tuple[str, ...]) -> bool:
+    """Whether `host` matches the allow-list; an empty list allows every (public) host."""
     if not allowed_hosts:
         return True
     for raw_entry in allowed_hosts:
@@ -157,6 +161,12 @@ def host_allowed(host: str, allowed_hosts: tuple[str, ...]) -> bool:
         elif host == entry:
             return True
     return False
+
+
+def require_host_allowed(target: Target, allowed_hosts: tuple[str, ...], field: str = "fileLocation") -> None:
+    """The one place the ALLOWED_URL_HOSTS rule is enforced: planner, source dispatch, every redirect."""
+    if not host_allowed(target.host, allowed_hosts):
+        raise SourceRefusedError(field, f"host {target.host} is not in ALLOWED_URL_HOSTS")
 
 
 def resolve_checked(target: Target, field: str = "fileLocation") -> str:
@@ -197,18 +207,32 @@ def _open_pool(address: str, target: Target, policy: FetchPolicy) -> Any:
     )
 
 
-def fetch(url: str, policy: FetchPolicy, field: str = "fileLocation") -> Fetched:
-    """GET an image over https under the SSRF rules above; the body is capped while streaming."""
+def fetch(
+    url: str,
+    policy: FetchPolicy,
+    field: str = "fileLocation",
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> Fetched:
+    """GET an image over https under the SSRF rules above; the body is capped while streaming.
+
+    `clock` is the monotonic clock the total deadline is measured on (injectable for tests).
+    """
     import urllib3
 
     original = parse_target(url, field)
     target = original
-    deadline = time.monotonic() + policy.total_timeout
+    deadline = clock() + policy.total_timeout
     for hop in range(policy.max_redirects + 1):
-        if not host_allowed(target.host, policy.allowed_hosts):
-            raise SourceRefusedError(field, f"host {target.host} is not in ALLOWED_URL_HOSTS")
+        require_host_allowed(target, policy.allowed_hosts, field)
+        left = _time_left(deadline, clock, policy, field)
+        hop_policy = replace(
+            policy,
+            connect_timeout=min(policy.connect_timeout, left),
+            read_timeout=min(policy.read_timeout, left),
+        )
         address = resolve_checked(target, field)
-        pool = _open_pool(address, target, policy)
+        pool = _open_pool(address, target, hop_policy)
         try:
             response = pool.urlopen(
                 "GET",
@@ -235,7 +259,7 @@ def fetch(url: str, policy: FetchPolicy, field: str = "fileLocation") -> Fetched
                     target = parse_target(urljoin(target.url, location), field)
                     continue
                 _raise_for_status(status, target, field)
-                body = _read_capped(response, policy, deadline, field)
+                body = _read_capped(response, policy, deadline, clock, field)
                 return Fetched(original.url, target.url, body, response.headers.get("Content-Type"))
             finally:
                 response.release_conn()
@@ -260,17 +284,60 @@ def _raise_for_status(status: int, target: Target, field: str) -> None:
     raise SourceRefusedError(field, f"unexpected HTTP {status} from {target.url}")
 
 
-def _read_capped(response: Any, policy: FetchPolicy, deadline: float, field: str) -> bytes:
+def _time_left(deadline: float, clock: Callable[[], float], policy: FetchPolicy, field: str) -> float:
+    left = deadline - clock()
+    if left <= 0:
+        raise TransientSourceError(field, f"download exceeded {policy.total_timeout} s")
+    return left
+
+
+def _read_capped(
+    response: Any, policy: FetchPolicy, deadline: float, clock: Callable[[], float], field: str
+) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) > policy.max_bytes:
         raise ImageTooLargeError(field, f"{declared} bytes exceeds the limit of {policy.max_bytes} bytes")
     chunks: list[bytes] = []
     received = 0
-    for chunk in response.stream(CHUNK_BYTES, decode_content=True):
+    for chunk in _body_chunks(response, policy, deadline, clock, field):
         received += len(chunk)
         if received > policy.max_bytes:
             raise ImageTooLargeError(field, f"more than {policy.max_bytes} bytes (the limit)")
-        if time.monotonic() > deadline:
-            raise TransientSourceError(field, f"download exceeded {policy.total_timeout} s")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _body_chunks(
+    response: Any, policy: FetchPolicy, deadline: float, clock: Callable[[], float], field: str
+) -> Iterator[bytes]:
+    """The body as it arrives, never waiting past the deadline.
+
+    `read1` returns whatever one socket read gives (unlike `stream`, which blocks until a whole
+    chunk is in), and before each read the socket timeout is cut to the time left, because the read
+    timeout alone restarts with every byte a trickling server sends.
+    """
+    import urllib3
+
+    read1 = getattr(response, "read1", None)
+    if read1 is None:  # a stand-in response without read1 (test doubles): no socket to bound
+        for chunk in response.stream(CHUNK_BYTES, decode_content=True):
+            _time_left(deadline, clock, policy, field)
+            yield chunk
+        return
+    while True:
+        left = _time_left(deadline, clock, policy, field)
+        _set_socket_timeout(response, min(policy.read_timeout, left))
+        try:
+            chunk = read1(CHUNK_BYTES, decode_content=True)
+        except (urllib3.exceptions.TimeoutError, TimeoutError):
+            _time_left(deadline, clock, policy, field)  # the deadline, not the read timeout, ran out
+            raise
+        if not chunk:
+            return
+        yield chunk
+
+
+def _set_socket_timeout(response: Any, seconds: float) -> None:
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)

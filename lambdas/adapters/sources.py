@@ -1,4 +1,9 @@
-"""One entry point for reading a source: `s3://bucket/key`, `https://...`, or (local runtime only) a path."""
+"""One entry point for reading a source: `s3://bucket/key`, `https://...`, or (local runtime only) a path.
+
+`check_location` is the only place the kind of a location is decided and its static rules (URI shape,
+https rules, ALLOWED_URL_HOSTS, ALLOW_LOCAL_PATHS) are applied: the planner calls it before fanning
+out, and `read_source` calls it before any I/O.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,16 @@ from lambdas.settings import WorkerSettings
 @dataclass(frozen=True)
 class SourceData:
     location: str
-    identity: str  # what the output key digests: version/ETag, normalised URL, or content hash
+    identity: str  # what the output key digests: version/ETag, or URL/path plus the content hash
     body: bytes
+
+
+@dataclass(frozen=True)
+class LocalPath:
+    path: str
+
+
+CheckedLocation = s3.S3Location | fetch.Target | LocalPath
 
 
 def is_local_path(location: str) -> bool:
@@ -29,6 +42,21 @@ def require_local_paths_allowed(settings: WorkerSettings, field: str = "fileLoca
         )
 
 
+def check_location(location: str, settings: WorkerSettings, field: str = "fileLocation") -> CheckedLocation:
+    """Refuse a location that can never be read (no I/O); say which kind it is."""
+    if location.startswith("s3://"):
+        return s3.parse_s3_uri(location, field)
+    if location[:8].lower() == "https://":
+        target = fetch.parse_target(location, field)
+        fetch.require_host_allowed(target, settings.allowed_url_hosts, field)
+        return target
+    if not is_local_path(location):
+        scheme = location.split("://", 1)[0][:16]
+        raise SourceRefusedError(field, f"unsupported scheme {scheme!r}; use s3:// or https://")
+    require_local_paths_allowed(settings, field)
+    return LocalPath(location)
+
+
 def read_local(location: str, max_bytes: int, field: str = "fileLocation") -> bytes:
     path = Path(location)
     if not path.is_file():
@@ -39,15 +67,18 @@ def read_local(location: str, max_bytes: int, field: str = "fileLocation") -> by
     return path.read_bytes()
 
 
+def content_hash(body: bytes) -> str:
+    return f"sha256={hashlib.sha256(body).hexdigest()}"
+
+
 def read_source(location: str, settings: WorkerSettings, field: str = "fileLocation") -> SourceData:
     """Fetch the source bytes and their identity, enforcing the byte cap and the location rules."""
-    if location.startswith("s3://"):
-        obj = s3.get_object(
-            s3.parse_s3_uri(location, field), max_bytes=settings.max_source_bytes, field=field
-        )
+    checked = check_location(location, settings, field)
+    if isinstance(checked, s3.S3Location):
+        obj = s3.get_object(checked, max_bytes=settings.max_source_bytes, field=field)
         # The location actually read: the form-decoded key when only that one exists (s3.get_object).
         return SourceData(obj.location.uri, obj.identity, obj.body)
-    if location[:8].lower() == "https://":
+    if isinstance(checked, fetch.Target):
         policy = fetch.FetchPolicy(
             max_bytes=settings.max_source_bytes,
             allowed_hosts=settings.allowed_url_hosts,
@@ -55,10 +86,8 @@ def read_source(location: str, settings: WorkerSettings, field: str = "fileLocat
             read_timeout=settings.fetch_read_timeout,
         )
         fetched = fetch.fetch(location, policy, field)
-        return SourceData(location, f"url={fetched.url}", fetched.body)
-    if not is_local_path(location):
-        scheme = location.split("://", 1)[0][:16]
-        raise SourceRefusedError(field, f"unsupported scheme {scheme!r}; use s3:// or https://")
-    require_local_paths_allowed(settings, field)
-    body = read_local(location, settings.max_source_bytes, field)
-    return SourceData(location, f"sha256={hashlib.sha256(body).hexdigest()}", body)
+        # A URL's content can change while the URL does not; renditions are cached as immutable, so
+        # the identity includes the bytes: new content, new key, never an overwrite in place.
+        return SourceData(location, f"url={fetched.url};{content_hash(fetched.body)}", fetched.body)
+    body = read_local(checked.path, settings.max_source_bytes, field)
+    return SourceData(location, content_hash(body), body)
