@@ -12,7 +12,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StringConstraints, ValidationError
+from pydantic_core import ErrorDetails
 
 from statemachines.translator import (
     Diagnostic,
@@ -22,13 +25,18 @@ from statemachines.translator import (
     translate_workflow,
 )
 from statemachines.translator.model import TaskDef, WorkflowDef
-from statemachines.translator.options import DYNAMIC_JOIN_OUTPUTS
+from statemachines.translator.options import DYNAMIC_JOIN_OUTPUTS, DynamicJoinOutput
 from statemachines.translator.sources import load_directory_pair, read_json
 from statemachines.translator.translate import Translation
 
 CONDUCTOR_DIR = Path(__file__).resolve().parent / "conductor"
 OPTIONS_FILE = "translator.json"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+_DEFAULTS = TranslatorOptions()
+# "<workflow name>.<taskReferenceName>": the key TranslatorOptions looks fork targets and JOIN modes up by
+OptionKey = Annotated[str, StringConstraints(pattern=r"^[^.]+\..+$")]
+Name = Annotated[str, StringConstraints(min_length=1)]
 
 
 @dataclass(frozen=True)
@@ -62,53 +70,76 @@ class TranslatedWorkflow:
         return json.dumps(self.asl, indent=2, sort_keys=False)
 
 
+class OptionsFile(BaseModel):
+    """`translator.json`, validated strictly: a wrong type is an error naming the key, never coerced
+    (a string where a list belongs must not become a list of characters). Every field defaults to
+    `TranslatorOptions`' own default; see `TranslatorOptions` for what each one means."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    dynamic_fork_targets: dict[OptionKey, list[Name]] = Field(default_factory=dict)
+    max_concurrency_cap: PositiveInt = _DEFAULTS.max_concurrency_cap
+    inline_sub_workflows: bool = _DEFAULTS.inline_sub_workflows
+    non_retryable_errors: list[Name] = Field(default_factory=lambda: list(_DEFAULTS.non_retryable_errors))
+    lambda_service_errors: list[Name] = Field(default_factory=lambda: list(_DEFAULTS.lambda_service_errors))
+    # ASL Retrier bounds: MaxAttempts 0..99999999, MaxDelaySeconds 1..31622400
+    service_retry_attempts: Annotated[int, Field(ge=0, le=99_999_999)] = _DEFAULTS.service_retry_attempts
+    service_retry_max_delay_seconds: Annotated[int, Field(ge=1, le=31_622_400)] = (
+        _DEFAULTS.service_retry_max_delay_seconds
+    )
+    dynamic_join_output: DynamicJoinOutput = _DEFAULTS.dynamic_join_output
+    dynamic_join_output_by_join: dict[OptionKey, DynamicJoinOutput] = Field(default_factory=dict)
+
+    def to_options(self) -> TranslatorOptions:
+        """Only the keys the file sets; lists become the tuples `TranslatorOptions` holds."""
+        values = self.model_dump(exclude_unset=True)
+        if "dynamic_fork_targets" in values:
+            values["dynamic_fork_targets"] = {k: tuple(v) for k, v in values["dynamic_fork_targets"].items()}
+        for name in ("non_retryable_errors", "lambda_service_errors"):
+            if name in values:
+                values[name] = tuple(values[name])
+        return TranslatorOptions(**values)
+
+
+def _problem_location(origin: str, loc: tuple[int | str, ...]) -> str:
+    text = origin
+    for part in loc:
+        if part != "[key]":  # pydantic's marker of a bad dict key: the key itself is the location
+            text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _problem_message(problem: ErrorDetails) -> str:
+    if problem["type"] == "extra_forbidden" and len(problem["loc"]) == 1:
+        return f"unknown translator option (known: {', '.join(sorted(OptionsFile.model_fields))})"
+    if problem["type"] == "model_type":
+        return f"must be a JSON object of translator options (got {type(problem['input']).__name__})"
+    if problem["type"] == "literal_error":
+        known = ", ".join(DYNAMIC_JOIN_OUTPUTS)
+        return f"{problem['input']!r} is not a JOIN output mode (known: {known})"
+    if problem["type"] == "string_pattern_mismatch":
+        return f"key {problem['input']!r} is not '<workflow name>.<taskReferenceName>'"
+    return f"{problem['msg']} (got {problem['input']!r})"
+
+
 def load_options(path: Path, diagnostics: Diagnostics) -> TranslatorOptions:
-    """`translator.json` beside the workflows: per-project translator options (all optional)."""
+    """`translator.json` beside the workflows: per-project translator options (all optional).
+
+    Every problem becomes an error diagnostic located like `translator.json.dynamic_fork_targets.wf.fork`;
+    the defaults are returned then, and the errors stop the translation.
+    """
     if not path.is_file():
         return TranslatorOptions()
+    before = len(diagnostics.errors)
     document = read_json(path, diagnostics)
-    if not isinstance(document, dict):
+    if len(diagnostics.errors) > before:
         return TranslatorOptions()
-    targets = document.get("dynamic_fork_targets", {})
-    allowed = {
-        "dynamic_fork_targets",
-        "max_concurrency_cap",
-        "inline_sub_workflows",
-        "non_retryable_errors",
-        "dynamic_join_output",
-        "dynamic_join_output_by_join",
-    }
-    for key in sorted(set(document) - allowed):
-        diagnostics.error(
-            f"{path.name}.{key}", f"unknown translator option (known: {', '.join(sorted(allowed))})"
-        )
-    kwargs: dict[str, Any] = {"dynamic_fork_targets": {k: tuple(v) for k, v in targets.items()}}
-    if "max_concurrency_cap" in document:
-        kwargs["max_concurrency_cap"] = int(document["max_concurrency_cap"])
-    if "inline_sub_workflows" in document:
-        kwargs["inline_sub_workflows"] = bool(document["inline_sub_workflows"])
-    if "non_retryable_errors" in document:
-        kwargs["non_retryable_errors"] = tuple(document["non_retryable_errors"])
-    modes: dict[str, Any] = {}
-    if "dynamic_join_output" in document:
-        modes["dynamic_join_output"] = document["dynamic_join_output"]
-    by_join = document.get("dynamic_join_output_by_join", {})
-    if isinstance(by_join, dict):
-        modes |= {f"dynamic_join_output_by_join.{key}": value for key, value in by_join.items()}
-    else:
-        diagnostics.error(f"{path.name}.dynamic_join_output_by_join", "must be an object")
-        by_join = {}
-    for key, value in modes.items():
-        if value not in DYNAMIC_JOIN_OUTPUTS:
-            diagnostics.error(
-                f"{path.name}.{key}",
-                f"{value!r} is not a JOIN output mode (known: {', '.join(DYNAMIC_JOIN_OUTPUTS)})",
-            )
-    if not any(value not in DYNAMIC_JOIN_OUTPUTS for value in modes.values()):
-        if "dynamic_join_output" in document:
-            kwargs["dynamic_join_output"] = document["dynamic_join_output"]
-        kwargs["dynamic_join_output_by_join"] = dict(by_join)
-    return TranslatorOptions(**kwargs)
+    try:
+        return OptionsFile.model_validate(document).to_options()
+    except ValidationError as error:
+        for problem in error.errors():
+            diagnostics.error(_problem_location(path.name, problem["loc"]), _problem_message(problem))
+        return TranslatorOptions()
 
 
 def load_sources(path: Path, diagnostics: Diagnostics) -> Project:
