@@ -1,11 +1,16 @@
 """SSRF-safe fetch: DNS is patched (socket.getaddrinfo) and the connection pool is faked, so these
-tests never touch the network; they check what is refused, and where and how a fetch connects."""
+tests never touch the network; they check what is refused, and where and how a fetch connects.
+The total deadline is checked with an injected clock, and once over real TLS on loopback."""
 
 from __future__ import annotations
 
 import socket
+import ssl
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +23,7 @@ from lambdas.core.errors import (
     SourceRefusedError,
     TransientSourceError,
 )
+from tests.support.tls import make_ca_and_cert
 
 PUBLIC_V4 = "93.184.216.34"
 PUBLIC_V6 = "2606:2800:220:1:248:1893:25c8:1946"
@@ -44,14 +50,33 @@ def fake_dns(table: dict[str, list[str]]) -> Callable[..., list[Any]]:
 
 
 @dataclass
+class FakeSocket:
+    timeouts: list[float] = field(default_factory=list)
+
+    def settimeout(self, seconds: float) -> None:
+        self.timeouts.append(seconds)
+
+
+@dataclass
+class FakeConnection:
+    sock: FakeSocket = field(default_factory=FakeSocket)
+
+
+@dataclass
 class FakeResponse:
+    """urllib3's HTTPResponse as fetch uses it: `read1` hands out one scripted chunk per call."""
+
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     chunks: list[bytes] = field(default_factory=list)
     released: bool = False
+    connection: FakeConnection = field(default_factory=FakeConnection)
+    reads: int = 0
 
-    def stream(self, amount: int, decode_content: bool = True) -> Iterator[bytes]:
-        yield from self.chunks
+    def read1(self, amount: int, decode_content: bool = True) -> bytes:
+        assert decode_content
+        self.reads += 1
+        return self.chunks.pop(0) if self.chunks else b""
 
     def release_conn(self) -> None:
         self.released = True
@@ -63,6 +88,7 @@ class Connection:
     server_hostname: str
     host_header: str
     path: str
+    read_timeout: float = 0.0
 
 
 class FakeNetwork:
@@ -80,7 +106,9 @@ class FakeNetwork:
             def urlopen(self, method: str, path: str, headers: dict[str, str], **kwargs: Any) -> FakeResponse:
                 assert kwargs["redirect"] is False
                 assert kwargs["retries"] is False
-                network.connections.append(Connection(address, target.host, headers["Host"], path))
+                network.connections.append(
+                    Connection(address, target.host, headers["Host"], path, policy.read_timeout)
+                )
                 answer = network.routes[f"https://{headers['Host']}{path}"]
                 if isinstance(answer, Exception):
                     raise answer
@@ -345,3 +373,186 @@ def test_dns_failures_are_typed(monkeypatch: pytest.MonkeyPatch, errno: int, err
     monkeypatch.setattr(socket, "getaddrinfo", failing)
     with pytest.raises(error, match=r"img\.example\.com"):
         fetch.fetch("https://img.example.com/x", POLICY)
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class TricklingResponse(FakeResponse):
+    """One byte per read, each read taking `seconds_per_read` on the fake clock, for ever."""
+
+    clock: FakeClock = field(default_factory=FakeClock)
+    seconds_per_read: float = 0.5
+
+    def read1(self, amount: int, decode_content: bool = True) -> bytes:
+        self.reads += 1
+        self.clock.now += self.seconds_per_read
+        return b"x"
+
+
+def test_a_trickling_server_is_cut_off_at_the_total_deadline(network: Callable[..., FakeNetwork]) -> None:
+    clock = FakeClock()
+    response = TricklingResponse(200, {"Content-Type": "image/png"}, clock=clock)
+    network({"https://img.example.com/slow": response})
+    policy = fetch.FetchPolicy(max_bytes=10_000, read_timeout=1.0, total_timeout=2.0)
+    with pytest.raises(TransientSourceError, match=r"download exceeded 2\.0 s") as caught:
+        fetch.fetch("https://img.example.com/slow", policy, clock=clock)
+    assert caught.value.field == "fileLocation"
+    assert response.reads == 4  # 2.0 s / 0.5 s per byte: bounded by the deadline, not by max_bytes
+    assert response.released
+
+
+def test_each_read_waits_at_most_the_time_left(network: Callable[..., FakeNetwork]) -> None:
+    clock = FakeClock()
+    response = TricklingResponse(200, {}, clock=clock, seconds_per_read=0.75)
+    network({"https://img.example.com/slow": response})
+    policy = fetch.FetchPolicy(max_bytes=10_000, read_timeout=1.0, total_timeout=3.0)
+    with pytest.raises(TransientSourceError, match="exceeded"):
+        fetch.fetch("https://img.example.com/slow", policy, clock=clock)
+    # The read timeout (1 s) until less than that is left, then the time left: 0.75, then 0.
+    assert response.connection.sock.timeouts == pytest.approx([1.0, 1.0, 1.0, 0.75])
+
+
+def test_a_read_timeout_after_the_deadline_is_reported_as_the_deadline(
+    network: Callable[..., FakeNetwork],
+) -> None:
+    clock = FakeClock()
+
+    @dataclass
+    class StallingResponse(FakeResponse):
+        def read1(self, amount: int, decode_content: bool = True) -> bytes:
+            clock.now += self.connection.sock.timeouts[-1]  # the socket waits its whole timeout
+            raise urllib3.exceptions.ReadTimeoutError(None, "/x", "read timed out")  # type: ignore[arg-type]
+
+    network({"https://img.example.com/stall": StallingResponse(200)})
+    policy = fetch.FetchPolicy(max_bytes=10_000, read_timeout=10.0, total_timeout=0.5)
+    with pytest.raises(TransientSourceError, match=r"download exceeded 0\.5 s"):
+        fetch.fetch("https://img.example.com/stall", policy, clock=clock)
+
+
+def test_a_read_timeout_before_the_deadline_stays_a_read_timeout(network: Callable[..., FakeNetwork]) -> None:
+    @dataclass
+    class StallingResponse(FakeResponse):
+        def read1(self, amount: int, decode_content: bool = True) -> bytes:
+            raise urllib3.exceptions.ReadTimeoutError(None, "/x", "read timed out")  # type: ignore[arg-type]
+
+    network({"https://img.example.com/stall": StallingResponse(200)})
+    with pytest.raises(TransientSourceError, match="timed out fetching"):
+        fetch.fetch("https://img.example.com/stall", POLICY, clock=FakeClock())
+
+
+def test_redirect_hops_share_one_deadline(
+    network: Callable[..., FakeNetwork], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    net = network(
+        {f"https://img.example.com/{i}": FakeResponse(302, {"Location": f"/{i + 1}"}) for i in range(4)}
+    )
+
+    def slow_open_pool(address: str, target: fetch.Target, policy: fetch.FetchPolicy) -> Any:
+        clock.now += 1.5  # each hop costs 1.5 s
+        return net.open_pool(address, target, policy)
+
+    monkeypatch.setattr(fetch, "_open_pool", slow_open_pool)
+    policy = fetch.FetchPolicy(max_bytes=1000, read_timeout=10.0, total_timeout=4.0)
+    with pytest.raises(TransientSourceError, match="exceeded"):
+        fetch.fetch("https://img.example.com/0", policy, clock=clock)
+    # 4 s in all: the 10 s read timeout is cut to 4 s, then to what is left; no fourth hop.
+    assert [c.read_timeout for c in net.connections] == pytest.approx([4.0, 2.5, 1.0])
+
+
+SLOW_HOST = "slow.test"
+
+
+@dataclass
+class SlowServer:
+    port: int
+    ca_bundle: str
+    body_bytes_sent: int = 0
+
+
+@contextmanager
+def slow_https_server(tmp_path: Path, pace: str) -> Iterator[SlowServer]:
+    """One TLS connection on loopback: headers announce 1000 bytes, then the body comes slowly.
+
+    pace "trickle": one byte every 50 ms (200 bytes at most, 10 s); "stall": 3 bytes, then silence
+    for up to 5 s. Both end early once the client hangs up or the test is over.
+    """
+    ca, cert, key = make_ca_and_cert(tmp_path, SLOW_HOST)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    server = SlowServer(listener.getsockname()[1], str(ca))
+    stop = threading.Event()
+
+    def serve() -> None:
+        raw, _ = listener.accept()
+        try:
+            with context.wrap_socket(raw, server_side=True) as conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n")
+                if pace == "trickle":
+                    for _ in range(200):
+                        conn.sendall(b"x")
+                        server.body_bytes_sent += 1
+                        if stop.wait(0.05):
+                            return
+                else:
+                    conn.sendall(b"xyz")
+                    server.body_bytes_sent += 3
+                    stop.wait(5)
+        except OSError:
+            return  # the client hung up
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.close()
+
+
+@pytest.fixture
+def slow_host_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SLOW_HOST resolves to 127.0.0.1 and only that loopback address counts as public."""
+    real = fetch.address_problem
+    monkeypatch.setattr(fetch, "address_problem", lambda a: None if str(a) == "127.0.0.1" else real(a))
+
+    def dns(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        if host not in (SLOW_HOST, "127.0.0.1"):  # urllib3 also "resolves" the pinned IP literal
+            raise socket.gaierror(socket.EAI_NONAME, "unknown")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+
+
+@pytest.mark.parametrize("pace", ["trickle", "stall"])
+def test_a_slow_server_over_real_tls_is_cut_off_at_the_total_deadline(
+    tmp_path: Path, slow_host_on_loopback: None, monkeypatch: pytest.MonkeyPatch, pace: str
+) -> None:
+    """A 30 s read timeout never fires here; only the 0.3 s total deadline can end the download.
+
+    Without it the trickle would run to its 200th byte and the stall to its 5 s, and both would then
+    fail as a short body ("connection problem"), not as the deadline.
+    """
+    with slow_https_server(tmp_path, pace) as server:
+        monkeypatch.setattr(fetch, "HTTPS_PORT", server.port)
+        policy = fetch.FetchPolicy(
+            max_bytes=10_000, read_timeout=30.0, total_timeout=0.3, ca_bundle=server.ca_bundle
+        )
+        with pytest.raises(TransientSourceError, match=r"download exceeded 0\.3 s") as caught:
+            fetch.fetch(f"https://{SLOW_HOST}:{server.port}/slow.png", policy)
+    assert caught.value.retryable
+    assert 0 < server.body_bytes_sent < 200
