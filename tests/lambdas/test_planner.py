@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
-from lambdas.core.errors import InvalidRecipeError
+from lambdas.adapters.sources import read_source
+from lambdas.core.errors import InvalidRecipeError, SourceRefusedError
 from lambdas.core.planner import MAX_PLAN_BYTES, plan
 from lambdas.core.recipe import MAX_LOCATION_LENGTH
+from lambdas.services.plan import plan_renditions
+from lambdas.settings import WorkerSettings
 from tests.lambdas.conftest import load_event
 
 STEP_FUNCTIONS_PAYLOAD_LIMIT = 256 * 1024
@@ -166,3 +169,33 @@ def test_plans_over_the_byte_cap_are_refused_rather_than_sent() -> None:
     )
     with pytest.raises(InvalidRecipeError, match="byte cap"):
         run(event, max_fanout=300)
+
+
+@pytest.mark.parametrize(
+    ("location", "env", "problem"),
+    [
+        ("ftp://img.example.com/cat.png", {}, "unsupported scheme 'ftp'"),
+        ("https://other.example.net/cat.png", {"ALLOWED_URL_HOSTS": "img.example.com"}, "ALLOWED_URL_HOSTS"),
+        ("/tmp/cat.png", {}, "ALLOW_LOCAL_PATHS=true"),
+    ],
+)
+def test_the_planner_refuses_a_location_exactly_as_the_worker_would(
+    worker_env: dict[str, str], location: str, env: dict[str, str], problem: str
+) -> None:
+    """One check (sources.check_location) for both, so a plan is never fanned out to N refusals."""
+    settings = WorkerSettings.from_env({**worker_env, **env})
+    event = load_event("image_multiple_convert_resize", fileLocation=location)
+    with pytest.raises(SourceRefusedError) as planned:
+        plan_renditions(event, settings)
+    with pytest.raises(SourceRefusedError) as worked:
+        read_source(location, settings)
+    assert planned.value.field == "fileLocation"
+    assert problem in str(planned.value)
+    assert str(planned.value) == str(worked.value)
+
+
+def test_the_planner_accepts_an_allowed_https_location(worker_env: dict[str, str]) -> None:
+    settings = WorkerSettings.from_env({**worker_env, "ALLOWED_URL_HOSTS": "*.example.com"})
+    event = load_event("image_multiple_convert_resize", fileLocation="https://img.example.com/cat.png")
+    items = plan_renditions(event, settings)["dynamicForkItems"]
+    assert {item["input"]["fileLocation"] for item in items} == {"https://img.example.com/cat.png"}
