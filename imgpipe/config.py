@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
+from lambdas.core import limits
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = PROJECT_ROOT / "cdk.json"
 CONTEXT_NAMESPACE = "imgpipe:"
@@ -64,11 +66,11 @@ class DeploymentConfig(BaseModel):
     outputPrefix: str = "renditions/"
     cacheControl: str = "public, max-age=31536000, immutable"
     allowedUrlHosts: list[str] = Field(default_factory=list)
-    maxSourceBytes: PositiveInt = 50 * 1024 * 1024
-    maxSourcePixels: PositiveInt = 100_000_000
-    maxFrames: PositiveInt = 200
-    maxOutputDimension: PositiveInt = 8192
-    maxFanout: PositiveInt = 50
+    maxSourceBytes: PositiveInt = limits.MAX_SOURCE_BYTES
+    maxSourcePixels: PositiveInt = limits.MAX_SOURCE_PIXELS
+    maxFrames: PositiveInt = limits.MAX_FRAMES
+    maxOutputDimension: PositiveInt = limits.MAX_OUTPUT_DIMENSION
+    maxFanout: PositiveInt = limits.MAX_FANOUT
     memorySize: dict[str, PositiveInt] = Field(
         default_factory=lambda: {RESIZE_TASK: 1024, UPLOAD_TASK: 256, PLANNER_TASK: 256}
     )

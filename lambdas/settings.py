@@ -11,13 +11,15 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
+from lambdas.core import limits
 from lambdas.core.errors import InvalidRecipeError
+from lambdas.core.limits import DecodeLimits
 
 _TRUE = {"1", "true", "yes", "on"}
 
 
 class WorkerSettings(BaseModel):
-    """Limits and destinations; defaults mirror imgpipe.config.DeploymentConfig."""
+    """Limits and destinations; the limit defaults are lambdas.core.limits, as in imgpipe.config."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -25,11 +27,11 @@ class WorkerSettings(BaseModel):
     output_prefix: str = "renditions/"
     cache_control: str = "public, max-age=31536000, immutable"
     allowed_url_hosts: tuple[str, ...] = ()
-    max_source_bytes: PositiveInt = 50 * 1024 * 1024
-    max_source_pixels: PositiveInt = 100_000_000
-    max_frames: PositiveInt = 200
-    max_output_dimension: PositiveInt = 8192
-    max_fanout: PositiveInt = 50
+    max_source_bytes: PositiveInt = limits.MAX_SOURCE_BYTES
+    max_source_pixels: PositiveInt = Field(limits.MAX_SOURCE_PIXELS, le=limits.PILLOW_HARD_PIXEL_LIMIT)
+    max_frames: PositiveInt = limits.MAX_FRAMES
+    max_output_dimension: PositiveInt = limits.MAX_OUTPUT_DIMENSION
+    max_fanout: PositiveInt = limits.MAX_FANOUT
     allow_local_paths: bool = False
     fetch_connect_timeout: float = Field(3.0, gt=0)
     fetch_read_timeout: float = Field(10.0, gt=0)
@@ -40,6 +42,12 @@ class WorkerSettings(BaseModel):
         if value and not value.endswith("/"):
             raise ValueError("must be empty or end with '/'")
         return value
+
+    def decode_limits(self) -> DecodeLimits:
+        """The caps `open_untrusted` enforces on a source, from MAX_SOURCE_BYTES/PIXELS and MAX_FRAMES."""
+        return DecodeLimits(
+            max_bytes=self.max_source_bytes, max_pixels=self.max_source_pixels, max_frames=self.max_frames
+        )
 
     def require_output_bucket(self) -> str:
         """OUTPUT_BUCKET, or a clear non-retryable error when the deployment forgot it."""

@@ -21,7 +21,8 @@ from lambdas.core.errors import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
+# Used with fullmatch: `$` alone would accept a trailing newline ("s3://b/k.jpg\n").
+_S3_URI = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)")
 _MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
 _NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "404", "NotFound", "NoSuchVersion", "403", "AccessDenied"}
 _THROTTLED = {
@@ -54,13 +55,19 @@ class S3Object:
 
     @property
     def identity(self) -> str:
-        """What makes this content unique: the version if the bucket is versioned, else the ETag."""
-        version = f"version={self.version_id}" if self.version_id else f"etag={self.etag}"
-        return f"{self.location.uri}#{version}"
+        return object_identity(self.location, self.etag, self.version_id)
+
+
+def object_identity(location: S3Location, etag: str, version_id: str | None) -> str:
+    """What makes an object's content unique: the version if the bucket is versioned, else the ETag
+    (quotes stripped, so a GET and a HEAD of the same object agree)."""
+    unquoted_etag = etag.strip('"')
+    version = f"version={version_id}" if version_id else f"etag={unquoted_etag}"
+    return f"{location.uri}#{version}"
 
 
 def parse_s3_uri(uri: str, field: str = "fileLocation") -> S3Location:
-    match = _S3_URI.match(uri)
+    match = _S3_URI.fullmatch(uri)
     if not match:
         raise SourceRefusedError(field, f"not a valid s3://bucket/key URI: {uri[:200]!r}")
     return S3Location(match.group("bucket"), match.group("key"))
@@ -96,20 +103,26 @@ def reset_client() -> None:
     _client = None
 
 
-def typed_error(error: Exception, field: str, location: str) -> WorkerError:
-    """botocore failures -> the contract's error names."""
-    from botocore.exceptions import (
-        ClientError,
-        ConnectTimeoutError,
-        ReadTimeoutError,
-    )
-    from botocore.exceptions import (
-        ConnectionError as BotoConnectionError,
-    )
+def _code_and_status(error: BaseException) -> tuple[str, int] | None:
+    """(error code, HTTP status) of a botocore ClientError, None for any other exception."""
+    from botocore.exceptions import ClientError
 
-    if isinstance(error, ClientError):
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    if not isinstance(error, ClientError):
+        return None
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code, status
+
+
+def typed_error(error: Exception, field: str, location: str) -> WorkerError:
+    """botocore failures -> the contract's error names. Anything botocore raises that is not an
+    answer from S3 (timeouts, refused connections, a body cut short) is a transport failure:
+    TransientSourceError, which the translated Retry retries."""
+    from botocore.exceptions import BotoCoreError
+
+    code_and_status = _code_and_status(error)
+    if code_and_status is not None:
+        code, status = code_and_status
         if code in _THROTTLED or status == 503:
             return StorageThrottledError(field, f"S3 throttled the request for {location} ({code})")
         if code in _NOT_FOUND or status in (403, 404):
@@ -117,8 +130,10 @@ def typed_error(error: Exception, field: str, location: str) -> WorkerError:
         if status >= 500:
             return TransientSourceError(field, f"S3 error {code} ({status}) for {location}")
         return SourceRefusedError(field, f"S3 refused the request for {location}: {code}")
-    if isinstance(error, ConnectTimeoutError | ReadTimeoutError | BotoConnectionError):
-        return TransientSourceError(field, f"S3 connection problem for {location}: {error}")
+    if isinstance(error, BotoCoreError):
+        return TransientSourceError(
+            field, f"S3 transport problem for {location}: {type(error).__name__}: {error}"
+        )
     raise error
 
 
@@ -138,12 +153,10 @@ def _typed_errors(field: str, uri: str) -> Iterator[None]:
 
 
 def _is_missing_key(error: BaseException) -> bool:
-    from botocore.exceptions import ClientError
-
-    if not isinstance(error, ClientError):
+    code_and_status = _code_and_status(error)
+    if code_and_status is None:
         return False
-    code = str(error.response.get("Error", {}).get("Code", ""))
-    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    code, status = code_and_status
     return code in _MISSING_KEY or status == 404
 
 

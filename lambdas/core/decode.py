@@ -1,19 +1,30 @@
-"""Opening untrusted bytes with Pillow: a format allow-list and byte, pixel and frame limits checked
-from the header before any pixel data is decoded, with decompression-bomb warnings treated as errors.
+"""Opening untrusted bytes with Pillow: a format allow-list and byte, pixel, frame and total-pixel
+limits checked from the header before any pixel data is decoded.
+
+No process-wide state is changed per call (the local runtime runs invocations as threads): Pillow's
+MAX_IMAGE_PIXELS keeps its default, whose DecompressionBombError (over twice it) is a backstop mapped
+to ImageTooLargeError; the configured limits are enforced by the explicit checks in open_untrusted.
 """
 
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
 from lambdas.core.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
+from lambdas.core.limits import DecodeLimits
 from lambdas.core.plugins import candidate_formats
+
+__all__ = [
+    "ALLOWED_INPUT_FORMATS",
+    "ANIMATABLE_INPUT_FORMATS",
+    "DecodeLimits",
+    "open_untrusted",
+    "pillow_guard",
+]
 
 # Only these Pillow plugins may even look at the bytes. TIFF and BMP are common camera/scanner
 # exports (the S3 trigger accepts .tif/.bmp); MPO is how many phones write JPEGs. Everything with a
@@ -37,33 +48,20 @@ _REFUSED_SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class DecodeLimits:
-    """Caps on untrusted input (MAX_SOURCE_BYTES, MAX_SOURCE_PIXELS, MAX_FRAMES)."""
-
-    max_bytes: int = 50 * 1024 * 1024
-    max_pixels: int = 100_000_000
-    max_frames: int = 200
-
-
 @contextmanager
-def pillow_guard(limits: DecodeLimits, field: str) -> Iterator[None]:
-    """Map Pillow's failures to typed errors; bomb warnings become errors."""
-    # Pillow's own bomb check uses this process-wide threshold; keep it equal to the configured cap
-    # so its warning (now an error) and our explicit check agree.
-    Image.MAX_IMAGE_PIXELS = limits.max_pixels
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            yield
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            raise ImageTooLargeError(field, f"decompression bomb refused: {error}") from None
-        except MemoryError:
-            raise ImageTooLargeError(field, "image needs more memory than is available") from None
-        except UnidentifiedImageError:
-            raise  # handled by the caller, which knows the bytes
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as error:
-            raise CorruptImageError(field, f"cannot decode image: {error}") from None
+def pillow_guard(field: str) -> Iterator[None]:
+    """Map Pillow's failures while opening or decoding to typed errors naming `field`."""
+    try:
+        yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        # The warning only arrives as an exception when a caller's warnings filter says "error".
+        raise ImageTooLargeError(field, f"decompression bomb refused: {error}") from None
+    except MemoryError:
+        raise ImageTooLargeError(field, "image needs more memory than is available") from None
+    except UnidentifiedImageError:
+        raise  # handled by the caller, which knows the bytes
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as error:
+        raise CorruptImageError(field, f"cannot decode image: {error}") from None
 
 
 def _refused_kind(data: bytes) -> str | None:
@@ -82,7 +80,7 @@ def open_untrusted(data: bytes, limits: DecodeLimits, field: str = "fileLocation
         raise ImageTooLargeError(field, f"{len(data)} bytes exceeds the limit of {limits.max_bytes} bytes")
     if not data:
         raise CorruptImageError(field, "the source is empty (0 bytes)")
-    with pillow_guard(limits, field):
+    with pillow_guard(field):
         try:
             formats = candidate_formats(data[:16], ALLOWED_INPUT_FORMATS)
             if not formats:
@@ -110,5 +108,13 @@ def open_untrusted(data: bytes, limits: DecodeLimits, field: str = "fileLocation
             if frames > limits.max_frames:
                 raise ImageTooLargeError(
                     field, f"{frames} animation frames exceeds the limit of {limits.max_frames}"
+                )
+            # Every frame is decoded at canvas size when rendering: the whole animation shares the
+            # pixel budget, so 200 frames of 100 MP are refused, not 200 times the single-image cap.
+            if width * height * frames > limits.max_pixels:
+                raise ImageTooLargeError(
+                    field,
+                    f"{frames} frames of {width}x{height} = {width * height * frames} pixels exceeds "
+                    f"the limit of {limits.max_pixels} for a whole animation",
                 )
     return image

@@ -66,7 +66,6 @@ class SourceImage:
     # Animated sources keep the open image and decode frames lazily per render (memory stays at one
     # full-size frame); durations are in milliseconds.
     _animation: Image.Image | None = field(default=None, repr=False)
-    _limits: DecodeLimits = field(default_factory=DecodeLimits, repr=False)
     _orientation: int = 1
     frame_count: int = 1
     loop: int = 0
@@ -96,7 +95,7 @@ class SourceImage:
         if self._animation is None:
             yield self.still_frame(), 0
             return
-        with pillow_guard(self._limits, "fileLocation"):
+        with pillow_guard("fileLocation"):
             for index in range(self.frame_count):
                 self._animation.seek(index)
                 self._animation.load()  # WebP reports a frame's duration only once it is loaded
@@ -223,7 +222,7 @@ def load_source(
     leave it empty when any output might need full resolution (e.g. upscale=true)."""
     limits = limits or DecodeLimits()
     image = open_untrusted(data, limits)
-    with pillow_guard(limits, "fileLocation"):
+    with pillow_guard("fileLocation"):
         exif = image.getexif()
         orientation = int(exif.get(EXIF_ORIENTATION, 1) or 1)
         if orientation not in range(1, 9):
@@ -247,7 +246,6 @@ def load_source(
         source_format=source_format,
         exif=exif if len(exif) else None,
         _animation=image if animated else None,
-        _limits=limits,
         _orientation=orientation,
         frame_count=frame_count,
         loop=loop,

@@ -16,13 +16,14 @@ from lambdas.core.recipe import Recipe
 
 DIGEST_LENGTH = 16
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_RENDITION = re.compile(r"^(?P<stem>[A-Za-z0-9._-]{1,64})/(?P<digest>[0-9a-f]{16})/(?P<name>[^/]+)$")
+_RENDITION = re.compile(
+    rf"(?P<stem>[A-Za-z0-9._-]{{1,64}})/(?P<digest>[0-9a-f]{{{DIGEST_LENGTH}}})/(?P<name>[^/]+)"
+)
 
 
 def source_stem(location: str) -> str:
     """A short, URL-safe name from the source's last path segment ('IMG 01.jpeg' -> 'IMG-01')."""
-    path = location.split("?", 1)[0].split("#", 1)[0].rstrip("/")
-    stem = PurePosixPath(path.rsplit("/", 1)[-1]).stem
+    stem = PurePosixPath(location_path(location).rsplit("/", 1)[-1]).stem
     cleaned = _UNSAFE.sub("-", stem).strip("-.")[:64].strip("-.")
     return cleaned or "image"
 
@@ -38,9 +39,15 @@ def rendition_key(prefix: str, source_location: str, source_identity: str, recip
     return f"{prefix}{source_stem(source_location)}/{digest}/{name}"
 
 
+def published_digest(source_identity: str) -> str:
+    """The digest segment of `published_key`, which upload_toS3 also writes as the imgpipe-digest
+    metadata: key and metadata come from this one function, so a re-publish verifies in place."""
+    return hashlib.sha256(source_identity.encode()).hexdigest()[:DIGEST_LENGTH]
+
+
 def published_key(prefix: str, source_location: str, source_identity: str) -> str:
     """Key for publishing a file that was not rendered in place (another bucket, a local path)."""
-    digest = hashlib.sha256(source_identity.encode()).hexdigest()[:DIGEST_LENGTH]
+    digest = published_digest(source_identity)
     name = PurePosixPath(location_path(source_location)).name
     suffix = PurePosixPath(name).suffix.lower()
     suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ""
@@ -48,6 +55,7 @@ def published_key(prefix: str, source_location: str, source_identity: str) -> st
 
 
 def location_path(location: str) -> str:
+    """The location without query, fragment or trailing slash."""
     return location.split("?", 1)[0].split("#", 1)[0].rstrip("/")
 
 
@@ -55,5 +63,5 @@ def rendition_digest_in_key(prefix: str, key: str) -> str | None:
     """The digest segment when `key` has the rendition layout under `prefix`, else None."""
     if not key.startswith(prefix):
         return None
-    match = _RENDITION.match(key[len(prefix) :])
+    match = _RENDITION.fullmatch(key[len(prefix) :])
     return match.group("digest") if match else None

@@ -8,6 +8,7 @@ cannot look a map up by a computed key.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -25,19 +26,15 @@ _OPTIONAL_FIELDS = ("fit", "upscale", "quality", "background", "stripMetadata")
 def plan(event: Any, *, max_dimension: int, max_fanout: int) -> dict[str, Any]:
     parsed = parse_event(event, PlanInput)
 
-    formats: dict[str, str] = {}  # canonical name -> the caller's spelling, first one wins
+    formats: dict[str, tuple[str, str]] = {}  # canonical name -> (caller's spelling, its field)
     for index, spelling in enumerate(parsed.outputFormats):
-        fmt = canonical_format(spelling, f"outputFormats.{index}")
-        formats.setdefault(fmt.name, spelling.strip().lower())
-    sizes: list[tuple[int, int]] = []
+        field = f"outputFormats.{index}"
+        formats.setdefault(canonical_format(spelling, field).name, (spelling.strip().lower(), field))
+    sizes: dict[tuple[int, int], tuple[str, str]] = {}  # (width, height) -> its fields, first wins
     for index, size in enumerate(parsed.outputSizes):
-        for name, value in (("width", size.width), ("height", size.height)):
-            if value > max_dimension:
-                raise InvalidRecipeError(
-                    f"outputSizes.{index}.{name}", f"{value} exceeds the maximum of {max_dimension} pixels"
-                )
-        if (size.width, size.height) not in sizes:
-            sizes.append((size.width, size.height))
+        sizes.setdefault(
+            (size.width, size.height), (f"outputSizes.{index}.width", f"outputSizes.{index}.height")
+        )
     count = len(formats) * len(sizes)
     if count > max_fanout:
         raise InvalidRecipeError(
@@ -48,59 +45,63 @@ def plan(event: Any, *, max_dimension: int, max_fanout: int) -> dict[str, Any]:
 
     options = parsed.model_dump(include=set(_OPTIONAL_FIELDS), exclude_unset=True)
     tasks: list[dict[str, Any]] = []
-    inputs: dict[str, dict[str, Any]] = {}
-    items: list[dict[str, Any]] = []
-    index = 0
-    for canonical, spelling in formats.items():
-        for width, height in sizes:
-            make_recipe(
-                parsed, canonical, width, height, max_dimension=max_dimension
-            )  # fail now, not in the fork
-            reference = f"{RESIZE_TASK}_{spelling}_{width}x{height}_{index}"
-            index += 1
-            task_input = {
-                "fileLocation": parsed.fileLocation,
-                "outputFormat": spelling,
-                "outputWidth": width,
-                "outputHeight": height,
-                "maintainAspectRatio": parsed.maintainAspectRatio,
-                **options,
-            }
-            inputs[reference] = task_input
-            if parsed.subWorkflowName:
-                name = parsed.subWorkflowName
-                version = parsed.subWorkflowVersion or 1
-                tasks.append(
-                    {
-                        "name": name,
-                        "taskReferenceName": reference,
-                        "type": "SUB_WORKFLOW",
-                        "subWorkflowParam": {"name": name, "version": version},
-                    }
-                )
-                items.append(
-                    {
-                        "taskReferenceName": reference,
-                        "name": name,
-                        "type": "SUB_WORKFLOW",
-                        "subWorkflowName": name,
-                        "input": task_input,
-                    }
-                )
-            else:
-                tasks.append({"name": RESIZE_TASK, "taskReferenceName": reference, "type": "SIMPLE"})
-                items.append(
-                    {
-                        "taskReferenceName": reference,
-                        "name": RESIZE_TASK,
-                        "type": "SIMPLE",
-                        "input": task_input,
-                    }
-                )
-    result = {"dynamicTasks": tasks, "dynamicTasksInput": inputs, "dynamicForkItems": items}
+    for index, (
+        (canonical, (spelling, format_field)),
+        ((width, height), (width_field, height_field)),
+    ) in enumerate(itertools.product(formats.items(), sizes.items())):
+        # Every rendition's recipe is validated now, so a bad one fails the plan, not the fork.
+        make_recipe(
+            parsed,
+            canonical,
+            width,
+            height,
+            max_dimension=max_dimension,
+            fields=(format_field, width_field, height_field),
+        )
+        tasks.append(
+            _task(
+                f"{RESIZE_TASK}_{spelling}_{width}x{height}_{index}",
+                {
+                    "fileLocation": parsed.fileLocation,
+                    "outputFormat": spelling,
+                    "outputWidth": width,
+                    "outputHeight": height,
+                    "maintainAspectRatio": parsed.maintainAspectRatio,
+                    **options,
+                },
+                parsed,
+            )
+        )
+    result = {
+        "dynamicTasks": [{key: value for key, value in task.items() if key != "input"} for task in tasks],
+        "dynamicTasksInput": {task["taskReferenceName"]: task["input"] for task in tasks},
+        "dynamicForkItems": [_fork_item(task) for task in tasks],
+    }
     payload_bytes = len(json.dumps(result, separators=(",", ":")))
     if payload_bytes > MAX_PLAN_BYTES:
         raise InvalidRecipeError(
             "outputSizes", f"the plan is {payload_bytes} bytes, over the {MAX_PLAN_BYTES}-byte cap"
         )
     return result
+
+
+def _task(reference: str, task_input: dict[str, Any], parsed: PlanInput) -> dict[str, Any]:
+    """One Conductor dynamic task (orkesworkers' shape) with its input under "input"."""
+    if parsed.subWorkflowName:
+        name = parsed.subWorkflowName
+        return {
+            "name": name,
+            "taskReferenceName": reference,
+            "type": "SUB_WORKFLOW",
+            "subWorkflowParam": {"name": name, "version": parsed.subWorkflowVersion or 1},
+            "input": task_input,
+        }
+    return {"name": RESIZE_TASK, "taskReferenceName": reference, "type": "SIMPLE", "input": task_input}
+
+
+def _fork_item(task: dict[str, Any]) -> dict[str, Any]:
+    """The Map state's item for a task: the same reference, name, type and input (+ the sub-workflow)."""
+    item = {key: task[key] for key in ("taskReferenceName", "name", "type", "input")}
+    if "subWorkflowParam" in task:
+        item["subWorkflowName"] = task["subWorkflowParam"]["name"]
+    return item

@@ -170,11 +170,20 @@ class Recipe:
 
 
 def make_recipe(
-    options: RecipeOptions, output_format: object, width: int, height: int, *, max_dimension: int
+    options: RecipeOptions,
+    output_format: object,
+    width: int,
+    height: int,
+    *,
+    max_dimension: int,
+    fields: tuple[str, str, str] = ("outputFormat", "outputWidth", "outputHeight"),
 ) -> Recipe:
-    """Validate limits and fill in defaults, producing the normalised Recipe."""
-    fmt = canonical_format(output_format)
-    for field, value in (("outputWidth", width), ("outputHeight", height)):
+    """Validate limits and fill in defaults, producing the normalised Recipe. `fields` names the
+    format, width and height in the caller's input (the planner's are `outputSizes.<i>.width`, ...),
+    so errors point at what the caller wrote."""
+    format_field, width_field, height_field = fields
+    fmt = canonical_format(output_format, format_field)
+    for field, value in ((width_field, width), (height_field, height)):
         if value > max_dimension:
             raise InvalidRecipeError(field, f"{value} exceeds the maximum of {max_dimension} pixels")
     quality = None

@@ -6,7 +6,6 @@ from typing import Any
 
 from lambdas.adapters import s3
 from lambdas.adapters.sources import read_source
-from lambdas.core.decode import DecodeLimits
 from lambdas.core.imaging import render_bytes
 from lambdas.core.keys import rendition_digest, rendition_key
 from lambdas.core.recipe import parse_resize_input
@@ -20,8 +19,7 @@ def convert_resize(event: Any, settings: WorkerSettings) -> dict[str, Any]:
     bucket = settings.require_output_bucket()
     source = read_source(location, settings)
     location = source.location  # the key S3 really has (form-decoded when only that exists)
-    limits = DecodeLimits(settings.max_source_bytes, settings.max_source_pixels, settings.max_frames)
-    rendered = render_bytes(source.body, recipe, limits)
+    rendered = render_bytes(source.body, recipe, settings.decode_limits())
     destination = s3.S3Location(
         bucket, rendition_key(settings.output_prefix, location, source.identity, recipe)
     )

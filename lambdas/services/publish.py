@@ -10,7 +10,7 @@ from typing import Any
 from lambdas.adapters import s3
 from lambdas.adapters.sources import is_local_path, read_local, require_local_paths_allowed
 from lambdas.core.errors import SourceRefusedError
-from lambdas.core.keys import published_key, rendition_digest_in_key
+from lambdas.core.keys import published_digest, published_key, rendition_digest_in_key
 from lambdas.core.recipe import UploadInput, parse_event
 from lambdas.services import metadata as meta
 from lambdas.settings import WorkerSettings
@@ -44,19 +44,16 @@ def _publish_s3(source: s3.S3Location, bucket: str, settings: WorkerSettings) ->
                 f"is {existing.get(meta.DIGEST)!r}, expected {expected_digest!r}",
             )
         return source  # already published in place by image_convert_resize: no write at all
-    etag = str(head.get("ETag", "")).strip('"')
-    identity = (
-        f"{source.uri}#version={head['VersionId']}" if head.get("VersionId") else f"{source.uri}#etag={etag}"
-    )
+    identity = s3.object_identity(source, str(head.get("ETag", "")), head.get("VersionId"))
     destination = s3.S3Location(bucket, published_key(settings.output_prefix, source.key, identity))
     content_type = head.get("ContentType") or _guess_type(source.key)
-    digest = existing.get(meta.DIGEST) or hashlib.sha256(identity.encode()).hexdigest()[:16]
     s3.copy_object(
         source,
         destination,
         content_type=content_type,
         cache_control=settings.cache_control,
-        metadata=meta.rendition_metadata(existing.get(meta.SOURCE) or source.uri, digest),
+        # The digest of the key it is published at, so publishing the copy again verifies in place.
+        metadata=meta.rendition_metadata(existing.get(meta.SOURCE) or source.uri, published_digest(identity)),
         field=FIELD,
     )
     return destination
@@ -70,19 +67,21 @@ def _publish_local(location: str, bucket: str, settings: WorkerSettings) -> s3.S
     s3.put_object(
         destination,
         body,
-        content_type=_sniff_type(body) or _guess_type(location),
+        content_type=_sniff_type(body, settings) or _guess_type(location),
         cache_control=settings.cache_control,
-        metadata=meta.rendition_metadata(location, identity[7:23]),
+        metadata=meta.rendition_metadata(location, published_digest(identity)),
         field=FIELD,
     )
     return destination
 
 
-def _sniff_type(body: bytes) -> str | None:
-    """The content type of an image in an allowed format, from its header (no pixel decoding)."""
-    from lambdas.core.decode import DecodeLimits, open_untrusted
+def _sniff_type(body: bytes, settings: WorkerSettings) -> str | None:
+    """The content type of an image in an allowed format, from its header (no pixel decoding), under
+    the same limits as any source: a rendition is far inside them. Pillow is imported here only: the
+    S3 path of upload_toS3 never needs it at cold start."""
+    from lambdas.core.decode import open_untrusted
 
-    image = open_untrusted(body, DecodeLimits(max_bytes=len(body) + 1, max_pixels=10**12), FIELD)
+    image = open_untrusted(body, settings.decode_limits(), FIELD)
     return image.get_format_mimetype() if hasattr(image, "get_format_mimetype") else None
 
 

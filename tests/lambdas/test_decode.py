@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import struct
 import warnings
+import zlib
 
 import pytest
 from PIL import Image
@@ -11,6 +13,7 @@ from PIL import Image
 from lambdas.core.decode import DecodeLimits, open_untrusted, pillow_guard
 from lambdas.core.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 from lambdas.core.imaging import load_source
+from lambdas.core.limits import PILLOW_HARD_PIXEL_LIMIT
 from tests.support import images
 
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto showpage\n"
@@ -88,12 +91,73 @@ def test_frame_cap() -> None:
     )
 
 
-def test_decompression_bomb_warning_is_an_error() -> None:
-    with (
-        pytest.raises(ImageTooLargeError, match="decompression bomb"),
-        pillow_guard(DecodeLimits(), "fileLocation"),
-    ):
-        warnings.warn("too many pixels", Image.DecompressionBombWarning, stacklevel=1)
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares `width`x`height` and has no pixel data: what a bomb's header looks like."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_pillow_hard_limit_is_the_ceiling_of_configurable_pixels() -> None:
+    # The project never changes Pillow's threshold; its hard refusal is at twice it.
+    assert Image.MAX_IMAGE_PIXELS is not None
+    assert PILLOW_HARD_PIXEL_LIMIT == 2 * Image.MAX_IMAGE_PIXELS
+
+
+def test_pillow_bomb_error_is_a_typed_error_even_under_the_highest_configurable_cap() -> None:
+    data = _png_header(20_000, 10_000)  # 200 MP > PILLOW_HARD_PIXEL_LIMIT
+    with pytest.raises(ImageTooLargeError, match="decompression bomb") as raised:
+        open_untrusted(data, DecodeLimits(max_pixels=PILLOW_HARD_PIXEL_LIMIT))
+    assert raised.value.field == "fileLocation"
+
+
+def test_between_pillow_warning_and_the_cap_the_explicit_check_decides() -> None:
+    # 12000x12000 = 144 MP: Pillow only warns; the configured cap refuses it from the header.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with pytest.raises(ImageTooLargeError, match="144000000 pixels exceeds the limit of 100000000"):
+            open_untrusted(_png_header(12_000, 12_000), DecodeLimits())
+        image = open_untrusted(_png_header(12_000, 12_000), DecodeLimits(max_pixels=150_000_000))
+    assert image.size == (12_000, 12_000)  # opened, never decoded
+
+
+def test_decoding_changes_no_process_wide_state() -> None:
+    """Invocations run as threads in the local runtime: no limit may leak from one into another."""
+    pillow_threshold = Image.MAX_IMAGE_PIXELS
+    filters = list(warnings.filters)
+    open_untrusted(images.jpeg_photo(64, 48), DecodeLimits(max_pixels=10_000))
+    animation = load_source(images.animated("GIF", frames=3), DecodeLimits(max_pixels=10**8))
+    assert len(list(animation.frames())) == 3
+    with pytest.raises(ImageTooLargeError):
+        open_untrusted(images.jpeg_photo(200, 100), DecodeLimits(max_pixels=1_000))
+    assert pillow_threshold == Image.MAX_IMAGE_PIXELS
+    assert warnings.filters == filters
+
+
+def test_guard_maps_a_bomb_warning_a_caller_made_an_error() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with pytest.raises(ImageTooLargeError, match="decompression bomb"), pillow_guard("fileLocation"):
+            warnings.warn("too many pixels", Image.DecompressionBombWarning, stacklevel=1)
+
+
+def test_an_animation_shares_one_pixel_budget_across_its_frames() -> None:
+    data = images.animated("GIF", width=100, height=100, frames=5)  # 5 x 10,000 pixels
+    with pytest.raises(ImageTooLargeError, match="5 frames of 100x100 = 50000 pixels") as raised:
+        open_untrusted(data, DecodeLimits(max_pixels=49_999))
+    assert raised.value.field == "fileLocation"
+    image = open_untrusted(data, DecodeLimits(max_pixels=50_000))
+    assert images.frame_count(image) == 5
+    with pytest.raises(ImageTooLargeError, match="whole animation"):
+        load_source(data, DecodeLimits(max_pixels=49_999))
+
+
+def test_a_still_image_is_not_charged_for_frames() -> None:
+    image = open_untrusted(images.jpeg_photo(100, 100), DecodeLimits(max_pixels=10_000, max_frames=1))
+    assert image.size == (100, 100)
 
 
 def test_decode_errors_are_not_retryable() -> None:

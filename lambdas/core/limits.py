@@ -1,0 +1,32 @@
+"""The default caps on untrusted input and on what one call may produce, written once.
+
+`imgpipe.config.DeploymentConfig` (what a deployer tunes), `lambdas.settings.WorkerSettings` (what a
+function reads from its environment) and `lambdas.core.decode.DecodeLimits` all start from these, so
+the deployed defaults and the workers' fallbacks cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_SOURCE_BYTES = 50 * 1024 * 1024
+# Also the budget of width * height * frames of an animation (docs/workers.md, "Decoding").
+MAX_SOURCE_PIXELS = 100_000_000
+MAX_FRAMES = 200
+MAX_OUTPUT_DIMENSION = 8192
+MAX_FANOUT = 50
+
+# Pillow refuses any image over twice its MAX_IMAGE_PIXELS (89,478,485 by default, never changed by
+# the project) with DecompressionBombError while opening, before the project's own checks: a
+# configured MAX_SOURCE_PIXELS above this could never be reached, so settings refuse it.
+PILLOW_HARD_PIXEL_LIMIT = 2 * (1024 * 1024 * 1024 // 4 // 3)
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """Caps on one untrusted source (MAX_SOURCE_BYTES, MAX_SOURCE_PIXELS, MAX_FRAMES). Pillow-free, so
+    the planner's settings can build it without importing Pillow at cold start."""
+
+    max_bytes: int = MAX_SOURCE_BYTES
+    max_pixels: int = MAX_SOURCE_PIXELS
+    max_frames: int = MAX_FRAMES
