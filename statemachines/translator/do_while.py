@@ -1,0 +1,91 @@
+"""DO_WHILE: a counter, the body, and a Choice that loops back while the condition holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from statemachines.translator.conditions import ConditionError, choice_rule
+from statemachines.translator.emitter_state import EmitterState
+from statemachines.translator.expressions import parameters, path_of
+from statemachines.translator.model import WorkflowTask
+from statemachines.translator.references import context_refs
+
+
+class DoWhileMixin(EmitterState):
+    """DO_WHILE loops."""
+
+    def _emit_do_while(
+        self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
+    ) -> str | None:
+        """A counter, the body, and a Choice that loops back while the condition holds."""
+        ref = task.taskReferenceName
+        if not task.loopOver:
+            self.diagnostics.error(f"{location}.loopOver", f"DO_WHILE '{ref}' has no tasks to loop over")
+            return next_name
+        resolve = loop_variable(
+            ref, set(context_refs(task.loopOver)), task.inputParameters, self.scope.referenced
+        )
+        try:
+            rule = choice_rule(task.loopCondition or "", resolve)
+        except ConditionError as error:
+            self.diagnostics.error(
+                f"{location}.loopCondition",
+                f"DO_WHILE '{ref}': {error}; only comparisons of $.{ref}['iteration'], the body's outputs "
+                "and the loop's inputParameters (joined by && or ||) can be translated",
+            )
+            return next_name
+        after = self._ensure_outputs(ref, states, next_name)
+        if after is None:
+            after = self.names.allocate(f"{ref}: done")
+            states[after] = {"Type": "Pass", "End": True}
+        again = self.names.allocate(f"{ref}: again?")
+        count = self.names.allocate(f"{ref}: count")
+        states[count] = {
+            "Type": "Pass",
+            "Comment": "Conductor's iteration counter, read by the loop condition",
+            "Parameters": {"iteration.$": f"States.MathAdd($.tasks.{ref}.output.iteration, 1)"},
+            "ResultPath": f"$.tasks.{ref}.output",
+            "Next": again,
+        }
+        body = self._emit_sequence(task.loopOver, f"{location}.loopOver", states, count) or count
+        states[again] = {
+            "Type": "Choice",
+            "Comment": f"Conductor DO_WHILE condition: {task.loopCondition}",
+            "Choices": [{**rule, "Next": body}],
+            "Default": after,
+        }
+        start = self.names.allocate(ref)
+        params = parameters(
+            task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
+        )
+        states[start] = {
+            "Type": "Pass",
+            "Comment": "Conductor DO_WHILE: the loop's inputs and a counter at 0",
+            "Parameters": {"input": params, "output": {"iteration": 0}},
+            "ResultPath": f"$.tasks.{ref}",
+            "Next": body,
+        }
+        return start
+
+
+def loop_variable(
+    loop_ref: str, body_refs: set[str], inputs: dict[str, Any], referenced: set[tuple[str, ...]]
+) -> Any:
+    """Resolves `$.name...` in a loop condition: the loop itself, a task of its body, or an input."""
+
+    def resolve(segments: list[str]) -> str | None:
+        if not segments:
+            return None
+        head, rest = segments[0], tuple(segments[1:])
+        if head == loop_ref:
+            path = ("tasks", loop_ref, "output", *rest)
+        elif head in body_refs:
+            path = ("tasks", head, "output", *rest)
+        elif head in inputs:
+            path = ("tasks", loop_ref, "input", head, *rest)
+        else:
+            return None
+        referenced.add(path)
+        return path_of(path)
+
+    return resolve

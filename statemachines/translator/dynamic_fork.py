@@ -1,0 +1,271 @@
+"""FORK_JOIN_DYNAMIC and its JOIN: a Map over the planned items, and the JOIN output as a map or list."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from statemachines.translator.asl_states import link, ordered
+from statemachines.translator.emitter_state import EmitterState
+from statemachines.translator.expressions import Path, path_of, string_value
+from statemachines.translator.model import WorkflowTask
+from statemachines.translator.task_states import child_execution_name
+
+JOIN_SCRATCH = "dynamicJoin"  # transient top-level key while a dynamic JOIN output is assembled
+# items merged per Pass when assembling a dynamic JOIN map, largest first; 8 chained JsonMerge calls
+# stay within AWS's limit of 10 intrinsic functions per field
+JOIN_MERGE_CHUNKS = (8, 4, 2, 1)
+
+
+class DynamicForkMixin(EmitterState):
+    """FORK_JOIN_DYNAMIC + JOIN, including the chunked merge of the JOIN map."""
+
+    def _emit_dynamic_fork(
+        self,
+        task: WorkflowTask,
+        join: WorkflowTask | None,
+        location: str,
+        states: dict[str, Any],
+        next_name: str | None,
+    ) -> str | None:
+        ref = task.taskReferenceName
+        if task.forkTaskName or (task.forkTaskInputs is not None):
+            items = self._new_form_items(task, location)
+            targets = [task.forkTaskName] if task.forkTaskName else []
+        else:
+            items = self._legacy_items(task, location)
+            targets = self._dynamic_targets(task, location)
+        if items is None:
+            return next_name
+        result_ref = join.taskReferenceName if join is not None else ref
+        as_list = self.options.join_output(self.workflow.name, result_ref) == "list"
+        after = self._ensure_outputs(result_ref, states, next_name)
+        if task.forkTaskName:
+            processor, limits = self._single_task_processor(ref, task.forkTaskName, location, as_list)
+            reference = f"States.Format('{task.forkTaskName}_{{}}', $$.Map.Item.Index)"
+        else:
+            processor, limits = self._routing_processor(ref, targets, location, as_list)
+            reference = "$$.Map.Item.Value.taskReferenceName"
+        selector: dict[str, Any] = {"taskReferenceName.$": reference, "item.$": "$$.Map.Item.Value"}
+        concurrency = min([self.options.max_concurrency_cap, *limits])
+        name = self.names.allocate(ref)
+        state: dict[str, Any] = {
+            "Type": "Map",
+            "Comment": "Conductor FORK_JOIN_DYNAMIC: one iteration per planned item, each ending as "
+            + ("{taskReferenceName, output}" if as_list else "{<taskReferenceName>: <output>}"),
+            "ItemsPath": items,
+            "ItemSelector": selector,
+            "ItemProcessor": processor,
+            "MaxConcurrency": concurrency,
+        }
+        if as_list:
+            # the Map's result is the JOIN output as it stands: nothing to assemble after it
+            state["ResultSelector"] = {"output.$": "$"}
+            state["ResultPath"] = path_of(("tasks", result_ref))
+            states[name] = link(state, after)
+            return name
+        selector["braces"] = ["{", "}"]
+        state["ResultSelector"] = {"parts.$": "$", "map": {}}
+        state["ResultPath"] = f"$.{JOIN_SCRATCH}"
+        state["Next"] = self._emit_join_map(result_ref, states, after)
+        states[name] = state
+        return name
+
+    def _emit_join_map(self, join_ref: str, states: dict[str, Any], next_name: str | None) -> str:
+        """Conductor's JOIN output, a map keyed by reference name. JSONPath has no n-ary merge, so the
+        one-key objects are merged up to 8 per Pass (`States.JsonMerge` chained, within AWS's limit of
+        10 intrinsic functions per field), consuming the list with a slice: one Choice and one Pass per
+        chunk of 8, 4, 2 or 1 items instead of two states per item."""
+        scratch = f"$.{JOIN_SCRATCH}"
+        tidy = self.names.allocate(f"{join_ref}: output")
+        states[tidy] = link(
+            {
+                "Type": "Pass",
+                "Comment": "Conductor JOIN output: {<taskReferenceName>: <output>} of every forked task",
+                "Parameters": {
+                    "workflow.$": "$.workflow",
+                    "tasks.$": f"States.JsonMerge($.tasks, {scratch}.tasks, false)",
+                },
+            },
+            next_name,
+        )
+        place = self.names.allocate(f"{join_ref}: place")
+        states[place] = {
+            "Type": "Pass",
+            "Parameters": {"tasks": {join_ref: {"output.$": f"{scratch}.map"}}},
+            "ResultPath": scratch,
+            "Next": tidy,
+        }
+        more = self.names.allocate(f"{join_ref}: more items?")
+        rules: list[dict[str, Any]] = []
+        for chunk in JOIN_MERGE_CHUNKS:
+            step = self.names.allocate(f"{join_ref}: add {chunk} item{'s' if chunk > 1 else ''}")
+            merged = f"{scratch}.map"
+            for position in range(chunk):
+                merged = f"States.JsonMerge({merged}, {scratch}.parts[{position}], false)"
+            states[step] = {
+                "Type": "Pass",
+                "Parameters": {"parts.$": f"{scratch}.parts[{chunk}:]", "map.$": merged},
+                "ResultPath": scratch,
+                "Next": more,
+            }
+            rules.append({"Variable": f"{scratch}.parts[{chunk - 1}]", "IsPresent": True, "Next": step})
+        states[more] = {"Type": "Choice", "Choices": rules, "Default": place}
+        return more
+
+    def _legacy_items(self, task: WorkflowTask, location: str) -> str | None:
+        param = task.dynamicForkTasksParam
+        if not param:
+            self.diagnostics.error(
+                location, "FORK_JOIN_DYNAMIC needs dynamicForkTasksParam (or forkTaskName/forkTaskInputs)"
+            )
+            return None
+        value = task.inputParameters.get(param)
+        match = re.fullmatch(r"\$\{([A-Za-z0-9_-]+)\.output\.([A-Za-z0-9_.-]+)\}", value or "")
+        if not match or match.group(1) not in self.refs:
+            self.diagnostics.error(
+                f"{location}.inputParameters.{param}",
+                "must be '${<task ref>.output.<field>}' naming the task that plans the fork",
+            )
+            return None
+        producer, field_path = match.groups()
+        parent = field_path.rsplit(".", 1)[0] + "." if "." in field_path else ""
+        items = f"{parent}dynamicForkItems"
+        self.diagnostics.warning(
+            f"{location}.inputParameters.{param}",
+            f"JSONPath ASL cannot look up dynamicTasksInput by a computed key: the Map iterates "
+            f"'{producer}.output.{items}', a list of {{taskReferenceName, name, type, input"
+            f"[, subWorkflowName]}} that task '{producer}' must emit beside {field_path}",
+        )
+        segments = ("tasks", producer, "output", *items.split("."))
+        self.scope.referenced.add(segments)
+        return path_of(segments)
+
+    def _new_form_items(self, task: WorkflowTask, location: str) -> str | None:
+        if not task.forkTaskName:
+            self.diagnostics.error(f"{location}.forkTaskName", "forkTaskInputs needs forkTaskName")
+            return None
+        resolved = None
+        if isinstance(task.forkTaskInputs, str):
+            resolved = string_value(task.forkTaskInputs, f"{location}.forkTaskInputs", self.scope.resolve)
+        if not isinstance(resolved, Path) or resolved.asl.startswith("States."):
+            self.diagnostics.error(
+                f"{location}.forkTaskInputs", "must be one expression such as '${ref.output.items}'"
+            )
+            return None
+        return resolved.asl
+
+    def _dynamic_targets(self, task: WorkflowTask, location: str) -> list[str]:
+        key = f"{self.workflow.name}.{task.taskReferenceName}"
+        configured = self.options.dynamic_fork_targets.get(key)
+        if configured is not None:
+            unknown = [t for t in configured if t not in self.task_defs and t not in self.workflows]
+            for target in unknown:
+                self.diagnostics.error(
+                    location, f"dynamic fork target '{target}' is neither a task nor a workflow"
+                )
+            return [t for t in configured if t not in unknown]
+        targets = sorted(self.task_defs) + sorted(w for w in self.workflows if w != self.workflow.name)
+        self.diagnostics.warning(
+            location,
+            f"dynamic fork '{task.taskReferenceName}' may run any of {len(targets)} tasks/workflows; "
+            f"list the ones it needs in the translator option dynamic_fork_targets['{key}']",
+        )
+        return targets
+
+    def _item_result(
+        self, state: dict[str, Any], shape_name: str, states: dict[str, Any], as_list: bool
+    ) -> dict[str, Any]:
+        """A forked task's iteration ends as one entry of the JOIN output: `{taskReferenceName,
+        output}` for a list, else `{<taskReferenceName>: <output>}`, one key of the map. JsonToString
+        quotes the reference, so any name gives valid JSON. The braces come from the item (`braces`),
+        not the template: moto's States.Format mishandles escaped braces."""
+        shape = self.names.allocate(shape_name)
+        if as_list:
+            entry = {"taskReferenceName.$": "$.taskReferenceName", "output.$": "$.result.output"}
+            states[shape] = {"Type": "Pass", "Parameters": entry, "End": True}
+        else:
+            states[shape] = {
+                "Type": "Pass",
+                "Parameters": {
+                    "entry.$": "States.StringToJson(States.Format('{}{}:{}{}', $.braces[0], "
+                    "States.JsonToString($.taskReferenceName), "
+                    "States.JsonToString($.result.output), $.braces[1]))"
+                },
+                "OutputPath": "$.entry",
+                "End": True,
+            }
+        state["ResultPath"] = "$.result"
+        state["Next"] = shape
+        return state
+
+    def _single_task_processor(
+        self, ref: str, task_name: str, location: str, as_list: bool
+    ) -> tuple[dict[str, Any], list[int]]:
+        states: dict[str, Any] = {}
+        name = self.names.allocate(f"{ref}: {task_name}")
+        state = self._lambda_state(task_name, f"{location}.forkTaskName", "$.item")
+        states[name] = self._item_result(state, f"{ref}: {task_name} done", states, as_list)
+        limit = self.task_defs.get(task_name)
+        limits = [limit.concurrentExecLimit] if limit and limit.concurrentExecLimit else []
+        processor = {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": name, "States": ordered(states, name)}
+        return processor, limits
+
+    def _routing_processor(
+        self, ref: str, targets: list[str], location: str, as_list: bool
+    ) -> tuple[dict[str, Any], list[int]]:
+        """Each item is routed by its type/name to a known worker or child workflow, else fails."""
+        states: dict[str, Any] = {}
+        limits: list[int] = []
+        unknown = self.names.allocate(f"{ref}: unknown task")
+        states[unknown] = {
+            "Type": "Fail",
+            "Error": "DynamicForkUnknownTask",
+            "Cause": f"an item of dynamic fork '{ref}' names a task or sub-workflow this state machine "
+            f"does not know (known: {', '.join(targets)}), or lacks 'name'/'type'",
+        }
+        route_simple = self.names.allocate(f"{ref}: route task")
+        route_child = self.names.allocate(f"{ref}: route sub-workflow")
+        simple_rules: list[dict[str, Any]] = [
+            {"Not": {"Variable": "$.item.name", "IsPresent": True}, "Next": unknown}
+        ]
+        child_rules: list[dict[str, Any]] = [
+            {"Not": {"Variable": "$.item.subWorkflowName", "IsPresent": True}, "Next": unknown}
+        ]
+        for target in targets:
+            name = self.names.allocate(f"{ref}: {target}")
+            if target in self.task_defs:
+                state = self._lambda_state(target, location, "$.item.input")
+                simple_rules.append({"Variable": "$.item.name", "StringEquals": target, "Next": name})
+                if self.task_defs[target].concurrentExecLimit:
+                    limits.append(self.task_defs[target].concurrentExecLimit or 0)
+            else:
+                state = self._start_execution_state(target)
+                state["Parameters"] = {
+                    "StateMachineArn": f"${{StateMachineArn_{target}}}",
+                    "Name.$": child_execution_name("$.taskReferenceName"),
+                    "Input.$": "$.item.input",
+                }
+                state["ResultSelector"] = {"output.$": "$.Output"}
+                child_rules.append(
+                    {"Variable": "$.item.subWorkflowName", "StringEquals": target, "Next": name}
+                )
+            states[name] = self._item_result(state, f"{ref}: {target} done", states, as_list)
+        route = self.names.allocate(f"{ref}: route item")
+        states[route] = {
+            "Type": "Choice",
+            "Choices": [
+                {"Not": {"Variable": "$.item.type", "IsPresent": True}, "Next": route_simple},
+                {"Variable": "$.item.type", "StringEquals": "SIMPLE", "Next": route_simple},
+                {"Variable": "$.item.type", "StringEquals": "SUB_WORKFLOW", "Next": route_child},
+            ],
+            "Default": unknown,
+        }
+        states[route_simple] = {"Type": "Choice", "Choices": simple_rules, "Default": unknown}
+        states[route_child] = {"Type": "Choice", "Choices": child_rules, "Default": unknown}
+        processor = {
+            "ProcessorConfig": {"Mode": "INLINE"},
+            "StartAt": route,
+            "States": ordered(states, route),
+        }
+        return processor, limits

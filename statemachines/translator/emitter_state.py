@@ -1,0 +1,119 @@
+"""The state one workflow's emission shares across constructs, built by the first pass.
+
+Each construct lives in its own mixin module; they meet here: the names allocated so far, the
+expression scopes, the diagnostics and the result. Methods one construct borrows from another are
+declared here for the type checker only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from statemachines.translator.asl_states import StateNames
+from statemachines.translator.diagnostics import Diagnostics
+from statemachines.translator.expressions import Scope, parameters
+from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
+from statemachines.translator.options import TranslatorOptions
+from statemachines.translator.references import context_refs, dynamic_join_refs
+
+
+@dataclass
+class EmitResult:
+    """The ASL of one workflow and the facts CDK needs about it."""
+
+    asl: dict[str, Any]
+    lambda_tasks: set[str] = field(default_factory=set)
+    child_workflows: set[str] = field(default_factory=set)
+    concurrency_hints: dict[str, int] = field(default_factory=dict)
+    longest_wait_seconds: int = 0
+
+
+class EmitterState:
+    """One workflow's emission in progress; findings go to `diagnostics`, never raised."""
+
+    def __init__(
+        self,
+        workflow: WorkflowDef,
+        task_defs: Mapping[str, TaskDef],
+        workflows: Mapping[str, WorkflowDef],
+        options: TranslatorOptions,
+        diagnostics: Diagnostics,
+    ) -> None:
+        self.workflow = workflow
+        self.task_defs = task_defs
+        self.workflows = workflows
+        self.options = options
+        self.diagnostics = diagnostics
+        self.names = StateNames()
+        self.result = EmitResult(asl={})
+        refs = context_refs(workflow.tasks)
+        self.refs = frozenset(refs)
+        list_outputs = frozenset(
+            ref
+            for ref in dynamic_join_refs(workflow.tasks)
+            if options.join_output(workflow.name, ref) == "list"
+        )
+        self.scope = Scope(workflow.name, workflow.version, self.refs, diagnostics, list_outputs=list_outputs)
+        self._check_refs(refs)
+        # first pass: resolve every expression once, so every read path is known before emitting
+        self._collect(workflow.tasks, "tasks")
+        parameters(workflow.outputParameters, "outputParameters", self.scope.resolve, diagnostics)
+        # second pass (emission) resolves again; its findings would be duplicates
+        self.quiet = Diagnostics(workflow.name)
+        self.emit_scope = Scope(
+            workflow.name, workflow.version, self.refs, self.quiet, list_outputs=list_outputs
+        )
+        self.emit_scope.referenced = self.scope.referenced
+        self.emit_scope.inputs_read = self.scope.inputs_read
+        self.policy_warned: set[str] = set()
+        self.output_state = ""
+        self.branch_depth = 0  # > 0 while emitting the inside of a Parallel branch
+
+    # --- validation and collection -----------------------------------------------------------------
+    def _check_refs(self, refs: list[str]) -> None:
+        seen: set[str] = set()
+        for ref in refs:
+            if ref in seen:
+                self.diagnostics.error("tasks", f"taskReferenceName '{ref}' is used more than once")
+            seen.add(ref)
+            if ref in ("workflow",):
+                self.diagnostics.error("tasks", "taskReferenceName 'workflow' clashes with ${workflow...}")
+
+    def _collect(self, tasks: list[WorkflowTask], location: str) -> None:
+        for index, task in enumerate(tasks):
+            where = f"{location}[{index}]"
+            parameters(task.inputParameters, f"{where}.inputParameters", self.scope.resolve, self.diagnostics)
+            for b, branch in enumerate(task.forkTasks):
+                self._collect(branch, f"{where}.forkTasks[{b}]")
+            for case, case_tasks in task.decisionCases.items():
+                self._collect(case_tasks, f"{where}.decisionCases.{case}")
+            self._collect(task.defaultCase, f"{where}.defaultCase")
+            self._collect(task.loopOver, f"{where}.loopOver")
+
+    if TYPE_CHECKING:  # provided by the emitter and the construct mixins it combines
+
+        def emit(self) -> EmitResult: ...
+
+        def _emit_sequence(
+            self, tasks: list[WorkflowTask], location: str, states: dict[str, Any], next_name: str | None
+        ) -> str | None: ...
+
+        def _ensure(
+            self,
+            paths: Iterable[tuple[str, ...]],
+            label: str,
+            states: dict[str, Any],
+            next_name: str | None,
+            *,
+            guaranteed: int,
+        ) -> str | None: ...
+
+        def _ensure_outputs(self, ref: str, states: dict[str, Any], next_name: str | None) -> str | None: ...
+
+        def _lambda_state(
+            self, task_name: str, location: str, payload: dict[str, Any] | str
+        ) -> dict[str, Any]: ...
+
+        def _start_execution_state(self, child: str) -> dict[str, Any]: ...

@@ -1,0 +1,224 @@
+"""SIMPLE tasks (Lambda workers) and SUB_WORKFLOW tasks (child executions or inlined children)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from statemachines.translator.asl_states import (
+    LAMBDA_INVOKE,
+    PLACEHOLDER_NAME,
+    START_EXECUTION_SYNC,
+    link,
+    prefixed_states,
+)
+from statemachines.translator.diagnostics import Diagnostics
+from statemachines.translator.emitter_state import EmitterState
+from statemachines.translator.expressions import parameters
+from statemachines.translator.model import TaskDef, WorkflowTask
+from statemachines.translator.retries import task_policy
+
+
+class TaskStatesMixin(EmitterState):
+    """Task states that run a worker or a child workflow, and the optional-task catch."""
+
+    # --- SIMPLE ------------------------------------------------------------------------------------
+    def _task_def(self, name: str, location: str) -> TaskDef:
+        task_def = self.task_defs.get(name)
+        if task_def is None:
+            self.diagnostics.error(
+                location,
+                f"SIMPLE task '{name}' has no task definition: no worker is registered under that name "
+                f"(known: {', '.join(sorted(self.task_defs)) or 'none'})",
+            )
+            return TaskDef.model_validate({"name": name})
+        return task_def
+
+    def _lambda_state(self, task_name: str, location: str, payload: dict[str, Any] | str) -> dict[str, Any]:
+        """A Lambda Task state: the optimised integration, whose result `{"output": <worker output>}`
+        is what the context keeps per task. `payload` is a Parameters object or a JSONPath."""
+        task_def = self._task_def(task_name, location)
+        if not PLACEHOLDER_NAME.match(task_name):
+            self.diagnostics.error(location, f"task name '{task_name}' cannot be part of a placeholder")
+        self.result.lambda_tasks.add(task_name)
+        if task_def.concurrentExecLimit:
+            self.result.concurrency_hints[task_name] = task_def.concurrentExecLimit
+        # task-definition findings are reported once per workflow, at the task definition
+        sink = self.diagnostics if task_name not in self.policy_warned else self.quiet
+        self.policy_warned.add(task_name)
+        arguments: dict[str, Any] = {"FunctionName": f"${{LambdaArn_{task_name}}}"}
+        if isinstance(payload, str):
+            arguments["Payload.$"] = payload
+        else:
+            arguments["Payload"] = payload
+        state: dict[str, Any] = {
+            "Type": "Task",
+            "Comment": f"Conductor SIMPLE task '{task_name}'",
+            "Resource": LAMBDA_INVOKE,
+            "Parameters": arguments,
+            "ResultSelector": {"output.$": "$.Payload"},
+        }
+        state.update(task_policy(task_def, self.options, sink, f"taskDefs.{task_name}"))
+        return state
+
+    def _emit_simple(
+        self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
+    ) -> str | None:
+        ref = task.taskReferenceName
+        if task.name == ref:
+            self.diagnostics.warning(
+                f"{location}.name",
+                f"name and taskReferenceName are both '{ref}': the name should be the worker's task "
+                "definition name, the reference a name for this use of it",
+            )
+        after = self._ensure_outputs(ref, states, next_name)
+        params = parameters(
+            task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
+        )
+        if ref in self.scope.inputs_read:
+            input_name = self.names.allocate(f"{ref}: keep input")
+            states[input_name] = link(
+                {
+                    "Type": "Pass",
+                    "Comment": "Keeps the task input: another expression reads it",
+                    "Parameters": params,
+                    "ResultPath": f"$.tasks.{ref}.input",
+                },
+                after,
+            )
+            after = input_name
+        state = self._lambda_state(task.name, f"{location}.name", params)
+        state["ResultPath"] = f"$.tasks.{ref}"
+        name = self.names.allocate(ref)
+        if task.optional:
+            state["Catch"] = [self._optional_catch(ref, states, after)]
+        states[name] = link(state, after)
+        return name
+
+    def _optional_catch(self, ref: str, states: dict[str, Any], next_name: str | None) -> dict[str, Any]:
+        """optional: true -> after the retries, record COMPLETED_WITH_ERRORS and carry on."""
+        record = self.names.allocate(f"{ref}: completed with errors")
+        states[record] = link(
+            {
+                "Type": "Pass",
+                "Comment": "Conductor's optional task: the failure is recorded, the workflow goes on",
+                "Parameters": {
+                    "status": "COMPLETED_WITH_ERRORS",
+                    "output": {},
+                    "error.$": f"$.tasks.{ref}.failure.Error",
+                    "reasonForIncompletion.$": f"$.tasks.{ref}.failure.Cause",
+                },
+                "ResultPath": f"$.tasks.{ref}",
+            },
+            next_name,
+        )
+        return {"ErrorEquals": ["States.ALL"], "ResultPath": f"$.tasks.{ref}.failure", "Next": record}
+
+    # --- SUB_WORKFLOW ------------------------------------------------------------------------------
+    def _child_name(self, task: WorkflowTask, location: str) -> str | None:
+        child = (task.subWorkflowParam or {}).get("name")
+        if not isinstance(child, str) or not child:
+            self.diagnostics.error(f"{location}.subWorkflowParam.name", "SUB_WORKFLOW needs a workflow name")
+            return None
+        if child not in self.workflows:
+            self.diagnostics.error(
+                f"{location}.subWorkflowParam.name",
+                f"sub-workflow '{child}' is not among the workflows being translated "
+                f"({', '.join(sorted(self.workflows))})",
+            )
+            return None
+        if not PLACEHOLDER_NAME.match(child):
+            self.diagnostics.error(
+                f"{location}.subWorkflowParam.name",
+                f"workflow name '{child}' cannot be part of a definition-substitution placeholder "
+                "(letters, digits and _ only)",
+            )
+            return None
+        if child == self.workflow.name:
+            self.diagnostics.error(f"{location}.subWorkflowParam.name", "a workflow cannot start itself")
+            return None
+        return child
+
+    def _start_execution_state(self, child: str) -> dict[str, Any]:
+        self.result.child_workflows.add(child)
+        return {
+            "Type": "Task",
+            "Resource": START_EXECUTION_SYNC,
+            "Comment": f"Conductor SUB_WORKFLOW '{child}'",
+        }
+
+    def _emit_sub_workflow(
+        self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
+    ) -> str | None:
+        ref = task.taskReferenceName
+        child = self._child_name(task, location)
+        if child is None:
+            return next_name
+        after = self._ensure_outputs(ref, states, next_name)
+        params = parameters(
+            task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
+        )
+        name = self.names.allocate(ref)
+        if self.options.inline_sub_workflows:
+            if ref in self.scope.inputs_read:
+                keep = self.names.allocate(f"{ref}: keep input")
+                states[keep] = link(
+                    {"Type": "Pass", "Parameters": params, "ResultPath": f"$.tasks.{ref}.input"}, after
+                )
+                after = keep
+            state = self._inline_child(child, ref)
+            # the branch input is prepared by a Pass: cfn-lint's schema still rejects Parallel.Parameters
+            prepare = self.names.allocate(f"{ref}: child input")
+            states[prepare] = {
+                "Type": "Pass",
+                "Comment": "The child workflow's input",
+                "Parameters": params,
+                "ResultPath": f"$.tasks.{ref}.input",
+                "Next": name,
+            }
+            state["InputPath"] = f"$.tasks.{ref}.input"
+            state["ResultPath"] = f"$.tasks.{ref}"
+            if task.optional:
+                state["Catch"] = [self._optional_catch(ref, states, after)]
+            states[name] = link(state, after)
+            return prepare
+        else:
+            state = self._start_execution_state(child)
+            state["Parameters"] = {
+                "StateMachineArn": f"${{StateMachineArn_{child}}}",
+                "Name.$": child_execution_name(f"'{ref}'"),
+                "Input": params,
+            }
+            selector = {"output.$": "$.Output"}
+            if ref in self.scope.inputs_read:
+                selector["input.$"] = "$.Input"
+            state["ResultSelector"] = selector
+        state["ResultPath"] = f"$.tasks.{ref}"
+        if task.optional:
+            state["Catch"] = [self._optional_catch(ref, states, after)]
+        states[name] = link(state, after)
+        return name
+
+    def _inline_child(self, child: str, ref: str) -> dict[str, Any]:
+        """The child's own translation as the single branch of a Parallel state."""
+        child_diagnostics = Diagnostics(child)
+        # the same emitter class: a child uses every construct its parent can
+        child_asl = type(self)(
+            self.workflows[child], self.task_defs, self.workflows, self.options, child_diagnostics
+        ).emit()
+        self.diagnostics.items.extend(child_diagnostics.items)
+        self.result.lambda_tasks |= child_asl.lambda_tasks
+        self.result.child_workflows |= child_asl.child_workflows
+        branch = prefixed_states(child_asl.asl, f"{ref}/", self.names)
+        return {
+            "Type": "Parallel",
+            "Comment": f"Conductor SUB_WORKFLOW '{child}', inlined",
+            "Branches": [branch],
+            "ResultSelector": {"output.$": "$[0]"},
+        }
+
+
+def child_execution_name(reference: str) -> str:
+    """Deterministic and unique per parent execution and task reference, always 64 characters:
+    a retried parent state finds its child (Standard start is idempotent for the same name and
+    input) instead of starting a second one."""
+    return f"States.Hash(States.Format('{{}}/{{}}', $$.Execution.Id, {reference}), 'SHA-256')"
