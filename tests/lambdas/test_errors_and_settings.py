@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lambdas.core import errors
+from imgpipe.config import DeploymentConfig, function_environment
+from lambdas.core import errors, limits
 from lambdas.core.errors import InvalidRecipeError
+from lambdas.core.limits import DecodeLimits
 from lambdas.settings import WorkerSettings
 
 
@@ -55,10 +57,48 @@ def test_local_paths_are_off_unless_explicitly_enabled() -> None:
 
 
 @pytest.mark.parametrize(
-    ("variable", "value"), [("MAX_FANOUT", "many"), ("MAX_FRAMES", "0"), ("OUTPUT_PREFIX", "no-slash")]
+    ("variable", "value"),
+    [
+        ("MAX_FANOUT", "many"),
+        ("MAX_FRAMES", "0"),
+        ("OUTPUT_PREFIX", "no-slash"),
+        # Pillow would refuse such images itself before the configured cap is reached.
+        ("MAX_SOURCE_PIXELS", str(limits.PILLOW_HARD_PIXEL_LIMIT + 1)),
+    ],
 )
 def test_bad_environment_is_a_named_non_retryable_error(variable: str, value: str) -> None:
     with pytest.raises(InvalidRecipeError) as caught:
         WorkerSettings.from_env({variable: value})
     assert caught.value.field == f"environment.{variable}"
     assert caught.value.retryable is False
+
+
+def test_decode_limits_come_from_the_environment() -> None:
+    settings = WorkerSettings.from_env(
+        {"MAX_SOURCE_BYTES": "1000", "MAX_SOURCE_PIXELS": "2000", "MAX_FRAMES": "3"}
+    )
+    assert settings.decode_limits() == DecodeLimits(max_bytes=1000, max_pixels=2000, max_frames=3)
+    assert WorkerSettings.from_env({}).decode_limits() == DecodeLimits()
+
+
+def test_limit_defaults_are_one_set_for_deployment_workers_and_decoder() -> None:
+    config = DeploymentConfig.model_validate({})
+    workers = WorkerSettings.from_env({})
+    decoder = DecodeLimits()
+    assert (config.maxSourceBytes, workers.max_source_bytes, decoder.max_bytes) == (
+        limits.MAX_SOURCE_BYTES,
+    ) * 3
+    assert (config.maxSourcePixels, workers.max_source_pixels, decoder.max_pixels) == (
+        limits.MAX_SOURCE_PIXELS,
+    ) * 3
+    assert (config.maxFrames, workers.max_frames, decoder.max_frames) == (limits.MAX_FRAMES,) * 3
+    assert (config.maxOutputDimension, workers.max_output_dimension) == (limits.MAX_OUTPUT_DIMENSION,) * 2
+    assert (config.maxFanout, workers.max_fanout) == (limits.MAX_FANOUT,) * 2
+
+
+def test_the_deployed_environment_round_trips_into_the_same_limits() -> None:
+    config = DeploymentConfig.model_validate(
+        {"maxSourceBytes": 1234, "maxSourcePixels": 5678, "maxFrames": 9}
+    )
+    environment = function_environment("image_convert_resize", config, output_bucket="out")
+    assert WorkerSettings.from_env(environment).decode_limits() == DecodeLimits(1234, 5678, 9)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lambdas.core.errors import InvalidRecipeError
-from lambdas.core.recipe import parse_resize_input
+from lambdas.core.planner import plan
+from lambdas.core.recipe import RecipeOptions, make_recipe, parse_resize_input
 
 BASE = {"fileLocation": "s3://bucket/a.jpg", "outputFormat": "jpg", "outputWidth": 300, "outputHeight": 200}
 
@@ -138,3 +139,38 @@ def test_events_are_parsed_by_powertools_parser_with_typed_field_errors() -> Non
     with pytest.raises(InvalidRecipeError) as raised:
         parse_event('{"fileLocation": "s3://b/k"}', UploadInput)  # a JSON string is not an event
     assert raised.value.field == "input"
+
+
+def test_make_recipe_names_the_callers_fields() -> None:
+    options = RecipeOptions()
+    with pytest.raises(InvalidRecipeError) as raised:
+        make_recipe(options, "png", 10, 9000, max_dimension=4096)
+    assert raised.value.field == "outputHeight"
+    fields = ("outputFormats.1", "outputSizes.2.width", "outputSizes.2.height")
+    with pytest.raises(InvalidRecipeError, match="exceeds the maximum of 4096") as raised:
+        make_recipe(options, "png", 9000, 10, max_dimension=4096, fields=fields)
+    assert raised.value.field == "outputSizes.2.width"
+    with pytest.raises(InvalidRecipeError, match="unknown output format") as raised:
+        make_recipe(options, "bmp", 10, 10, max_dimension=4096, fields=fields)
+    assert raised.value.field == "outputFormats.1"
+
+
+def test_the_planner_reports_the_first_offending_size_by_its_index() -> None:
+    event = {
+        "fileLocation": "s3://bucket/a.jpg",
+        "outputFormats": ["png", "jpg"],
+        "outputSizes": [
+            {"width": 10, "height": 10},
+            {"width": 10, "height": 10},
+            {"width": 10, "height": 200},
+        ],
+    }
+    with pytest.raises(InvalidRecipeError, match="200 exceeds the maximum of 100") as raised:
+        plan(event, max_dimension=100, max_fanout=50)
+    assert raised.value.field == "outputSizes.2.height"
+    result = plan(event, max_dimension=200, max_fanout=50)
+    # Duplicate sizes collapse; each fork item is its task plus the task's input, in the same order.
+    assert len(result["dynamicTasks"]) == 4
+    for task, item in zip(result["dynamicTasks"], result["dynamicForkItems"], strict=True):
+        assert {key: item[key] for key in ("taskReferenceName", "name", "type")} == task
+        assert item["input"] == result["dynamicTasksInput"][task["taskReferenceName"]]
