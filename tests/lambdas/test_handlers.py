@@ -470,9 +470,8 @@ def test_access_denied_is_never_retried_with_a_decoded_key(
     class Denying:
         def get_object(self, **kwargs: Any) -> Any:
             calls.append(kwargs["Key"])
-            raise ClientError(
-                {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "GetObject"
-            )
+            response: Any = {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+            raise ClientError(response, "GetObject")
 
     monkeypatch.setattr(s3_adapter, "client", Denying)
     event = load_event("image_convert_resize", fileLocation=f"s3://{SOURCE_BUCKET}/uploads/a+b.png")
