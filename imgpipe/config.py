@@ -67,7 +67,8 @@ class DeploymentConfig(BaseModel):
     cacheControl: str = "public, max-age=31536000, immutable"
     allowedUrlHosts: list[str] = Field(default_factory=list)
     maxSourceBytes: PositiveInt = limits.MAX_SOURCE_BYTES
-    maxSourcePixels: PositiveInt = limits.MAX_SOURCE_PIXELS
+    # Above Pillow's own hard limit the workers would refuse every image that large, whatever the cap.
+    maxSourcePixels: PositiveInt = Field(limits.MAX_SOURCE_PIXELS, le=limits.PILLOW_HARD_PIXEL_LIMIT)
     maxFrames: PositiveInt = limits.MAX_FRAMES
     maxOutputDimension: PositiveInt = limits.MAX_OUTPUT_DIMENSION
     maxFanout: PositiveInt = limits.MAX_FANOUT

@@ -123,3 +123,14 @@ def test_express_worst_case_over_five_minutes_is_reported():
     unbounded = express_duration_warning(SimpleNamespace(name="w", worst_case_seconds=None))
     assert unbounded is not None
     assert "no static bound" in unbounded
+
+
+def test_cdk_json_cannot_raise_the_pixel_cap_past_what_pillow_decodes():
+    import pydantic
+
+    from imgpipe.config import DeploymentConfig
+    from lambdas.core.limits import PILLOW_HARD_PIXEL_LIMIT
+
+    assert DeploymentConfig.from_context({"imgpipe:maxSourcePixels": PILLOW_HARD_PIXEL_LIMIT})
+    with pytest.raises(pydantic.ValidationError, match="maxSourcePixels"):
+        DeploymentConfig.from_context({"imgpipe:maxSourcePixels": PILLOW_HARD_PIXEL_LIMIT + 1})
