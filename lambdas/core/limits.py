@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_SOURCE_BYTES = 50 * 1024 * 1024
-# Also the budget of width * height * frames of an animation (docs/workers.md, "Decoding").
-MAX_SOURCE_PIXELS = 100_000_000
+# Pillow's own DecompressionBombWarning threshold (its default MAX_IMAGE_PIXELS, 89,478,485): by
+# default every image Pillow would warn about is refused, i.e. bomb warnings are errors. Raising the cap
+# (up to PILLOW_HARD_PIXEL_LIMIT) is a deployer's explicit choice. Also the budget of
+# width * height * frames of an animation (docs/workers.md, "Decoding").
+MAX_SOURCE_PIXELS = 89_478_485
 MAX_FRAMES = 200
 MAX_OUTPUT_DIMENSION = 8192
 MAX_FANOUT = 50

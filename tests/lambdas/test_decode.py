@@ -118,7 +118,7 @@ def test_between_pillow_warning_and_the_cap_the_explicit_check_decides() -> None
     # 12000x12000 = 144 MP: Pillow only warns; the configured cap refuses it from the header.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with pytest.raises(ImageTooLargeError, match="144000000 pixels exceeds the limit of 100000000"):
+        with pytest.raises(ImageTooLargeError, match="144000000 pixels exceeds the limit of 89478485"):
             open_untrusted(_png_header(12_000, 12_000), DecodeLimits())
         image = open_untrusted(_png_header(12_000, 12_000), DecodeLimits(max_pixels=150_000_000))
     assert image.size == (12_000, 12_000)  # opened, never decoded
@@ -163,3 +163,14 @@ def test_a_still_image_is_not_charged_for_frames() -> None:
 def test_decode_errors_are_not_retryable() -> None:
     for error in (UnsupportedImageError, CorruptImageError, ImageTooLargeError):
         assert error("f", "p").retryable is False
+
+
+def test_by_default_every_image_pillow_would_warn_about_is_refused() -> None:
+    """Decompression-bomb warnings are errors: the default cap is Pillow's own warning threshold."""
+    assert DecodeLimits().max_pixels == Image.MAX_IMAGE_PIXELS
+    side = 9_460  # 89,491,600 px: just over the threshold
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with pytest.raises(ImageTooLargeError, match="exceeds the limit of 89478485"):
+            open_untrusted(_png_header(side, side), DecodeLimits())
+    assert open_untrusted(_png_header(9_459, 9_459), DecodeLimits()).size == (9_459, 9_459)

@@ -48,7 +48,7 @@ def test_settings_from_the_function_environment() -> None:
     assert settings.allowed_url_hosts == ("images.example.com", "*.cdn.example.net")
     assert settings.max_fanout == 7
     assert settings.allow_local_paths is True
-    assert settings.max_source_pixels == 100_000_000  # empty -> default
+    assert settings.max_source_pixels == limits.MAX_SOURCE_PIXELS  # empty -> default
 
 
 def test_local_paths_are_off_unless_explicitly_enabled() -> None:

@@ -180,7 +180,7 @@ def png_bomb_over_pillow_limit() -> bytes:
 
 
 def png_bomb_under_pillow_limit() -> bytes:
-    return png_bomb(12_000, 12_000)  # 144 Mpx: Pillow only warns; the project's 100 Mpx cap must refuse
+    return png_bomb(12_000, 12_000)  # 144 Mpx: Pillow only warns; the project's cap must refuse
 
 
 def gif_claiming_65535() -> bytes:

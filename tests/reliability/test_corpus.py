@@ -64,7 +64,7 @@ def test_bomb_under_pillow_limit_is_only_stopped_by_the_project_cap() -> None:
     width, height = _header_size(BY_NAME["bomb-12000.png"].data)
     assert Image.MAX_IMAGE_PIXELS is not None
     assert Image.MAX_IMAGE_PIXELS < width * height < 2 * Image.MAX_IMAGE_PIXELS
-    assert width * height > 100_000_000  # DeploymentConfig.maxSourcePixels default
+    assert width * height > 100_000_000  # over the default cap (Pillow's warning threshold) by far
 
 
 def test_gif_has_thousands_of_frames() -> None:
