@@ -76,3 +76,23 @@ def load_event(name: str, **replacements: Any) -> dict[str, Any]:
     event = json.loads((EVENTS / f"{name}.json").read_text())
     event.update(replacements)
     return event
+
+
+class WriteCounter:
+    """The moto client, with the publish writes (put/copy) counted."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.writes: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("put_object", "copy_object"):
+            self.writes.append(name)
+        return getattr(self.real, name)
+
+
+@pytest.fixture
+def counting(s3: Any, monkeypatch: pytest.MonkeyPatch) -> WriteCounter:
+    wrapper = WriteCounter(s3_adapter.client())
+    monkeypatch.setattr(s3_adapter, "client", lambda: wrapper)
+    return wrapper

@@ -23,7 +23,14 @@ from lambdas.core.errors import (
 from lambdas.image_convert_resize.handler import handler as convert_handler
 from lambdas.image_multiple_convert_resize.handler import handler as plan_handler
 from lambdas.upload_toS3.handler import handler as upload_handler
-from tests.lambdas.conftest import CACHE_CONTROL, OUTPUT_BUCKET, OUTPUT_PREFIX, SOURCE_BUCKET, load_event
+from tests.lambdas.conftest import (
+    CACHE_CONTROL,
+    OUTPUT_BUCKET,
+    OUTPUT_PREFIX,
+    SOURCE_BUCKET,
+    WriteCounter,
+    load_event,
+)
 from tests.support import images
 from tests.support.images import decode, px
 
@@ -43,26 +50,6 @@ def read(s3: Any, uri: str) -> tuple[bytes, dict[str, Any]]:
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     response = s3.get_object(Bucket=bucket, Key=key)
     return response["Body"].read(), response
-
-
-class CountingClient:
-    """Wraps the real (moto) client and counts write requests, the per-image S3 cost."""
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-        self.writes: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("put_object", "copy_object"):
-            self.writes.append(name)
-        return getattr(self.real, name)
-
-
-@pytest.fixture
-def counting(s3: Any, monkeypatch: pytest.MonkeyPatch) -> CountingClient:
-    wrapper = CountingClient(s3_adapter.client())
-    monkeypatch.setattr(s3_adapter, "client", lambda: wrapper)
-    return wrapper
 
 
 def test_convert_writes_one_decodable_rendition_at_a_deterministic_key(s3: Any, context: Any) -> None:
@@ -205,7 +192,7 @@ def test_s3_throttling_is_a_retryable_typed_error(
     put_source(s3, images.jpeg_photo(64, 48))
     real = s3_adapter.client()
 
-    class Throttled(CountingClient):
+    class Throttled(WriteCounter):
         def put_object(self, **kwargs: Any) -> None:
             response: Any = {
                 "Error": {"Code": "SlowDown", "Message": "Reduce your request rate"},
@@ -247,7 +234,7 @@ def test_metrics_are_emitted_in_the_configured_namespace(
 
 
 def test_upload_publishes_an_in_place_rendition_without_writing(
-    s3: Any, context: Any, counting: CountingClient
+    s3: Any, context: Any, counting: WriteCounter
 ) -> None:
     put_source(s3, images.jpeg_photo(640, 480))
     rendition = convert_handler(load_event("image_convert_resize"), context)
@@ -261,7 +248,7 @@ def test_upload_publishes_an_in_place_rendition_without_writing(
 
 
 def test_upload_copies_an_object_from_elsewhere_into_the_output_prefix(
-    s3: Any, context: Any, counting: CountingClient
+    s3: Any, context: Any, counting: WriteCounter
 ) -> None:
     put_source(s3, images.jpeg_photo(64, 48), key="incoming/thumb.jpg", content_type="image/jpeg")
     result = upload_handler({"fileLocation": f"s3://{SOURCE_BUCKET}/incoming/thumb.jpg"}, context)

@@ -10,29 +10,9 @@ import pytest
 from lambdas.adapters import s3 as s3_adapter
 from lambdas.core.keys import published_digest, rendition_digest_in_key
 from lambdas.upload_toS3.handler import handler as upload_handler
-from tests.lambdas.conftest import OUTPUT_BUCKET, OUTPUT_PREFIX, SOURCE_BUCKET
+from tests.lambdas.conftest import OUTPUT_BUCKET, OUTPUT_PREFIX, SOURCE_BUCKET, WriteCounter
 from tests.support import images
 from tests.support.images import decode
-
-
-class WriteCounter:
-    """The moto client, with the publish writes (put/copy) counted."""
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-        self.writes: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("put_object", "copy_object"):
-            self.writes.append(name)
-        return getattr(self.real, name)
-
-
-@pytest.fixture
-def counting(s3: Any, monkeypatch: pytest.MonkeyPatch) -> WriteCounter:
-    wrapper = WriteCounter(s3_adapter.client())
-    monkeypatch.setattr(s3_adapter, "client", lambda: wrapper)
-    return wrapper
 
 
 def _published(s3: Any, uri: str) -> tuple[str, bytes, dict[str, str]]:
