@@ -23,7 +23,7 @@ from lambdas.core.errors import (
     SourceRefusedError,
     TransientSourceError,
 )
-from tests.support.tls import make_ca_and_cert
+from tests.support.tls import make_ca_and_cert, resolve_to_loopback
 
 PUBLIC_V4 = "93.184.216.34"
 PUBLIC_V6 = "2606:2800:220:1:248:1893:25c8:1946"
@@ -527,15 +527,7 @@ def slow_https_server(tmp_path: Path, pace: str) -> Iterator[SlowServer]:
 @pytest.fixture
 def slow_host_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """SLOW_HOST resolves to 127.0.0.1 and only that loopback address counts as public."""
-    real = fetch.address_problem
-    monkeypatch.setattr(fetch, "address_problem", lambda a: None if str(a) == "127.0.0.1" else real(a))
-
-    def dns(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
-        if host not in (SLOW_HOST, "127.0.0.1"):  # urllib3 also "resolves" the pinned IP literal
-            raise socket.gaierror(socket.EAI_NONAME, "unknown")
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
-
-    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    resolve_to_loopback(monkeypatch, SLOW_HOST)
 
 
 @pytest.mark.parametrize("pace", ["trickle", "stall"])

@@ -4,31 +4,21 @@ are relaxed for the test (the server cannot be public or on 443); DNS is patched
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lambdas.adapters import fetch
 from lambdas.core.errors import SourceRefusedError
 from tests.support import images
-from tests.support.tls import https_server, make_ca_and_cert
+from tests.support.tls import https_server, make_ca_and_cert, resolve_to_loopback
 
 HOSTNAME = "images.test"
 
 
 @pytest.fixture
 def loopback_is_public(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = fetch.address_problem
-    monkeypatch.setattr(fetch, "address_problem", lambda a: None if str(a) == "127.0.0.1" else real(a))
-
-    def dns(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
-        if host not in (HOSTNAME, "127.0.0.1"):  # urllib3 also "resolves" the pinned IP literal
-            raise socket.gaierror(socket.EAI_NONAME, "unknown")
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
-
-    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    resolve_to_loopback(monkeypatch, HOSTNAME)
 
 
 def test_fetch_over_real_tls_pins_the_address_and_verifies_the_name(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime
 import http.server
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -108,3 +110,19 @@ def https_server(cert: Path, key: Path, body: bytes) -> Iterator[tuple[int, Serv
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def resolve_to_loopback(monkeypatch: Any, hostname: str) -> None:
+    """Make `hostname` resolve to 127.0.0.1 and let the fetcher's SSRF check treat that one loopback
+    address as public, so the real fetcher can reach a test server on loopback (no other network)."""
+    from lambdas.adapters import fetch
+
+    real = fetch.address_problem
+    monkeypatch.setattr(fetch, "address_problem", lambda a: None if str(a) == "127.0.0.1" else real(a))
+
+    def dns(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        if host not in (hostname, "127.0.0.1"):  # urllib3 also "resolves" the pinned IP literal
+            raise socket.gaierror(socket.EAI_NONAME, "unknown")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
