@@ -5,6 +5,10 @@ keyed by the requirements and the target platform, so repeated synths and test s
 instead of downloading again. A layer (rather than copying the wheels into each function's asset)
 keeps the function asset the plain `lambdas/` package, is uploaded once for all workers and only
 changes when the requirements do.
+
+After pip, the layer keeps only the botocore/boto3 models of the services the workers call
+(infra/service_models.py) and gets bytecode for the runtime's Python (infra/bytecode.py): Lambda's
+/opt is read-only, so without pycs every cold start compiles every module from source.
 """
 
 from __future__ import annotations
@@ -18,16 +22,28 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from aws_cdk import Annotations
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from imgpipe.config import PROJECT_ROOT
+from infra.bytecode import (
+    INTERPRETER_ENV_VAR,
+    BytecodeCompileError,
+    BytecodeInterpreter,
+    bytecode_tag,
+    compile_tree,
+    discover_interpreter,
+)
+from infra.service_models import WORKER_AWS_SERVICES, prune_service_models, services_tag
 
 REQUIREMENTS_FILE = PROJECT_ROOT / "lambdas" / "requirements.txt"
 DEFAULT_CACHE_ROOT = PROJECT_ROOT / ".cache" / "lambda-deps"
 # Used only until lambdas/requirements.txt exists (the workers' own list wins as soon as it does).
 FALLBACK_REQUIREMENTS = "pillow\naws-lambda-powertools[tracer]\npydantic\n"
 COMPLETE_MARKER = ".complete"
+# Where Lambda mounts the layer's `python/` directory (first on sys.path).
+LAYER_RUNTIME_PATH = "/opt/python"
 
 
 class DependencyBundlingError(RuntimeError):
@@ -60,10 +76,25 @@ def requirements_text(requirements_file: Path = REQUIREMENTS_FILE) -> str:
     return FALLBACK_REQUIREMENTS
 
 
-def cache_key(requirements: str, target: TargetPlatform) -> str:
-    """sha256 of everything that changes which wheels pip picks."""
+def cache_key(
+    requirements: str,
+    target: TargetPlatform,
+    *,
+    interpreter: BytecodeInterpreter | None = None,
+    services: tuple[str, ...] | None = WORKER_AWS_SERVICES,
+) -> str:
+    """sha256 of everything that changes the layer's files: pip's wheel choice, the bytecode (and
+    which Python wrote it) and the pruned service models."""
     material = "\n".join(
-        [requirements, target.platform, target.python_version, target.implementation, "no-compile"]
+        [
+            requirements,
+            target.platform,
+            target.python_version,
+            target.implementation,
+            "pip-no-compile",
+            bytecode_tag(interpreter),
+            services_tag(services),
+        ]
     )
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
@@ -73,13 +104,22 @@ def ensure_dependencies(
     *,
     target: TargetPlatform = LAMBDA_PLATFORM,
     cache_root: Path = DEFAULT_CACHE_ROOT,
+    interpreter: BytecodeInterpreter | None = None,
+    services: tuple[str, ...] | None = WORKER_AWS_SERVICES,
 ) -> Path:
     """Return a layer directory (`<dir>/python/...`) for `requirements`, running pip only on a cache miss.
 
-    The install goes to a temporary sibling directory that is renamed into place when pip succeeds,
-    so an interrupted or failed pip never leaves a half-filled cache entry behind.
+    `interpreter` (a Python of `target.python_version`, see `infra.bytecode.discover_interpreter`)
+    compiles the layer; None ships sources only. `services` are the AWS service models kept (None:
+    all of them). The install goes to a temporary sibling directory that is renamed into place when
+    pip, pruning and compiling all succeeded, so a failure never leaves a half-filled cache entry.
     """
-    layer_dir = cache_root / cache_key(requirements, target)
+    if interpreter is not None and interpreter.version_text != target.python_version:
+        raise DependencyBundlingError(
+            f"bytecode for Python {target.python_version} cannot come from Python {interpreter.version_text} "
+            f"({interpreter.path})"
+        )
+    layer_dir = cache_root / cache_key(requirements, target, interpreter=interpreter, services=services)
     if (layer_dir / COMPLETE_MARKER).is_file():
         return layer_dir
     cache_root.mkdir(parents=True, exist_ok=True)
@@ -117,6 +157,13 @@ def ensure_dependencies(
         requirements_path.unlink()
         # Console scripts are never run inside Lambda; they only bloat the layer.
         shutil.rmtree(staging / "python" / "bin", ignore_errors=True)
+        if services is not None:
+            prune_service_models(staging / "python", services)
+        if interpreter is not None:
+            try:
+                compile_tree(interpreter, staging / "python", runtime_path=LAYER_RUNTIME_PATH)
+            except BytecodeCompileError as error:
+                raise DependencyBundlingError(str(error)) from error
         (staging / COMPLETE_MARKER).write_text(requirements)
         try:
             os.replace(staging, layer_dir)
@@ -127,6 +174,15 @@ def ensure_dependencies(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return layer_dir
+
+
+def no_bytecode_warning(target: TargetPlatform) -> str:
+    return (
+        f"No Python {target.python_version} found to compile the layer and the worker code: they are "
+        f"deployed without bytecode, so every cold start compiles every module from source (about 3x "
+        f"the init time). Install python{target.python_version} (on PATH or with pyenv) or set "
+        f"{INTERPRETER_ENV_VAR} to one, then synth again."
+    )
 
 
 class DependenciesLayer(Construct):
@@ -142,8 +198,14 @@ class DependenciesLayer(Construct):
         requirements_file: Path = REQUIREMENTS_FILE,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.interpreter = discover_interpreter(target.python_version)
+        if self.interpreter is None:
+            Annotations.of(self).add_warning_v2("imgpipe:noBytecode", no_bytecode_warning(target))
         self.directory = ensure_dependencies(
-            requirements_text(requirements_file), target=target, cache_root=cache_root
+            requirements_text(requirements_file),
+            target=target,
+            cache_root=cache_root,
+            interpreter=self.interpreter,
         )
         self.layer = lambda_.LayerVersion(
             self,
