@@ -1,7 +1,9 @@
 """imgpipe's imaging core (`lambdas.core.imaging`) behind the benchmark's engine interface.
 
-The recipe is built the way `image_convert_resize` builds it (`make_recipe` with the seeds' fields),
-with `quality` from benchmarks.settings so all engines encode at the same settings.
+The recipe is the one `image_convert_resize` builds for the seeds' fields (its `make_recipe` fills
+defaults through the same `normalised_recipe`), built here without pydantic, so the process holds
+the imaging core alone, like the libvips one; `quality` comes from benchmarks.settings so all
+engines encode at the same settings.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ def _core() -> tuple[Any, Any]:
     return imaging, recipe
 
 
+def upscales(source: bytes, rendition: Rendition) -> bool:
+    """The other engines enlarge to the box (ImageMagick's -resize, libvips' thumbnail); so does
+    imgpipe, but only when the box is larger, so downscales keep JPEG draft decoding."""
+    width, height = _source_size(source)
+    return rendition.width > width or rendition.height > height
+
+
 @lru_cache(maxsize=8)
 def _source_size(source: bytes) -> tuple[int, int]:
     from PIL import Image
@@ -35,18 +44,32 @@ def _source_size(source: bytes) -> tuple[int, int]:
 
 
 def _recipe(recipe_module: Any, source: bytes, rendition: Rendition) -> Any:
-    width, height = _source_size(source)
-    options = recipe_module.RecipeOptions(
-        maintainAspectRatio=True,
-        # The other engines enlarge to the box (ImageMagick's -resize, libvips' thumbnail); so does
-        # imgpipe here, but only when the box is larger, so downscales keep JPEG draft decoding.
-        upscale=rendition.width > width or rendition.height > height,
+    """maintainAspectRatio=true, stripMetadata=true: the seeds' request, as a plain Recipe."""
+    return recipe_module.normalised_recipe(
+        rendition.fmt,
+        rendition.width,
+        rendition.height,
+        fit="contain",
+        upscale=upscales(source, rendition),
         quality=QUALITY.get(rendition.fmt),
-        stripMetadata=True,
+        strip_metadata=True,
     )
-    return recipe_module.make_recipe(
-        options, rendition.fmt, rendition.width, rendition.height, max_dimension=8192
-    )
+
+
+def resize_event(source: bytes, rendition: Rendition, location: str) -> dict[str, Any]:
+    """The image_convert_resize task input that asks for the same rendition as `_recipe`."""
+    event: dict[str, Any] = {
+        "fileLocation": location,
+        "outputFormat": rendition.fmt,
+        "outputWidth": rendition.width,
+        "outputHeight": rendition.height,
+        "maintainAspectRatio": True,
+        "upscale": upscales(source, rendition),
+        "stripMetadata": True,
+    }
+    if rendition.fmt in QUALITY:
+        event["quality"] = QUALITY[rendition.fmt]
+    return event
 
 
 def per_rendition_engine() -> Engine:

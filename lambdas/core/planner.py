@@ -13,7 +13,8 @@ import json
 from typing import Any
 
 from lambdas.core.errors import InvalidRecipeError
-from lambdas.core.recipe import PlanInput, canonical_format, make_recipe, parse_event
+from lambdas.core.inputs import PlanInput, make_recipe, parse_event
+from lambdas.core.recipe import canonical_format
 
 RESIZE_TASK = "image_convert_resize"
 # Step Functions' payload limit is 256 KB. At MAX_FANOUT=50 a typical plan is 45-57 KB; the worst case

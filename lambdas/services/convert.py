@@ -7,8 +7,8 @@ from typing import Any
 from lambdas.adapters import s3
 from lambdas.adapters.sources import read_source
 from lambdas.core.imaging import render_bytes
+from lambdas.core.inputs import parse_resize_input
 from lambdas.core.keys import rendition_digest, rendition_key
-from lambdas.core.recipe import parse_resize_input
 from lambdas.services.metadata import rendition_metadata
 from lambdas.settings import WorkerSettings
 

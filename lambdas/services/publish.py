@@ -10,8 +10,8 @@ from typing import Any
 from lambdas.adapters import s3
 from lambdas.adapters.sources import is_local_path, read_local, require_local_paths_allowed
 from lambdas.core.errors import SourceRefusedError
+from lambdas.core.inputs import UploadInput, parse_event
 from lambdas.core.keys import published_digest, published_key, rendition_digest_in_key
-from lambdas.core.recipe import UploadInput, parse_event
 from lambdas.services import metadata as meta
 from lambdas.settings import WorkerSettings
 

@@ -9,8 +9,8 @@ import pytest
 
 from lambdas.adapters.sources import read_source
 from lambdas.core.errors import InvalidRecipeError, SourceRefusedError
+from lambdas.core.inputs import MAX_LOCATION_LENGTH
 from lambdas.core.planner import MAX_PLAN_BYTES, plan
-from lambdas.core.recipe import MAX_LOCATION_LENGTH
 from lambdas.services.plan import plan_renditions
 from lambdas.settings import WorkerSettings
 from tests.lambdas.conftest import load_event

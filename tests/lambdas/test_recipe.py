@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lambdas.core.errors import InvalidRecipeError
+from lambdas.core.inputs import RecipeOptions, make_recipe, parse_resize_input
 from lambdas.core.planner import plan
-from lambdas.core.recipe import RecipeOptions, make_recipe, parse_resize_input
 
 BASE = {"fileLocation": "s3://bucket/a.jpg", "outputFormat": "jpg", "outputWidth": 300, "outputHeight": 200}
 
@@ -125,7 +125,7 @@ def test_equivalent_inputs_have_equal_digests_and_different_ones_differ() -> Non
 def test_events_are_parsed_by_powertools_parser_with_typed_field_errors() -> None:
     from aws_lambda_powertools.utilities.parser.functions import CACHE_TYPE_ADAPTER
 
-    from lambdas.core.recipe import PlanInput, UploadInput, parse_event
+    from lambdas.core.inputs import PlanInput, UploadInput, parse_event
 
     parsed = parse_event({"fileLocation": "s3://bucket-a/k.png", "extra": 1}, UploadInput)
     assert parsed.fileLocation == "s3://bucket-a/k.png"
