@@ -74,6 +74,9 @@ def check(module, root):
         raise SystemExit(f"{{module.__name__}} imported from {{module.__file__}}, not from {{root}}")
     if os.path.exists(module.__cached__) != {bytecode!r}:
         raise SystemExit(f"{{module.__name__}}: pyc {{module.__cached__}} present={{not {bytecode!r}}}")
+    beside = os.path.join(os.path.dirname(module.__file__), "__pycache__")
+    if not {bytecode!r} and os.path.isdir(beside):
+        raise SystemExit(f"{{module.__name__}}: the bundle without bytecode has pycs in {{beside}}")
 check(handler, {code_dir!r})
 check(botocore, {layer_dir!r})
 check(boto3, {layer_dir!r})
