@@ -3,6 +3,9 @@
 `check_location` is the only place the kind of a location is decided and its static rules (URI shape,
 https rules, ALLOWED_URL_HOSTS, ALLOW_LOCAL_PATHS) are applied: the planner calls it before fanning
 out, and `read_source` calls it before any I/O.
+
+The https adapter (`lambdas.adapters.fetch`: SSRF checks, address parsing, its urllib3 pool) is
+imported only when a location is an https URL: most invocations read from S3 and never need it.
 """
 
 from __future__ import annotations
@@ -10,10 +13,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
-from lambdas.adapters import fetch, s3
+from lambdas.adapters import s3
 from lambdas.core.errors import ImageTooLargeError, SourceNotFoundError, SourceRefusedError
 from lambdas.settings import WorkerSettings
+
+if TYPE_CHECKING:
+    from lambdas.adapters import fetch
 
 
 @dataclass(frozen=True)
@@ -28,7 +35,7 @@ class LocalPath:
     path: str
 
 
-CheckedLocation = s3.S3Location | fetch.Target | LocalPath
+CheckedLocation: TypeAlias = "s3.S3Location | fetch.Target | LocalPath"
 
 
 def is_local_path(location: str) -> bool:
@@ -47,6 +54,8 @@ def check_location(location: str, settings: WorkerSettings, field: str = "fileLo
     if location.startswith("s3://"):
         return s3.parse_s3_uri(location, field)
     if location[:8].lower() == "https://":
+        from lambdas.adapters import fetch  # lazy: only https sources need it (module docstring)
+
         target = fetch.parse_target(location, field)
         fetch.require_host_allowed(target, settings.allowed_url_hosts, field)
         return target
@@ -78,16 +87,18 @@ def read_source(location: str, settings: WorkerSettings, field: str = "fileLocat
         obj = s3.get_object(checked, max_bytes=settings.max_source_bytes, field=field)
         # The location actually read: the form-decoded key when only that one exists (s3.get_object).
         return SourceData(obj.location.uri, obj.identity, obj.body)
-    if isinstance(checked, fetch.Target):
-        policy = fetch.FetchPolicy(
-            max_bytes=settings.max_source_bytes,
-            allowed_hosts=settings.allowed_url_hosts,
-            connect_timeout=settings.fetch_connect_timeout,
-            read_timeout=settings.fetch_read_timeout,
-        )
-        fetched = fetch.fetch(location, policy, field)
-        # A URL's content can change while the URL does not; renditions are cached as immutable, so
-        # the identity includes the bytes: new content, new key, never an overwrite in place.
-        return SourceData(location, f"url={fetched.url};{content_hash(fetched.body)}", fetched.body)
-    body = read_local(checked.path, settings.max_source_bytes, field)
-    return SourceData(location, content_hash(body), body)
+    if isinstance(checked, LocalPath):
+        body = read_local(checked.path, settings.max_source_bytes, field)
+        return SourceData(location, content_hash(body), body)
+    from lambdas.adapters import fetch  # an https Target: check_location has imported it already
+
+    policy = fetch.FetchPolicy(
+        max_bytes=settings.max_source_bytes,
+        allowed_hosts=settings.allowed_url_hosts,
+        connect_timeout=settings.fetch_connect_timeout,
+        read_timeout=settings.fetch_read_timeout,
+    )
+    fetched = fetch.fetch(location, policy, field)
+    # A URL's content can change while the URL does not; renditions are cached as immutable, so
+    # the identity includes the bytes: new content, new key, never an overwrite in place.
+    return SourceData(location, f"url={fetched.url};{content_hash(fetched.body)}", fetched.body)

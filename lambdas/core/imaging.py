@@ -12,12 +12,16 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageCms
+from PIL import Image
 
 from lambdas.core.decode import ANIMATABLE_INPUT_FORMATS, DecodeLimits, open_untrusted, pillow_guard
 from lambdas.core.plugins import ensure_plugin
 from lambdas.core.recipe import Recipe
+
+if TYPE_CHECKING:
+    from PIL import ImageCms
 
 EXIF_ORIENTATION = 0x0112
 _TRANSPOSE_FOR_ORIENTATION = {
@@ -154,6 +158,8 @@ def _orient(image: Image.Image, orientation: int) -> Image.Image:
 
 @cache
 def _srgb_profile() -> ImageCms.ImageCmsProfile:
+    from PIL import ImageCms  # lazy: only colour-managed sources or kept metadata need LittleCMS
+
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
@@ -161,6 +167,8 @@ def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
     """Convert colour-managed RGB/CMYK pixels to sRGB; a broken profile is ignored (assumed sRGB)."""
     if not icc or image.mode not in ("RGB", "RGBA", "CMYK"):
         return image
+    from PIL import ImageCms  # lazy, as in _srgb_profile: sources without a profile never load it
+
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         alpha = image.getchannel("A") if image.mode == "RGBA" else None

@@ -7,10 +7,12 @@ from typing import Any
 from lambdas.adapters import s3
 from lambdas.adapters.sources import read_source
 from lambdas.core.imaging import render_bytes
-from lambdas.core.inputs import parse_resize_input
+from lambdas.core.inputs import ResizeInput, build_validators, parse_resize_input
 from lambdas.core.keys import rendition_digest, rendition_key
 from lambdas.services.metadata import rendition_metadata
 from lambdas.settings import WorkerSettings
+
+build_validators(ResizeInput)  # at init: the input models are deferred (lambdas.core.inputs)
 
 
 def convert_resize(event: Any, settings: WorkerSettings) -> dict[str, Any]:

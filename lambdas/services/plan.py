@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from lambdas.adapters.sources import check_location
+from lambdas.core.inputs import PlanInput, build_validators
 from lambdas.core.planner import plan
 from lambdas.settings import WorkerSettings
+
+build_validators(PlanInput)  # at init: the input models are deferred (lambdas.core.inputs)
 
 
 def plan_renditions(event: Any, settings: WorkerSettings) -> dict[str, Any]:

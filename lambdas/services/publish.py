@@ -10,12 +10,13 @@ from typing import Any
 from lambdas.adapters import s3
 from lambdas.adapters.sources import is_local_path, read_local, require_local_paths_allowed
 from lambdas.core.errors import SourceRefusedError
-from lambdas.core.inputs import UploadInput, parse_event
+from lambdas.core.inputs import UploadInput, build_validators, parse_event
 from lambdas.core.keys import published_digest, published_key, rendition_digest_in_key
 from lambdas.services import metadata as meta
 from lambdas.settings import WorkerSettings
 
 FIELD = "fileLocation"
+build_validators(UploadInput)  # at init: the input models are deferred (lambdas.core.inputs)
 
 
 def publish(event: Any, settings: WorkerSettings) -> dict[str, Any]:

@@ -173,3 +173,42 @@ def test_a_traced_lambda_invocation_emits_the_handler_subsegment() -> None:
     annotations = report["subsegments"][0][1]
     assert annotations["ColdStart"] is True
     assert annotations["Service"] == "image_multiple_convert_resize"
+
+
+LAZY_PROBE = """
+import json, sys
+import {module}
+from lambdas.core import inputs
+print(json.dumps({{
+    "loaded": [name for name in ("lambdas.adapters.fetch", "PIL.ImageCms") if name in sys.modules],
+    "built": sorted(
+        name for name in ("RecipeOptions", "ResizeInput", "OutputSize", "PlanInput", "UploadInput")
+        if getattr(inputs, name).__pydantic_complete__
+    ),
+}}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "built"),
+    [
+        ("lambdas.image_convert_resize.handler", ["ResizeInput"]),
+        ("lambdas.image_multiple_convert_resize.handler", ["PlanInput"]),
+        ("lambdas.upload_toS3.handler", ["UploadInput"]),
+    ],
+)
+def test_init_skips_paths_this_function_may_not_take(module: str, built: list[str]) -> None:
+    """No https adapter (only https sources need it), no LittleCMS (only colour-managed sources),
+    and only this function's own input validator is built, at init rather than at first use."""
+    import json
+
+    result = subprocess.run(
+        [sys.executable, "-c", LAZY_PROBE.format(module=module)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "", "POWERTOOLS_TRACE_DISABLED": "true"},
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["loaded"] == []
+    assert report["built"] == built
