@@ -80,6 +80,28 @@ def test_tracing_on_lambda_uses_the_xray_recorder() -> None:
     assert provider_module.startswith("aws_xray_sdk.core")
 
 
+def test_tracing_on_patches_only_what_the_workers_call() -> None:
+    """botocore (the workers' S3 calls) is traced; no database or HTTP library is imported just to be
+    patched (Powertools' default patches sqlite3 and requests here)."""
+    probe = (
+        "import sys\n"
+        "from lambdas import observability\n"
+        "from aws_xray_sdk.core import patcher\n"
+        "print(','.join(sorted(patcher._PATCHED_MODULES)))\n"
+        "print(','.join(m for m in ('sqlite3', 'requests', 'httpx', 'pynamodb') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "", "LAMBDA_TASK_ROOT": "/var/task", "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"},
+    )
+    patched, extra = result.stdout.split("\n")[:2]
+    assert patched.split(",") == ["botocore"]
+    assert extra == ""
+
+
 PLUGIN_PROBE = """
 import io, sys
 from PIL import Image
