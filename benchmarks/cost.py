@@ -209,3 +209,63 @@ def model_inputs() -> dict[str, Any]:
         "handler_overhead_ms_assumed": HANDLER_OVERHEAD_MS_ASSUMED,
         "s3_requests_per_invocation": {k: dict(v) for k, v in S3_REQUESTS_PER_INVOCATION.items()},
     }
+
+
+def compute_breakdown(
+    row: dict[str, Any], *, imaging_ms_per_rendition: float, split_ms: dict[str, float]
+) -> dict[str, float]:
+    """Split a configuration's Lambda compute dollars into what the time is spent on.
+
+    `split_ms` is the profile of job A (decode/resize/encode ms over the whole job): the imaging
+    share of each resize invocation is divided in those proportions; the rest of the modelled
+    duration is S3 waiting and handler overhead. Other tasks (planner, upload) are reported whole.
+    """
+    memory = memory_sizes()
+    usd: Counter[str] = Counter()
+    total_split = sum(split_ms.values()) or 1.0
+    for task, count in row["lambda_invocations"].items():
+        mb = memory[task]
+        gb_s_per_ms = mb / 1024 / 1000 * LAMBDA_ARM_USD_PER_GB_SECOND * count * 1_000_000
+        cpu_factor = max(1.0, LAMBDA_FULL_VCPU_MB / mb)
+        requests = sum(S3_REQUESTS_PER_INVOCATION.get(task, Counter()).values())
+        if task == "image_convert_resize":
+            imaging = imaging_ms_per_rendition * cpu_factor
+            for phase, ms in split_ms.items():
+                usd[phase.removesuffix("_ms")] += imaging * ms / total_split * gb_s_per_ms
+            usd["s3 wait"] += requests * S3_REQUEST_MS_ASSUMED * gb_s_per_ms
+            usd["handler overhead"] += HANDLER_OVERHEAD_MS_ASSUMED * cpu_factor * gb_s_per_ms
+        else:
+            usd[task] += lambda_ms(task, imaging_ms_per_rendition, mb) * gb_s_per_ms
+    return {key: round(value, 2) for key, value in usd.items()}
+
+
+def imaging_budget_ms(
+    row: dict[str, Any], *, target_usd: float, memory_mb: int | None = None
+) -> float | None:
+    """The largest imaging time per rendition (ms on one full core) at which `row` would cost
+    `target_usd` per million, everything else unchanged; `memory_mb` re-sizes the resize function.
+
+    Below 1,769 MB the CPU-bound share costs the same GB-seconds at any memory size, so a smaller
+    function only saves its S3 waiting: this tells how much faster the imaging would have to be.
+    None when the rest of the bill alone exceeds the target.
+    """
+    memory = memory_sizes() | ({"image_convert_resize": memory_mb} if memory_mb else {})
+    usd = row["usd_per_million"]
+    fixed = usd["lambda_requests"] + usd["s3_requests"] + usd["step_functions"]
+    per_gb_ms = LAMBDA_ARM_USD_PER_GB_SECOND / 1000 * 1_000_000
+    other = 0.0
+    resize_count = 0
+    mb = memory["image_convert_resize"]
+    for task, count in row["lambda_invocations"].items():
+        if task == "image_convert_resize":
+            resize_count = count
+            continue
+        other += count * lambda_ms(task, 0.0, memory[task]) * memory[task] / 1024 * per_gb_ms
+    if not resize_count:
+        return None
+    waiting = lambda_ms("image_convert_resize", 0.0, mb)  # S3 and handler time at this size
+    left = target_usd - fixed - other - resize_count * waiting * mb / 1024 * per_gb_ms
+    if left <= 0:
+        return None
+    cpu_factor = max(1.0, LAMBDA_FULL_VCPU_MB / mb)
+    return round(left / (resize_count * cpu_factor * mb / 1024 * per_gb_ms), 1)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmarks import settings
+from benchmarks import coldinit, settings
 
 PLOT_NAME = "performance-ratios.png"
 # Hand-written interpretation (profiles, suggested changes), kept outside the generated tables.
@@ -149,22 +149,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "ImageMagick's figure is its largest `convert` process; the others are the whole Python process.",
         "",
-        "## Handler cold init (fresh process: import + first boto3 client)",
-        "",
-        f"Interpreter start-up alone: {results['cold_init']['interpreter_startup_ms']} ms (not included).",
-        "",
-        "| task | median ms | min | max | import | first client | heaviest imports |",
-        "|---|---:|---:|---:|---:|---:|---|",
     ]
-    for row in results["cold_init"]["tasks"]:
-        if "error" in row:
-            lines.append(f"| {row['task']} | not measured: {row['error']} | | | | | |")
-        else:
-            heavy = ", ".join(f"{i['module']} {i['cumulative_ms']}" for i in row["top_imports"][:4])
-            lines.append(
-                f"| {row['task']} | {row['median_ms']} | {row['min_ms']} | {row['max_ms']} | "
-                f"{row['median_import_ms']} | {row['median_client_ms']} | {heavy} |"
-            )
+    lines += coldinit.report_lines(results["cold_init"])
     e2e = results["e2e"]
     lines += ["", "## Local end-to-end: dynamic fork, job A", ""]
     if e2e["status"] == "measured":
