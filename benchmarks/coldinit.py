@@ -126,7 +126,7 @@ def bundles() -> dict[str, Bundle]:
     from infra.code import stage_package
 
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    target = TargetPlatform(python_version=version, platform="manylinux2014_x86_64")
+    target = TargetPlatform(python_version=version, platform="manylinux_2_28_x86_64")
     this_python = BytecodeInterpreter(Path(sys.executable), (sys.version_info[0], sys.version_info[1]))
     requirements = requirements_text()
     return {

@@ -52,11 +52,26 @@ class DependencyBundlingError(RuntimeError):
 
 @dataclass(frozen=True)
 class TargetPlatform:
-    """The Lambda platform the wheels are resolved for."""
+    """The Lambda platform the wheels are resolved for.
+
+    Lambda's Python 3.12 and 3.13 runtimes run on Amazon Linux 2023 (glibc 2.34), so wheels up to
+    `manylinux_2_28` load there. pip does not widen a `manylinux_2_28` tag to older wheels by itself,
+    so the manylinux2014 (glibc 2.17) tag of the same architecture is passed too: some packages only
+    publish those, and some (Pillow 13 on aarch64) only `manylinux_2_28` ones. With manylinux2014
+    alone, pip silently picked an older Pillow for the layer than the one the tests run.
+    """
 
     python_version: str = "3.13"
-    platform: str = "manylinux2014_aarch64"
+    platform: str = "manylinux_2_28_aarch64"
     implementation: str = "cp"
+
+    @property
+    def pip_platforms(self) -> tuple[str, ...]:
+        for arch in ("aarch64", "x86_64"):
+            if self.platform.endswith(arch):
+                older = f"manylinux2014_{arch}"
+                return (self.platform,) if self.platform == older else (self.platform, older)
+        return (self.platform,)
 
     @property
     def runtime(self) -> lambda_.Runtime:
@@ -88,7 +103,7 @@ def cache_key(
     material = "\n".join(
         [
             requirements,
-            target.platform,
+            *target.pip_platforms,
             target.python_version,
             target.implementation,
             "pip-no-compile",
@@ -135,8 +150,7 @@ def ensure_dependencies(
             "--quiet",
             "--disable-pip-version-check",
             "--no-compile",
-            "--platform",
-            target.platform,
+            *(arg for platform in target.pip_platforms for arg in ("--platform", platform)),
             "--only-binary=:all:",
             "--python-version",
             target.python_version,
@@ -150,7 +164,7 @@ def ensure_dependencies(
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise DependencyBundlingError(
-                f"pip could not fetch the Lambda dependencies for {target.platform} / Python "
+                f"pip could not fetch the Lambda dependencies for {'/'.join(target.pip_platforms)} / Python "
                 f"{target.python_version} (is PyPI reachable?). Command: {' '.join(command)}\n"
                 f"{result.stderr.strip()[-2000:]}"
             )

@@ -202,3 +202,18 @@ def test_deployed_layer_and_code_carry_runtime_bytecode_or_the_stack_warns(synth
     assert sorted(p.name for p in (content / "python" / "botocore" / "data").iterdir() if p.is_dir()) == [
         "s3"
     ]
+
+
+def _dist_version(layer: Path, distribution: str) -> str:
+    (info,) = (layer / "python").glob(f"{distribution}-*.dist-info")
+    return info.name.removeprefix(f"{distribution}-").removesuffix(".dist-info")
+
+
+def test_layer_ships_the_pillow_release_the_tests_run(deployed_layer):
+    """The deployed imaging code is the tested imaging code: with manylinux2014 as the only platform
+    tag, pip silently resolved Pillow 12 for the layer (Pillow 13 publishes only manylinux_2_28
+    aarch64 wheels) while the suite ran Pillow 13."""
+    import PIL
+
+    assert LAMBDA_PLATFORM.pip_platforms == ("manylinux_2_28_aarch64", "manylinux2014_aarch64")
+    assert _dist_version(deployed_layer, "pillow").split(".")[0] == PIL.__version__.split(".")[0]
