@@ -111,6 +111,28 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{_fmt(row.get('speedup_vs_imagemagick'), 'x')} | {_fmt(row.get('ratio_to_fastest'), 'x')} | "
                 f"{row['output_bytes']:,} | {_fmt(row.get('min_psnr_db'))} | {_fmt(row.get('min_ssim'))} |"
             )
+    one = results.get("timing_one_core")
+    if one:
+        lines += [
+            "",
+            "## Speed on one core (what a Lambda of up to 1,769 MB has)",
+            "",
+            f"The primary engines again on jobs {', '.join(k for k in one if k != 'cpu')}, the process pinned to "
+            f"CPU {one['cpu']}, libvips with one worker thread and ImageMagick with `MAGICK_THREAD_LIMIT=1` "
+            "(`benchmarks/one_core.py`). The resize function runs at 1,024 MB: at most one vCPU, so this is "
+            "the comparison a Lambda sees; the targets above use the default run.",
+            "",
+            "| job | engine | median | min | max | imgpipe's time / this engine's |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        for job, rows in one.items():
+            if job == "cpu":
+                continue
+            for engine, row in rows.items():
+                lines.append(
+                    f"| {job} | {engine} | {row['median_ms']:.1f} | {row['min_ms']:.1f} | {row['max_ms']:.1f} "
+                    f"| {_fmt(row.get('imgpipe_time_ratio'), 'x')} |"
+                )
     lines += ["", f"![speed ratios]({PLOT_NAME})", "", "Jobs:"]
     lines += [f"- {name}: {desc}" for name, desc in results["jobs"].items()]
     lines += [

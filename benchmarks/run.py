@@ -19,6 +19,7 @@ from benchmarks import (
     e2e,
     images,
     memory,
+    one_core,
     pillow_prototype,
     quality,
     registry,
@@ -92,6 +93,28 @@ def _timing_table(
             rows[engine]["ratio_to_fastest"] = round(median / fastest, 3) if fastest else None
             rows[engine]["ratio_to_imagemagick"] = round(median / im, 3) if im else None
             rows[engine]["speedup_vs_imagemagick"] = round(im / median, 2) if im else None
+        table[job.name] = rows
+    return table
+
+
+def _one_core_table(engines: list[Engine], sources: dict[str, bytes], rounds: int) -> dict[str, Any]:
+    """The primary engines on jobs A-C again, pinned to one CPU with one thread each: the speed a
+    one-vCPU Lambda sees. Outputs are the default run's (the thread count changes no pixel), so only
+    time is reported."""
+    primary = [engine for engine in engines if engine.name in registry.PRIMARY]
+    jobs = [JOBS[name] for name in TARGET_JOBS]
+    with one_core.single_core() as cpu:
+        samples = timing.run_interleaved(primary, jobs, sources, rounds=rounds, warmup=1)
+    table: dict[str, Any] = {"cpu": cpu}
+    for job in jobs:
+        rows: dict[str, dict[str, Any]] = {
+            engine.name: dict(samples[(engine.name, job.name)].summary())
+            for engine in primary
+            if samples[(engine.name, job.name)].seconds
+        }
+        mine = rows.get("imgpipe", {}).get("median_ms")
+        for row in rows.values():
+            row["imgpipe_time_ratio"] = round(mine / row["median_ms"], 3) if mine else None
         table[job.name] = rows
     return table
 
@@ -197,6 +220,16 @@ def _notes(results: dict[str, Any]) -> list[str]:
         usd = row["usd_per_million"]
         parts = ", ".join(f"{k.replace('_', ' ')} ${v:,.2f}" for k, v in usd.items() if k != "total")
         notes.append(f"Cost of {row['configuration']} is made of: {parts}.")
+    one = results.get("timing_one_core", {})
+    for job in TARGET_JOBS:
+        rows = one.get(job, {})
+        vips, im = rows.get("libvips", {}), rows.get("imagemagick", {})
+        if vips.get("imgpipe_time_ratio") and im.get("imgpipe_time_ratio"):
+            notes.append(
+                f"On one core (a Lambda of <= 1,769 MB): job {job} imgpipe takes "
+                f"{vips['imgpipe_time_ratio']:.2f}x libvips' time and is "
+                f"{1 / im['imgpipe_time_ratio']:.2f}x faster than ImageMagick."
+            )
     for item in results["cost"].get("analysis", []):
         phases = ", ".join(f"{k} ${v:,.2f}" for k, v in item["lambda_compute_usd_by_phase"].items())
         budgets = ", ".join(
@@ -241,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         "engines": engine_info,
         "timing": _timing_table(samples, sources),
     }
+    print("timing on one core (as on a Lambda of <= 1,769 MB) ...", flush=True)
+    results["timing_one_core"] = _one_core_table(engines, sources, rounds)
     print("profiling decode/resize/encode ...", flush=True)
     results["profile"] = {
         job.name: pillow_prototype.profile(sources[job.source], job.renditions, tuned=True, repeats=repeats)
