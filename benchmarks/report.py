@@ -120,7 +120,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"The primary engines again on jobs {', '.join(k for k in one if k != 'cpu')}, the process pinned to "
             f"CPU {one['cpu']}, libvips with one worker thread and ImageMagick with `MAGICK_THREAD_LIMIT=1` "
             "(`benchmarks/one_core.py`). The resize function runs at 1,024 MB: at most one vCPU, so this is "
-            "the comparison a Lambda sees; the targets above use the default run.",
+            "the comparison a Lambda sees; the targets use the default run.",
             "",
             "| job | engine | median | min | max | imgpipe's time / this engine's |",
             "|---|---|---:|---:|---:|---:|",
