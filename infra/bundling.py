@@ -193,7 +193,7 @@ def ensure_dependencies(
 def no_bytecode_warning(target: TargetPlatform) -> str:
     return (
         f"No Python {target.python_version} found to compile the layer and the worker code: they are "
-        f"deployed without bytecode, so every cold start compiles every module from source (about 3x "
+        f"deployed without bytecode, so every cold start compiles every module from source (about 4x "
         f"the init time). Install python{target.python_version} (on PATH or with pyenv) or set "
         f"{INTERPRETER_ENV_VAR} to one, then synth again."
     )

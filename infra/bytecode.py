@@ -1,10 +1,11 @@
 """Bytecode for the Lambda runtime, compiled at synth time.
 
 /var/task and /opt are read-only on Lambda, so a package shipped without `__pycache__` is compiled
-from source on every cold start (about 3x the import time). The pycs must come from an interpreter
-of the runtime's major.minor (the magic number and the `cpython-3XY` file names depend on it) and
-use PEP 552 `unchecked-hash` invalidation: the asset zip CDK builds stamps every file with a fixed
-1980 mtime, so timestamp pycs would never match, and the package is immutable once deployed.
+from source on every cold start (about 4x the cold init, measured in docs/deploy.md). The pycs must
+come from an interpreter of the runtime's major.minor (the magic number and the `cpython-3XY` file
+names depend on it) and use PEP 552 `unchecked-hash` invalidation: the asset zip CDK builds stamps
+every file with a fixed 1980 mtime, so timestamp pycs would never match, and the package is
+immutable once deployed.
 """
 
 from __future__ import annotations
