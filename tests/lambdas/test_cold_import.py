@@ -3,10 +3,9 @@ does not pay for Pillow or boto3 clients. Runs in a fresh interpreter so other t
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+
+from tests.support.fresh_interpreter import run_fresh
 
 PROBE = """
 import sys
@@ -26,14 +25,8 @@ print(s3._client is None)
     ],
 )
 def test_handler_import_is_lazy(module: str, pillow_expected: bool) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(module=module)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PATH": "", "POWERTOOLS_TRACE_DISABLED": "true"},
-    )
-    loaded, client_unbuilt = result.stdout.rstrip("\n").split("\n")
+    output = run_fresh(PROBE.format(module=module), {"POWERTOOLS_TRACE_DISABLED": "true"})
+    loaded, client_unbuilt = output.rstrip("\n").split("\n")
     assert ("PIL" in loaded.split(",")) is pillow_expected
     assert client_unbuilt == "True"  # no boto3 client is built at import
 
@@ -47,14 +40,8 @@ print(tracing_enabled(), tracer.disabled, xray_loaded, type(tracer.provider).__m
 
 
 def _tracer_probe(env: dict[str, str]) -> list[str]:
-    result = subprocess.run(
-        [sys.executable, "-c", TRACER_PROBE],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PATH": "", **env},
-    )
-    return result.stdout.split()
+    output = run_fresh(TRACER_PROBE, env)
+    return output.split()
 
 
 @pytest.mark.parametrize(
@@ -90,14 +77,8 @@ def test_tracing_on_patches_only_what_the_workers_call() -> None:
         "print(','.join(sorted(patcher._PATCHED_MODULES)))\n"
         "print(','.join(m for m in ('sqlite3', 'requests', 'httpx', 'pynamodb') if m in sys.modules))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PATH": "", "LAMBDA_TASK_ROOT": "/var/task", "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"},
-    )
-    patched, extra = result.stdout.split("\n")[:2]
+    output = run_fresh(probe, {"LAMBDA_TASK_ROOT": "/var/task", "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"})
+    patched, extra = output.split("\n")[:2]
     assert patched.split(",") == ["botocore"]
     assert extra == ""
 
@@ -120,14 +101,8 @@ print(decoded.format, "%dx%d" % decoded.size, Image._initialized, ",".join(loade
 @pytest.mark.parametrize(("fmt", "pil_format"), [("jpeg", "JPEG"), ("webp", "WEBP"), ("png", "PNG")])
 def test_only_the_needed_pillow_plugins_are_loaded(fmt: str, pil_format: str) -> None:
     """A JPEG source never loads Pillow's every-plugin init() nor the AVIF/TIFF codecs."""
-    result = subprocess.run(
-        [sys.executable, "-c", PLUGIN_PROBE.format(fmt=fmt)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PATH": ""},
-    )
-    decoded_format, size, initialized, loaded = result.stdout.split(" ")
+    output = run_fresh(PLUGIN_PROBE.format(fmt=fmt), {})
+    decoded_format, size, initialized, loaded = output.split(" ")
     assert decoded_format == pil_format
     assert size == "32x24"
     assert initialized == "1"  # preinit only; 2 would mean Image.init() imported every plugin
@@ -168,10 +143,8 @@ def test_a_traced_lambda_invocation_emits_the_handler_subsegment() -> None:
     """Tracing on (Lambda task root, a sampled trace header): the X-Ray recorder records the
     handler's subsegment with Powertools' annotations, and botocore is patched."""
     import json
-    from pathlib import Path
 
     env = {
-        "PATH": "",
         "LAMBDA_TASK_ROOT": "/var/task",
         "AWS_LAMBDA_FUNCTION_NAME": "imgpipe-image_multiple_convert_resize",
         "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
@@ -179,15 +152,8 @@ def test_a_traced_lambda_invocation_emits_the_handler_subsegment() -> None:
         "POWERTOOLS_METRICS_NAMESPACE": "imgpipe",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", TRACED_INVOCATION],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    output = run_fresh(TRACED_INVOCATION, env)
+    report = json.loads(output.strip().splitlines()[-1])
     assert report["items"] == 9
     assert report["botocore_patched"] is True
     names = [name for name, _ in report["subsegments"]]
@@ -224,13 +190,7 @@ def test_init_skips_paths_this_function_may_not_take(module: str, built: list[st
     and only this function's own input validator is built, at init rather than at first use."""
     import json
 
-    result = subprocess.run(
-        [sys.executable, "-c", LAZY_PROBE.format(module=module)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PATH": "", "POWERTOOLS_TRACE_DISABLED": "true"},
-    )
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    output = run_fresh(LAZY_PROBE.format(module=module), {"POWERTOOLS_TRACE_DISABLED": "true"})
+    report = json.loads(output.strip().splitlines()[-1])
     assert report["loaded"] == []
     assert report["built"] == built

@@ -5,16 +5,13 @@ Runs in fresh interpreters so that other tests' imports cannot mask a regression
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from lambdas.core.inputs import RecipeOptions, make_recipe
 from lambdas.core.recipe import OUTPUT_FORMATS, normalised_recipe
+from tests.support.fresh_interpreter import run_fresh
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FRAMEWORKS = "{'pydantic', 'aws_lambda_powertools', 'boto3', 'botocore'}"
 IMPORT_PROBE = (
     "import lambdas.core.imaging, sys; "
@@ -38,15 +35,7 @@ print(json.dumps({{
 
 
 def _run(code: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO_ROOT,
-        env={"PATH": ""},
-    )
-    return done.stdout.strip().splitlines()[-1]
+    return run_fresh(code, {}).strip().splitlines()[-1]
 
 
 def test_importing_the_imaging_core_loads_no_framework() -> None:

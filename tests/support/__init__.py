@@ -1,1 +1,1 @@
-"""Helpers shared by the test suites (image generators, fake Lambda context)."""
+"""Helpers shared by the test suites (image generators, fake Lambda context, fresh interpreters)."""
