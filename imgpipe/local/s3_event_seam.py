@@ -6,6 +6,13 @@ module replaces moto's ``_send_event_bridge_message`` so that every object creat
 EventBridge notifications turned on (as the stack turns them on for the input bucket) is handed to
 a listener; the local engine builds the documented event with ``imgpipe.trigger`` and delivers it.
 
+S3 sends one "Object Created" event per created object, whose ``reason`` is the API that created it:
+PutObject, POST Object, CopyObject or CompleteMultipartUpload
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html). moto's
+``complete_multipart_upload`` stores the assembled object through its own ``put_object``, which
+announces it as a PutObject before the CompleteMultipartUpload announcement: the first of the two is
+dropped here (a PutObject of an object assembled from parts), so a multipart upload starts one run.
+
 ``verify_moto_s3_internals()`` fails loudly, and a test runs it, if moto moves what is patched here.
 """
 
@@ -23,6 +30,8 @@ from unittest import mock
 from imgpipe.local.lambda_seam import MotoInternalsChanged
 
 S3_NOTIFICATIONS = "moto.s3.notifications"
+S3_MODELS = "moto.s3.models"
+PUT_EVENT = "s3:ObjectCreated:Put"
 PATCHED_FUNCTION = "_send_event_bridge_message"
 EXPECTED_PARAMETERS = ("account_id", "bucket", "event_name", "key")
 # moto's S3 event names -> the `reason` S3 puts in the EventBridge event.
@@ -70,6 +79,15 @@ def verify_moto_s3_internals() -> None:
     put_event = getattr(module.S3NotificationEvent, "OBJECT_CREATED_PUT_EVENT", None)
     if put_event is None or getattr(put_event, "value", put_event) not in REASONS:
         raise MotoInternalsChanged("moto's S3NotificationEvent.OBJECT_CREATED_PUT_EVENT moved")
+    fake_key = getattr(importlib.import_module(S3_MODELS), "FakeKey", None)
+    if fake_key is None or "multipart" not in inspect.signature(fake_key).parameters:
+        raise MotoInternalsChanged(f"moto's {S3_MODELS}.FakeKey no longer takes `multipart`")
+
+
+def is_part_of_multipart_completion(event_name: str, key: Any) -> bool:
+    """moto's inner PutObject announcement of an object that CompleteMultipartUpload assembled (its
+    FakeKey keeps the multipart upload); the completion announces the object itself."""
+    return event_name == PUT_EVENT and getattr(key, "multipart", None) is not None
 
 
 @contextmanager
@@ -83,7 +101,7 @@ def install(listener: Listener) -> Iterator[None]:
 
     def announce(account_id: str, bucket: Any, event_name: Any, key: Any) -> None:
         name = str(getattr(event_name, "value", event_name))  # moto passes a str-valued Enum
-        if ":ObjectCreated:" not in name:
+        if ":ObjectCreated:" not in name or is_part_of_multipart_completion(name, key):
             return
         created = CreatedObject(
             account=account_id,
