@@ -23,7 +23,17 @@ from imgpipe.config import DeploymentConfig
 EVENT_SOURCE = "aws.s3"
 DETAIL_TYPE = "Object Created"
 # EventBridge input-transformer placeholders: path name -> JSONPath into the event.
-INPUT_PATHS = {"bucket": "$.detail.bucket.name", "key": "$.detail.object.key"}
+INPUT_PATHS = {
+    "bucket": "$.detail.bucket.name",
+    "key": "$.detail.object.key",
+    "versionId": "$.detail.object.version-id",
+    "etag": "$.detail.object.etag",
+    "size": "$.detail.object.size",
+}
+# The event form of an S3 location (parsed by lambdas.adapters.s3.parse_s3_uri, docs/workers.md): the
+# key exactly as the event carries it (form-encoded, so it holds no `"`, `\` or `?`: EventBridge does
+# not escape placeholder values) and the object version the event names.
+FILE_LOCATION_TEMPLATE = "s3://<bucket>/<key>?versionId=<versionId>&etag=<etag>&size=<size>"
 EXECUTION_NAME_LIMIT = 80
 
 
@@ -50,12 +60,13 @@ def event_pattern(config: DeploymentConfig, bucket_name: str) -> dict[str, Any]:
 
 
 def input_transformer(config: DeploymentConfig) -> dict[str, Any]:
-    """The rule target's InputTransformer: the seeds' dynamic-fork input with the default recipe.
+    """The rule target's InputTransformer: the seeds' dynamic-fork input with the default recipe,
+    ``fileLocation`` naming exactly the object version the event announces.
 
     Returned in the EventBridge API's shape (``InputPathsMap``, ``InputTemplate``).
     """
     recipe = config.defaultRecipe.model_dump(mode="json")
-    workflow_input = {"fileLocation": "s3://<bucket>/<key>", **recipe}
+    workflow_input = {"fileLocation": FILE_LOCATION_TEMPLATE, **recipe}
     return {"InputPathsMap": dict(INPUT_PATHS), "InputTemplate": json.dumps(workflow_input)}
 
 

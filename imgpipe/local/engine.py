@@ -221,6 +221,10 @@ class LocalAws:
                     "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
                 },
             )
+        # Versioned as in the stack (infra/storage.py): the trigger names the version it announces.
+        s3.put_bucket_versioning(
+            Bucket=self.deployment.input_bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
         # Only the input bucket announces its objects: renditions can never re-trigger.
         s3.put_bucket_notification_configuration(
             Bucket=self.deployment.input_bucket,

@@ -1,5 +1,10 @@
-"""S3 access with typed errors. The client is built lazily (never at import) and cached per process;
-`reset_client()` drops it, for tests that start a new moto mock."""
+"""S3 access with typed errors, and the two forms of an `s3://` location (docs/workers.md "S3 source
+locations"): plain `s3://bucket/key` (the key exactly as written) and the event form
+`s3://bucket/<key as in the S3 event>?versionId=<id>&etag=<etag>&size=<bytes>` that the upload
+trigger builds, which names one version of one object.
+
+The client is built lazily (never at import) and cached per process; `reset_client()` drops it, for
+tests that start a new moto mock."""
 
 from __future__ import annotations
 
@@ -7,10 +12,11 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
+from typing import TYPE_CHECKING, Any, Required, TypedDict
+from urllib.parse import quote_plus, unquote_plus
 
 from lambdas.core.errors import (
+    ImageTooLargeError,
     SourceNotFoundError,
     SourceRefusedError,
     StorageThrottledError,
@@ -23,7 +29,17 @@ if TYPE_CHECKING:
 
 # Used with fullmatch: `$` alone would accept a trailing newline ("s3://b/k.jpg\n").
 _S3_URI = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)")
-_MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
+# The event form: exactly one `?`, followed by `versionId=`. A form-encoded key never holds a literal
+# `?` (it is `%3F`), so a plain key is misread only if it itself ends in `?versionId=...`; such a key
+# is written in the event form (docs/workers.md).
+_EVENT_FORM = re.compile(r"(?P<key>[^?]+)\?(?P<query>versionId=[^?]*)")
+_EVENT_PARAMETERS = ("versionId", "etag", "size")
+# S3 version ids are "URL-ready" opaque strings of at most 1,024 bytes
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/versioning-workflows.html).
+_VERSION_ID = re.compile(r"[A-Za-z0-9._~+=/-]{1,1024}")
+_ETAG = re.compile(r"[0-9A-Za-z-]{1,64}")  # hex MD5, "<hex>-<parts>" after a multipart upload
+_SIZE = re.compile(r"[0-9]{1,20}")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "404", "NotFound", "NoSuchVersion", "403", "AccessDenied"}
 _THROTTLED = {
     "SlowDown",
@@ -37,12 +53,32 @@ _THROTTLED = {
 
 @dataclass(frozen=True)
 class S3Location:
+    """An object's bucket and real key; in the event form also the version, ETag and size it names."""
+
     bucket: str
     key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
 
     @property
     def uri(self) -> str:
+        """The plain form: what the rendition's `sourceLocation`, stem and identity use."""
         return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def event_uri(self) -> str:
+        """The event form of this location, as the trigger's input transformer writes it."""
+        parts = [f"versionId={self.version_id or ''}"]
+        if self.etag is not None:
+            parts.append(f"etag={self.etag}")
+        if self.size is not None:
+            parts.append(f"size={self.size}")
+        return f"s3://{self.bucket}/{encode_event_key(self.key)}?{'&'.join(parts)}"
+
+    def describe(self) -> str:
+        """The URI with the version it names, for error messages."""
+        return f"{self.uri} (version {self.version_id})" if self.version_id else self.uri
 
 
 @dataclass(frozen=True)
@@ -55,22 +91,78 @@ class S3Object:
 
     @property
     def identity(self) -> str:
-        return object_identity(self.location, self.etag, self.version_id)
+        return object_identity(self.location, self.etag)
 
 
-def object_identity(location: S3Location, etag: str, version_id: str | None) -> str:
-    """What makes an object's content unique: the version if the bucket is versioned, else the ETag
-    (quotes stripped, so a GET and a HEAD of the same object agree)."""
+def object_identity(location: S3Location, etag: str) -> str:
+    """What the rendition keys digest: bucket, real key and the ETag of the version read (quotes
+    stripped, so a GET and a HEAD agree). Not the version id: a re-upload of identical bytes to a
+    versioned bucket is a new version with the same ETag, and gets the same renditions."""
     unquoted_etag = etag.strip('"')
-    version = f"version={version_id}" if version_id else f"etag={unquoted_etag}"
-    return f"{location.uri}#{version}"
+    return f"{location.uri}#etag={unquoted_etag}"
+
+
+def encode_event_key(key: str) -> str:
+    """A key as S3 writes it in event notifications: form-encoded, `/` kept (space -> `+`)."""
+    return quote_plus(key, safe="/")
 
 
 def parse_s3_uri(uri: str, field: str = "fileLocation") -> S3Location:
+    """Split a location into bucket, key and (event form only) the version, ETag and size it names."""
     match = _S3_URI.fullmatch(uri)
     if not match:
         raise SourceRefusedError(field, f"not a valid s3://bucket/key URI: {uri[:200]!r}")
-    return S3Location(match.group("bucket"), match.group("key"))
+    bucket, rest = match.group("bucket"), match.group("key")
+    event_form = _EVENT_FORM.fullmatch(rest)
+    if event_form is None:
+        return S3Location(bucket, rest)  # the plain form: the key exactly as written, never decoded
+    named = _event_parameters(event_form.group("query"), field)
+    size = named.get("size")
+    return S3Location(
+        bucket,
+        _decoded_event_key(event_form.group("key"), field),
+        version_id=named.get("versionId"),
+        etag=named.get("etag"),
+        size=int(size) if size is not None else None,
+    )
+
+
+def _event_parameters(query: str, field: str) -> dict[str, str]:
+    """`versionId=..[&etag=..][&size=..]` -> the non-empty values (an empty one was not in the event)."""
+    patterns = {"versionId": _VERSION_ID, "etag": _ETAG, "size": _SIZE}
+    values: dict[str, str] = {}
+    expected = list(_EVENT_PARAMETERS)
+    for part in query.split("&"):
+        name, separator, value = part.partition("=")
+        if not separator or name not in expected:
+            raise SourceRefusedError(
+                field,
+                f"query {part[:40]!r}: an event-form location takes versionId, etag, size, in that order",
+            )
+        del expected[: expected.index(name) + 1]
+        if value and not patterns[name].fullmatch(value):
+            raise SourceRefusedError(f"{field}.{name}", f"not a valid S3 {name}: {value[:80]!r}")
+        if value:
+            values[name] = value
+    return values
+
+
+def _decoded_event_key(encoded: str, field: str) -> str:
+    """Form-decode the key once (`+` -> space, `%XX` -> UTF-8 bytes); anything S3 would not have
+    written is refused, never guessed at."""
+    if _BAD_PERCENT.search(encoded):
+        raise SourceRefusedError(
+            field, "the key of an event-form location has a '%' that starts no %XX escape"
+        )
+    try:
+        key = unquote_plus(encoded, errors="strict")
+    except UnicodeDecodeError:
+        raise SourceRefusedError(
+            field, "the key of an event-form location decodes to invalid UTF-8"
+        ) from None
+    if not key:
+        raise SourceRefusedError(field, "the key of an event-form location is empty")
+    return key
 
 
 _client: S3Client | None = None
@@ -152,47 +244,51 @@ def _typed_errors(field: str, uri: str) -> Iterator[None]:
         raise typed_error(error, field, uri) from error
 
 
-def _is_missing_key(error: BaseException) -> bool:
-    code_and_status = _code_and_status(error)
-    if code_and_status is None:
-        return False
-    code, status = code_and_status
-    return code in _MISSING_KEY or status == 404
+class _ObjectParameters(TypedDict, total=False):
+    Bucket: Required[str]
+    Key: Required[str]
+    VersionId: str
 
 
-def form_decoded(location: S3Location) -> S3Location | None:
-    """The location with its key form-decoded (`+` -> space, `%XX` -> byte), or None if unchanged.
+def _object_parameters(location: S3Location) -> _ObjectParameters:
+    """Bucket, Key and, when the location names one, VersionId: exactly that version or nothing."""
+    parameters: _ObjectParameters = {"Bucket": location.bucket, "Key": location.key}
+    if location.version_id:
+        parameters["VersionId"] = location.version_id
+    return parameters
 
-    S3 event notifications carry form-encoded keys; EventBridge's may too (docs/deploy.md)."""
-    decoded = unquote_plus(location.key)
-    return S3Location(location.bucket, decoded) if decoded and decoded != location.key else None
+
+def _require_named_object(location: S3Location, response: Any, field: str = "fileLocation") -> None:
+    """Refuse an object that is not the one the location names (the version id, ETag and size it
+    gives): SourceNotFoundError naming the part that differs, never a read of something else."""
+    actual = {
+        "versionId": response.get("VersionId"),
+        "etag": str(response.get("ETag", "")).strip('"'),
+        "size": int(response.get("ContentLength") or 0),
+    }
+    named = {"versionId": location.version_id, "etag": location.etag, "size": location.size}
+    for name, expected in named.items():
+        if expected is not None and actual[name] != expected:
+            raise SourceNotFoundError(
+                f"{field}.{name}",
+                f"{location.describe()} has {name} {actual[name]!r}, the location names {expected!r}",
+            )
 
 
 def get_object(location: S3Location, *, max_bytes: int, field: str = "fileLocation") -> S3Object:
-    """Read an object, refusing it before download when it is larger than `max_bytes`.
-
-    The key is used as given. Only when S3 says it does not exist (NoSuchKey/404, never 403 or any
-    other error) and the form-decoded key differs, the decoded key is tried once: a literal `+` in a
-    key and a `+`-encoded space both work, and nothing is ever guessed twice."""
-    try:
-        return _get_object(location, max_bytes=max_bytes, field=field)
-    except SourceNotFoundError as error:
-        cause = error.__cause__
-        decoded = form_decoded(location)
-        if decoded is None or cause is None or not _is_missing_key(cause):
-            raise
-    return _get_object(decoded, max_bytes=max_bytes, field=field)
-
-
-def _get_object(location: S3Location, *, max_bytes: int, field: str) -> S3Object:
-    from lambdas.core.errors import ImageTooLargeError
-
-    with _typed_errors(field, location.uri):
-        response: Any = client().get_object(Bucket=location.bucket, Key=location.key)
-        length = int(response.get("ContentLength") or 0)
-        if length > max_bytes:
+    """Read exactly the object the location names, refusing it before download when it is larger than
+    `max_bytes` or not the version, ETag or size named. The key is used as given: no other spelling
+    of it is ever tried."""
+    with _typed_errors(field, location.describe()):
+        response: Any = client().get_object(**_object_parameters(location))
+        try:
+            _require_named_object(location, response, field)
+            length = int(response.get("ContentLength") or 0)
+            if length > max_bytes:
+                raise ImageTooLargeError(field, f"{length} bytes exceeds the limit of {max_bytes} bytes")
+        except WorkerError:
             response["Body"].close()
-            raise ImageTooLargeError(field, f"{length} bytes exceeds the limit of {max_bytes} bytes")
+            raise
         body = response["Body"].read(max_bytes + 1)
     if len(body) > max_bytes:
         raise ImageTooLargeError(field, f"more than {max_bytes} bytes (the limit)")
@@ -206,8 +302,11 @@ def _get_object(location: S3Location, *, max_bytes: int, field: str) -> S3Object
 
 
 def head_object(location: S3Location, field: str = "fileLocation") -> dict[str, Any]:
-    with _typed_errors(field, location.uri):
-        return dict(client().head_object(Bucket=location.bucket, Key=location.key))
+    """HEAD of exactly the object the location names (its version; its ETag and size checked)."""
+    with _typed_errors(field, location.describe()):
+        head = dict(client().head_object(**_object_parameters(location)))
+    _require_named_object(location, head, field)
+    return head
 
 
 def put_object(
@@ -239,12 +338,13 @@ def copy_object(
     metadata: dict[str, str],
     field: str = "fileLocation",
 ) -> None:
-    """Server-side copy with the publication headers (one request, no download)."""
-    with _typed_errors(field, source.uri):
+    """Server-side copy of exactly the source version named, with the publication headers (one
+    request, no download)."""
+    with _typed_errors(field, source.describe()):
         client().copy_object(
             Bucket=destination.bucket,
             Key=destination.key,
-            CopySource={"Bucket": source.bucket, "Key": source.key},
+            CopySource=_object_parameters(source),
             MetadataDirective="REPLACE",
             ContentType=content_type,
             CacheControl=cache_control,

@@ -1,4 +1,5 @@
-"""One entry point for reading a source: `s3://bucket/key`, `https://...`, or (local runtime only) a path.
+"""One entry point for reading a source: `s3://bucket/key` (or its event form, which names one object
+version: `lambdas.adapters.s3`), `https://...`, or (local runtime only) a path.
 
 `check_location` is the only place the kind of a location is decided and its static rules (URI shape,
 https rules, ALLOWED_URL_HOSTS, ALLOW_LOCAL_PATHS) are applied: the planner calls it before fanning
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class SourceData:
     location: str
-    identity: str  # what the output key digests: version/ETag, or URL/path plus the content hash
+    identity: str  # what the output key digests: bucket+key+ETag, or URL/path plus the content hash
     body: bytes
 
 
@@ -85,7 +86,8 @@ def read_source(location: str, settings: WorkerSettings, field: str = "fileLocat
     checked = check_location(location, settings, field)
     if isinstance(checked, s3.S3Location):
         obj = s3.get_object(checked, max_bytes=settings.max_source_bytes, field=field)
-        # The location actually read: the form-decoded key when only that one exists (s3.get_object).
+        # The plain location of the object read: an event-form location and a plain one naming the
+        # same object give the same sourceLocation, stem and identity, hence the same rendition keys.
         return SourceData(obj.location.uri, obj.identity, obj.body)
     if isinstance(checked, LocalPath):
         body = read_local(checked.path, settings.max_source_bytes, field)

@@ -2,7 +2,7 @@
 object, so a retry or a duplicate event overwrites a rendition instead of adding one.
 
 Layout: `<OUTPUT_PREFIX><source-stem>/<digest16>/<width>x<height>.<ext>`, where the digest covers
-the source identity (S3 bucket+key+VersionId/ETag, normalised URL + body sha256, or a local file's
+the source identity (S3 bucket+key+ETag, normalised URL + body sha256, or a local file's
 sha256) and the recipe's canonical JSON (which includes the renderer version).
 """
 

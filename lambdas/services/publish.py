@@ -45,7 +45,7 @@ def _publish_s3(source: s3.S3Location, bucket: str, settings: WorkerSettings) ->
                 f"is {existing.get(meta.DIGEST)!r}, expected {expected_digest!r}",
             )
         return source  # already published in place by image_convert_resize: no write at all
-    identity = s3.object_identity(source, str(head.get("ETag", "")), head.get("VersionId"))
+    identity = s3.object_identity(source, str(head.get("ETag", "")))
     destination = s3.S3Location(bucket, published_key(settings.output_prefix, source.key, identity))
     content_type = head.get("ContentType") or _guess_type(source.key)
     s3.copy_object(

@@ -24,6 +24,7 @@ from PIL import Image
 from imgpipe.cli import main
 from imgpipe.commands.serve import serve_command
 from imgpipe.config import DeploymentConfig
+from lambdas.adapters import s3 as s3_adapter
 
 pytestmark = pytest.mark.slow
 
@@ -117,7 +118,9 @@ def test_put_object_through_the_endpoint_triggers_the_workflow(served: Served, t
     assert len(new) == 1
     described = sfn.describe_execution(executionArn=new[0]["executionArn"])
     assert described["status"] == "SUCCEEDED", described.get("cause")
-    assert json.loads(described["input"])["fileLocation"] == f"s3://{served.info.input_bucket}/{key}"
+    named = s3_adapter.parse_s3_uri(json.loads(described["input"])["fileLocation"])
+    assert (named.bucket, named.key) == (served.info.input_bucket, key)
+    assert named.version_id  # the event form names the version uploaded
     listed = s3.list_objects_v2(Bucket=served.info.output_bucket, Prefix=f"{CONFIG.outputPrefix}photo/")
     formats = set()
     for obj in listed.get("Contents", []):

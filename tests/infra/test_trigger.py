@@ -89,7 +89,10 @@ def test_input_transformer_builds_the_seeds_input(synth):
         trigger.apply_input_transformer(target["InputTransformer"], _event(INPUT, "uploads/cat.jpg"))
     )
     recipe = synth.config.defaultRecipe.model_dump(mode="json")
-    assert rendered == {"fileLocation": f"s3://{INPUT}/uploads/cat.jpg", **recipe}
+    assert rendered == {
+        "fileLocation": f"s3://{INPUT}/uploads/cat.jpg?versionId=&etag=abc&size=1234",
+        **recipe,
+    }
     assert rendered["outputFormats"]
     assert rendered["outputSizes"]
 

@@ -393,17 +393,20 @@ def test_non_ascii_source_keys_give_ascii_keys_and_metadata(s3: Any, context: An
     assert read(s3, published["fileLocation"])[0] == images.rgba_png(60, 40)
 
 
-def test_a_form_encoded_key_falls_back_to_the_decoded_key_once(s3: Any, context: Any) -> None:
-    """EventBridge/S3 notifications may form-encode keys (space -> '+'): the real key is found."""
+def test_an_event_form_location_reads_the_decoded_key_and_names_the_plain_renditions(
+    s3: Any, context: Any
+) -> None:
+    """The trigger's location carries the key as the event does (form-encoded: space -> '+')."""
     put_source(s3, images.rgba_png(60, 40), key="uploads/red flower.png", content_type="image/png")
-    encoded = f"s3://{SOURCE_BUCKET}/uploads/red+flower.png"
+    etag = s3.head_object(Bucket=SOURCE_BUCKET, Key="uploads/red flower.png")["ETag"].strip('"')
+    encoded = f"s3://{SOURCE_BUCKET}/uploads/red+flower.png?versionId=&etag={etag}"
     event = load_event("image_convert_resize", fileLocation=encoded, outputFormat="png")
     result = convert_handler(event, context)
     assert result["sourceLocation"] == f"s3://{SOURCE_BUCKET}/uploads/red flower.png"
     assert "/red-flower/" in result["fileLocation"]
     body, _ = read(s3, result["fileLocation"])
     assert decode(body).size == (60, 40)
-    # The same upload named either way gets the same rendition key (the same object identity).
+    # The same object named in the plain form gets the same rendition key (the same identity).
     direct = convert_handler(dict(event, fileLocation=result["sourceLocation"]), context)
     assert direct["fileLocation"] == result["fileLocation"]
 
@@ -420,9 +423,11 @@ def test_a_literal_plus_key_is_used_as_given(s3: Any, context: Any) -> None:
     assert decode(read(s3, result["fileLocation"])[0]).size == (60, 40)
 
 
-def test_the_decoded_key_is_tried_only_once_and_only_for_missing_keys(
+def test_a_plain_key_is_asked_for_once_exactly_as_written(
     s3: Any, context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No decoded twin is ever tried: `uploads/no such+file.png` exists, the plain key names another."""
+    put_source(s3, images.rgba_png(20, 10), key="uploads/no such+file.png", content_type="image/png")
     calls: list[str] = []
     real = s3_adapter.client()
 
@@ -440,13 +445,8 @@ def test_the_decoded_key_is_tried_only_once_and_only_for_missing_keys(
     )
     with pytest.raises(SourceNotFoundError) as raised:
         convert_handler(event, context)
-    assert calls == ["uploads/no+such%2Bfile.png", "uploads/no such+file.png"]
+    assert calls == ["uploads/no+such%2Bfile.png"]
     assert raised.value.field == "fileLocation"
-    # A key with nothing to decode is asked for once.
-    calls.clear()
-    with pytest.raises(SourceNotFoundError):
-        convert_handler(dict(event, fileLocation=f"s3://{SOURCE_BUCKET}/uploads/plain.png"), context)
-    assert calls == ["uploads/plain.png"]
 
 
 def test_access_denied_is_never_retried_with_a_decoded_key(

@@ -57,7 +57,7 @@ def test_an_s3_copy_digest_is_the_object_identity_digest(s3: Any, context: Any) 
     s3.put_object(Bucket=SOURCE_BUCKET, Key="incoming/a.png", Body=images.rgba_png(20, 10))
     head = s3.head_object(Bucket=SOURCE_BUCKET, Key="incoming/a.png")
     location = s3_adapter.S3Location(SOURCE_BUCKET, "incoming/a.png")
-    identity = s3_adapter.object_identity(location, head["ETag"], head.get("VersionId"))
+    identity = s3_adapter.object_identity(location, head["ETag"])
     result = upload_handler({"fileLocation": location.uri}, context)
     key, _, metadata = _published(s3, result["fileLocation"])
     assert (
@@ -98,10 +98,14 @@ def test_a_local_image_is_sniffed_under_the_configured_limits(
     assert raised.value.field == "fileLocation"
 
 
-def test_object_identity_prefers_the_version_and_ignores_etag_quotes() -> None:
+def test_object_identity_is_the_etag_of_the_version_read_without_quotes() -> None:
+    """Content-addressed: two versions with the same bytes (the same ETag) share their renditions."""
     location = s3_adapter.S3Location("bucket", "uploads/a.jpg")
-    assert s3_adapter.object_identity(location, '"abc"', None) == "s3://bucket/uploads/a.jpg#etag=abc"
-    assert s3_adapter.object_identity(location, "abc", None) == "s3://bucket/uploads/a.jpg#etag=abc"
-    assert s3_adapter.object_identity(location, "abc", "v1") == "s3://bucket/uploads/a.jpg#version=v1"
-    obj = s3_adapter.S3Object(location, b"", "abc", "v1", None)
-    assert obj.identity == s3_adapter.object_identity(location, "abc", "v1")
+    assert s3_adapter.object_identity(location, '"abc"') == "s3://bucket/uploads/a.jpg#etag=abc"
+    assert s3_adapter.object_identity(location, "abc") == "s3://bucket/uploads/a.jpg#etag=abc"
+    pinned = s3_adapter.S3Location("bucket", "uploads/a.jpg", version_id="v1", etag="abc", size=3)
+    assert s3_adapter.object_identity(pinned, "abc") == s3_adapter.object_identity(location, "abc")
+    assert (
+        s3_adapter.S3Object(pinned, b"", "abc", "v1", None).identity == "s3://bucket/uploads/a.jpg#etag=abc"
+    )
+    assert s3_adapter.S3Object(location, b"", "abd", "v1", None).identity.endswith("#etag=abd")

@@ -66,13 +66,6 @@ def test_other_exceptions_are_not_disguised() -> None:
         s3_adapter.typed_error(ValueError("not botocore"), "fileLocation", "s3://b/k")
 
 
-def test_only_a_missing_key_counts_as_missing() -> None:
-    assert s3_adapter._is_missing_key(_client_error("NoSuchKey", 404))
-    assert s3_adapter._is_missing_key(_client_error("", 404))
-    assert not s3_adapter._is_missing_key(_client_error("AccessDenied", 403))
-    assert not s3_adapter._is_missing_key(ValueError("x"))
-
-
 class _BrokenBody:
     def read(self, amount: int | None = None) -> bytes:
         raise ResponseStreamingError(error="Connection broken: IncompleteRead")

@@ -56,7 +56,7 @@ def test_an_upload_under_the_prefix_runs_the_trigger_workflow_and_publishes_ever
     key = f"{aws.config.inputPrefix}cats/tabby.png"
     body = _png()
     before = len(aws.trigger_deliveries)
-    aws.s3.put_object(Bucket=aws.deployment.input_bucket, Key=key, Body=body)
+    put = aws.s3.put_object(Bucket=aws.deployment.input_bucket, Key=key, Body=body)
 
     deliveries = aws.trigger_deliveries[before:]
     assert len(deliveries) == 1
@@ -77,8 +77,10 @@ def test_an_upload_under_the_prefix_runs_the_trigger_workflow_and_publishes_ever
     described = aws.wait(delivery.execution_arn, timeout_seconds=GUARD_SECONDS)
     assert described["status"] == "SUCCEEDED", described.get("cause")
     workflow_input = json.loads(described["input"])
-    assert workflow_input == {
-        "fileLocation": f"s3://{aws.deployment.input_bucket}/{key}",
+    etag = put["ETag"].strip('"')
+    assert workflow_input == {  # the event form: exactly the version the event announced
+        "fileLocation": f"s3://{aws.deployment.input_bucket}/{key}?versionId={put['VersionId']}"
+        f"&etag={etag}&size={len(body)}",
         **aws.config.defaultRecipe.model_dump(mode="json"),
     }
 

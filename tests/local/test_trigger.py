@@ -67,7 +67,7 @@ def test_transformer_builds_the_dynamic_fork_input_with_the_default_recipe(confi
     rendered = trigger.apply_input_transformer(trigger.input_transformer(config), _event("uploads/cat.jpg"))
     workflow_input = json.loads(rendered)
     assert workflow_input == {
-        "fileLocation": f"s3://{BUCKET}/uploads/cat.jpg",
+        "fileLocation": f"s3://{BUCKET}/uploads/cat.jpg?versionId=v1&etag=abc&size=10",
         **config.defaultRecipe.model_dump(mode="json"),
     }
 
