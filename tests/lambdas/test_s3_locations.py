@@ -206,3 +206,29 @@ def test_upload_to_s3_copies_the_version_named(s3: Any, context: Any) -> None:
     bucket, key = published["fileLocation"].removeprefix("s3://").split("/", 1)
     assert bucket == OUTPUT_BUCKET
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == images.rgba_png(60, 40)
+
+
+def test_an_answer_for_another_version_is_refused_and_its_body_left_unread(
+    s3: Any, worker_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defence in depth: S3 answers the version asked for; if it ever did not, nothing is read."""
+    _versioned(s3)
+    location = _put(s3, "uploads/cat.png", images.rgba_png(60, 40))
+    real = s3_adapter.client()
+    bodies: list[Any] = []
+
+    class OtherVersion:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def get_object(self, **kwargs: Any) -> Any:
+            response = dict(real.get_object(**kwargs), VersionId="another-version")
+            bodies.append(response["Body"])
+            return response
+
+    monkeypatch.setattr(s3_adapter, "client", OtherVersion)
+    with pytest.raises(SourceNotFoundError, match="has versionId 'another-version'") as raised:
+        _read(location.event_uri, worker_env)
+    assert raised.value.field == "fileLocation.versionId"
+    with pytest.raises(ValueError, match="closed"):  # closed before a byte was downloaded
+        bodies[0].read()

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import pytest
 from boto3.s3.transfer import TransferConfig
@@ -180,3 +181,23 @@ def test_deletes_tags_and_acls_announce_no_created_object(aws: LocalAws) -> None
     for action in actions:
         assert _deliveries_of(aws, action) == []
     assert _trigger_executions(aws) == executions
+
+
+def test_a_hostile_key_renders_its_own_object_not_a_differently_decoded_neighbour(aws: LocalAws) -> None:
+    bucket = aws.deployment.input_bucket
+    key = "uploads/../été 100%+?&=#'\"\\ ☀.png"
+    own = images.photo(800, 600)
+    encoded = own.transpose(Image.Transpose.ROTATE_180)
+    decoded_twice = own.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    neighbours = {
+        s3_adapter.encode_event_key(key): encoded,  # the key as the event spells it, taken literally
+        unquote_plus(key): decoded_twice,  # the key decoded once more than it should be
+    }
+    for neighbour, image in neighbours.items():
+        aws.s3.put_object(Bucket=bucket, Key=neighbour, Body=images.encode(image, "PNG"))
+    body = images.encode(own, "PNG")
+    (delivery,) = _deliveries_of(aws, lambda: aws.s3.put_object(Bucket=bucket, Key=key, Body=body))
+    assert delivery.execution_arn is not None, delivery.error
+    renditions = _renditions(aws, delivery.execution_arn)
+    for other in neighbours.values():
+        _assert_rendered_from(renditions, own, other)
