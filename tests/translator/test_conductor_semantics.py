@@ -1,0 +1,159 @@
+"""Constructs whose Conductor result is easy to get subtly wrong, run in moto and compared with what
+Conductor OSS computes (SwitchTaskMapper/DecisionTaskMapper, Terminate, DeciderService.
+updateWorkflowOutput, ParametersUtils.getTaskInputV2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.translator.harness import task_defs, translate
+from tests.translator.test_constructs_execution import echo, run_one, selector, simple, workflow
+
+pytestmark = pytest.mark.slow
+
+
+def routing(kind: str, cases: dict[str, list[dict[str, Any]]], output: dict[str, Any]) -> dict[str, Any]:
+    return workflow(
+        f"routing_{kind.lower()}",
+        [
+            {
+                "name": "route",
+                "taskReferenceName": "route_ref",
+                "type": kind,
+                "inputParameters": {"kind": "${workflow.input.kind}"},
+                **selector(kind),
+                "decisionCases": cases,
+                "defaultCase": [simple("fallback", took="default")],
+            }
+        ],
+        output,
+    )
+
+
+@pytest.mark.parametrize("kind", ["SWITCH", "DECISION"])
+def test_a_matched_case_without_tasks_runs_the_default_case(kind: str) -> None:
+    definition = routing(
+        kind,
+        {"empty": [], "full": [simple("chosen", took="full")]},
+        {"took": "${fallback.output.received.took}"},
+    )
+    empty, _ = run_one(definition, {"kind": "empty"}, {"echo": echo})
+    full, _ = run_one(definition, {"kind": "full"}, {"echo": echo})
+    assert empty.status == "SUCCEEDED", empty.cause
+    assert empty.output == {"took": "default"}
+    assert full.output == {"took": None}
+
+
+@pytest.mark.parametrize("kind", ["SWITCH", "DECISION"])
+@pytest.mark.parametrize("payload", [{}, {"kind": None}, {"kind": "null"}])
+def test_a_missing_or_null_value_selects_the_case_named_null(kind: str, payload: dict[str, Any]) -> None:
+    definition = routing(
+        kind,
+        {"null": [simple("nothing", took="null")], "x": [simple("x", took="x")]},
+        {"null": "${nothing.output.received.took}", "default": "${fallback.output.received.took}"},
+    )
+    result, _ = run_one(definition, payload, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"null": "null", "default": None}
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "expected"),
+    [
+        ("SWITCH", "x", {"evaluationResult": ["x"], "selectedCase": "x"}),
+        ("SWITCH", 42, {"evaluationResult": ["42"], "selectedCase": "42"}),
+        ("SWITCH", "other", {"evaluationResult": ["other"], "selectedCase": "other"}),
+        ("DECISION", "x", {"caseOutput": ["x"]}),
+        ("DECISION", True, {"caseOutput": ["true"]}),
+    ],
+)
+def test_switch_and_decision_outputs_name_the_evaluated_case(kind: str, value: Any, expected: Any) -> None:
+    definition = routing(kind, {"x": [simple("x", took="x")]}, {"route": "${route_ref.output}"})
+    result, _ = run_one(definition, {"kind": value}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"route": expected}
+
+
+def terminating(output: Any, **extra: Any) -> dict[str, Any]:
+    parameters: dict[str, Any] = {"terminationStatus": "COMPLETED", **extra}
+    if output is not ...:
+        parameters["workflowOutput"] = output
+    return workflow(
+        "terminating",
+        [
+            simple("first", n="${workflow.input.n}"),
+            {
+                "name": "stop",
+                "taskReferenceName": "stop_ref",
+                "type": "TERMINATE",
+                "inputParameters": parameters,
+            },
+            simple("never"),
+        ],
+        {"ignored": "${first.output}"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("${first.output.received}", {"n": 5}),  # a map is the output as it is
+        ("${first.output.received.n}", {"output": 5}),  # anything else is wrapped
+        ("${workflow.input.word}", {"output": "five"}),
+        ("${workflow.input.list}", {"output": [1, 2]}),
+        ("n is ${workflow.input.n}", {"output": "n is 5"}),
+        (7, {"output": 7}),
+        ("${workflow.input.absent}", {}),  # null gives {}: outputParameters are not applied
+        (..., {}),
+    ],
+)
+def test_terminate_completed_output_is_what_conductor_computes(output: Any, expected: Any) -> None:
+    result, _ = run_one(terminating(output), {"n": 5, "word": "five", "list": [1, 2]}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == expected
+    assert result.count("TaskScheduled") == 1
+
+
+def test_terminate_without_termination_status_is_refused() -> None:
+    definition = terminating(...)
+    del definition["tasks"][1]["inputParameters"]["terminationStatus"]
+    _, diagnostics = translate(definition, task_defs("echo"))
+    [error] = [d for d in diagnostics if d.severity == "error"]
+    assert error.location == "tasks[1].inputParameters.terminationStatus"
+    assert "stop_ref" in error.message
+
+
+def test_workflow_attributes_conductor_does_not_have_read_as_null() -> None:
+    definition = workflow(
+        "attributes",
+        [
+            {
+                "name": "echo",
+                "taskReferenceName": "t",
+                "type": "SIMPLE",
+                "inputParameters": {
+                    "name": "${workflow.name}",
+                    "started": "${workflow.startTime}",
+                    "text": "run-${workflow.name}",
+                    "status": "${workflow.status}",
+                    "schema": "${workflow.schemaVersion}",
+                },
+            }
+        ],
+        {"received": "${t.output.received}"},
+    )
+    _, diagnostics = translate(definition, task_defs("echo"))
+    warned = " ".join(d.message for d in diagnostics if d.severity == "warning")
+    assert "'name' is not a workflow attribute" in warned
+    assert "'startTime' is not a workflow attribute" in warned
+    result, _ = run_one(definition, {}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["received"] == {
+        "name": None,
+        "started": None,
+        "text": "run-null",
+        "status": "RUNNING",
+        "schema": 2,
+    }
