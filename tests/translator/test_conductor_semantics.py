@@ -157,3 +157,38 @@ def test_workflow_attributes_conductor_does_not_have_read_as_null() -> None:
         "status": "RUNNING",
         "schema": 2,
     }
+
+
+def test_do_while_body_sees_iteration_one_first_and_inputs_are_resolved_before_each_check() -> None:
+    seen: list[Any] = []
+
+    def counter(event: Any, _context: Any) -> Any:
+        seen.append(event["pass"])
+        return {"calls": len(seen)}
+
+    definition = workflow(
+        "loop_semantics",
+        [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop_ref",
+                "type": "DO_WHILE",
+                # `calls` reads the body's output: Conductor resolves it again before every check
+                "inputParameters": {"calls": "${count_ref.output.calls}"},
+                "loopCondition": "$.calls < 3",
+                "loopOver": [
+                    {
+                        "name": "counter",
+                        "taskReferenceName": "count_ref",
+                        "type": "SIMPLE",
+                        "inputParameters": {"pass": "${loop_ref.output.iteration}"},
+                    }
+                ],
+            }
+        ],
+        {"iterations": "${loop_ref.output.iteration}", "calls": "${count_ref.output.calls}"},
+    )
+    result, _ = run_one(definition, {}, {"counter": counter})
+    assert result.status == "SUCCEEDED", result.cause
+    assert seen == [1, 2, 3]
+    assert result.output == {"iterations": 3, "calls": 3}
