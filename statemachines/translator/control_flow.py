@@ -280,19 +280,16 @@ class ControlFlowMixin(EmitterState):
             task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
         )
         merge = self.names.allocate(f"{ref}: merge")
+        workflow: dict[str, Any] = {
+            "input.$": "$.workflow.input",
+            "missing": None,
+            "variables.$": f"States.JsonMerge($.workflow.variables, $.tasks.{ref}.input, false)",
+        }
+        if self.branch_depth:
+            # inside a fork branch: also the branch's own changes, which the join applies (fork.py)
+            workflow["changed.$"] = f"States.JsonMerge($.workflow.changed, $.tasks.{ref}.input, false)"
         states[merge] = link(
-            {
-                "Type": "Pass",
-                "Parameters": {
-                    "workflow": {
-                        "input.$": "$.workflow.input",
-                        "missing": None,
-                        "variables.$": f"States.JsonMerge($.workflow.variables, $.tasks.{ref}.input, false)",
-                    },
-                    "tasks.$": "$.tasks",
-                },
-            },
-            after,
+            {"Type": "Pass", "Parameters": {"workflow": workflow, "tasks.$": "$.tasks"}}, after
         )
         name = self.names.allocate(ref)
         states[name] = {

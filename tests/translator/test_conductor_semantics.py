@@ -192,3 +192,35 @@ def test_do_while_body_sees_iteration_one_first_and_inputs_are_resolved_before_e
     assert result.status == "SUCCEEDED", result.cause
     assert seen == [1, 2, 3]
     assert result.output == {"iterations": 3, "calls": 3}
+
+
+def set_variable(ref: str, **values: Any) -> dict[str, Any]:
+    return {"name": "set", "taskReferenceName": ref, "type": "SET_VARIABLE", "inputParameters": values}
+
+
+def test_set_variable_inside_fork_branches_updates_the_workflow_variables_after_the_join() -> None:
+    definition = workflow(
+        "fork_variables",
+        [
+            set_variable("before", z=10),
+            {
+                "name": "fork",
+                "taskReferenceName": "fork_ref",
+                "type": "FORK_JOIN",
+                "forkTasks": [
+                    [set_variable("in_a", x=1), simple("a", x="${workflow.variables.x}")],
+                    [simple("b", z="${workflow.variables.z}"), set_variable("in_b", y=2)],
+                    [simple("c")],
+                ],
+            },
+            {"name": "join", "taskReferenceName": "join_ref", "type": "JOIN", "joinOn": ["a", "in_b", "c"]},
+            simple(
+                "after", x="${workflow.variables.x}", y="${workflow.variables.y}", z="${workflow.variables.z}"
+            ),
+        ],
+        {"a": "${a.output.received}", "b": "${b.output.received}", "after": "${after.output.received}"},
+        variables={"x": 0, "z": 9},
+    )
+    result, _ = run_one(definition, {}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"a": {"x": 1}, "b": {"z": 10}, "after": {"x": 1, "y": 2, "z": 10}}
