@@ -60,23 +60,25 @@ class ControlFlowMixin(EmitterState):
         if next_name is None:
             next_name = self.names.allocate(f"{ref}: done")
             states[next_name] = {"Type": "Pass", "End": True}
-        # Conductor schedules defaultCase when the selected case is missing *or empty*
-        # (SwitchTaskMapper and DecisionTaskMapper alike).
-        default = (
-            self._emit_sequence(task.defaultCase, f"{location}.defaultCase", states, next_name) or next_name
-        )
+        # Conductor schedules defaultCase when the selected case is missing *or empty* (SwitchTaskMapper
+        # and DecisionTaskMapper alike); at the workflow's end, a route that runs no task at all makes
+        # this task's own output the workflow output.
+        tail = self._at_workflow_end(next_name)
+
+        def route(tasks: list[WorkflowTask], where: str) -> str:
+            if tasks:
+                return self._emit_sequence(tasks, where, states, next_name) or next_name
+            return self._output_of(task) if tail else next_name
+
+        default = route(task.defaultCase, f"{location}.defaultCase")
         cases = {
-            case: (
-                self._emit_sequence(tasks, f"{location}.decisionCases.{case}", states, next_name) or next_name
-            )
-            if tasks
-            else default
+            case: route(tasks, f"{location}.decisionCases.{case}") if tasks else default
             for case, tasks in task.decisionCases.items()
         }
         if isinstance(value, Literal) or value is None:
             selected = java_string(value.value if value is not None else None)
             target = cases.get(selected, default)
-            return self._case_output(task, Literal(selected), states, target)
+            return self._case_output(task, Literal(selected), states, target, always=tail)
         if value.asl.startswith("States."):
             self.diagnostics.error(
                 f"{location}.inputParameters.{param}", "switch on a single expression, not a formatted string"
@@ -84,7 +86,7 @@ class ControlFlowMixin(EmitterState):
             return next_name
         rules = []
         for case, start in cases.items():
-            target = self._case_output(task, Literal(case), states, start)
+            target = self._case_output(task, Literal(case), states, start, always=tail)
             if case == "null":
                 # Conductor's case value is `"" + value`: a missing or null value selects case "null"
                 rules.append(
@@ -98,7 +100,9 @@ class ControlFlowMixin(EmitterState):
                 )
             rules.append({"Variable": value.asl, "StringEquals": case, "Next": target})
             rules.extend(typed_case_rules(value.asl, case, target))
-        otherwise = self._case_output(task, Path(f"States.Format('{{}}', {value.asl})"), states, default)
+        otherwise = self._case_output(
+            task, Path(f"States.Format('{{}}', {value.asl})"), states, default, always=tail
+        )
         name = self.names.allocate(ref)
         states[name] = {
             "Type": "Choice",
@@ -111,14 +115,21 @@ class ControlFlowMixin(EmitterState):
         return name
 
     def _case_output(
-        self, task: WorkflowTask, selected: Resolved, states: dict[str, Any], next_name: str
+        self,
+        task: WorkflowTask,
+        selected: Resolved,
+        states: dict[str, Any],
+        next_name: str,
+        *,
+        always: bool = False,
     ) -> str:
-        """The SWITCH/DECISION task's own output, written only when an expression reads it.
+        """The SWITCH/DECISION task's own output, written when an expression reads it or it may be the
+        workflow's output (`always`).
 
         SWITCH: ``{"evaluationResult": [case], "selectedCase": case}``; DECISION: ``{"caseOutput": [case]}``.
         """
         ref = task.taskReferenceName
-        if not any(p[:3] == ("tasks", ref, "output") for p in self.scope.referenced):
+        if not always and not any(p[:3] == ("tasks", ref, "output") for p in self.scope.referenced):
             return next_name
         key = "evaluationResult" if task.type == "SWITCH" else "caseOutput"
         output = _output_entry(key, selected, as_list=True)

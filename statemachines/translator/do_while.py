@@ -34,6 +34,17 @@ class DoWhileMixin(EmitterState):
                 "and the loop's inputParameters (joined by && or ||) can be translated",
             )
             return next_name
+        if self._at_workflow_end(next_name):
+            last = task.loopOver[-1]
+            if last.type in ("SWITCH", "DECISION", "DO_WHILE"):
+                self.diagnostics.error(
+                    f"{location}.loopOver",
+                    f"DO_WHILE '{ref}' ends the workflow, which has no outputParameters, and its body ends "
+                    f"with {last.type} '{last.taskReferenceName}': the workflow output (the last task that "
+                    "ran) cannot be told statically; add outputParameters",
+                )
+                return next_name
+            next_name = self._output_of(last)
         after = self._ensure_outputs(ref, states, next_name)
         if after is None:
             after = self.names.allocate(f"{ref}: done")

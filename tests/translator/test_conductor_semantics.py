@@ -224,3 +224,46 @@ def test_set_variable_inside_fork_branches_updates_the_workflow_variables_after_
     result, _ = run_one(definition, {}, {"echo": echo})
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == {"a": {"x": 1}, "b": {"z": 10}, "after": {"x": 1, "y": 2, "z": 10}}
+
+
+def test_without_output_parameters_the_output_is_the_last_task_that_ran() -> None:
+    inner = {
+        "name": "inner",
+        "taskReferenceName": "inner_ref",
+        "type": "SWITCH",
+        "inputParameters": {"kind": "${workflow.input.inner}"},
+        **selector("SWITCH"),
+        "decisionCases": {"deep": [simple("deep", at="deep")]},
+    }
+    definition = routing("SWITCH", {"one": [simple("one", at="one")], "nested": [simple("pre"), inner]}, {})
+    definition["outputParameters"] = {}
+    runs = {
+        "one": {"received": {"at": "one"}},
+        "other": {"received": {"took": "default"}},
+        "nested": {"received": {"at": "deep"}},
+    }
+    for kind, expected in runs.items():
+        result, _ = run_one(definition, {"kind": kind, "inner": "deep"}, {"echo": echo})
+        assert result.status == "SUCCEEDED", result.cause
+        assert result.output == expected, kind
+    # the inner SWITCH picks no task: it is the last task that ran, so its output is the output
+    result, _ = run_one(definition, {"kind": "nested", "inner": "none"}, {"echo": echo})
+    assert result.output == {"evaluationResult": ["none"], "selectedCase": "none"}
+
+
+def test_without_output_parameters_a_final_do_while_outputs_its_last_body_task() -> None:
+    definition = workflow(
+        "final_loop",
+        [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop_ref",
+                "type": "DO_WHILE",
+                "loopCondition": "$.loop_ref['iteration'] < 2",
+                "loopOver": [simple("first", n="${loop_ref.output.iteration}"), simple("second", m=1)],
+            }
+        ],
+    )
+    result, _ = run_one(definition, {}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"received": {"m": 1}}
