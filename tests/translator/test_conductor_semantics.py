@@ -267,3 +267,27 @@ def test_without_output_parameters_a_final_do_while_outputs_its_last_body_task()
     result, _ = run_one(definition, {}, {"echo": echo})
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == {"received": {"m": 1}}
+
+
+def test_join_output_leaves_out_joined_tasks_whose_output_is_empty() -> None:
+    def quiet(_event: Any, _context: Any) -> Any:
+        return {}
+
+    branches = [[simple(f"t{i}", name="quiet" if i % 3 == 0 else "echo", i=i)] for i in range(10)]
+    definition = workflow(
+        "join_empty",
+        [
+            {"name": "fork", "taskReferenceName": "fork_ref", "type": "FORK_JOIN", "forkTasks": branches},
+            {
+                "name": "join",
+                "taskReferenceName": "join_ref",
+                "type": "JOIN",
+                "joinOn": [f"t{i}" for i in range(10)],
+            },
+        ],
+        {"joined": "${join_ref.output}"},
+    )
+    result, _ = run_one(definition, {}, {"echo": echo, "quiet": quiet})
+    assert result.status == "SUCCEEDED", result.cause
+    # ten joined tasks (two intrinsic groups); t0, t3, t6 and t9 returned {}
+    assert result.output == {"joined": {f"t{i}": {"received": {"i": i}} for i in range(10) if i % 3}}
