@@ -20,6 +20,10 @@ from statemachines.translator.diagnostics import Diagnostics
 EXPRESSION = re.compile(r"\$\$\{|\$\{([^{}]*)\}")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SEGMENT = re.compile(r"^([^.\[\]]+)((?:\[\d+\])*)$")
+# what a plain `a.b[0]` path never holds: `length()`, `[?(@...)]`, `*`, `$`
+JSONPATH_OPERATOR = re.compile(r"[()*?@$]")
+# `${a.${b}}`: Conductor resolves the inner expression first and reads the path it gives
+NESTED_EXPRESSION = re.compile(r"(?<!\$)\$\{[^{}]*\$\{")
 # Workflow attributes Conductor exposes (ParametersUtils.getTaskInputV2) and what they become.
 WORKFLOW_CONTEXT_PATHS = {"workflowId": "$$.Execution.Name"}
 # Attributes Conductor has that no Step Functions value stands for: refused by name.
@@ -74,6 +78,14 @@ class Scope:
 
     def resolve(self, expression: str, location: str) -> Resolved | None:
         """Resolve the inside of one `${...}`; report and return None if it cannot be."""
+        if JSONPATH_OPERATOR.search(expression):
+            self.diagnostics.error(
+                location,
+                f"'${{{expression}}}' uses a JSONPath function, filter or wildcard, which Conductor "
+                "evaluates with Jayway JsonPath and a JSONPath ASL Parameters path cannot: "
+                "move it into a worker",
+            )
+            return None
         head, _, rest = expression.strip().partition(".")
         segments = _split(rest) if rest else []
         if segments is None:
@@ -246,6 +258,13 @@ def parameters(value: dict[str, Any], location: str, resolve: Resolve, diagnosti
 def field_value(item: Any, location: str, resolve: Resolve, diagnostics: Diagnostics) -> Resolved | None:
     """One value that is not an object: string, array, number, boolean or null."""
     if isinstance(item, str):
+        if NESTED_EXPRESSION.search(item):
+            diagnostics.error(
+                location,
+                f"'{item}' nests an expression in another (${{a.${{b}}}}): Conductor reads the path the "
+                "inner one gives, which a JSONPath ASL Parameters path cannot; compute it in a worker",
+            )
+            return None
         return string_value(item, location, resolve)
     if isinstance(item, list):
         return _array(item, location, resolve, diagnostics)
