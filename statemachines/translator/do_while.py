@@ -34,34 +34,56 @@ class DoWhileMixin(EmitterState):
                 "and the loop's inputParameters (joined by && or ||) can be translated",
             )
             return next_name
+        if self._at_workflow_end(next_name):
+            last = task.loopOver[-1]
+            if last.type in ("SWITCH", "DECISION", "DO_WHILE"):
+                self.diagnostics.error(
+                    f"{location}.loopOver",
+                    f"DO_WHILE '{ref}' ends the workflow, which has no outputParameters, and its body ends "
+                    f"with {last.type} '{last.taskReferenceName}': the workflow output (the last task that "
+                    "ran) cannot be told statically; add outputParameters",
+                )
+                return next_name
+            next_name = self._output_of(last)
         after = self._ensure_outputs(ref, states, next_name)
         if after is None:
             after = self.names.allocate(f"{ref}: done")
             states[after] = {"Type": "Pass", "End": True}
         again = self.names.allocate(f"{ref}: again?")
         count = self.names.allocate(f"{ref}: count")
-        states[count] = {
-            "Type": "Pass",
-            "Comment": "Conductor's iteration counter, read by the loop condition",
-            "Parameters": {"iteration.$": f"States.MathAdd($.tasks.{ref}.output.iteration, 1)"},
-            "ResultPath": f"$.tasks.{ref}.output",
-            "Next": again,
-        }
-        body = self._emit_sequence(task.loopOver, f"{location}.loopOver", states, count) or count
-        states[again] = {
-            "Type": "Choice",
-            "Comment": f"Conductor DO_WHILE condition: {task.loopCondition}",
-            "Choices": [{**rule, "Next": body}],
-            "Default": after,
-        }
-        start = self.names.allocate(ref)
         params = parameters(
             task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
         )
+        body_end = again
+        if any(key.endswith(".$") for key in _flatten_keys(params)):
+            # Conductor resolves the loop's inputParameters again before every condition check
+            body_end = self.names.allocate(f"{ref}: inputs")
+            states[body_end] = {
+                "Type": "Pass",
+                "Comment": "Conductor DO_WHILE: the loop's inputs, resolved again before the condition",
+                "Parameters": params,
+                "ResultPath": f"$.tasks.{ref}.input",
+                "Next": again,
+            }
+        body = self._emit_sequence(task.loopOver, f"{location}.loopOver", states, body_end) or body_end
+        states[count] = {
+            "Type": "Pass",
+            "Comment": "Conductor's iteration counter: the next pass's number, set before the body runs",
+            "Parameters": {"iteration.$": f"States.MathAdd($.tasks.{ref}.output.iteration, 1)"},
+            "ResultPath": f"$.tasks.{ref}.output",
+            "Next": body,
+        }
+        states[again] = {
+            "Type": "Choice",
+            "Comment": f"Conductor DO_WHILE condition: {task.loopCondition}",
+            "Choices": [{**rule, "Next": count}],
+            "Default": after,
+        }
+        start = self.names.allocate(ref)
         states[start] = {
             "Type": "Pass",
-            "Comment": "Conductor DO_WHILE: the loop's inputs and a counter at 0",
-            "Parameters": {"input": params, "output": {"iteration": 0}},
+            "Comment": "Conductor DO_WHILE: the loop's inputs, and iteration 1 for the first pass",
+            "Parameters": {"input": params, "output": {"iteration": 1}},
             "ResultPath": f"$.tasks.{ref}",
             "Next": body,
         }
@@ -89,3 +111,10 @@ def loop_variable(
         return path_of(path)
 
     return resolve
+
+
+def _flatten_keys(value: Any) -> list[str]:
+    """Every key of a nested Parameters object."""
+    if not isinstance(value, dict):
+        return []
+    return [key for key, item in value.items() for key in (key, *_flatten_keys(item))]

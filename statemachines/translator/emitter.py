@@ -32,6 +32,12 @@ __all__ = [
     "dynamic_join_refs",
 ]
 
+# At the workflow's end these pick its output themselves: the containers per route (their last
+# executed task is inside them), TERMINATE by ending the execution.
+SELF_ENDING = frozenset({"SWITCH", "DECISION", "DO_WHILE", "TERMINATE"})
+# Conductor system tasks whose output is empty: as the last task, the workflow output is {}.
+NO_OUTPUT_TYPES = frozenset({"SET_VARIABLE", "WAIT"})
+
 UNSUPPORTED_TYPES = {
     "INLINE": "it evaluates JavaScript, which JSONPath ASL cannot; move the logic into a worker",
     "LAMBDA": "it evaluates JavaScript, which JSONPath ASL cannot; move the logic into a worker",
@@ -57,6 +63,7 @@ class WorkflowEmitter(
         output = self._emit_output(states)
         self.output_state = output
         first = self._emit_sequence(self.workflow.tasks, "tasks", states, output)
+        states |= self.tail_states
         start = self._emit_start(states, first or output)
         asl: dict[str, Any] = {
             "Comment": f"Conductor workflow '{self.workflow.name}' v{self.workflow.version}, "
@@ -107,10 +114,39 @@ class WorkflowEmitter(
             groups.append((index, task, None))
             index += 1
         current = next_name
-        for position, task, join in reversed(groups):
+        for index, (position, task, join) in enumerate(reversed(groups)):
             where = f"{location}[{position}]"
-            current = self._emit_task(task, join, where, states, current)
+            after = current
+            if index == 0 and self._at_workflow_end(next_name) and task.type not in SELF_ENDING:
+                after = self._output_of(join or task)
+            current = self._emit_task(task, join, where, states, after)
         return current
+
+    # --- the workflow output without outputParameters ------------------------------------------------
+    def _at_workflow_end(self, next_name: str | None) -> bool:
+        """Whether a sequence ending in `next_name` ends the workflow, whose output is then the output
+        of the last task that ran (DeciderService.updateWorkflowOutput)."""
+        return not self.workflow.outputParameters and next_name == self.output_state
+
+    def _output_of(self, task: WorkflowTask) -> str:
+        """The end state that makes `task`'s output the workflow output (one per task)."""
+        ref = task.taskReferenceName
+        if ref == self.workflow.tasks[-1].taskReferenceName:
+            return self.output_state
+        name = f"Workflow output: {ref}"[:80]
+        if name not in self.tail_outputs:
+            self.tail_outputs[name] = self.names.allocate(name)
+        allocated = self.tail_outputs[name]
+        if task.type in NO_OUTPUT_TYPES:
+            self.tail_states[allocated] = {"Type": "Pass", "Result": {}, "End": True}
+        else:
+            self.tail_states[allocated] = {
+                "Type": "Pass",
+                "Comment": "No outputParameters: the output of the last task that ran, as in Conductor",
+                "InputPath": f"$.tasks.{ref}.output",
+                "End": True,
+            }
+        return allocated
 
     def _emit_task(
         self,
@@ -189,6 +225,12 @@ class WorkflowEmitter(
                 "Parameters": parameters(
                     self.workflow.outputParameters, "outputParameters", self.emit_scope.resolve, self.quiet
                 ),
+            }
+        elif self.workflow.tasks[-1].type in NO_OUTPUT_TYPES:
+            state = {
+                "Type": "Pass",
+                "Comment": "No outputParameters: the last task's output, {}",
+                "Result": {},
             }
         else:
             last = self.workflow.tasks[-1].taskReferenceName

@@ -69,6 +69,9 @@ class EmitterState:
         self.emit_scope.inputs_read = self.scope.inputs_read
         self.policy_warned: set[str] = set()
         self.output_state = ""
+        # end states that make a task nested at the workflow's end its output (emitter._output_of)
+        self.tail_outputs: dict[str, str] = {}
+        self.tail_states: dict[str, Any] = {}
         self.branch_depth = 0  # > 0 while emitting the inside of a Parallel branch
 
     # --- validation and collection -----------------------------------------------------------------
@@ -117,3 +120,7 @@ class EmitterState:
         ) -> dict[str, Any]: ...
 
         def _start_execution_state(self, child: str) -> dict[str, Any]: ...
+
+        def _at_workflow_end(self, next_name: str | None) -> bool: ...
+
+        def _output_of(self, task: WorkflowTask) -> str: ...

@@ -20,11 +20,16 @@ from statemachines.translator.diagnostics import Diagnostics
 EXPRESSION = re.compile(r"\$\$\{|\$\{([^{}]*)\}")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SEGMENT = re.compile(r"^([^.\[\]]+)((?:\[\d+\])*)$")
-# Workflow attributes Conductor exposes and what they become in Step Functions.
-WORKFLOW_CONTEXT_PATHS = {
-    "workflowId": "$$.Execution.Name",
-    "startTime": "$$.Execution.StartTime",
-}
+# what a plain `a.b[0]` path never holds: `length()`, `[?(@...)]`, `*`, `$`
+JSONPATH_OPERATOR = re.compile(r"[()*?@$]")
+# `${a.${b}}`: Conductor resolves the inner expression first and reads the path it gives
+NESTED_EXPRESSION = re.compile(r"(?<!\$)\$\{[^{}]*\$\{")
+# Workflow attributes Conductor exposes (ParametersUtils.getTaskInputV2) and what they become.
+WORKFLOW_CONTEXT_PATHS = {"workflowId": "$$.Execution.Name"}
+# Attributes Conductor has that no Step Functions value stands for: refused by name.
+UNTRANSLATABLE_WORKFLOW_ATTRIBUTES = frozenset(
+    {"output", "parentWorkflowId", "parentWorkflowTaskId", "reasonForIncompletion"}
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,14 @@ class Scope:
 
     def resolve(self, expression: str, location: str) -> Resolved | None:
         """Resolve the inside of one `${...}`; report and return None if it cannot be."""
+        if JSONPATH_OPERATOR.search(expression):
+            self.diagnostics.error(
+                location,
+                f"'${{{expression}}}' uses a JSONPath function, filter or wildcard, which Conductor "
+                "evaluates with Jayway JsonPath and a JSONPath ASL Parameters path cannot: "
+                "move it into a worker",
+            )
+            return None
         head, _, rest = expression.strip().partition(".")
         segments = _split(rest) if rest else []
         if segments is None:
@@ -114,22 +127,32 @@ class Scope:
         if attribute in ("input", "variables"):
             return self._context_path(("workflow", *segments))
         if len(segments) == 1 and attribute in WORKFLOW_CONTEXT_PATHS:
-            if attribute == "startTime":
-                self.diagnostics.warning(
-                    location, "workflow.startTime is an ISO-8601 string in Step Functions, not epoch millis"
-                )
             return Path(WORKFLOW_CONTEXT_PATHS[attribute])
-        if len(segments) == 1 and attribute in ("workflowType", "name"):
+        if len(segments) == 1 and attribute == "workflowType":
             return Literal(self.workflow_name)
         if len(segments) == 1 and attribute == "version":
             return Literal(self.workflow_version)
+        if len(segments) == 1 and attribute == "schemaVersion":
+            return Literal(2)
+        if len(segments) == 1 and attribute == "status":
+            return Literal("RUNNING")  # what every expression evaluated during a run reads
         if len(segments) == 1 and attribute == "correlationId":
             self.diagnostics.warning(
                 location, "workflow.correlationId has no Step Functions equivalent: null"
             )
             return Literal(None)
-        self.diagnostics.error(location, f"'${{{expression}}}': workflow.{attribute} cannot be translated")
-        return None
+        if attribute in UNTRANSLATABLE_WORKFLOW_ATTRIBUTES or attribute in WORKFLOW_CONTEXT_PATHS:
+            self.diagnostics.error(
+                location, f"'${{{expression}}}': workflow.{attribute} cannot be translated"
+            )
+            return None
+        # Conductor reads any other path of `workflow` (name, startTime, ...) as null
+        self.diagnostics.warning(
+            location,
+            f"'${{{expression}}}': {attribute!r} is not a workflow attribute in Conductor, "
+            "which reads it as null",
+        )
+        return Literal(None)
 
     def _context_path(self, segments: tuple[str, ...]) -> Path:
         ensure: list[str] = []
@@ -235,6 +258,13 @@ def parameters(value: dict[str, Any], location: str, resolve: Resolve, diagnosti
 def field_value(item: Any, location: str, resolve: Resolve, diagnostics: Diagnostics) -> Resolved | None:
     """One value that is not an object: string, array, number, boolean or null."""
     if isinstance(item, str):
+        if NESTED_EXPRESSION.search(item):
+            diagnostics.error(
+                location,
+                f"'{item}' nests an expression in another (${{a.${{b}}}}): Conductor reads the path the "
+                "inner one gives, which a JSONPath ASL Parameters path cannot; compute it in a worker",
+            )
+            return None
         return string_value(item, location, resolve)
     if isinstance(item, list):
         return _array(item, location, resolve, diagnostics)

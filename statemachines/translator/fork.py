@@ -6,8 +6,13 @@ from typing import Any
 
 from statemachines.translator.asl_states import link, ordered
 from statemachines.translator.emitter_state import EmitterState
+from statemachines.translator.expressions import path_of
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.references import context_refs
+
+# joined outputs merged in one intrinsic expression: with ArrayGetItem/Array around each, it nests
+# JOIN_GROUP + 1 functions deep, within the nesting intrinsic expressions are kept to here (10)
+JOIN_GROUP = 8
 
 
 class ForkMixin(EmitterState):
@@ -31,7 +36,7 @@ class ForkMixin(EmitterState):
             join_ref = join.taskReferenceName
             after = self._ensure_outputs(join_ref, states, after)
             where: dict[str, int] = {r: b for b, refs in enumerate(branch_refs) for r in refs}
-            join_output: dict[str, Any] = {}
+            joined: list[str] = []
             for position, waited in enumerate(join.joinOn):
                 if waited not in where:
                     self.diagnostics.error(
@@ -39,25 +44,25 @@ class ForkMixin(EmitterState):
                         f"JOIN '{join_ref}' waits on '{waited}', which is not in fork '{ref}'",
                     )
                     continue
-                join_output[f"{waited}.$"] = f"$.tasks.{waited}.output"
-            join_name = self.names.allocate(join_ref)
-            states[join_name] = link(
-                {
-                    "Type": "Pass",
-                    "Comment": "Conductor JOIN: output keyed by reference name",
-                    "Parameters": {"output": join_output},
-                    "ResultPath": f"$.tasks.{join_ref}",
-                },
-                after,
-            )
-            after = join_name
+                joined.append(waited)
+            after = self._emit_join(join_ref, joined, states, after)
+        # SET_VARIABLE in a branch changes the workflow's variables: each such branch reports its
+        # changes (`$.workflow.changed`, reset for the branches by the Parallel) and the merge applies
+        # them in branch order (Conductor's branches share one variables map: last writer wins).
+        setters = [b for b, branch in enumerate(task.forkTasks) if sets_variables(branch)]
+        workflow: Any = "$.workflow"
+        if setters:
+            variables = "States.JsonMerge($.workflow.variables, $.fork.variables, false)"
+            workflow = {"input.$": "$.workflow.input", "missing": None, "variables.$": variables}
+            if self.branch_depth:
+                workflow["changed.$"] = "States.JsonMerge($.workflow.changed, $.fork.variables, false)"
         merge_name = self.names.allocate(f"{ref}: merge branches")
         states[merge_name] = link(
             {
                 "Type": "Pass",
                 "Comment": "Puts every branch's task results back into one context",
                 "Parameters": {
-                    "workflow.$": "$.workflow",
+                    "workflow" if setters else "workflow.$": workflow,
                     "tasks.$": "States.JsonMerge($.tasks, $.fork.merged, false)",
                 },
             },
@@ -67,26 +72,124 @@ class ForkMixin(EmitterState):
         for b, branch in enumerate(task.forkTasks):
             branch_states: dict[str, Any] = {}
             collect = self.names.allocate(f"{ref}: branch {b + 1} results")
-            branch_states[collect] = {
-                "Type": "Pass",
-                "Parameters": {f"{r}.$": f"$.tasks.{r}" for r in branch_refs[b]},
-                "End": True,
-            }
+            results: dict[str, Any] = {f"{r}.$": f"$.tasks.{r}" for r in branch_refs[b]}
+            branch_states[collect] = {"Type": "Pass", "Parameters": results, "End": True}
+            if b in setters:
+                # [results, changes] as one array: `$[b].pair[i]` reads back well in moto and AWS
+                # (moto returns a list for a field after an index, `$[b].tasks`)
+                pair = self.names.allocate(f"{ref}: branch {b + 1} variables")
+                branch_states[collect] = {
+                    "Type": "Pass",
+                    "Parameters": {"tasks": results, "changed.$": "$.workflow.changed"},
+                    "Next": pair,
+                }
+                branch_states[pair] = {
+                    "Type": "Pass",
+                    "Parameters": {"pair.$": "States.Array($.tasks, $.changed)"},
+                    "End": True,
+                }
             self.branch_depth += 1
             first = self._emit_sequence(branch, f"{location}.forkTasks[{b}]", branch_states, collect)
             self.branch_depth -= 1
             start = first or collect
             branches.append({"StartAt": start, "States": ordered(branch_states, start)})
-        merged = "$[0]"
-        for b in range(1, len(branches)):
-            merged = f"States.JsonMerge({merged}, $[{b}], false)"
-        name = self.names.allocate(ref)
-        states[name] = {
-            "Type": "Parallel",
-            "Comment": "Conductor FORK_JOIN",
-            "Branches": branches,
-            "ResultSelector": {"merged.$": merged},
-            "ResultPath": "$.fork",
-            "Next": merge_name,
+        selector = {
+            "merged.$": merge_all(
+                [f"$[{b}].pair[0]" if b in setters else f"$[{b}]" for b in range(len(branches))]
+            )
         }
+        state: dict[str, Any] = {"Type": "Parallel", "Comment": "Conductor FORK_JOIN", "Branches": branches}
+        if setters:
+            selector["variables.$"] = merge_all([f"$[{b}].pair[1]" for b in setters])
+            state["Parameters"] = {
+                "workflow": {
+                    "input.$": "$.workflow.input",
+                    "missing": None,
+                    "variables.$": "$.workflow.variables",
+                    "changed": {},
+                },
+                "tasks.$": "$.tasks",
+            }
+        name = self.names.allocate(ref)
+        states[name] = state | {"ResultSelector": selector, "ResultPath": "$.fork", "Next": merge_name}
         return name
+
+    def _emit_join(self, join_ref: str, joined: list[str], states: dict[str, Any], after: str | None) -> str:
+        """Conductor's JOIN output: `{ref: output}` for every joined task whose output is not empty.
+
+        Join.execute adds a task only when its output map is not empty (and skips one that never ran).
+        A first Pass tells them apart with intrinsics (0 for `{}` or null, 1 otherwise); the JOIN picks
+        `{}` or `{ref: output}` per task and merges them, at most JOIN_GROUP per intrinsic expression.
+        """
+        probe = self.names.allocate(f"{join_ref}: empty outputs")
+        join_name = self.names.allocate(join_ref)
+        states[probe] = {
+            "Type": "Pass",
+            "Comment": "Conductor JOIN leaves out joined tasks whose output is empty: 0 = empty, 1 = not",
+            "Parameters": {
+                "none": {},
+                "keyed": {r: {f"{r}.$": path_of(("tasks", r, "output"))} for r in joined},
+                "present": {f"{r}.$": non_empty_index(path_of(("tasks", r, "output"))) for r in joined},
+            },
+            "ResultPath": "$.join",
+            "Next": join_name,
+        }
+        picked = [
+            f"States.ArrayGetItem(States.Array($.join.none, $.join.keyed.{r}), $.join.present.{r})"
+            for r in joined
+        ]
+        groups = [picked[i : i + JOIN_GROUP] for i in range(0, len(picked), JOIN_GROUP)] or [["$.join.none"]]
+        if len(groups) == 1:
+            body: dict[str, Any] = {"Parameters": {"output.$": merge_all(groups[0])}}
+        else:
+            # more tasks than one expression may nest: merge each group, then the groups
+            grouped = self.names.allocate(f"{join_ref}: groups")
+            states[grouped] = {
+                "Type": "Pass",
+                "Parameters": {f"g{i}.$": merge_all(group) for i, group in enumerate(groups)},
+                "ResultPath": "$.join.groups",
+                "Next": join_name,
+            }
+            states[probe]["Next"] = grouped
+            body = {
+                "Parameters": {"output.$": merge_all([f"$.join.groups.g{i}" for i in range(len(groups))])}
+            }
+        states[join_name] = link(
+            {
+                "Type": "Pass",
+                "Comment": "Conductor JOIN: output keyed by reference name",
+                **body,
+                "ResultPath": f"$.tasks.{join_ref}",
+            },
+            after,
+        )
+        return probe
+
+
+def non_empty_index(path: str) -> str:
+    """0 when the value at `path` is `{}` or null, else 1, with intrinsics only.
+
+    A non-empty object's JSON text has a `:`, so splitting it there gives 2 or more parts; `{}` and
+    `null` give one. Deduplicating [parts, 1] then leaves 1 or 2 items.
+    """
+    parts = f"States.ArrayLength(States.StringSplit(States.JsonToString({path}), ':'))"
+    return f"States.MathAdd(States.ArrayLength(States.ArrayUnique(States.Array({parts}, 1))), -1)"
+
+
+def merge_all(paths: list[str]) -> str:
+    """One object from several, later keys winning: nested shallow `States.JsonMerge`s."""
+    merged = paths[0]
+    for path in paths[1:]:
+        merged = f"States.JsonMerge({merged}, {path}, false)"
+    return merged
+
+
+def sets_variables(tasks: list[WorkflowTask]) -> bool:
+    """Whether a SET_VARIABLE runs anywhere in these tasks (nested forks, cases and loops included)."""
+    for task in tasks:
+        if task.type == "SET_VARIABLE":
+            return True
+        nested = [*task.forkTasks, *task.decisionCases.values(), task.defaultCase, task.loopOver]
+        if any(sets_variables(inner) for inner in nested):
+            return True
+    return False

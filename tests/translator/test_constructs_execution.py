@@ -211,12 +211,14 @@ def test_fork_join_output_is_keyed_by_reference_name() -> None:
     assert result.output["after"] == {"a": 1, "b": 2}
 
 
+def selector(kind: str) -> dict[str, Any]:
+    """How a SWITCH (value-param) or a DECISION names the input it routes on: `kind`."""
+    if kind == "SWITCH":
+        return {"evaluatorType": "value-param", "expression": "kind"}
+    return {"caseValueParam": "kind"}
+
+
 def switch_workflow(kind: str = "SWITCH") -> dict[str, Any]:
-    selector = (
-        {"evaluatorType": "value-param", "expression": "kind"}
-        if kind == "SWITCH"
-        else {"caseValueParam": "kind"}
-    )
     return workflow(
         f"switch_{kind.lower()}",
         [
@@ -225,7 +227,7 @@ def switch_workflow(kind: str = "SWITCH") -> dict[str, Any]:
                 "taskReferenceName": "route_ref",
                 "type": kind,
                 "inputParameters": {"kind": "${workflow.input.kind}"},
-                **selector,
+                **selector(kind),
                 "decisionCases": {
                     "thumb": [simple("thumb", size=100)],
                     "7": [simple("seven", size=7)],

@@ -97,3 +97,27 @@ def test_array_mixing_expressions_and_objects_is_refused(scope: Scope) -> None:
     parameters({"bad": [{"k": "${workflow.input.a}"}]}, "p", scope.resolve, scope.diagnostics)
     [error] = scope.diagnostics.errors
     assert error.location == "p.bad[0]"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "${resize_ref.output.items.length()}",
+        "${workflow.input.list[?(@.size > 1)]}",
+        "${workflow.input.items[*].name}",
+        "${workflow.input.*}",
+    ],
+)
+def test_jsonpath_functions_filters_and_wildcards_are_refused_by_name(scope: Scope, text: str) -> None:
+    assert resolve(scope, text) is None
+    [error] = scope.diagnostics.errors
+    assert text[2:-1] in error.message
+    assert "JSONPath function, filter or wildcard" in error.message
+
+
+def test_a_nested_expression_is_refused_with_the_whole_value(scope: Scope) -> None:
+    text = "${workflow.input.${workflow.input.key}}"
+    assert parameters({"x": text}, "tasks[0].inputParameters", scope.resolve, scope.diagnostics) == {}
+    [error] = scope.diagnostics.errors
+    assert error.location == "tasks[0].inputParameters.x"
+    assert text in error.message

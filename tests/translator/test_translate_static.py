@@ -273,8 +273,9 @@ def test_loop_condition_becomes_choice_rules() -> None:
             {"Variable": "$.tasks.loop.output.iteration", "NumericLessThanPath": "$.tasks.loop.input.limit"},
             {"Variable": "$.tasks.body.output.done", "BooleanEquals": False},
         ],
-        "Next": "body",
+        "Next": "loop: count",
     }
+    assert asl["States"]["loop: count"]["Next"] == "body"  # the counter moves on before the body runs
 
 
 def test_child_workflow_names_must_fit_a_placeholder() -> None:

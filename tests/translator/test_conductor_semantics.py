@@ -1,0 +1,293 @@
+"""Constructs whose Conductor result is easy to get subtly wrong, run in moto and compared with what
+Conductor OSS computes (SwitchTaskMapper/DecisionTaskMapper, Terminate, DeciderService.
+updateWorkflowOutput, ParametersUtils.getTaskInputV2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.translator.harness import task_defs, translate
+from tests.translator.test_constructs_execution import echo, run_one, selector, simple, workflow
+
+pytestmark = pytest.mark.slow
+
+
+def routing(kind: str, cases: dict[str, list[dict[str, Any]]], output: dict[str, Any]) -> dict[str, Any]:
+    return workflow(
+        f"routing_{kind.lower()}",
+        [
+            {
+                "name": "route",
+                "taskReferenceName": "route_ref",
+                "type": kind,
+                "inputParameters": {"kind": "${workflow.input.kind}"},
+                **selector(kind),
+                "decisionCases": cases,
+                "defaultCase": [simple("fallback", took="default")],
+            }
+        ],
+        output,
+    )
+
+
+@pytest.mark.parametrize("kind", ["SWITCH", "DECISION"])
+def test_a_matched_case_without_tasks_runs_the_default_case(kind: str) -> None:
+    definition = routing(
+        kind,
+        {"empty": [], "full": [simple("chosen", took="full")]},
+        {"took": "${fallback.output.received.took}"},
+    )
+    empty, _ = run_one(definition, {"kind": "empty"}, {"echo": echo})
+    full, _ = run_one(definition, {"kind": "full"}, {"echo": echo})
+    assert empty.status == "SUCCEEDED", empty.cause
+    assert empty.output == {"took": "default"}
+    assert full.output == {"took": None}
+
+
+@pytest.mark.parametrize("kind", ["SWITCH", "DECISION"])
+@pytest.mark.parametrize("payload", [{}, {"kind": None}, {"kind": "null"}])
+def test_a_missing_or_null_value_selects_the_case_named_null(kind: str, payload: dict[str, Any]) -> None:
+    definition = routing(
+        kind,
+        {"null": [simple("nothing", took="null")], "x": [simple("x", took="x")]},
+        {"null": "${nothing.output.received.took}", "default": "${fallback.output.received.took}"},
+    )
+    result, _ = run_one(definition, payload, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"null": "null", "default": None}
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "expected"),
+    [
+        ("SWITCH", "x", {"evaluationResult": ["x"], "selectedCase": "x"}),
+        ("SWITCH", 42, {"evaluationResult": ["42"], "selectedCase": "42"}),
+        ("SWITCH", "other", {"evaluationResult": ["other"], "selectedCase": "other"}),
+        ("DECISION", "x", {"caseOutput": ["x"]}),
+        ("DECISION", True, {"caseOutput": ["true"]}),
+    ],
+)
+def test_switch_and_decision_outputs_name_the_evaluated_case(kind: str, value: Any, expected: Any) -> None:
+    definition = routing(kind, {"x": [simple("x", took="x")]}, {"route": "${route_ref.output}"})
+    result, _ = run_one(definition, {"kind": value}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"route": expected}
+
+
+def terminating(output: Any, **extra: Any) -> dict[str, Any]:
+    parameters: dict[str, Any] = {"terminationStatus": "COMPLETED", **extra}
+    if output is not ...:
+        parameters["workflowOutput"] = output
+    return workflow(
+        "terminating",
+        [
+            simple("first", n="${workflow.input.n}"),
+            {
+                "name": "stop",
+                "taskReferenceName": "stop_ref",
+                "type": "TERMINATE",
+                "inputParameters": parameters,
+            },
+            simple("never"),
+        ],
+        {"ignored": "${first.output}"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("${first.output.received}", {"n": 5}),  # a map is the output as it is
+        ("${first.output.received.n}", {"output": 5}),  # anything else is wrapped
+        ("${workflow.input.word}", {"output": "five"}),
+        ("${workflow.input.list}", {"output": [1, 2]}),
+        ("n is ${workflow.input.n}", {"output": "n is 5"}),
+        (7, {"output": 7}),
+        ("${workflow.input.absent}", {}),  # null gives {}: outputParameters are not applied
+        (..., {}),
+    ],
+)
+def test_terminate_completed_output_is_what_conductor_computes(output: Any, expected: Any) -> None:
+    result, _ = run_one(terminating(output), {"n": 5, "word": "five", "list": [1, 2]}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == expected
+    assert result.count("TaskScheduled") == 1
+
+
+def test_terminate_without_termination_status_is_refused() -> None:
+    definition = terminating(...)
+    del definition["tasks"][1]["inputParameters"]["terminationStatus"]
+    _, diagnostics = translate(definition, task_defs("echo"))
+    [error] = [d for d in diagnostics if d.severity == "error"]
+    assert error.location == "tasks[1].inputParameters.terminationStatus"
+    assert "stop_ref" in error.message
+
+
+def test_workflow_attributes_conductor_does_not_have_read_as_null() -> None:
+    definition = workflow(
+        "attributes",
+        [
+            {
+                "name": "echo",
+                "taskReferenceName": "t",
+                "type": "SIMPLE",
+                "inputParameters": {
+                    "name": "${workflow.name}",
+                    "started": "${workflow.startTime}",
+                    "text": "run-${workflow.name}",
+                    "status": "${workflow.status}",
+                    "schema": "${workflow.schemaVersion}",
+                },
+            }
+        ],
+        {"received": "${t.output.received}"},
+    )
+    _, diagnostics = translate(definition, task_defs("echo"))
+    warned = " ".join(d.message for d in diagnostics if d.severity == "warning")
+    assert "'name' is not a workflow attribute" in warned
+    assert "'startTime' is not a workflow attribute" in warned
+    result, _ = run_one(definition, {}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["received"] == {
+        "name": None,
+        "started": None,
+        "text": "run-null",
+        "status": "RUNNING",
+        "schema": 2,
+    }
+
+
+def test_do_while_body_sees_iteration_one_first_and_inputs_are_resolved_before_each_check() -> None:
+    seen: list[Any] = []
+
+    def counter(event: Any, _context: Any) -> Any:
+        seen.append(event["pass"])
+        return {"calls": len(seen)}
+
+    definition = workflow(
+        "loop_semantics",
+        [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop_ref",
+                "type": "DO_WHILE",
+                # `calls` reads the body's output: Conductor resolves it again before every check
+                "inputParameters": {"calls": "${count_ref.output.calls}"},
+                "loopCondition": "$.calls < 3",
+                "loopOver": [
+                    {
+                        "name": "counter",
+                        "taskReferenceName": "count_ref",
+                        "type": "SIMPLE",
+                        "inputParameters": {"pass": "${loop_ref.output.iteration}"},
+                    }
+                ],
+            }
+        ],
+        {"iterations": "${loop_ref.output.iteration}", "calls": "${count_ref.output.calls}"},
+    )
+    result, _ = run_one(definition, {}, {"counter": counter})
+    assert result.status == "SUCCEEDED", result.cause
+    assert seen == [1, 2, 3]
+    assert result.output == {"iterations": 3, "calls": 3}
+
+
+def set_variable(ref: str, **values: Any) -> dict[str, Any]:
+    return {"name": "set", "taskReferenceName": ref, "type": "SET_VARIABLE", "inputParameters": values}
+
+
+def test_set_variable_inside_fork_branches_updates_the_workflow_variables_after_the_join() -> None:
+    definition = workflow(
+        "fork_variables",
+        [
+            set_variable("before", z=10),
+            {
+                "name": "fork",
+                "taskReferenceName": "fork_ref",
+                "type": "FORK_JOIN",
+                "forkTasks": [
+                    [set_variable("in_a", x=1), simple("a", x="${workflow.variables.x}")],
+                    [simple("b", z="${workflow.variables.z}"), set_variable("in_b", y=2)],
+                    [simple("c")],
+                ],
+            },
+            {"name": "join", "taskReferenceName": "join_ref", "type": "JOIN", "joinOn": ["a", "in_b", "c"]},
+            simple(
+                "after", x="${workflow.variables.x}", y="${workflow.variables.y}", z="${workflow.variables.z}"
+            ),
+        ],
+        {"a": "${a.output.received}", "b": "${b.output.received}", "after": "${after.output.received}"},
+        variables={"x": 0, "z": 9},
+    )
+    result, _ = run_one(definition, {}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"a": {"x": 1}, "b": {"z": 10}, "after": {"x": 1, "y": 2, "z": 10}}
+
+
+def test_without_output_parameters_the_output_is_the_last_task_that_ran() -> None:
+    inner = {
+        "name": "inner",
+        "taskReferenceName": "inner_ref",
+        "type": "SWITCH",
+        "inputParameters": {"kind": "${workflow.input.inner}"},
+        **selector("SWITCH"),
+        "decisionCases": {"deep": [simple("deep", at="deep")]},
+    }
+    definition = routing("SWITCH", {"one": [simple("one", at="one")], "nested": [simple("pre"), inner]}, {})
+    definition["outputParameters"] = {}
+    runs = {
+        "one": {"received": {"at": "one"}},
+        "other": {"received": {"took": "default"}},
+        "nested": {"received": {"at": "deep"}},
+    }
+    for kind, expected in runs.items():
+        result, _ = run_one(definition, {"kind": kind, "inner": "deep"}, {"echo": echo})
+        assert result.status == "SUCCEEDED", result.cause
+        assert result.output == expected, kind
+    # the inner SWITCH picks no task: it is the last task that ran, so its output is the output
+    result, _ = run_one(definition, {"kind": "nested", "inner": "none"}, {"echo": echo})
+    assert result.output == {"evaluationResult": ["none"], "selectedCase": "none"}
+
+
+def test_without_output_parameters_a_final_do_while_outputs_its_last_body_task() -> None:
+    definition = workflow(
+        "final_loop",
+        [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop_ref",
+                "type": "DO_WHILE",
+                "loopCondition": "$.loop_ref['iteration'] < 2",
+                "loopOver": [simple("first", n="${loop_ref.output.iteration}"), simple("second", m=1)],
+            }
+        ],
+    )
+    result, _ = run_one(definition, {}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"received": {"m": 1}}
+
+
+def test_join_output_leaves_out_joined_tasks_whose_output_is_empty() -> None:
+    def quiet(_event: Any, _context: Any) -> Any:
+        return {}
+
+    branches = [[simple(f"t{i}", name="quiet" if i % 3 == 0 else "echo", i=i)] for i in range(10)]
+    definition = workflow(
+        "join_empty",
+        [
+            {"name": "fork", "taskReferenceName": "fork_ref", "type": "FORK_JOIN", "forkTasks": branches},
+            {
+                "name": "join",
+                "taskReferenceName": "join_ref",
+                "type": "JOIN",
+                "joinOn": [f"t{i}" for i in range(10)],
+            },
+        ],
+        {"joined": "${join_ref.output}"},
+    )
+    result, _ = run_one(definition, {}, {"echo": echo, "quiet": quiet})
+    assert result.status == "SUCCEEDED", result.cause
+    # ten joined tasks (two intrinsic groups); t0, t3, t6 and t9 returned {}
+    assert result.output == {"joined": {f"t{i}": {"received": {"i": i}} for i in range(10) if i % 3}}
