@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from statemachines.translator.asl_states import link, ordered
 from statemachines.translator.emitter_state import EmitterState
-from statemachines.translator.expressions import Path, path_of, string_value
+from statemachines.translator.expressions import Literal, Path, field_value, intrinsic_text, path_of
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.task_states import child_execution_name
 
@@ -15,6 +16,30 @@ JOIN_SCRATCH = "dynamicJoin"  # transient top-level key while a dynamic JOIN out
 # items merged per Pass when assembling a dynamic JOIN map, largest first; 8 chained JsonMerge calls
 # stay within AWS's limit of 10 intrinsic functions per field
 JOIN_MERGE_CHUNKS = (8, 4, 2, 1)
+
+
+@dataclass(frozen=True)
+class SimpleFork:
+    """Conductor's newer dynamic fork: one task (or sub-workflow) over a list of inputs."""
+
+    name: str
+    type: str
+    workflow: str | None
+
+
+def simple_fork(task: WorkflowTask) -> SimpleFork | None:
+    """The newer form, read from inputParameters as Conductor does, or None for the older forms.
+
+    forkTaskName defaults to forkTaskType (a system task) or to the fork's own reference; the type
+    defaults to SIMPLE.
+    """
+    params = task.inputParameters
+    if "forkTaskInputs" not in params:
+        return None
+    kind = params.get("forkTaskType") or "SIMPLE"
+    workflow = params.get("forkTaskWorkflow")
+    name = params.get("forkTaskName") or (kind if kind != "SIMPLE" else task.taskReferenceName)
+    return SimpleFork(name=str(name), type=str(kind), workflow=str(workflow) if workflow else None)
 
 
 class DynamicForkMixin(EmitterState):
@@ -29,9 +54,17 @@ class DynamicForkMixin(EmitterState):
         next_name: str | None,
     ) -> str | None:
         ref = task.taskReferenceName
-        if task.forkTaskName or (task.forkTaskInputs is not None):
-            items = self._new_form_items(task, location)
-            targets = [task.forkTaskName] if task.forkTaskName else []
+        if task.forkTaskName or task.forkTaskInputs is not None:
+            self.diagnostics.error(
+                f"{location}.forkTaskName" if task.forkTaskName else f"{location}.forkTaskInputs",
+                f"FORK_JOIN_DYNAMIC '{ref}': Conductor reads forkTaskName and forkTaskInputs from "
+                "inputParameters and ignores them beside it; move them into inputParameters",
+            )
+            return next_name
+        new_form = simple_fork(task)
+        prepare: dict[str, Any] | None = None
+        if new_form is not None:
+            items, prepare = self._new_form_items(task, location)
         else:
             items = self._legacy_items(task, location)
             targets = self._dynamic_targets(task, location)
@@ -40,13 +73,20 @@ class DynamicForkMixin(EmitterState):
         result_ref = join.taskReferenceName if join is not None else ref
         as_list = self.options.join_output(self.workflow.name, result_ref) == "list"
         after = self._ensure_outputs(result_ref, states, next_name)
-        if task.forkTaskName:
-            processor, limits = self._single_task_processor(ref, task.forkTaskName, location, as_list)
-            reference = f"States.Format('{task.forkTaskName}_{{}}', $$.Map.Item.Index)"
+        if new_form is not None:
+            processor, limits = self._simple_fork_processor(task, new_form, location, as_list)
+            # Conductor names the forked tasks `_<forkTaskName>_<index>` and adds `__index` to each input
+            reference = f"States.Format('{intrinsic_text('_' + new_form.name + '_')}{{}}', $$.Map.Item.Index)"
+            selector: dict[str, Any] = {
+                "taskReferenceName.$": reference,
+                "value.$": "$$.Map.Item.Value",
+                "index": {"__index.$": "$$.Map.Item.Index"},
+                "braces": ["{", "}"],
+            }
         else:
             processor, limits = self._routing_processor(ref, targets, location, as_list)
             reference = "$$.Map.Item.Value.taskReferenceName"
-        selector: dict[str, Any] = {"taskReferenceName.$": reference, "item.$": "$$.Map.Item.Value"}
+            selector = {"taskReferenceName.$": reference, "item.$": "$$.Map.Item.Value"}
         concurrency = min([self.options.max_concurrency_cap, *limits])
         name = self.names.allocate(ref)
         state: dict[str, Any] = {
@@ -58,18 +98,29 @@ class DynamicForkMixin(EmitterState):
             "ItemProcessor": processor,
             "MaxConcurrency": concurrency,
         }
+        first = name
+        if prepare is not None:
+            # a literal forkTaskInputs list: kept in the fork's input, which the Map iterates
+            first = self.names.allocate(f"{ref}: inputs")
+            states[first] = {
+                "Type": "Pass",
+                "Comment": "Conductor FORK_JOIN_DYNAMIC: the literal forkTaskInputs",
+                "Result": prepare,
+                "ResultPath": path_of(("tasks", ref, "input")),
+                "Next": name,
+            }
         if as_list:
             # the Map's result is the JOIN output as it stands: nothing to assemble after it
             state["ResultSelector"] = {"output.$": "$"}
             state["ResultPath"] = path_of(("tasks", result_ref))
             states[name] = link(state, after)
-            return name
+            return first
         selector["braces"] = ["{", "}"]
         state["ResultSelector"] = {"parts.$": "$", "map": {}}
         state["ResultPath"] = f"$.{JOIN_SCRATCH}"
         state["Next"] = self._emit_join_map(result_ref, states, after)
         states[name] = state
-        return name
+        return first
 
     def _emit_join_map(self, join_ref: str, states: dict[str, Any], next_name: str | None) -> str:
         """Conductor's JOIN output, a map keyed by reference name. JSONPath has no n-ary merge, so the
@@ -141,19 +192,94 @@ class DynamicForkMixin(EmitterState):
         self.scope.referenced.add(segments)
         return path_of(segments)
 
-    def _new_form_items(self, task: WorkflowTask, location: str) -> str | None:
-        if not task.forkTaskName:
-            self.diagnostics.error(f"{location}.forkTaskName", "forkTaskInputs needs forkTaskName")
-            return None
-        resolved = None
-        if isinstance(task.forkTaskInputs, str):
-            resolved = string_value(task.forkTaskInputs, f"{location}.forkTaskInputs", self.scope.resolve)
+    def _new_form_items(self, task: WorkflowTask, location: str) -> tuple[str | None, dict[str, Any] | None]:
+        """The list the Map iterates: `forkTaskInputs` as one expression, or a literal list."""
+        where = f"{location}.inputParameters.forkTaskInputs"
+        value = task.inputParameters.get("forkTaskInputs")
+        resolved = field_value(value, where, self.emit_scope.resolve, self.quiet)
+        if isinstance(resolved, Literal) and isinstance(resolved.value, list):
+            path = path_of(("tasks", task.taskReferenceName, "input", "forkTaskInputs"))
+            return path, {"forkTaskInputs": resolved.value}
         if not isinstance(resolved, Path) or resolved.asl.startswith("States."):
             self.diagnostics.error(
-                f"{location}.forkTaskInputs", "must be one expression such as '${ref.output.items}'"
+                where, "must be a list, or one expression such as '${ref.output.items}' that gives one"
             )
-            return None
-        return resolved.asl
+            return None, None
+        return resolved.asl, None
+
+    def _simple_fork_processor(
+        self, task: WorkflowTask, fork: SimpleFork, location: str, as_list: bool
+    ) -> tuple[dict[str, Any], list[int]]:
+        """One iteration: the item's input as Conductor builds it, then the one task or sub-workflow.
+
+        An object item gets `__index` added; any other value becomes `{"input": value, "__index": i}`
+        (ForkJoinDynamicTaskMapper.getDynamicTasksSimple).
+        """
+        ref = task.taskReferenceName
+        states: dict[str, Any] = {}
+        where = f"{location}.inputParameters"
+        run = self.names.allocate(f"{ref}: {fork.workflow or fork.name}")
+        if fork.workflow:
+            if fork.workflow not in self.workflows:
+                self.diagnostics.error(
+                    f"{where}.forkTaskWorkflow", f"'{fork.workflow}' is not a workflow of this project"
+                )
+            state = self._start_execution_state(fork.workflow)
+            state["Parameters"] = {
+                "StateMachineArn": f"${{StateMachineArn_{fork.workflow}}}",
+                "Name.$": child_execution_name("$.taskReferenceName"),
+                "Input.$": "$.item",
+            }
+            state["ResultSelector"] = {"output.$": "$.Output"}
+            limits: list[int] = []
+        else:
+            if fork.type != "SIMPLE":
+                self.diagnostics.error(
+                    f"{where}.forkTaskType",
+                    f"FORK_JOIN_DYNAMIC '{ref}' forks system task type {fork.type}, which is not "
+                    "translated; fork a SIMPLE task or a sub-workflow",
+                )
+            state = self._lambda_state(fork.name, f"{where}.forkTaskName", "$.item")
+            definition = self.task_defs.get(fork.name)
+            limits = [definition.concurrentExecLimit] if definition and definition.concurrentExecLimit else []
+        states[run] = self._item_result(state, f"{ref}: {fork.workflow or fork.name} done", states, as_list)
+        shape = self.names.allocate(f"{ref}: item input")
+        merged = self.names.allocate(f"{ref}: object input")
+        wrapped = self.names.allocate(f"{ref}: value input")
+        keep = {"taskReferenceName.$": "$.taskReferenceName", "braces.$": "$.braces"}
+        states[shape] = {
+            "Type": "Choice",
+            "Comment": "Conductor: an object item is the input, any other value is wrapped as {input}",
+            "Choices": [
+                {
+                    "Or": [
+                        {"Variable": "$.value", "IsNull": True},
+                        {"Variable": "$.value", "IsString": True},
+                        {"Variable": "$.value", "IsNumeric": True},
+                        {"Variable": "$.value", "IsBoolean": True},
+                        {"Variable": "$.value[0]", "IsPresent": True},
+                    ],
+                    "Next": wrapped,
+                }
+            ],
+            "Default": merged,
+        }
+        states[merged] = {
+            "Type": "Pass",
+            "Parameters": {**keep, "item.$": "States.JsonMerge($.value, $.index, false)"},
+            "Next": run,
+        }
+        states[wrapped] = {
+            "Type": "Pass",
+            "Parameters": {**keep, "item": {"input.$": "$.value", "__index.$": "$.index.__index"}},
+            "Next": run,
+        }
+        processor = {
+            "ProcessorConfig": {"Mode": "INLINE"},
+            "StartAt": shape,
+            "States": ordered(states, shape),
+        }
+        return processor, limits
 
     def _dynamic_targets(self, task: WorkflowTask, location: str) -> list[str]:
         key = f"{self.workflow.name}.{task.taskReferenceName}"
@@ -198,18 +324,6 @@ class DynamicForkMixin(EmitterState):
         state["ResultPath"] = "$.result"
         state["Next"] = shape
         return state
-
-    def _single_task_processor(
-        self, ref: str, task_name: str, location: str, as_list: bool
-    ) -> tuple[dict[str, Any], list[int]]:
-        states: dict[str, Any] = {}
-        name = self.names.allocate(f"{ref}: {task_name}")
-        state = self._lambda_state(task_name, f"{location}.forkTaskName", "$.item")
-        states[name] = self._item_result(state, f"{ref}: {task_name} done", states, as_list)
-        limit = self.task_defs.get(task_name)
-        limits = [limit.concurrentExecLimit] if limit and limit.concurrentExecLimit else []
-        processor = {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": name, "States": ordered(states, name)}
-        return processor, limits
 
     def _routing_processor(
         self, ref: str, targets: list[str], location: str, as_list: bool

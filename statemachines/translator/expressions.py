@@ -178,6 +178,11 @@ def _split(path: str) -> list[str] | None:
 
 
 # --- ASL values ---------------------------------------------------------------------------------
+def intrinsic_text(text: str) -> str:
+    """`text` escaped for the inside of an intrinsic-function string literal (no surrounding quotes)."""
+    return _quote(text)[1:-1]
+
+
 def _quote(text: str) -> str:
     """An intrinsic-function string literal."""
     escaped = text.replace("\\", "\\\\").replace("'", "\\'").replace("{", "\\{").replace("}", "\\}")

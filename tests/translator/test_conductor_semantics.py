@@ -4,11 +4,13 @@ updateWorkflowOutput, ParametersUtils.getTaskInputV2)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from tests.translator.harness import task_defs, translate
+from statemachines.translator.model import WorkflowDef
+from tests.translator.harness import engine, task_defs, translate
 from tests.translator.test_constructs_execution import echo, run_one, selector, simple, workflow
 
 pytestmark = pytest.mark.slow
@@ -291,3 +293,51 @@ def test_join_output_leaves_out_joined_tasks_whose_output_is_empty() -> None:
     assert result.status == "SUCCEEDED", result.cause
     # ten joined tasks (two intrinsic groups); t0, t3, t6 and t9 returned {}
     assert result.output == {"joined": {f"t{i}": {"received": {"i": i}} for i in range(10) if i % 3}}
+
+
+def test_new_form_dynamic_fork_over_a_literal_list_and_a_sub_workflow() -> None:
+    child = workflow(
+        "child", [simple("inside", got="${workflow.input}")], {"got": "${inside.output.received.got}"}
+    )
+    parent = workflow(
+        "parent",
+        [
+            {
+                "name": "fork",
+                "taskReferenceName": "fan",
+                "type": "FORK_JOIN_DYNAMIC",
+                "inputParameters": {"forkTaskWorkflow": "child", "forkTaskInputs": [{"a": 1}, 2]},
+            },
+            {"name": "join", "taskReferenceName": "join_ref", "type": "JOIN"},
+        ],
+        {"joined": "${join_ref.output}"},
+    )
+    defs = task_defs("echo")
+    child_asl, child_diagnostics = translate(child, defs)
+    others = {"child": WorkflowDef.model_validate(child)}
+    parent_asl, diagnostics = translate(parent, defs, others)
+    assert not [d for d in [*diagnostics, *child_diagnostics] if d.severity == "error"], diagnostics
+    with engine() as runtime:
+        runtime.function("echo", echo)
+        runtime.deploy("child", json.dumps(child_asl))
+        runtime.deploy("parent", json.dumps(parent_asl))
+        result = runtime.run("parent", {})
+    assert result.status == "SUCCEEDED", result.cause
+    # no forkTaskName: Conductor names the references after the fork's own reference
+    assert result.output == {
+        "joined": {"_fan_0": {"got": {"a": 1, "__index": 0}}, "_fan_1": {"got": {"input": 2, "__index": 1}}}
+    }
+
+
+def test_fork_task_fields_outside_input_parameters_are_refused() -> None:
+    definition = workflow(
+        "misplaced",
+        [
+            {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN_DYNAMIC", "forkTaskName": "echo"},
+            {"name": "j", "taskReferenceName": "j", "type": "JOIN"},
+        ],
+    )
+    _, diagnostics = translate(definition, task_defs("echo"))
+    [error] = [d for d in diagnostics if d.severity == "error"]
+    assert error.location == "tasks[0].forkTaskName"
+    assert "inputParameters" in error.message

@@ -339,8 +339,7 @@ def test_new_form_dynamic_fork_runs_fork_task_name_over_inputs() -> None:
                 "name": "fork",
                 "taskReferenceName": "fork_ref",
                 "type": "FORK_JOIN_DYNAMIC",
-                "forkTaskName": "echo",
-                "forkTaskInputs": "${plan.output.items}",
+                "inputParameters": {"forkTaskName": "echo", "forkTaskInputs": "${plan.output.items}"},
             },
             {"name": "join", "taskReferenceName": "join_ref", "type": "JOIN"},
         ],
@@ -348,11 +347,17 @@ def test_new_form_dynamic_fork_runs_fork_task_name_over_inputs() -> None:
     )
 
     def planner(_event, _context):
-        return {"items": [{"n": 1}, {"n": 2}]}
+        return {"items": [{"n": 1}, "two", [3]]}
 
     result, _ = run_one(definition, {}, {"planner": planner, "echo": echo})
     assert result.status == "SUCCEEDED", result.cause
-    assert result.output["joined"] == {"echo_0": {"received": {"n": 1}}, "echo_1": {"received": {"n": 2}}}
+    # Conductor's references `_<forkTaskName>_<index>`; an object item gets `__index`, any other value
+    # becomes {"input": value, "__index": i}
+    assert result.output["joined"] == {
+        "_echo_0": {"received": {"n": 1, "__index": 0}},
+        "_echo_1": {"received": {"input": "two", "__index": 1}},
+        "_echo_2": {"received": {"input": [3], "__index": 2}},
+    }
 
 
 def test_dynamic_fork_item_naming_an_unknown_task_fails_clearly() -> None:
