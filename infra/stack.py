@@ -11,6 +11,7 @@ from constructs import Construct
 
 from imgpipe.config import DeploymentConfig, state_machine_output_key
 from infra.bundling import DependenciesLayer
+from infra.monitoring import Monitoring
 from infra.nag import acknowledge_findings
 from infra.storage import Storage
 from infra.trigger import UploadTrigger
@@ -84,6 +85,15 @@ class ImgpipeStack(Stack):
             input_bucket=self.storage.input_bucket,
             state_machine=trigger_machine,
         )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            functions=self.workers.functions,
+            state_machines=self.workflows.state_machines,
+            trigger_rule=self.trigger.rule,
+            queues={"trigger-dlq": self.trigger.dead_letter_queue},
+        )
         self._outputs(trigger_machine.state_machine_arn)
         acknowledge_findings(
             self,
@@ -98,6 +108,8 @@ class ImgpipeStack(Stack):
         CfnOutput(self, "InputBucketName", value=self.storage.input_bucket.bucket_name)
         CfnOutput(self, "OutputBucketName", value=self.storage.output_bucket.bucket_name)
         CfnOutput(self, "TriggerDeadLetterQueueUrl", value=self.trigger.dead_letter_queue.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)
         for name, machine in self.workflows.state_machines.items():
             CfnOutput(
                 self,
