@@ -12,11 +12,14 @@ alarms, the dashboard) keeps its readable fixed name: nothing of it is left to c
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Fn, RemovalPolicy
+import json
+
+import jsii
+from aws_cdk import Annotations, Aws, CfnDeletionPolicy, CfnResource, Fn, IAspect, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from imgpipe.config import DeploymentConfig
 
@@ -102,3 +105,35 @@ def retain_data_store(store: s3.Bucket | sqs.Queue, config: DeploymentConfig) ->
     for child in store.node.children:
         if isinstance(child, s3.BucketPolicy | sqs.QueuePolicy):
             child.apply_removal_policy(policy)
+
+
+# The L1 attribute that names a resource of each type physically (CloudFormation template reference:
+# BucketName, QueueName, LogGroupName, TableName, TopicName).
+PHYSICAL_NAME_ATTRIBUTE: dict[str, str] = {
+    "AWS::S3::Bucket": "bucket_name",
+    "AWS::SQS::Queue": "queue_name",
+    "AWS::Logs::LogGroup": "log_group_name",
+    "AWS::DynamoDB::Table": "table_name",
+    "AWS::SNS::Topic": "topic_name",
+}
+_SURVIVES_DELETION = (CfnDeletionPolicy.RETAIN, CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE)
+
+
+@jsii.implements(IAspect)
+class RetainedNamesAreUnique:
+    """Synth error for a resource that survives stack deletion under a fixed name: the next deploy
+    of the stack would fail on it with "already exists"."""
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, CfnResource) or node.cfn_options.deletion_policy not in _SURVIVES_DELETION:
+            return
+        attribute = PHYSICAL_NAME_ATTRIBUTE.get(node.cfn_resource_type)
+        # L2 constructs pass an unset name as a token that resolves to None.
+        name = Stack.of(node).resolve(getattr(node, attribute, None)) if attribute else None
+        if name is None or "AWS::StackId" in json.dumps(name):
+            return
+        Annotations.of(node).add_error(
+            f"{node.cfn_resource_type} {json.dumps(name)} is retained when the stack is deleted and "
+            "has a fixed name, so the next deploy would fail with 'already exists': leave the name to "
+            "CloudFormation or end it with infra.retention.stack_instance_id()"
+        )

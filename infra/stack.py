@@ -6,13 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Aspects, CfnOutput, Stack
 from constructs import Construct
 
 from imgpipe.config import DeploymentConfig, state_machine_output_key
 from infra.bundling import DependenciesLayer
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_findings
+from infra.retention import RetainedNamesAreUnique
 from infra.storage import Storage
 from infra.trigger import UploadTrigger
 from infra.workers import Workers, WorkerSettings
@@ -95,6 +96,7 @@ class ImgpipeStack(Stack):
             queues={"trigger-dlq": self.trigger.dead_letter_queue},
         )
         self._outputs(trigger_machine.state_machine_arn)
+        Aspects.of(self).add(RetainedNamesAreUnique())
         acknowledge_findings(
             self,
             config=config,

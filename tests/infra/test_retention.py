@@ -9,7 +9,12 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_cdk import App, Aspects, RemovalPolicy, Stack
+from aws_cdk import aws_logs as logs
+from aws_cdk.assertions import Annotations, Match
 from moto import mock_aws
+
+from infra.retention import RetainedNamesAreUnique
 
 pytestmark = pytest.mark.slow
 
@@ -166,3 +171,17 @@ def test_control_fixed_log_group_names_collide_on_redeploy(synth):
 
 def test_destroy_mode_retains_nothing(synth_destroy):
     assert _retained(synth_destroy.resources) == {}
+
+
+def test_synth_reports_no_retained_fixed_name(synth):
+    assert Annotations.from_stack(synth.stack).find_error("*", Match.any_value()) == []
+
+
+@pytest.mark.parametrize("name", ["/aws/lambda/fixed", None])
+def test_synth_refuses_a_retained_fixed_name(name):
+    """Control: the same check on a stack that keeps a fixed-name log group, and one without a name."""
+    stack = Stack(App(), "Control")
+    logs.LogGroup(stack, "Kept", log_group_name=name, removal_policy=RemovalPolicy.RETAIN)
+    Aspects.of(stack).add(RetainedNamesAreUnique())
+    errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("already exists"))
+    assert len(errors) == (1 if name else 0)
