@@ -27,7 +27,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from imgpipe.config import DeploymentConfig
+from imgpipe.config import PLANNER_TASK, DeploymentConfig, function_environment
 
 PERIOD = Duration.minutes(5)
 # Throttling that retries absorb (issue 11 §4) is waiting, not failure: alarm only when it lasts
@@ -45,6 +45,8 @@ RULE_FAILURE_METRICS = {
     "trigger-dlq-delivery-failed": "InvocationsFailedToBeSentToDlq",
 }
 DURATION_STATISTICS = ("p50", "p99", "Maximum")
+# The workers' own EMF metrics (Powertools adds the `service` dimension: the task name).
+WORKER_METRICS = ("RenditionsPlanned", "RenditionsWritten", "RenditionsPublished")
 RULE_DASHBOARD_METRICS = (
     "MatchedEvents",
     "Invocations",
@@ -120,6 +122,13 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.prefix = config.prefix
+        namespace = function_environment(PLANNER_TASK, config, output_bucket="")[
+            "POWERTOOLS_METRICS_NAMESPACE"
+        ]
+        names = " OR ".join(f'MetricName="{name}"' for name in WORKER_METRICS)
+        self.worker_metrics_search = (
+            f"SEARCH('{{{namespace},service}} {names}', 'Sum', {PERIOD.to_seconds()})"
+        )
         self.topic = self._topic(config)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self.functions, self.state_machines, self.queues = functions, state_machines, queues
@@ -293,6 +302,11 @@ class Monitoring(Construct):
             dashboard.add_widgets(*counts_and_durations(f"{name} executions", executions, times))
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
+                title="Renditions (worker metrics)",
+                left=[cloudwatch.SearchExpression(expression=self.worker_metrics_search, label="")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
                 title="Lambda concurrency (whole account and Region)",
                 left=[
                     lambda_.Function.metric_all_concurrent_executions(statistic="Maximum", period=PERIOD),
@@ -300,8 +314,8 @@ class Monitoring(Construct):
                         statistic="Maximum", period=PERIOD
                     ),
                 ],
-                width=24,
-            )
+                width=12,
+            ),
         )
         for task, function in self.functions.items():
             invocations = [

@@ -134,16 +134,38 @@ def test_topic_encrypted_with_a_rotated_key_cloudwatch_may_use_ssl_only(synth):
     assert synth.of_type("AWS::SNS::Subscription") == {}  # no imgpipe:alarmEmail in cdk.json
 
 
-def test_dashboard_shows_every_alarm_and_the_durations(synth):
+def _dashboard(synth: Any) -> dict[str, Any]:
+    """The dashboard body as JSON, each reference to a resource replaced by `<logical id>`."""
     (dashboard,) = synth.of_type("AWS::CloudWatch::Dashboard").values()
-    body = json.dumps(dashboard["Properties"]["DashboardBody"])
-    for logical_id in synth.of_type("AWS::CloudWatch::Alarm"):
-        assert logical_id in body
-    for metric in ("ExecutionTime", "Duration", "ExecutionsAborted", "ExecutionsRedriven", "MatchedEvents"):
-        assert f'\\"{metric}\\"' in body, metric
-    for function in synth.stack.workers.functions.values():
-        timeout_ms = synth.resources[synth.logical_id(function)]["Properties"]["Timeout"] * 1000
-        assert f'\\"value\\":{timeout_ms}' in body
+    separator, parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"]
+    rendered = separator.join(
+        part if isinstance(part, str) else f"<{(part.get('Ref') or part['Fn::GetAtt'][0])}>" for part in parts
+    )
+    return json.loads(rendered)
+
+
+def test_dashboard_shows_every_alarm_and_the_durations(synth):
+    widgets = _dashboard(synth)["widgets"]
+    (status,) = [w for w in widgets if w["type"] == "alarm"]
+    assert set(status["properties"]["alarms"]) == {f"<{i}>" for i in synth.of_type("AWS::CloudWatch::Alarm")}
+    metrics = [m for w in widgets for m in w["properties"].get("metrics", [])]
+    names = {entry[1] for entry in metrics if len(entry) > 1 and isinstance(entry[1], str)}
+    assert {"ExecutionTime", "Duration", "ExecutionsAborted", "ExecutionsRedriven", "MatchedEvents"} <= names
+    expressions = {entry[0]["expression"] for entry in metrics if isinstance(entry[0], dict)}
+    assert expressions == {
+        'SEARCH(\'{imgpipe,service} MetricName="RenditionsPlanned" OR MetricName="RenditionsWritten" '
+        "OR MetricName=\"RenditionsPublished\"', 'Sum', 300)"
+    }
+    timeouts = {
+        line["value"]
+        for w in widgets
+        for line in w["properties"].get("annotations", {}).get("horizontal", [])
+        if line["label"] == "timeout"
+    }
+    functions = synth.stack.workers.functions.values()
+    assert timeouts == {
+        synth.resources[synth.logical_id(f)]["Properties"]["Timeout"] * 1000 for f in functions
+    }
 
 
 def test_docs_explain_every_alarm():
