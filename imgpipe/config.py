@@ -77,6 +77,8 @@ class DeploymentConfig(BaseModel):
     )
     logRetentionDays: PositiveInt = 30
     removalPolicy: Literal["retain", "destroy"] = "retain"
+    # Subscribed to the alarm topic (SNS sends a confirmation mail first); None: no subscription.
+    alarmEmail: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
 
     @field_validator("inputPrefix", "outputPrefix")
     @classmethod

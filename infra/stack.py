@@ -6,12 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Aspects, CfnOutput, Stack
 from constructs import Construct
 
 from imgpipe.config import DeploymentConfig, state_machine_output_key
 from infra.bundling import DependenciesLayer
+from infra.monitoring import Monitoring
 from infra.nag import acknowledge_findings
+from infra.retention import RetainedNamesAreUnique
 from infra.storage import Storage
 from infra.trigger import UploadTrigger
 from infra.workers import Workers, WorkerSettings
@@ -84,7 +86,17 @@ class ImgpipeStack(Stack):
             input_bucket=self.storage.input_bucket,
             state_machine=trigger_machine,
         )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            functions=self.workers.functions,
+            state_machines=self.workflows.state_machines,
+            trigger_rule=self.trigger.rule,
+            queues={"trigger-dlq": self.trigger.dead_letter_queue},
+        )
         self._outputs(trigger_machine.state_machine_arn)
+        Aspects.of(self).add(RetainedNamesAreUnique())
         acknowledge_findings(
             self,
             config=config,
@@ -98,6 +110,8 @@ class ImgpipeStack(Stack):
         CfnOutput(self, "InputBucketName", value=self.storage.input_bucket.bucket_name)
         CfnOutput(self, "OutputBucketName", value=self.storage.output_bucket.bucket_name)
         CfnOutput(self, "TriggerDeadLetterQueueUrl", value=self.trigger.dead_letter_queue.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)
         for name, machine in self.workflows.state_machines.items():
             CfnOutput(
                 self,

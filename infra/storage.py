@@ -15,11 +15,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from imgpipe.config import DeploymentConfig
-
-
-def removal_policy(config: DeploymentConfig) -> RemovalPolicy:
-    """RETAIN unless the deployer explicitly asked for a throw-away stack."""
-    return RemovalPolicy.DESTROY if config.removalPolicy == "destroy" else RemovalPolicy.RETAIN
+from infra.retention import removal_policy, retain_data_store
 
 
 class Storage(Construct):
@@ -74,3 +70,6 @@ class Storage(Construct):
             ],
             **common,
         )
+        # Generated names (no bucket_name): a retained bucket never blocks the next deploy.
+        for bucket in (self.access_logs, self.input_bucket, self.output_bucket):
+            retain_data_store(bucket, config)

@@ -16,6 +16,7 @@ from constructs import Construct
 
 from imgpipe import trigger
 from imgpipe.config import DeploymentConfig
+from infra.retention import retain_data_store
 
 TARGET_RETRY_ATTEMPTS = 8
 TARGET_MAX_EVENT_AGE = Duration.hours(6)
@@ -38,7 +39,6 @@ class UploadTrigger(Construct):
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetters",
-            queue_name=f"{config.prefix}-trigger-dlq",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=DLQ_RETENTION,
@@ -66,3 +66,5 @@ class UploadTrigger(Construct):
         pattern = trigger.event_pattern(config, input_bucket.bucket_name)
         cfn_rule.add_property_override("EventPattern", pattern)
         cfn_rule.add_property_override("Targets.0.InputTransformer", trigger.input_transformer(config))
+        # Undelivered uploads outlive the stack (generated name, so the next deploy makes its own).
+        retain_data_store(self.dead_letter_queue, config)

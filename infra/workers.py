@@ -60,7 +60,7 @@ class Workers(Construct):
         for task_name in WORKER_TASKS:
             function_name = config.function_name(task_name)
             log_group = owned_log_group(
-                self, f"{task_name}Logs", name=f"/aws/lambda/{function_name}", config=config
+                self, f"{task_name}Logs", name_prefix=f"/aws/lambda/{function_name}", config=config
             )
             role = iam.Role(
                 self,

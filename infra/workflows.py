@@ -94,7 +94,7 @@ class Workflows(Construct):
                 for child in sorted(tw.child_workflows)
             }
             log_group = owned_log_group(
-                self, f"{name}Logs", name=f"/aws/vendedlogs/states/{machine_name}", config=config
+                self, f"{name}Logs", name_prefix=f"/aws/vendedlogs/states/{machine_name}", config=config
             )
             self.state_machines[name] = sfn.StateMachine(
                 self,
