@@ -15,7 +15,7 @@ from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import parameters
 from statemachines.translator.model import TaskDef, WorkflowTask
-from statemachines.translator.retries import task_policy
+from statemachines.translator.retries import start_execution_retry, task_policy
 
 
 class TaskStatesMixin(EmitterState):
@@ -144,6 +144,7 @@ class TaskStatesMixin(EmitterState):
             "Type": "Task",
             "Resource": START_EXECUTION_SYNC,
             "Comment": f"Conductor SUB_WORKFLOW '{child}'",
+            "Retry": start_execution_retry(self.options),
         }
 
     def _emit_sub_workflow(
