@@ -22,13 +22,17 @@ from PIL import Image
 from imgpipe.config import DeploymentConfig
 from imgpipe.local.engine import LocalAws
 from imgpipe.local.lambda_seam import service_error
-from statemachines.project import translate_project
+from statemachines.project import Project, load_project, translate_all, translate_project
 from tests.reliability.checks import decode
 from tests.reliability.pipeline import default_config, finished, objects, reset_worker_clients
 
 UPLOADS = 24
 ACCOUNT_CONCURRENCY = 3  # far below what the burst asks for: most first invokes are refused
 TIME_SCALE = 0.002  # the 60 s back-off cap becomes 0.12 s; the 7,200 s budget 14.4 s
+# Express's fitted throttle waits are short (62 s at their longest here): scaled less, so that even
+# full jitter's shortest draws outlast the few hundred milliseconds the burst needs locally
+EXPRESS_TIME_SCALE = 0.1
+EXPRESS_BURST = 6
 RECIPE: dict[str, Any] = {
     "outputFormats": ["webp", "jpg"],
     "outputSizes": [{"width": 24, "height": 24}],
@@ -122,3 +126,55 @@ def _child_names(results: list[Any]) -> set[str]:
             if details and details.get("resourceType") == "states":
                 names.add(json.loads(details["output"])["Name"])
     return names
+
+
+def test_an_express_workflow_fitted_into_five_minutes_still_waits_out_a_short_burst() -> None:
+    """workflowType EXPRESS: the single-image workflow, with task definitions small enough to fit
+    (10 s timeouts, one retry), is translated with the 300 s budget, its worst case proved to fit, and
+    deployed as Express; a burst of simultaneous executions on 2 concurrent invokes still succeeds."""
+    project = load_project()
+    quick = {
+        name: task.model_copy(update={"timeoutSeconds": 10, "retryCount": 1, "retryDelaySeconds": 2})
+        for name, task in project.task_defs.items()
+    }
+    translated, _ = translate_all(Project(quick, project.workflows, project.options), express=True)
+    workflow = translated["image_convert_resize"]
+    assert workflow.express_compatible
+    assert workflow.worst_case_seconds is not None
+    assert workflow.worst_case_seconds <= 300
+    throttles = [
+        r["MaxAttempts"]
+        for state in workflow.asl["States"].values()
+        for r in state.get("Retry", [])
+        if r["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
+    ]
+    assert throttles == [5, 5]  # 2 x (2 + 4 + 8 + 16 + 32 s) fit beside the rest; 6 would not
+
+    reset_worker_clients()
+    config = default_config(workflowType="EXPRESS")
+    with LocalAws(config, time_scale=EXPRESS_TIME_SCALE, workflows=translated) as aws:
+        aws.router.limit_concurrency(account=2)
+        sources = {f"express/{i:03d}.jpg": _photo(i) for i in range(EXPRESS_BURST)}
+        arns = []
+        for key, body in sources.items():
+            aws.s3.put_object(Bucket=aws.deployment.input_bucket, Key=key, Body=body)
+        for key in sources:
+            recipe = {"outputFormat": "webp", "outputSize": {"width": 16, "height": 16}}
+            location = f"s3://{aws.deployment.input_bucket}/{key}"
+            arns.append(
+                aws.start_execution(
+                    "image_convert_resize", {"fileLocation": location, "recipeParameters": recipe}
+                )
+            )
+        results = [aws.wait(arn, timeout_seconds=120) for arn in arns]
+        machine = aws.sfn.describe_state_machine(
+            stateMachineArn=aws.state_machine_arn("image_convert_resize")
+        )
+        renditions = objects(aws, aws.deployment.output_bucket)
+        throttled = aws.router.throttled
+    reset_worker_clients()
+
+    assert machine["type"] == "EXPRESS"
+    assert [r["status"] for r in results] == ["SUCCEEDED"] * EXPRESS_BURST
+    assert len(renditions) == EXPRESS_BURST
+    assert throttled  # the burst was refused at first, and waited out within the fitted retries
