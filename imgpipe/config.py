@@ -28,6 +28,9 @@ WORKER_TASKS: tuple[str, ...] = (RESIZE_TASK, UPLOAD_TASK, PLANNER_TASK)
 DEFAULT_TASK_TIMEOUT_SECONDS = 60
 FUNCTION_TIMEOUT_MARGIN_SECONDS = 5
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
+# Lambda's default concurrency quota per account and Region ("Concurrent executions: 1,000";
+# new accounts may start lower: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)
+LAMBDA_DEFAULT_CONCURRENCY = 1000
 
 
 class OutputSize(BaseModel):
@@ -76,6 +79,9 @@ class DeploymentConfig(BaseModel):
         default_factory=lambda: {RESIZE_TASK: 1024, UPLOAD_TASK: 256, PLANNER_TASK: 256}
     )
     logRetentionDays: PositiveInt = 30
+    # the account's Lambda concurrency quota in the target Region (Service Quotas L-B99A9384): what
+    # the concurrency plan fits the workers' reserved concurrency into (infra/concurrency.py)
+    lambdaConcurrency: PositiveInt = LAMBDA_DEFAULT_CONCURRENCY
     removalPolicy: Literal["retain", "destroy"] = "retain"
     # Subscribed to the alarm topic (SNS sends a confirmation mail first); None: no subscription.
     alarmEmail: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)

@@ -19,7 +19,7 @@ def build(app: App) -> ImgpipeStack:
         config.prefix,
         config=config,
         project=load_project(),
-        translated=translate_project(),
+        translated=translate_project(express=config.workflowType == "EXPRESS"),
         reserve_concurrency=reserved_concurrency_enabled(app.node),
         description="imgpipe: Conductor image workflows on Step Functions with Pillow Lambda workers",
     )

@@ -9,9 +9,9 @@ from constructs import Node
 
 from imgpipe.config import CONTEXT_NAMESPACE, DeploymentConfig
 
-# Infra-only switch, not (yet) a DeploymentConfig field: reserved concurrency from the task
-# definitions' concurrentExecLimit. Off by default because a fresh account's regional quota (10)
-# cannot reserve 100 per function and the deploy would fail.
+# Infra-only switch, not (yet) a DeploymentConfig field: reserved concurrency from the concurrency
+# plan (infra/concurrency.py), on by default; `false` opts out. The plan fits the reservations into
+# `imgpipe:lambdaConcurrency`, so an account with a reduced quota sets that, not this.
 RESERVED_CONCURRENCY_KEY = f"{CONTEXT_NAMESPACE}reservedConcurrency"
 
 
@@ -37,8 +37,8 @@ def deployment_config(node: Node) -> DeploymentConfig:
 
 def reserved_concurrency_enabled(node: Node) -> bool:
     value = _from_cli(node.try_get_context(RESERVED_CONCURRENCY_KEY))
-    if value in (None, False):
+    if value is False:
         return False
-    if value is True:
+    if value in (None, True):
         return True
     raise ValueError(f"{RESERVED_CONCURRENCY_KEY} must be true or false, got {value!r}")

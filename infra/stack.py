@@ -6,11 +6,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Aspects, CfnOutput, Stack
+from aws_cdk import Annotations, Aspects, CfnOutput, Stack
 from constructs import Construct
 
-from imgpipe.config import DeploymentConfig, state_machine_output_key
+from imgpipe.config import LAMBDA_DEFAULT_CONCURRENCY, DeploymentConfig, state_machine_output_key
 from infra.bundling import DependenciesLayer
+from infra.concurrency import plan_reserved_concurrency, reservation_hints
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_findings
 from infra.retention import RetainedNamesAreUnique
@@ -21,16 +22,19 @@ from infra.workflows import Workflows
 
 
 def worker_settings(
-    project: Any, translated: Mapping[str, Any], *, reserve_concurrency: bool
+    project: Any,
+    translated: Mapping[str, Any],
+    *,
+    reserve_concurrency: bool,
+    account_concurrency: int = LAMBDA_DEFAULT_CONCURRENCY,
 ) -> WorkerSettings:
-    """Timeouts from the task definitions; reserved concurrency (the smallest hint any workflow
-    gives for a task) only when the deployer opted in."""
+    """Timeouts from the task definitions; reserved concurrency from the concurrency plan
+    (infra/concurrency.py: the task definitions' hints, fitted to the account's quota) unless the
+    deployer opted out."""
     timeouts = {name: task.timeoutSeconds or None for name, task in project.task_defs.items()}
     reserved: dict[str, int] = {}
     if reserve_concurrency:
-        for tw in translated.values():
-            for task_name, limit in tw.concurrency_hints.items():
-                reserved[task_name] = min(limit, reserved.get(task_name, limit))
+        reserved = plan_reserved_concurrency(reservation_hints(translated), account_concurrency).reserved
     return WorkerSettings(timeouts=timeouts, reserved_concurrency=reserved)
 
 
@@ -55,7 +59,7 @@ class ImgpipeStack(Stack):
         config: DeploymentConfig,
         project: Any,
         translated: Mapping[str, Any],
-        reserve_concurrency: bool = False,
+        reserve_concurrency: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -73,8 +77,16 @@ class ImgpipeStack(Stack):
             config=config,
             storage=self.storage,
             layer=self.dependency_layer.layer,
-            settings=worker_settings(project, translated, reserve_concurrency=reserve_concurrency),
+            settings=worker_settings(
+                project,
+                translated,
+                reserve_concurrency=reserve_concurrency,
+                account_concurrency=config.lambdaConcurrency,
+            ),
         )
+        plan = plan_reserved_concurrency(reservation_hints(translated), config.lambdaConcurrency)
+        if reserve_concurrency and plan.note:
+            Annotations.of(self).add_warning(plan.note)
         self.workflows = Workflows(
             self, "Workflows", config=config, translated=translated, functions=self.workers.functions
         )

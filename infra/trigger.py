@@ -18,8 +18,12 @@ from imgpipe import trigger
 from imgpipe.config import DeploymentConfig
 from infra.retention import retain_data_store
 
-TARGET_RETRY_ATTEMPTS = 8
-TARGET_MAX_EVENT_AGE = Duration.hours(6)
+# EventBridge's longest retry of a failed StartExecution (throttled, open-execution quota, 5xx): 185
+# attempts over 24 hours with exponential back-off and jitter, the maxima of a target's RetryPolicy
+# (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html,
+# https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_RetryPolicy.html); then the DLQ.
+TARGET_RETRY_ATTEMPTS = 185
+TARGET_MAX_EVENT_AGE = Duration.hours(24)
 DLQ_RETENTION = Duration.days(14)
 
 

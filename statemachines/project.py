@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +24,7 @@ from statemachines.translator import (
     TranslatorOptions,
     translate_workflow,
 )
+from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS
 from statemachines.translator.model import TaskDef, WorkflowDef
 from statemachines.translator.options import DYNAMIC_JOIN_OUTPUTS, DynamicJoinOutput
 from statemachines.translator.sources import load_directory_pair, read_json
@@ -86,6 +87,10 @@ class OptionsFile(BaseModel):
     service_retry_attempts: Annotated[int, Field(ge=0, le=99_999_999)] = _DEFAULTS.service_retry_attempts
     service_retry_max_delay_seconds: Annotated[int, Field(ge=1, le=31_622_400)] = (
         _DEFAULTS.service_retry_max_delay_seconds
+    )
+    # the sum of the longest throttle back-off delays a task may wait (0 = throttles are not retried)
+    throttle_retry_budget_seconds: Annotated[int, Field(ge=0, le=31_622_400)] = (
+        _DEFAULTS.throttle_retry_budget_seconds
     )
     dynamic_join_output: DynamicJoinOutput = _DEFAULTS.dynamic_join_output
     dynamic_join_output_by_join: dict[OptionKey, DynamicJoinOutput] = Field(default_factory=dict)
@@ -168,14 +173,21 @@ def load_project(conductor_dir: Path = CONDUCTOR_DIR) -> Project:
     return project
 
 
-def translate_all(project: Project) -> tuple[dict[str, TranslatedWorkflow], list[Diagnostic]]:
-    """Translate every workflow; never raises, returns the findings beside the results."""
+def translate_all(
+    project: Project, *, express: bool = False
+) -> tuple[dict[str, TranslatedWorkflow], list[Diagnostic]]:
+    """Translate every workflow; never raises, returns the findings beside the results.
+
+    `express`: the deployment runs Express-compatible workflows as Express (cdk.json
+    `workflowType`), so their throttle retries are fitted into Express's 5 minutes."""
     translated: dict[str, TranslatedWorkflow] = {}
     findings: list[Diagnostic] = []
+    express_options = replace(project.options, duration_budget_seconds=EXPRESS_MAX_SECONDS)
     for name in sorted(project.workflows):
-        translation = translate_workflow(
-            project.workflows[name], project.task_defs, project.workflows, project.options
-        )
+        workflow = project.workflows[name]
+        translation = translate_workflow(workflow, project.task_defs, project.workflows, project.options)
+        if express and translation.express_compatible:
+            translation = translate_workflow(workflow, project.task_defs, project.workflows, express_options)
         findings.extend(translation.diagnostics)
         translated[name] = _deployable(translation)
     return translated, findings
@@ -211,9 +223,12 @@ def translate_definition(definition: Mapping[str, Any], project: Project | None 
     return _deployable(translation)
 
 
-def translate_project(project: Project | None = None) -> dict[str, TranslatedWorkflow]:
-    """Every workflow of the project, translated; raises TranslationError on error diagnostics."""
-    translated, findings = translate_all(project or load_project())
+def translate_project(
+    project: Project | None = None, *, express: bool = False
+) -> dict[str, TranslatedWorkflow]:
+    """Every workflow of the project, translated; raises TranslationError on error diagnostics.
+    `express` as in `translate_all`: what CDK and the local runtime deploy for `workflowType` EXPRESS."""
+    translated, findings = translate_all(project or load_project(), express=express)
     errors = [d for d in findings if d.severity == "error"]
     if errors:
         raise TranslationError(errors)

@@ -118,10 +118,10 @@ def creation_order(workflows: Mapping[str, Any]) -> list[str]:
     return ordered
 
 
-def _translated_project() -> dict[str, Any]:
+def _translated_project(config: DeploymentConfig) -> dict[str, Any]:
     from statemachines.project import translate_project
 
-    return dict(translate_project())
+    return dict(translate_project(express=config.workflowType == "EXPRESS"))
 
 
 def _substitute(asl_json: str, values: Mapping[str, str]) -> str:
@@ -170,7 +170,7 @@ class LocalAws:
             self._stack = stack
             self._create_buckets()
             self._register_functions()
-            workflows = self._workflows if self._workflows is not None else _translated_project()
+            workflows = self._workflows if self._workflows is not None else _translated_project(self.config)
             self._workflows = dict(workflows)
             for name in creation_order(self._workflows):
                 self._create_state_machine(name)

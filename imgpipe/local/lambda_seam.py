@@ -7,6 +7,12 @@ router that calls the project's handlers in-process, with a Lambda-like context,
 environment variables and its timeout. It can also scale the engine's Retry and Wait sleeps, so a
 test of a ``retryDelaySeconds: 60`` policy does not sleep for minutes while the ASL stays unchanged.
 
+It is also where the local runtime is as stingy as AWS on demand: the router can enforce a Lambda
+concurrency quota (account-wide and per function, like reserved concurrency) and refuses an invoke
+over it with ``TooManyRequestsException`` (429) as Lambda does, and it can refuse the child starts of
+``startExecution.sync`` tasks (``ExecutionLimitExceeded``, ``ThrottlingException``) through the
+Step Functions client moto's engine uses for them. Nothing here exists in the deployed code.
+
 moto has no public hook for any of this, so the supported moto range is pinned in pyproject.toml and
 ``verify_moto_internals()`` fails loudly (it runs on every install and in a test) if the internals
 this seam relies on move.
@@ -42,6 +48,9 @@ from botocore.exceptions import ClientError
 
 LAMBDA_EVAL_UTILS = "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
 RETRIER_DECL = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
+SFN_SERVICE_TASK = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn"
+)
 WAIT_FUNCTION = "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function"
 
 DEFAULT_REGION = "us-east-1"
@@ -51,6 +60,9 @@ Handler = Callable[[dict[str, Any], Any], Any]
 # Called before each invocation with (function name, event); may raise a botocore ClientError to
 # simulate a Lambda service error (Lambda.ServiceException, Lambda.TooManyRequestsException, ...).
 FaultInjector = Callable[[str, Any], None]
+# Called before each child start of a startExecution.sync task with the StartExecution parameters; may
+# raise a botocore ClientError (the engine reports it as `StepFunctions.<Code>Exception`).
+StartExecutionInjector = Callable[[dict[str, Any]], None]
 
 
 class MotoInternalsChanged(RuntimeError):
@@ -62,6 +74,7 @@ def verify_moto_internals() -> None:
     expectations = {
         LAMBDA_EVAL_UTILS: ("boto_client_for", "_invoke_lambda_function", "exec_lambda_function"),
         RETRIER_DECL: ("time", "RetrierDecl"),
+        SFN_SERVICE_TASK: ("boto_client_for",),
         WAIT_FUNCTION: ("WaitFunction",),
     }
     for module_name, attributes in expectations.items():
@@ -196,8 +209,23 @@ class LambdaRouter:
             max_workers=max_workers, thread_name_prefix="lambda"
         )
         self.fault_injector: FaultInjector | None = None
+        self.start_execution_injector: StartExecutionInjector | None = None
         self.invocations: list[Invocation] = []
         self._invocations_lock = threading.Lock()
+        self._quota = _ConcurrencyQuota()
+
+    def limit_concurrency(
+        self, *, account: int | None = None, per_function: Mapping[str, int] | None = None
+    ) -> None:
+        """Refuse invokes over these concurrencies as Lambda does (None: no limit, the default).
+        `account` is the Region's concurrency quota, `per_function` reserved concurrency by function
+        name; a function with reserved concurrency does not count against the rest of the account."""
+        self._quota = _ConcurrencyQuota(account, dict(per_function or {}))
+
+    @property
+    def throttled(self) -> list[str]:
+        """Names of the functions whose invokes the concurrency quota refused, one per refusal."""
+        return list(self._quota.refused)
 
     def register(
         self,
@@ -239,6 +267,10 @@ class LambdaRouter:
         event = _decode_payload(Payload)
         if self.fault_injector is not None:
             self.fault_injector(function.name, event)
+        with self._quota.slot(function.name):
+            return self._invoke(function, event)
+
+    def _invoke(self, function: LambdaFunction, event: Any) -> dict[str, Any]:
         record = Invocation(function.name, event, time.monotonic())
         with self._invocations_lock:
             self.invocations.append(record)
@@ -300,11 +332,53 @@ class LambdaRouter:
 
 def lambda_service_error(code: str, message: str, status: int = 500) -> ClientError:
     """A Lambda API error as boto3 raises it; the engine reports it as `Lambda.<code>`."""
+    return service_error(code, message, status, operation="Invoke")
+
+
+def service_error(code: str, message: str, status: int, *, operation: str) -> ClientError:
+    """An AWS API error as boto3 raises it (e.g. StartExecution's ExecutionLimitExceeded, 400)."""
     error_response: Any = {
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": str(uuid.uuid4())},
     }
-    return ClientError(error_response, "Invoke")
+    return ClientError(error_response, operation)
+
+
+@dataclass
+class _ConcurrencyQuota:
+    """In-flight invokes per function and account-wide, refused over the limits as Lambda does."""
+
+    account: int | None = None
+    reserved: dict[str, int] = field(default_factory=dict)
+    running: dict[str, int] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _unreserved_in_use(self) -> int:
+        return sum(n for name, n in self.running.items() if name not in self.reserved)
+
+    @contextmanager
+    def slot(self, function_name: str) -> Iterator[None]:
+        with self.lock:
+            running = self.running.get(function_name, 0)
+            if function_name in self.reserved:
+                full = running >= self.reserved[function_name]
+            else:
+                pool = None if self.account is None else self.account - sum(self.reserved.values())
+                full = pool is not None and self._unreserved_in_use() >= pool
+            if full:
+                self.refused.append(function_name)
+                raise lambda_service_error(
+                    "TooManyRequestsException",
+                    "Rate Exceeded. (Reason: ConcurrentInvocationLimitExceeded)",
+                    429,
+                )
+            self.running[function_name] = running + 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.running[function_name] -= 1
 
 
 def _decode_payload(payload: Any) -> Any:
@@ -327,6 +401,23 @@ class _LambdaClientProxy:
 
     def invoke(self, **parameters: Any) -> dict[str, Any]:
         return self._router.invoke(**parameters)
+
+
+class _StepFunctionsClientProxy:
+    """The Step Functions client of moto's `.sync` integration, with the router's start injector in
+    front of StartExecution; everything else goes to the real (moto) client."""
+
+    def __init__(self, client: Any, router: LambdaRouter) -> None:
+        self._client = client
+        self._router = router
+
+    def start_execution(self, **parameters: Any) -> Any:
+        if self._router.start_execution_injector is not None:
+            self._router.start_execution_injector(parameters)
+        return self._client.start_execution(**parameters)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
 
 
 class _ScaledTime:
@@ -360,6 +451,15 @@ def install(router: LambdaRouter, *, time_scale: float = 1.0) -> Iterator[Lambda
             return proxy
         return original_client_for(region=region, service=service, state_credentials=state_credentials)
 
+    sfn_service_task = importlib.import_module(SFN_SERVICE_TASK)
+    original_sfn_client_for = sfn_service_task.boto_client_for
+
+    def sfn_client_for(*args: Any, **kwargs: Any) -> Any:
+        client = original_sfn_client_for(*args, **kwargs)
+        return (
+            _StepFunctionsClientProxy(client, router) if kwargs.get("service") == "stepfunctions" else client
+        )
+
     def scaled_wait(self: Any, env: Any, wait_seconds: int) -> None:
         if wait_seconds > 0:
             env.program_state_event.wait(wait_seconds * time_scale)
@@ -367,6 +467,7 @@ def install(router: LambdaRouter, *, time_scale: float = 1.0) -> Iterator[Lambda
     with ExitStack() as stack:
         stack.enter_context(_invocation_aware_environ())
         stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", client_for))
+        stack.enter_context(mock.patch.object(sfn_service_task, "boto_client_for", sfn_client_for))
         if time_scale != 1.0:
             stack.enter_context(mock.patch.object(retrier_decl, "time", _ScaledTime(time_scale)))
             stack.enter_context(mock.patch.object(wait_function, "_wait_interval", scaled_wait))

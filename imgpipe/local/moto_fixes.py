@@ -27,6 +27,12 @@ started without ``name`` literally ``None`` (so a second one is ExecutionAlready
 generates a UUID. Affects the API (``imgpipe start``, the AWS CLI against ``imgpipe serve``) and
 ``startExecution`` tasks without ``Name``. The fix supplies the UUID.
 
+A fourth: moto's context object has no ``$$.Execution.RedriveCount`` (AWS documents it, 0 until an
+execution is redriven), so any ASL reading it fails with ``States.Runtime``; and moto 5.2.5 has no
+RedriveExecution. The fix adds ``RedriveCount: 0``; ``emulated_redrive`` lets a test start an
+execution that sees another execution's ``Id`` and a higher ``RedriveCount``, which is what the ASL of
+a redriven execution sees on AWS (same ARN, count + 1), so child names can be checked for collisions.
+
 ``verify_moto_fix_targets()``
 fails loudly if moto moves what is patched; ``tests/local/test_moto_fixes.py`` runs a two-state
 parent/child pair with and without the fix, so it also fails when moto fixes the defect itself.
@@ -37,9 +43,11 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from unittest import mock
@@ -59,6 +67,8 @@ STATES_ERROR_NAME = "moto.stepfunctions.parser.asl.component.common.error_name.s
 PARSER_BACKEND = "moto.stepfunctions.parser.models"
 PARSER_BACKEND_CLASS = "StepFunctionsParserBackend"
 CUSTOM_ERROR_NAME = "moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name"
+EXECUTION_WORKER = "moto.stepfunctions.parser.backend.execution_worker"
+EXECUTION_WORKER_CLASS = "ExecutionWorker"
 # Methods of moto's StateTaskService this fix relies on (they exist, but the two _normalise_* are no-ops).
 REQUIRED_METHODS = (
     "_normalise_parameters",
@@ -89,6 +99,11 @@ def verify_moto_fix_targets() -> None:
     if parameters[:3] != ("self", "state_machine_arn", "name"):
         raise MotoInternalsChanged(
             f"moto's {PARSER_BACKEND}.{PARSER_BACKEND_CLASS}.start_execution moved (parameters {parameters})"
+        )
+    worker = getattr(importlib.import_module(EXECUTION_WORKER), EXECUTION_WORKER_CLASS, None)
+    if not callable(getattr(worker, "_get_evaluation_environment", None)):
+        raise MotoInternalsChanged(
+            f"moto's {EXECUTION_WORKER}.{EXECUTION_WORKER_CLASS}._get_evaluation_environment moved"
         )
     for module_name in (*ERROR_PROPAGATION_MODULES, STATES_ERROR_NAME, CUSTOM_ERROR_NAME):
         try:
@@ -180,6 +195,47 @@ def _named_start_execution(original: Any) -> Any:
     return start_execution
 
 
+@dataclass(frozen=True)
+class _EmulatedRedrive:
+    execution_id: str
+    redrive_count: int
+
+
+# execution name -> what its context object says; filled by `emulated_redrive` only
+_emulated_redrives: dict[str, _EmulatedRedrive] = {}
+_emulated_redrives_lock = threading.Lock()
+
+
+@contextmanager
+def emulated_redrive(execution_name: str, *, of_execution_arn: str, redrive_count: int) -> Iterator[None]:
+    """While active, the execution started under `execution_name` sees `$$.Execution.Id` =
+    `of_execution_arn` and `$$.Execution.RedriveCount` = `redrive_count`, as a redriven execution
+    does on AWS. Local runtime only: moto cannot redrive."""
+    if redrive_count < 1:
+        raise ValueError(f"redrive_count: a redriven execution counts from 1, got {redrive_count}")
+    with _emulated_redrives_lock:
+        _emulated_redrives[execution_name] = _EmulatedRedrive(of_execution_arn, redrive_count)
+    try:
+        yield
+    finally:
+        with _emulated_redrives_lock:
+            _emulated_redrives.pop(execution_name, None)
+
+
+def _with_redrive_count(original: Any) -> Any:
+    def evaluation_environment(self: Any) -> Any:
+        env = original(self)
+        execution = env.states.context_object.context_object_data["Execution"]
+        with _emulated_redrives_lock:
+            emulated = _emulated_redrives.get(execution.get("Name"))
+        execution["RedriveCount"] = 0 if emulated is None else emulated.redrive_count
+        if emulated is not None:
+            execution["Id"] = emulated.execution_id
+        return env
+
+    return evaluation_environment
+
+
 @contextmanager
 def install() -> Iterator[None]:
     """Give moto's Step Functions integration the AWS request/response casing while installed."""
@@ -202,4 +258,12 @@ def install() -> Iterator[None]:
         for module_name in ERROR_PROPAGATION_MODULES:
             module = importlib.import_module(module_name)
             stack.enter_context(mock.patch.object(module, "CustomErrorName", replacement))
+        worker = getattr(importlib.import_module(EXECUTION_WORKER), EXECUTION_WORKER_CLASS)
+        stack.enter_context(
+            mock.patch.object(
+                worker,
+                "_get_evaluation_environment",
+                _with_redrive_count(worker._get_evaluation_environment),
+            )
+        )
         yield

@@ -7,24 +7,37 @@ TimeoutSeconds, a Map over a runtime list, a nested execution) make the answer N
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
+
+from statemachines.translator.options import REFUSED_BEFORE_RUNNING
 
 # Step Functions' own ceiling for a Lambda invocation without TimeoutSeconds is the Lambda limit.
 LAMBDA_MAX_SECONDS = 900
 
 
+def backoff_delays(interval: float, rate: float, cap: float | None, attempts: int) -> Iterator[float]:
+    """The longest delay before each retry (FULL jitter draws from [0, delay]), as Step Functions
+    computes it: interval * rate**n, capped at MaxDelaySeconds."""
+    for attempt in range(attempts):
+        delay = interval * rate**attempt
+        yield min(delay, cap) if cap else delay
+
+
 def _retry_seconds(state: dict[str, Any], attempt_seconds: float) -> float:
-    """Worst case over the retriers: each may be exhausted in turn by a different error."""
+    """Worst case over the retriers: each may be exhausted in turn by a different error. An attempt
+    that a retrier of refusals retries (throttled: Lambda or Step Functions said no before anything
+    ran) took no time of its own; every other retried attempt may have run to the timeout."""
     total = 0.0
     for retrier in state.get("Retry", []):
-        interval = float(retrier.get("IntervalSeconds", 1))
-        rate = float(retrier.get("BackoffRate", 2.0))
+        errors = set(retrier.get("ErrorEquals", []))
+        refused = bool(errors) and errors <= REFUSED_BEFORE_RUNNING
+        attempts = int(retrier.get("MaxAttempts", 3))
         cap = retrier.get("MaxDelaySeconds")
-        for attempt in range(int(retrier.get("MaxAttempts", 3))):
-            delay = interval * rate**attempt
-            total += min(delay, cap) if cap else delay
-            total += attempt_seconds
+        interval, rate = float(retrier.get("IntervalSeconds", 1)), float(retrier.get("BackoffRate", 2.0))
+        total += sum(backoff_delays(interval, rate, cap, attempts))
+        total += 0.0 if refused else attempts * attempt_seconds
     return total
 
 

@@ -8,13 +8,35 @@ from typing import Literal, get_args
 
 from lambdas.core.errors import NON_RETRYABLE_ERROR_NAMES
 
-# Lambda service errors AWS recommends retrying on every Lambda task.
+# Lambda service errors AWS recommends retrying on every Lambda task (transient 5xx; a few attempts).
+# https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html
 LAMBDA_SERVICE_ERRORS: tuple[str, ...] = (
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
 )
+# Lambda refuses an invoke over the account's or the function's concurrency (429, before the function
+# runs): "When Lambda hits the maximum number of invocations, the error is Lambda.TooManyRequestsException"
+# (same page). Waited out with the long throttle policy, not the service errors' few attempts.
+LAMBDA_THROTTLE_ERRORS: tuple[str, ...] = ("Lambda.TooManyRequestsException",)
+# A child start that Step Functions refused or whose answer was lost: the open-execution quota
+# (ExecutionLimitExceeded), StartExecution's token bucket (ThrottlingException), 5xx and client errors.
+# AWS's integration sample retries "StepFunctions.ExecutionLimitExceeded"; moto/LocalStack name the
+# same error "StepFunctions.ExecutionLimitExceededException": both are listed (an unused name is
+# harmless). Never States.TaskFailed: that is a child that ran and failed, whose name is spent.
+START_EXECUTION_RETRY_ERRORS: tuple[str, ...] = (
+    "StepFunctions.ExecutionLimitExceeded",
+    "StepFunctions.ExecutionLimitExceededException",
+    "StepFunctions.ThrottlingException",
+    "StepFunctions.AWSStepFunctionsException",
+    "StepFunctions.SdkClientException",
+)
+# Errors raised before the task ran: an attempt ending in one of them takes no time of its own.
+REFUSED_BEFORE_RUNNING: frozenset[str] = frozenset(LAMBDA_THROTTLE_ERRORS) | {
+    "StepFunctions.ExecutionLimitExceeded",
+    "StepFunctions.ExecutionLimitExceededException",
+    "StepFunctions.ThrottlingException",
+}
 
 
 # What a JOIN after a dynamic fork outputs: Conductor's map keyed by reference name, or the Map
@@ -32,6 +54,17 @@ class TranslatorOptions:
     lambda_service_errors: tuple[str, ...] = LAMBDA_SERVICE_ERRORS
     service_retry_attempts: int = 3
     service_retry_max_delay_seconds: int = 20
+    # Throttles (Lambda concurrency, child starts) are waited out: back-off from 2 s doubling to a 60 s
+    # cap, full jitter, as many attempts as fit in the budget: the sum of the longest delays. 7,200 s
+    # (123 attempts) waits about 3,600 s on average (full jitter draws each delay from [0, cap]).
+    lambda_throttle_errors: tuple[str, ...] = LAMBDA_THROTTLE_ERRORS
+    start_execution_retry_errors: tuple[str, ...] = START_EXECUTION_RETRY_ERRORS
+    throttle_retry_interval_seconds: int = 2
+    throttle_retry_max_delay_seconds: int = 60
+    throttle_retry_budget_seconds: int = 7_200
+    # When set (Express: 300), the throttle retries are cut so that the workflow's worst case
+    # (statemachines.translator.duration) stays within it; None = the budget above applies alone.
+    duration_budget_seconds: int | None = None
     # upper bound of a dynamic fork's MaxConcurrency (concurrentExecLimit may only lower it)
     max_concurrency_cap: int = 20
     # inline SUB_WORKFLOW children (a one-branch Parallel) instead of startExecution.sync:2

@@ -1,20 +1,114 @@
-"""A Conductor TaskDef's retry and timeout policy as ASL Retry and TimeoutSeconds.
+"""A Conductor TaskDef's retry and timeout policy as ASL Retry and TimeoutSeconds, and the throttle
+policy of every task.
 
 Conductor retries a failed task `retryCount` times after `retryDelaySeconds` (FIXED), doubling
 (EXPONENTIAL_BACKOFF) or growing linearly (LINEAR_BACKOFF, approximated). On top of that, Lambda
-service errors are retried with jittered backoff, and the workers' non-retryable errors never are.
+service errors are retried a few times with jittered backoff, and the workers' non-retryable errors
+never are. Throttles (Lambda's concurrency, a child start refused) are waited out for as long as the
+throttle budget allows: a burst degrades into waiting. In a workflow with a duration budget (Express:
+300 s), `fit_throttle_retries` cuts them until the worst case fits (docs/reliability.md, "Bursts").
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from statemachines.translator.diagnostics import Diagnostics
+from statemachines.translator.duration import longest_seconds
 from statemachines.translator.model import TaskDef
 from statemachines.translator.options import TranslatorOptions
 
 TIMEOUT_POLICIES = ("TIME_OUT_WF", "RETRY", "ALERT_ONLY")
 RETRY_LOGICS = ("FIXED", "EXPONENTIAL_BACKOFF", "LINEAR_BACKOFF")
+THROTTLE_BACKOFF_RATE = 2.0
+
+
+def attempts_within(budget_seconds: float, options: TranslatorOptions) -> int:
+    """The most throttle retries whose delays, each at its longest, add up to at most the budget."""
+    attempts, total = 0, 0.0
+    interval, cap = options.throttle_retry_interval_seconds, options.throttle_retry_max_delay_seconds
+    while True:
+        delay = min(interval * THROTTLE_BACKOFF_RATE**attempts, cap)
+        if total + delay > budget_seconds:
+            return attempts
+        total += delay
+        attempts += 1
+
+
+def throttle_retrier(errors: tuple[str, ...], options: TranslatorOptions) -> dict[str, Any]:
+    """Waits out a throttle: jittered exponential back-off, capped, attempts from the budget."""
+    return {
+        "ErrorEquals": list(errors),
+        "IntervalSeconds": options.throttle_retry_interval_seconds,
+        "MaxAttempts": attempts_within(options.throttle_retry_budget_seconds, options),
+        "BackoffRate": THROTTLE_BACKOFF_RATE,
+        "MaxDelaySeconds": options.throttle_retry_max_delay_seconds,
+        "JitterStrategy": "FULL",
+    }
+
+
+def start_execution_retry(options: TranslatorOptions) -> list[dict[str, Any]]:
+    """The Retry of a `startExecution.sync:2` child start: only a start refused or lost is retried,
+    under the same name (idempotent on Standard). A child that ran and failed is not."""
+    return [throttle_retrier(options.start_execution_retry_errors, options)]
+
+
+def _throttle_retriers(node: Any, errors: list[list[str]]) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        for retrier in node.get("Retry", []) if isinstance(node.get("Retry"), list) else []:
+            if retrier.get("ErrorEquals") in errors:
+                yield retrier
+        for value in node.values():
+            yield from _throttle_retriers(value, errors)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _throttle_retriers(value, errors)
+
+
+def fit_throttle_retries(
+    asl: dict[str, Any], budget_seconds: int, options: TranslatorOptions, diagnostics: Diagnostics
+) -> None:
+    """Cut every throttle retrier to the same, largest number of attempts that keeps the worst case
+    (every retry taken, every attempt timing out) within the budget; the proof is `longest_seconds`,
+    the very function that reports the worst case. Warns when even no throttle retry fits."""
+    errors = [list(options.lambda_throttle_errors), list(options.start_execution_retry_errors)]
+    retriers = list(_throttle_retriers(asl, errors))
+    if not retriers:
+        return
+    most = max(int(r["MaxAttempts"]) for r in retriers)
+
+    def fits(attempts: int) -> bool:
+        for retrier in retriers:
+            retrier["MaxAttempts"] = attempts
+        worst = longest_seconds(asl)
+        return worst is not None and worst <= budget_seconds
+
+    if longest_seconds(asl) is None:
+        # a Map over a runtime list (or a child) has no static bound: the throttle waiting alone
+        # is kept within the budget, and the deployer is told the rest cannot be proved
+        for retrier in retriers:
+            retrier["MaxAttempts"] = min(
+                int(retrier["MaxAttempts"]), attempts_within(budget_seconds, options)
+            )
+        diagnostics.warning(
+            "duration_budget_seconds",
+            f"the worst case has no static bound, so fitting in {budget_seconds} s cannot be proved; "
+            "throttle retries are limited to that budget on their own",
+        )
+        return
+    low, high = 0, most
+    if not fits(0):
+        diagnostics.warning(
+            "duration_budget_seconds",
+            f"the worst case exceeds {budget_seconds} s even without throttle retries "
+            f"({longest_seconds(asl):.0f} s): lower the task definitions' timeouts or retries",
+        )
+        return
+    while low < high:  # the largest attempts that fit; fits() is monotonic in attempts
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    fits(low)
 
 
 def task_policy(
@@ -35,6 +129,7 @@ def task_policy(
         else:
             fields["TimeoutSeconds"] = task_def.timeoutSeconds
     retry: list[dict[str, Any]] = [
+        throttle_retrier(options.lambda_throttle_errors, options),
         {
             "ErrorEquals": list(options.lambda_service_errors),
             "IntervalSeconds": 1,
@@ -42,7 +137,7 @@ def task_policy(
             "BackoffRate": 2.0,
             "MaxDelaySeconds": options.service_retry_max_delay_seconds,
             "JitterStrategy": "FULL",
-        }
+        },
     ]
     never = list(options.non_retryable_errors)
     if timeout_policy == "TIME_OUT_WF" and "TimeoutSeconds" in fields:

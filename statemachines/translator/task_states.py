@@ -15,7 +15,7 @@ from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import parameters
 from statemachines.translator.model import TaskDef, WorkflowTask
-from statemachines.translator.retries import task_policy
+from statemachines.translator.retries import start_execution_retry, task_policy
 
 
 class TaskStatesMixin(EmitterState):
@@ -144,6 +144,7 @@ class TaskStatesMixin(EmitterState):
             "Type": "Task",
             "Resource": START_EXECUTION_SYNC,
             "Comment": f"Conductor SUB_WORKFLOW '{child}'",
+            "Retry": start_execution_retry(self.options),
         }
 
     def _emit_sub_workflow(
@@ -218,7 +219,13 @@ class TaskStatesMixin(EmitterState):
 
 
 def child_execution_name(reference: str) -> str:
-    """Deterministic and unique per parent execution and task reference, always 64 characters:
-    a retried parent state finds its child (Standard start is idempotent for the same name and
-    input) instead of starting a second one."""
-    return f"States.Hash(States.Format('{{}}/{{}}', $$.Execution.Id, {reference}), 'SHA-256')"
+    """Deterministic per parent execution, redrive attempt and task reference; always 64 hex
+    characters (names allow 80, and no separators). A retried StartExecution in the same attempt
+    reuses the name, so it finds its child (Standard start is idempotent for the same name and input)
+    instead of starting a second one. A redriven parent keeps its execution ARN but has a higher
+    `$$.Execution.RedriveCount`, so its re-run items start children under new names: names of closed
+    executions cannot be reused for 90 days (docs/reliability.md, "Redrive")."""
+    return (
+        "States.Hash(States.Format('{}/{}/{}', $$.Execution.Id, $$.Execution.RedriveCount, "
+        f"{reference}), 'SHA-256')"
+    )

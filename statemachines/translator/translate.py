@@ -10,6 +10,7 @@ from statemachines.translator.duration import longest_seconds
 from statemachines.translator.emitter import EXPRESS_MAX_SECONDS, EmitResult, WorkflowEmitter
 from statemachines.translator.model import TaskDef, WorkflowDef
 from statemachines.translator.options import TranslatorOptions
+from statemachines.translator.retries import fit_throttle_retries
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ def translate_workflow(
     diagnostics = Diagnostics(workflow.name)
     known = dict(workflows or {})
     known.setdefault(workflow.name, workflow)
-    emitter = WorkflowEmitter(workflow, task_defs, known, options or TranslatorOptions(), diagnostics)
+    chosen = options or TranslatorOptions()
+    emitter = WorkflowEmitter(workflow, task_defs, known, chosen, diagnostics)
     result = emitter.emit()
+    if chosen.duration_budget_seconds is not None:
+        fit_throttle_retries(result.asl, chosen.duration_budget_seconds, chosen, diagnostics)
     return Translation(workflow, result, list(diagnostics.items))

@@ -60,8 +60,8 @@ def test_context_overrides_like_cdk_dash_c():
     assert config.prefix == "demo"
     assert config.maxFanout == 20
     assert config.inputSuffixes == [".png"]
-    assert reserved_concurrency_enabled(app.node) is False
-    assert reserved_concurrency_enabled(App(context={RESERVED_CONCURRENCY_KEY: "true"}).node) is True
+    assert reserved_concurrency_enabled(app.node) is True  # the concurrency plan applies by default
+    assert reserved_concurrency_enabled(App(context={RESERVED_CONCURRENCY_KEY: "false"}).node) is False
     with pytest.raises(ValueError, match="reservedConcurrency"):
         reserved_concurrency_enabled(App(context={RESERVED_CONCURRENCY_KEY: "yes"}).node)
 
@@ -95,7 +95,7 @@ def test_express_only_where_the_workflow_allows_it():
         assert all(order.index(child) < order.index(name) for child in tw.child_workflows)
 
 
-def test_reserved_concurrency_is_opt_in_and_from_the_task_definitions():
+def test_reserved_concurrency_can_be_opted_out_and_comes_from_the_task_definitions():
     from infra.stack import worker_settings
     from statemachines.project import load_project, translate_project
 

@@ -111,7 +111,9 @@ def test_one_function_per_task_with_the_contracted_settings(synth):
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["MemorySize"] == synth.config.memorySize[task_name]
         assert props["Timeout"] == (timeouts[task_name] or 60) + FUNCTION_TIMEOUT_MARGIN_SECONDS
-        assert "ReservedConcurrentExecutions" not in props  # opt-in only
+        # the concurrency plan on cdk.json's lambdaConcurrency (1,000): each task definition's hint (100)
+        limit = synth.project.task_defs[task_name].concurrentExecLimit
+        assert props.get("ReservedConcurrentExecutions") == (limit or None)
         assert len(props["Layers"]) == 1
         expected_env = function_environment(task_name, synth.config, output_bucket="OUTPUT")
         env = props["Environment"]["Variables"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from statemachines.translator import translate_workflow
+from statemachines.translator import TranslatorOptions, translate_workflow
+from statemachines.translator.duration import longest_seconds
 from statemachines.translator.model import WorkflowDef
 from tests.translator.harness import task_defs
 
@@ -15,13 +16,53 @@ def translation(tasks: list[dict[str, Any]], **defs: Any):
     return translate_workflow(workflow, task_defs("echo", **defs))
 
 
+def translation_with(options: TranslatorOptions, tasks: list[dict[str, Any]], **defs: Any):
+    workflow = WorkflowDef.model_validate({"name": "w", "tasks": tasks})
+    return translate_workflow(workflow, task_defs("echo", **defs), options=options)
+
+
 def test_small_timeouts_and_delays_fit_in_express() -> None:
     result = translation(
         [{"name": "echo", "taskReferenceName": "a"}], retryCount=1, retryDelaySeconds=5, timeoutSeconds=10
     )
-    # 10 s attempt + Lambda service retries (1 + 2 + 4 s back-off, 3 x 10 s attempts) + 5 s + 10 s
-    assert result.longest_seconds == 10 + (1 + 2 + 4 + 30) + (5 + 10)
+    # throttle waits (7,142 s of back-off; a refused attempt takes no time) + 10 s attempt + Lambda
+    # service retries (1 + 2 + 4 s back-off, 3 x 10 s attempts) + 5 s + 10 s
+    assert result.longest_seconds == 7_142 + 10 + (1 + 2 + 4 + 30) + (5 + 10)
     assert result.express_compatible
+
+
+def express_fit(**defs: Any):
+    """One task `a` translated with Express's budget."""
+    tasks = [{"name": "echo", "taskReferenceName": "a"}]
+    return translation_with(TranslatorOptions(duration_budget_seconds=300), tasks, **defs)
+
+
+def test_express_budget_cuts_the_throttle_retries_until_the_worst_case_fits() -> None:
+    """With the Express budget the throttle waits get what the rest leaves: 300 - 62 = 238 s, which
+    holds 2 + 4 + ... + 32 + 60 + 60 = 182 s (7 attempts), not 242 s (8)."""
+    fitted = express_fit(retryCount=1, retryDelaySeconds=5, timeoutSeconds=10)
+    assert fitted.longest_seconds == 182 + 62
+    assert fitted.longest_seconds <= 300
+    throttle = fitted.result.asl["States"]["a"]["Retry"][0]
+    assert throttle["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
+    assert throttle["MaxAttempts"] == 7
+    assert not [d for d in fitted.diagnostics if d.location == "duration_budget_seconds"]
+
+
+def test_express_budget_that_cannot_be_met_is_warned_and_keeps_no_throttle_retries() -> None:
+    fitted = express_fit(retryCount=3, retryDelaySeconds=60, timeoutSeconds=30)
+    assert fitted.result.asl["States"]["a"]["Retry"][0]["MaxAttempts"] == 0
+    warnings = [d.location for d in fitted.diagnostics if d.severity == "warning"]
+    assert warnings.count("duration_budget_seconds") == 1
+
+
+def test_refused_attempts_take_no_time_but_their_delays_count() -> None:
+    throttled = {"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 2, "MaxAttempts": 3}
+    failed = {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3}
+    for retrier, expected in ((throttled, 2 + 4 + 8), (failed, 2 + 4 + 8 + 3 * 30)):
+        task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 30}
+        machine = {"StartAt": "t", "States": {"t": {**task, "Retry": [retrier], "End": True}}}
+        assert longest_seconds(machine) == 30 + expected
 
 
 def test_seed_retry_delays_exceed_five_minutes_in_the_worst_case_which_is_reported_not_vetoed() -> None:

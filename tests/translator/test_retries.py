@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from lambdas.core.errors import NON_RETRYABLE_ERROR_NAMES
+from statemachines.project import translate_project
 from statemachines.translator import TranslatorOptions
 from statemachines.translator.diagnostics import Diagnostics
+from statemachines.translator.duration import backoff_delays
 from statemachines.translator.model import TaskDef
-from statemachines.translator.options import LAMBDA_SERVICE_ERRORS
-from statemachines.translator.retries import task_policy
+from statemachines.translator.options import (
+    LAMBDA_SERVICE_ERRORS,
+    LAMBDA_THROTTLE_ERRORS,
+    START_EXECUTION_RETRY_ERRORS,
+)
+from statemachines.translator.retries import attempts_within, task_policy
 
 
 def policy(options: TranslatorOptions | None = None, **fields: Any) -> tuple[dict[str, Any], Diagnostics]:
@@ -57,13 +64,36 @@ def test_unknown_retry_logic_is_an_error() -> None:
     assert [d.location for d in diagnostics.errors] == ["taskDefs.t.retryLogic"]
 
 
-def test_retry_count_zero_retries_only_lambda_service_errors() -> None:
+def test_retry_count_zero_retries_only_lambda_service_errors_and_throttles() -> None:
     result, _ = policy(retryCount=0)
     assert all("States.ALL" not in r["ErrorEquals"] for r in result["Retry"])
-    service = retrier(result, "Lambda.TooManyRequestsException")
+    service = retrier(result, "Lambda.ServiceException")
     assert service["ErrorEquals"] == list(LAMBDA_SERVICE_ERRORS)
+    assert service["MaxAttempts"] == 3
     assert service["JitterStrategy"] == "FULL"
     assert service["BackoffRate"] == 2.0
+    assert "Lambda.TooManyRequestsException" not in service["ErrorEquals"]
+
+
+def test_throttles_are_waited_out_for_the_budget_first() -> None:
+    """Lambda's 429 is retried by its own retrier, first (the first matching retrier wins): jittered,
+    2 s doubling to a 60 s cap, as many attempts as fit in the 7,200 s budget at their longest."""
+    result, _ = policy(retryCount=3)
+    throttle = result["Retry"][0]
+    assert throttle["ErrorEquals"] == list(LAMBDA_THROTTLE_ERRORS)
+    assert (throttle["IntervalSeconds"], throttle["BackoffRate"], throttle["MaxDelaySeconds"]) == (2, 2.0, 60)
+    assert throttle["JitterStrategy"] == "FULL"
+    delays = list(backoff_delays(2, 2.0, 60, throttle["MaxAttempts"]))
+    assert delays[:6] == [2, 4, 8, 16, 32, 60]
+    assert sum(delays) <= 7_200 < sum(delays) + 60
+    assert throttle["MaxAttempts"] == 123
+
+
+@pytest.mark.parametrize(("budget", "attempts"), [(0, 0), (1, 0), (2, 1), (61, 4), (62, 5), (122, 6)])
+def test_throttle_attempts_follow_the_budget(budget: int, attempts: int) -> None:
+    assert attempts_within(budget, TranslatorOptions()) == attempts
+    result, _ = policy(TranslatorOptions(throttle_retry_budget_seconds=budget))
+    assert retrier(result, "Lambda.TooManyRequestsException")["MaxAttempts"] == attempts
 
 
 def test_worker_non_retryable_errors_are_never_retried() -> None:
@@ -107,3 +137,50 @@ def test_zero_delay_becomes_one_second_with_a_warning() -> None:
     result, diagnostics = policy(retryCount=1, retryDelaySeconds=0)
     assert retrier(result, "States.ALL")["IntervalSeconds"] == 1
     assert [d.location for d in diagnostics.warnings] == ["taskDefs.t.retryDelaySeconds"]
+
+
+def _task_states(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if node.get("Type") == "Task":
+            yield node
+        for value in node.values():
+            yield from _task_states(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _task_states(value)
+
+
+def test_child_starts_retry_a_refused_start_under_the_same_name_and_never_a_failed_child() -> None:
+    asl = translate_project()["image_multiple_convert_resize_upload"].asl
+    starts = [
+        s for s in _task_states(asl) if s["Resource"].startswith("arn:aws:states:::states:startExecution")
+    ]
+    assert starts
+    for start in starts:
+        (only,) = start["Retry"]
+        assert only["ErrorEquals"] == list(START_EXECUTION_RETRY_ERRORS)
+        assert not {"States.ALL", "States.TaskFailed", "States.Timeout"} & set(only["ErrorEquals"])
+        assert only["MaxAttempts"] == attempts_within(7_200, TranslatorOptions())
+        assert "$$.Execution.RedriveCount" in start["Parameters"]["Name.$"]
+
+
+def test_express_translation_fits_every_express_workflow_or_says_why() -> None:
+    """What `workflowType: EXPRESS` deploys: each Express-compatible workflow's worst case is at most
+    300 s, or the translation carries the warning that infra/workflows.py turns into a synth warning."""
+    standard, express = translate_project(), translate_project(express=True)
+    assert standard.keys() == express.keys()
+    for name, tw in express.items():
+        if not tw.express_compatible:
+            assert tw.asl == standard[name].asl  # Standard-only workflows keep the long waits
+            continue
+        fitted = tw.worst_case_seconds is not None and tw.worst_case_seconds <= 300
+        warned = any(d.location == "duration_budget_seconds" for d in tw.diagnostics)
+        assert fitted or warned, name
+        throttles = [
+            r
+            for s in _task_states(tw.asl)
+            for r in s["Retry"]
+            if r["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
+        ]
+        assert throttles
+        assert all(r["MaxAttempts"] < attempts_within(7_200, TranslatorOptions()) for r in throttles)

@@ -1,0 +1,180 @@
+"""A burst of uploads on an account with little Lambda concurrency: it degrades into waiting, never
+into failed executions. Nothing lost: every upload ends with its renditions, the sources untouched.
+
+The local runtime refuses what AWS would refuse: invokes over a Lambda concurrency quota get
+`TooManyRequestsException` (the router's quota, `lambda_seam.LambdaRouter.limit_concurrency`), and
+child starts of `startExecution.sync` get `ExecutionLimitExceeded` / `ThrottlingException` (the
+router's start injector). The translated Retry policies (statemachines/translator/retries.py) wait
+them out; the back-off runs at `TIME_SCALE` of its real length so the test takes seconds, not hours.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import threading
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from imgpipe.config import DeploymentConfig
+from imgpipe.local.engine import LocalAws
+from imgpipe.local.lambda_seam import service_error
+from statemachines.project import Project, load_project, translate_all, translate_project
+from tests.reliability.checks import decode
+from tests.reliability.pipeline import default_config, finished, objects, reset_worker_clients
+
+UPLOADS = 24
+ACCOUNT_CONCURRENCY = 3  # far below what the burst asks for: most first invokes are refused
+TIME_SCALE = 0.002  # the 60 s back-off cap becomes 0.12 s; the 7,200 s budget 14.4 s
+# Express's fitted throttle waits are short (62 s at their longest here): scaled less, so that even
+# full jitter's shortest draws outlast the few hundred milliseconds the burst needs locally
+EXPRESS_TIME_SCALE = 0.1
+EXPRESS_BURST = 6
+RECIPE: dict[str, Any] = {
+    "outputFormats": ["webp", "jpg"],
+    "outputSizes": [{"width": 24, "height": 24}],
+    "maintainAspectRatio": True,
+}
+# the Standard dynamic fork with per-rendition children (Lambda throttles and child starts), and
+# whatever cdk.json deploys by default
+TRIGGER_WORKFLOWS = sorted(
+    {"image_multiple_convert_resize_upload", DeploymentConfig.from_cdk_json().triggerWorkflow}
+)
+
+
+def _photo(index: int) -> bytes:
+    """A distinct small JPEG per upload, made here (distinct bytes -> distinct renditions)."""
+    image = Image.new("RGB", (40, 30), (index * 9 % 256, 80, 255 - index * 5 % 256))
+    image.paste((20, index * 11 % 256, 200), (0, 0, 20, 15))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+class _RefuseChildStarts:
+    """Refuses every other child start, `refusals` times, as the open-execution quota does.
+
+    Only ExecutionLimitExceeded is injected: it is a modelled StartExecution error, which moto (like
+    the SDKs) names `StepFunctions.ExecutionLimitExceededException`. StartExecution's rate throttling
+    (ThrottlingException) is not modelled; what name AWS gives it in the integration cannot be checked
+    without AWS (the Retry lists the candidates), and moto would call it
+    `StepFunctions.ThrottlingExceptionException`, a name AWS does not use.
+    """
+
+    def __init__(self, refusals: int) -> None:
+        self._calls = itertools.count()
+        self._lock = threading.Lock()
+        self.remaining = refusals
+        self.refused: list[str] = []
+
+    def __call__(self, parameters: dict[str, Any]) -> None:
+        with self._lock:
+            call = next(self._calls)
+            if self.remaining <= 0 or call % 2:
+                return
+            self.remaining -= 1
+            self.refused.append(parameters["name"])
+        raise service_error(
+            "ExecutionLimitExceeded", "injected by the burst test", 400, operation="StartExecution"
+        )
+
+
+@pytest.mark.parametrize("workflow", TRIGGER_WORKFLOWS)
+def test_a_burst_on_a_small_account_waits_and_loses_nothing(workflow: str) -> None:
+    config = default_config(triggerWorkflow=workflow, defaultRecipe=RECIPE)
+    uses_children = bool(translate_project()[workflow].child_workflows)
+    reset_worker_clients()
+    with LocalAws(config, time_scale=TIME_SCALE) as aws:
+        aws.router.limit_concurrency(account=ACCOUNT_CONCURRENCY)
+        refuse = _RefuseChildStarts(refusals=10)
+        aws.router.start_execution_injector = refuse
+        sources = {f"{config.inputPrefix}burst/{i:03d}.jpg": _photo(i) for i in range(UPLOADS)}
+        for key, body in sources.items():
+            aws.s3.put_object(Bucket=aws.deployment.input_bucket, Key=key, Body=body)
+        deliveries = list(aws.trigger_deliveries)
+        results = [finished(aws, delivery.execution_arn or "") for delivery in deliveries]
+        renditions = objects(aws, aws.deployment.output_bucket)
+        inputs_after = objects(aws, aws.deployment.input_bucket)
+        throttled = aws.router.throttled
+    reset_worker_clients()
+
+    assert len(deliveries) == UPLOADS
+    assert all(d.matched and d.execution_arn for d in deliveries)
+    failed = [(r.arn, r.error, r.cause) for r in results if r.status != "SUCCEEDED"]
+    assert failed == []
+    assert inputs_after == sources  # every source byte-for-byte where it was, nothing added
+    per_upload = len(RECIPE["outputFormats"]) * len(RECIPE["outputSizes"])
+    assert len(renditions) == UPLOADS * per_upload
+    for body in renditions.values():
+        assert decode(body).size[0] <= 24
+    # the burst really was refused, and waited out
+    assert len(throttled) > UPLOADS
+    if uses_children:
+        assert refuse.remaining == 0  # all refusals happened, and their children ran after all
+        assert set(refuse.refused) <= set(_child_names(results))
+
+
+def _child_names(results: list[Any]) -> set[str]:
+    """Names of the children the parents' StartExecution calls finally created (from the history)."""
+    names = set()
+    for result in results:
+        for event in result.history:
+            details = event.get("taskSucceededEventDetails")
+            if details and details.get("resourceType") == "states":
+                names.add(json.loads(details["output"])["Name"])
+    return names
+
+
+def test_an_express_workflow_fitted_into_five_minutes_still_waits_out_a_short_burst() -> None:
+    """workflowType EXPRESS: the single-image workflow, with task definitions small enough to fit
+    (10 s timeouts, one retry), is translated with the 300 s budget, its worst case proved to fit, and
+    deployed as Express; a burst of simultaneous executions on 2 concurrent invokes still succeeds."""
+    project = load_project()
+    quick = {
+        name: task.model_copy(update={"timeoutSeconds": 10, "retryCount": 1, "retryDelaySeconds": 2})
+        for name, task in project.task_defs.items()
+    }
+    translated, _ = translate_all(Project(quick, project.workflows, project.options), express=True)
+    workflow = translated["image_convert_resize"]
+    assert workflow.express_compatible
+    assert workflow.worst_case_seconds is not None
+    assert workflow.worst_case_seconds <= 300
+    throttles = [
+        r["MaxAttempts"]
+        for state in workflow.asl["States"].values()
+        for r in state.get("Retry", [])
+        if r["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
+    ]
+    assert throttles == [5, 5]  # 2 x (2 + 4 + 8 + 16 + 32 s) fit beside the rest; 6 would not
+
+    reset_worker_clients()
+    config = default_config(workflowType="EXPRESS")
+    with LocalAws(config, time_scale=EXPRESS_TIME_SCALE, workflows=translated) as aws:
+        aws.router.limit_concurrency(account=2)
+        sources = {f"express/{i:03d}.jpg": _photo(i) for i in range(EXPRESS_BURST)}
+        arns = []
+        for key, body in sources.items():
+            aws.s3.put_object(Bucket=aws.deployment.input_bucket, Key=key, Body=body)
+        for key in sources:
+            recipe = {"outputFormat": "webp", "outputSize": {"width": 16, "height": 16}}
+            location = f"s3://{aws.deployment.input_bucket}/{key}"
+            arns.append(
+                aws.start_execution(
+                    "image_convert_resize", {"fileLocation": location, "recipeParameters": recipe}
+                )
+            )
+        results = [aws.wait(arn, timeout_seconds=120) for arn in arns]
+        machine = aws.sfn.describe_state_machine(
+            stateMachineArn=aws.state_machine_arn("image_convert_resize")
+        )
+        renditions = objects(aws, aws.deployment.output_bucket)
+        throttled = aws.router.throttled
+    reset_worker_clients()
+
+    assert machine["type"] == "EXPRESS"
+    assert [r["status"] for r in results] == ["SUCCEEDED"] * EXPRESS_BURST
+    assert len(renditions) == EXPRESS_BURST
+    assert throttled  # the burst was refused at first, and waited out within the fitted retries
