@@ -115,15 +115,16 @@ class DeploymentConfig(BaseModel):
 
 
 def function_environment(
-    task_name: str, config: DeploymentConfig, *, output_bucket: str, local: bool = False
+    task_name: str, config: DeploymentConfig, *, output_bucket: str, local_files_root: str = ""
 ) -> dict[str, str]:
     """The environment variables of one worker function, identical on AWS and in the local runtime
-    (except ALLOW_LOCAL_PATHS, which only the local runtime turns on)."""
+    (except LOCAL_FILES_ROOT, which only the local runtime sets: `imgpipe run`, or
+    `imgpipe serve --files-root`)."""
     env = {
         "POWERTOOLS_SERVICE_NAME": task_name,
         "POWERTOOLS_METRICS_NAMESPACE": "imgpipe",
         "POWERTOOLS_LOG_LEVEL": "INFO",
-        "ALLOW_LOCAL_PATHS": "true" if local else "false",
+        "LOCAL_FILES_ROOT": local_files_root,
         # No pydantic plugin discovery at import: 15-30 ms of every cold start (benchmarks/coldinit.py).
         "PYDANTIC_DISABLE_PLUGINS": "__all__",
     }

@@ -15,8 +15,6 @@ from lambdas.core import limits
 from lambdas.core.errors import InvalidRecipeError
 from lambdas.core.limits import DecodeLimits
 
-_TRUE = {"1", "true", "yes", "on"}
-
 
 class WorkerSettings(BaseModel):
     """Limits and destinations; the limit defaults are lambdas.core.limits, as in imgpipe.config."""
@@ -32,7 +30,8 @@ class WorkerSettings(BaseModel):
     max_frames: PositiveInt = limits.MAX_FRAMES
     max_output_dimension: PositiveInt = limits.MAX_OUTPUT_DIMENSION
     max_fanout: PositiveInt = limits.MAX_FANOUT
-    allow_local_paths: bool = False
+    # the directory under which local paths may be read: empty on Lambda (no local paths at all)
+    local_files_root: str = ""
     fetch_connect_timeout: float = Field(3.0, gt=0)
     fetch_read_timeout: float = Field(10.0, gt=0)
 
@@ -74,7 +73,7 @@ class WorkerSettings(BaseModel):
         }
         hosts = env.get("ALLOWED_URL_HOSTS", "")
         values["allowed_url_hosts"] = tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
-        values["allow_local_paths"] = env.get("ALLOW_LOCAL_PATHS", "false").strip().lower() in _TRUE
+        values["local_files_root"] = env.get("LOCAL_FILES_ROOT", "").strip()
         try:
             return cls.model_validate(values)
         except ValidationError as error:

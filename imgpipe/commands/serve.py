@@ -39,6 +39,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=Path("out/serve/worker-logs.jsonl"),
         help="worker, moto and HTTP logs go here (default out/serve/worker-logs.jsonl)",
     )
+    parser.add_argument(
+        "--files-root",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="let executions read local paths under DIR (default: none; local paths are refused, "
+        "as on Lambda, so the endpoint never reads this machine's files)",
+    )
     parser.add_argument("--json", action="store_true", help="print the endpoint description as one JSON line")
     parser.set_defaults(func=serve_command)
 
@@ -56,6 +64,10 @@ def serve_command(
     if args.time_scale < 0:
         print("imgpipe serve: --time-scale: must be zero or more", file=sys.stderr)
         return EXIT_USAGE
+    files_root = getattr(args, "files_root", None)
+    if files_root is not None and not files_root.is_dir():
+        print(f"imgpipe serve: --files-root {files_root}: not a directory", file=sys.stderr)
+        return EXIT_USAGE
     from imgpipe.local import logs
     from imgpipe.local.engine import EngineError
     from imgpipe.local.server import LocalServer
@@ -63,7 +75,10 @@ def serve_command(
     stop = stop or threading.Event()
     out = sys.stdout
     try:
-        with logs.captured(args.logs), LocalServer(port=args.port, time_scale=args.time_scale) as server:
+        with (
+            logs.captured(args.logs),
+            LocalServer(port=args.port, time_scale=args.time_scale, files_root=files_root) as server,
+        ):
             assert server.info is not None
             _announce(server.info, args, out)
             if on_ready is not None:
@@ -95,6 +110,13 @@ def _announce(info: Any, args: argparse.Namespace, out: Any) -> None:
         f"s3://{info.input_bucket}/{info.input_prefix}photo.jpg",
         f"  logs: {args.logs}    Ctrl-C stops",
     ]
+    files_root = getattr(args, "files_root", None)
+    lines.insert(
+        -1,
+        f"  local paths    read under {files_root.resolve()}"
+        if files_root
+        else "  local paths    refused (as on Lambda); --files-root DIR allows them under DIR",
+    )
     print("\n".join(lines), file=out, flush=True)
 
 

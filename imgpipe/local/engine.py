@@ -142,8 +142,12 @@ class LocalAws:
         handler_for: Callable[[str], Handler] = default_handler,
         region: str = DEFAULT_REGION,
         max_lambda_threads: int = 32,
+        files_root: Path | None = None,
     ) -> None:
+        """`files_root`: the directory the workers may read local paths under (None: no local paths,
+        as on Lambda; `imgpipe run` passes `/`, `imgpipe serve --files-root DIR` that directory)."""
         self.config = config or DeploymentConfig.from_cdk_json()
+        self.files_root = files_root
         self.time_scale = time_scale
         self.region = region
         self._workflows: dict[str, Any] | None = dict(workflows) if workflows is not None else None
@@ -239,7 +243,10 @@ class LocalAws:
                 name,
                 handler,
                 environment=function_environment(
-                    task, self.config, output_bucket=self.deployment.output_bucket, local=True
+                    task,
+                    self.config,
+                    output_bucket=self.deployment.output_bucket,
+                    local_files_root=str(self.files_root.resolve()) if self.files_root else "",
                 ),
                 timeout_seconds=lambda_timeout_seconds(task),
                 memory_mb=self.config.memorySize.get(task, 128),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from moto.server import ThreadedMotoServer
@@ -56,8 +57,9 @@ class LocalServer:
         host: str = LOOPBACK,
         config: DeploymentConfig | None = None,
         time_scale: float = 1.0,
+        files_root: Path | None = None,
     ) -> None:
-        self.engine = LocalAws(config, time_scale=time_scale)
+        self.engine = LocalAws(config, time_scale=time_scale, files_root=files_root)
         self._host = host
         self._port = port
         self._server: ThreadedMotoServer | None = None

@@ -2,7 +2,7 @@
 version: `lambdas.adapters.s3`), `https://...`, or (local runtime only) a path.
 
 `check_location` is the only place the kind of a location is decided and its static rules (URI shape,
-https rules, ALLOWED_URL_HOSTS, ALLOW_LOCAL_PATHS) are applied: the planner calls it before fanning
+https rules, ALLOWED_URL_HOSTS, LOCAL_FILES_ROOT) are applied: the planner calls it before fanning
 out, and `read_source` calls it before any I/O.
 
 The https adapter (`lambdas.adapters.fetch`: SSRF checks, address parsing, its urllib3 pool) is
@@ -43,11 +43,26 @@ def is_local_path(location: str) -> bool:
     return "://" not in location
 
 
-def require_local_paths_allowed(settings: WorkerSettings, field: str = "fileLocation") -> None:
-    if not settings.allow_local_paths:
-        raise SourceRefusedError(
-            field, "local paths are only accepted by the local runtime (ALLOW_LOCAL_PATHS=true); use s3://"
-        )
+def local_path_in_root(location: str, settings: WorkerSettings, field: str = "fileLocation") -> Path:
+    """The local file a location names, if it lies under LOCAL_FILES_ROOT; refused otherwise.
+
+    The refusal is the same whether or not the path exists and comes before any read, so an endpoint
+    caller learns nothing about the host's files. Symlinks and `..` are resolved before the check.
+    """
+    refusal = (
+        "local paths are read only by `imgpipe run` or under `imgpipe serve --files-root DIR` "
+        "(LOCAL_FILES_ROOT); use s3://"
+    )
+    if not settings.local_files_root:
+        raise SourceRefusedError(field, refusal)
+    try:
+        root = Path(settings.local_files_root).resolve()
+        path = Path(location).resolve()
+    except (OSError, ValueError):
+        raise SourceRefusedError(field, refusal) from None
+    if not path.is_relative_to(root):
+        raise SourceRefusedError(field, f"{refusal}: the path is outside the files root")
+    return path
 
 
 def check_location(location: str, settings: WorkerSettings, field: str = "fileLocation") -> CheckedLocation:
@@ -63,11 +78,11 @@ def check_location(location: str, settings: WorkerSettings, field: str = "fileLo
     if not is_local_path(location):
         scheme = location.split("://", 1)[0][:16]
         raise SourceRefusedError(field, f"unsupported scheme {scheme!r}; use s3:// or https://")
-    require_local_paths_allowed(settings, field)
-    return LocalPath(location)
+    return LocalPath(str(local_path_in_root(location, settings, field)))
 
 
 def read_local(location: str, max_bytes: int, field: str = "fileLocation") -> bytes:
+    """A file's bytes; `location` has been checked by `local_path_in_root`."""
     path = Path(location)
     if not path.is_file():
         raise SourceNotFoundError(field, f"no such file: {location}")

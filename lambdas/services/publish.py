@@ -8,7 +8,7 @@ import mimetypes
 from typing import Any
 
 from lambdas.adapters import s3
-from lambdas.adapters.sources import is_local_path, read_local, require_local_paths_allowed
+from lambdas.adapters.sources import is_local_path, local_path_in_root, read_local
 from lambdas.core.errors import SourceRefusedError
 from lambdas.core.inputs import UploadInput, build_validators, parse_event
 from lambdas.core.keys import published_digest, published_key, rendition_digest_in_key
@@ -61,8 +61,7 @@ def _publish_s3(source: s3.S3Location, bucket: str, settings: WorkerSettings) ->
 
 
 def _publish_local(location: str, bucket: str, settings: WorkerSettings) -> s3.S3Location:
-    require_local_paths_allowed(settings, FIELD)
-    body = read_local(location, settings.max_source_bytes, FIELD)
+    body = read_local(str(local_path_in_root(location, settings, FIELD)), settings.max_source_bytes, FIELD)
     identity = f"sha256={hashlib.sha256(body).hexdigest()}"
     destination = s3.S3Location(bucket, published_key(settings.output_prefix, location, identity))
     s3.put_object(

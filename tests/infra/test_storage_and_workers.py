@@ -120,7 +120,7 @@ def test_one_function_per_task_with_the_contracted_settings(synth):
         assert set(env) == set(expected_env)
         for key, value in expected_env.items():
             assert env[key] == (output_bucket if key == "OUTPUT_BUCKET" else value), key
-        assert env["ALLOW_LOCAL_PATHS"] == "false"
+        assert env["LOCAL_FILES_ROOT"] == ""
         log_group = synth.resources[props["LoggingConfig"]["LogGroup"]["Ref"]]
         assert log_group["Properties"]["RetentionInDays"] == synth.config.logRetentionDays
         assert log_group["DeletionPolicy"] == "Retain"

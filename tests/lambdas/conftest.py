@@ -41,7 +41,7 @@ def worker_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "MAX_FRAMES": "50",
         "MAX_OUTPUT_DIMENSION": "4096",
         "MAX_FANOUT": "50",
-        "ALLOW_LOCAL_PATHS": "false",
+        "LOCAL_FILES_ROOT": "",
     }
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

@@ -40,20 +40,20 @@ def test_settings_from_the_function_environment() -> None:
             "OUTPUT_PREFIX": "r/",
             "ALLOWED_URL_HOSTS": " Images.Example.com, *.cdn.example.net ,",
             "MAX_FANOUT": "7",
-            "ALLOW_LOCAL_PATHS": "TRUE",
+            "LOCAL_FILES_ROOT": " /srv/images ",
             "MAX_SOURCE_PIXELS": "",
         }
     )
     assert settings.output_bucket == "out"
     assert settings.allowed_url_hosts == ("images.example.com", "*.cdn.example.net")
     assert settings.max_fanout == 7
-    assert settings.allow_local_paths is True
+    assert settings.local_files_root == "/srv/images"
     assert settings.max_source_pixels == limits.MAX_SOURCE_PIXELS  # empty -> default
 
 
 def test_local_paths_are_off_unless_explicitly_enabled() -> None:
-    assert WorkerSettings.from_env({}).allow_local_paths is False
-    assert WorkerSettings.from_env({"ALLOW_LOCAL_PATHS": "false"}).allow_local_paths is False
+    assert WorkerSettings.from_env({}).local_files_root == ""
+    assert WorkerSettings.from_env({"LOCAL_FILES_ROOT": ""}).local_files_root == ""
 
 
 @pytest.mark.parametrize(

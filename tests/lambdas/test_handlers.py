@@ -178,9 +178,9 @@ def test_local_paths_work_only_when_the_local_runtime_allows_them(
     path = tmp_path / "local photo.png"
     path.write_bytes(images.rgba_png(300, 200))
     event = load_event("image_convert_resize", fileLocation=str(path), outputFormat="png")
-    with pytest.raises(SourceRefusedError, match="ALLOW_LOCAL_PATHS"):
+    with pytest.raises(SourceRefusedError, match="LOCAL_FILES_ROOT"):
         convert_handler(event, context)
-    monkeypatch.setenv("ALLOW_LOCAL_PATHS", "true")
+    monkeypatch.setenv("LOCAL_FILES_ROOT", str(tmp_path))
     result = convert_handler(event, context)
     assert decode(read(s3, result["fileLocation"])[0]).size == (300, 200)
     assert "/local-photo/" in result["fileLocation"]
@@ -284,9 +284,9 @@ def test_upload_of_a_local_file_in_the_local_runtime(
 ) -> None:
     path = tmp_path / "out.webp"
     path.write_bytes(images.encode(images.photo(64, 48), "WEBP"))
-    with pytest.raises(SourceRefusedError, match="ALLOW_LOCAL_PATHS"):
+    with pytest.raises(SourceRefusedError, match="LOCAL_FILES_ROOT"):
         upload_handler({"fileLocation": str(path)}, context)
-    monkeypatch.setenv("ALLOW_LOCAL_PATHS", "true")
+    monkeypatch.setenv("LOCAL_FILES_ROOT", str(tmp_path))
     result = upload_handler({"fileLocation": str(path)}, context)
     body, response = read(s3, result["fileLocation"])
     assert response["ContentType"] == "image/webp"
@@ -319,7 +319,7 @@ def test_planner_with_the_seed_event(worker_env: dict[str, str], context: Any) -
 
 
 def test_planner_refuses_a_location_no_worker_could_read(worker_env: dict[str, str], context: Any) -> None:
-    with pytest.raises(SourceRefusedError, match="ALLOW_LOCAL_PATHS"):
+    with pytest.raises(SourceRefusedError, match="LOCAL_FILES_ROOT"):
         plan_handler(load_event("image_multiple_convert_resize", fileLocation="/tmp/x.jpg"), context)
     with pytest.raises(SourceRefusedError, match="non-canonical"):
         plan_handler(

@@ -176,7 +176,7 @@ def test_plans_over_the_byte_cap_are_refused_rather_than_sent() -> None:
     [
         ("ftp://img.example.com/cat.png", {}, "unsupported scheme 'ftp'"),
         ("https://other.example.net/cat.png", {"ALLOWED_URL_HOSTS": "img.example.com"}, "ALLOWED_URL_HOSTS"),
-        ("/tmp/cat.png", {}, "ALLOW_LOCAL_PATHS=true"),
+        ("/tmp/cat.png", {}, "LOCAL_FILES_ROOT"),
     ],
 )
 def test_the_planner_refuses_a_location_exactly_as_the_worker_would(

@@ -70,7 +70,7 @@ def test_an_s3_copy_digest_is_the_object_identity_digest(s3: Any, context: Any) 
 def test_a_local_file_carries_the_digest_of_its_key(
     s3: Any, context: Any, counting: WriteCounter, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ALLOW_LOCAL_PATHS", "true")
+    monkeypatch.setenv("LOCAL_FILES_ROOT", str(tmp_path))
     path = tmp_path / "out.webp"
     data = images.encode(images.photo(64, 48), "WEBP")
     path.write_bytes(data)
@@ -89,7 +89,7 @@ def test_a_local_image_is_sniffed_under_the_configured_limits(
     """No special "unlimited" limits for sniffing: a file over MAX_SOURCE_PIXELS is refused, typed."""
     from lambdas.core.errors import ImageTooLargeError
 
-    monkeypatch.setenv("ALLOW_LOCAL_PATHS", "true")
+    monkeypatch.setenv("LOCAL_FILES_ROOT", str(tmp_path))
     monkeypatch.setenv("MAX_SOURCE_PIXELS", "1000")
     path = tmp_path / "big.png"
     path.write_bytes(images.rgba_png(50, 40))

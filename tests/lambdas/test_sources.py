@@ -110,7 +110,7 @@ def test_different_urls_with_the_same_bytes_stay_apart(origin: Origin, worker_en
 
 
 def test_local_files_are_identified_by_their_hash(tmp_path: Path, worker_env: dict[str, str]) -> None:
-    settings = settings_with(worker_env, ALLOW_LOCAL_PATHS="true")
+    settings = settings_with(worker_env, LOCAL_FILES_ROOT=str(tmp_path))
     path = tmp_path / "cat.png"
     path.write_bytes(b"local bytes")
     first = sources.read_source(str(path), settings)
@@ -121,7 +121,7 @@ def test_local_files_are_identified_by_their_hash(tmp_path: Path, worker_env: di
 
 
 def test_check_location_says_what_kind_of_location_it_is(worker_env: dict[str, str]) -> None:
-    settings = settings_with(worker_env, ALLOW_LOCAL_PATHS="true")
+    settings = settings_with(worker_env, LOCAL_FILES_ROOT="/")
     assert sources.check_location("s3://bucket/dir/cat.png", settings) == s3.S3Location(
         "bucket", "dir/cat.png"
     )
@@ -142,7 +142,9 @@ REFUSED = [
         {"ALLOWED_URL_HOSTS": "*.example.com"},
         "host other.example.net is not in ALLOWED_URL_HOSTS",
     ),
-    ("/tmp/cat.png", {}, "ALLOW_LOCAL_PATHS=true"),
+    ("/tmp/cat.png", {}, "LOCAL_FILES_ROOT"),
+    ("/etc/passwd", {"LOCAL_FILES_ROOT": "/tmp"}, "outside the files root"),
+    ("/tmp/../etc/passwd", {"LOCAL_FILES_ROOT": "/tmp"}, "outside the files root"),
 ]
 
 

@@ -63,7 +63,7 @@ def invoke(s3: Any, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     config = DeploymentConfig.model_validate({})
 
     def call(task: str, event: dict[str, Any]) -> Any:
-        environment = function_environment(task, config, output_bucket=OUTPUT_BUCKET, local=False)
+        environment = function_environment(task, config, output_bucket=OUTPUT_BUCKET)
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         function = LambdaFunction(config.function_name(task), _handler(task))
@@ -226,7 +226,7 @@ def test_planner_accepts_fan_out_at_the_cap(s3: Any, invoke: Invoke) -> None:
 @pytest.mark.parametrize("task", [RESIZE_TASK, PLANNER_TASK])
 @pytest.mark.parametrize("location", ["/etc/passwd", "../../etc/passwd", "file:///etc/passwd"])
 def test_lambda_refuses_local_paths(task: str, location: str, s3: Any, invoke: Invoke) -> None:
-    """ALLOW_LOCAL_PATHS is false on Lambda: a path is never opened, whatever the task."""
+    """LOCAL_FILES_ROOT is unset on Lambda: a path is never opened, whatever the task."""
     event = (RESIZE_OK if task == RESIZE_TASK else PLAN_OK) | {"fileLocation": location}
     with pytest.raises(WorkerError) as raised:
         invoke(task, event)
