@@ -265,8 +265,11 @@ class LocalAws:
         translated = self._workflows[workflow_name]
         definition = _substitute(translated.asl_json, self._substitutions())
         name = self.config.state_machine_name(workflow_name)
+        machine_type = self.config.deployed_workflow_type(
+            workflow_name, express_compatible=translated.express_compatible
+        )
         arn: str = self.sfn.create_state_machine(
-            name=name, definition=definition, roleArn=STATES_ROLE, type=self.config.workflowType
+            name=name, definition=definition, roleArn=STATES_ROLE, type=machine_type
         )["stateMachineArn"]
         self.deployment.state_machine_arns[workflow_name] = arn
         return arn
