@@ -1,5 +1,5 @@
 """The default deployment in the local runtime: `image_renditions` as Express, one invocation that
-writes every rendition, a re-run that skips them; the seeds' workflows stay Standard."""
+writes every rendition, deterministically; the seeds' workflows stay Standard."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _run(aws: LocalAws, workflow_input: dict[str, Any]) -> tuple[dict[str, Any],
     return json.loads(described["output"]), state_attempts(aws.history(arn))
 
 
-def test_one_invocation_writes_every_rendition_and_a_rerun_skips_them(aws: LocalAws) -> None:
+def test_one_invocation_writes_every_rendition_and_a_rerun_rewrites_the_same_bytes(aws: LocalAws) -> None:
     key = "local-runs/default-deployment/photo.jpg"
     aws.s3.put_object(Bucket=aws.deployment.input_bucket, Key=key, Body=images.jpeg_photo(800, 600))
     workflow_input = {
@@ -55,19 +55,26 @@ def test_one_invocation_writes_every_rendition_and_a_rerun_skips_them(aws: Local
     recipe = aws.config.defaultRecipe
     assert output["rendered"] == len(recipe.outputFormats) * len(recipe.outputSizes)
     assert output["skipped"] == 0
+    bodies = []
     for rendition in output["renditions"]:
         bucket, rendition_key = rendition["fileLocation"].removeprefix("s3://").split("/", 1)
         assert bucket == aws.deployment.output_bucket
         body = aws.s3.get_object(Bucket=bucket, Key=rendition_key)["Body"].read()
+        bodies.append(body)
         with Image.open(io.BytesIO(body)) as image:
             assert image.size == (rendition["outputWidth"], rendition["outputHeight"])
             assert max(image.size) <= rendition["requestedWidth"]
 
+    # an upload's workflow does not ask S3 which renditions exist (skipExisting false): a repeated
+    # run rewrites the same keys with the same bytes
     again, _ = _run(aws, workflow_input)
-    assert (again["rendered"], again["skipped"]) == (0, output["rendered"])
+    assert (again["rendered"], again["skipped"]) == (output["rendered"], 0)
     assert [r["fileLocation"] for r in again["renditions"]] == [
         r["fileLocation"] for r in output["renditions"]
     ]
+    for rendition, body in zip(again["renditions"], bodies, strict=True):
+        bucket, rendition_key = rendition["fileLocation"].removeprefix("s3://").split("/", 1)
+        assert aws.s3.get_object(Bucket=bucket, Key=rendition_key)["Body"].read() == body
 
 
 @pytest.mark.parametrize(
@@ -90,10 +97,7 @@ def test_deployed_workflow_type(
 def test_a_memory_map_without_the_new_task_still_sizes_it() -> None:
     config = DeploymentConfig.from_context({"imgpipe:memorySize": {"image_convert_resize": 2048}})
     assert config.memorySize["image_convert_resize"] == 2048
-    assert (
-        config.memorySize["image_render_renditions"]
-        == DEFAULT_MEMORY_MB["image_render_renditions"]
-    )
+    assert config.memorySize["image_render_renditions"] == DEFAULT_MEMORY_MB["image_render_renditions"]
 
 
 def test_an_unknown_log_level_is_refused_naming_the_field() -> None:
