@@ -5,11 +5,12 @@ recipe grid is the planner's (`lambdas.core.planner.planned_renditions`: same de
 and field names), each rendition's key, bytes, metadata and Cache-Control are what
 `image_convert_resize` writes for that recipe.
 
-1. GET the source (its identity names every key), 2. unless `skipExisting` is false, HEAD every
+1. GET the source (its identity names every key); 2. unless `skipExisting` is false, HEAD every
 key in a bounded pool: a rendition already at its content-addressed key (with the matching digest
-metadata) is skipped, and when all are there nothing is decoded, 3. decode once (JPEG draft decoding to the largest box still needed),
-4. render the missing renditions one after the other (one CPU: a Lambda below 1,769 MB has at most
-one vCPU; the formats of one size share one resize) while their PUTs run in the pool.
+metadata) is skipped, and when all are there nothing is decoded; 3. decode once (JPEG draft
+decoding to the largest box still needed); 4. render the missing renditions one after the other
+(one CPU: a Lambda below 1,769 MB has at most one vCPU; the formats of one size share one resize)
+while their PUTs run in the pool.
 
 A HEAD per rendition, not one ListObjectsV2 of the source's folder: a LIST is priced like a PUT
 ($0.005 per 1,000) and a HEAD like a GET ($0.0004 per 1,000; https://aws.amazon.com/s3/pricing/),
