@@ -6,7 +6,7 @@ One model, so that what `cdk deploy` configures and what `imgpipe run` emulates 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +21,15 @@ CONTEXT_NAMESPACE = "imgpipe:"
 RESIZE_TASK = "image_convert_resize"
 UPLOAD_TASK = "upload_toS3"
 PLANNER_TASK = "image_multiple_convert_resize"
-WORKER_TASKS: tuple[str, ...] = (RESIZE_TASK, UPLOAD_TASK, PLANNER_TASK)
+RENDER_ALL_TASK = "image_render_renditions"
+WORKER_TASKS: tuple[str, ...] = (RESIZE_TASK, UPLOAD_TASK, PLANNER_TASK, RENDER_ALL_TASK)
+# The default per-image workflow: one invocation of RENDER_ALL_TASK, deployed Express.
+RENDITIONS_WORKFLOW = "image_renditions"
+
+WorkflowType = Literal["STANDARD", "EXPRESS"]
+DEFAULT_WORKFLOW_TYPES: dict[str, WorkflowType] = {RENDITIONS_WORKFLOW: "EXPRESS"}
+# Step Functions' logging levels (https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html).
+StateMachineLogLevel = Literal["ALL", "ERROR", "FATAL", "OFF"]
 
 # The Task state enforces the Conductor `timeoutSeconds` (its Retry/Catch understand States.Timeout);
 # the function's own timeout is a backstop a little later, so the state's timeout always fires first.
@@ -31,6 +39,14 @@ LAMBDA_MAX_TIMEOUT_SECONDS = 900
 # Lambda's default concurrency quota per account and Region ("Concurrent executions: 1,000";
 # new accounts may start lower: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)
 LAMBDA_DEFAULT_CONCURRENCY = 1000
+# Function memory (MB) when cdk.json names none for a task. Render-all: docs/performance.md
+# ("The default deployment") has the measurements behind it.
+DEFAULT_MEMORY_MB: dict[str, int] = {
+    RESIZE_TASK: 1024,
+    UPLOAD_TASK: 256,
+    PLANNER_TASK: 256,
+    RENDER_ALL_TASK: 1024,
+}
 
 
 class OutputSize(BaseModel):
@@ -54,8 +70,15 @@ class DeploymentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     prefix: str = Field("imgpipe", pattern=r"^[a-z][a-z0-9-]{1,30}$")
-    workflowType: Literal["STANDARD", "EXPRESS"] = "STANDARD"
-    triggerWorkflow: str = "image_multiple_convert_resize_upload"
+    workflowType: WorkflowType = "STANDARD"
+    # Per-workflow overrides of workflowType; a workflow that cannot run as Express (`.sync`
+    # children, waits past 5 minutes) is deployed Standard whatever is asked (deployed_workflow_type).
+    workflowTypes: dict[str, WorkflowType] = Field(default_factory=lambda: dict(DEFAULT_WORKFLOW_TYPES))
+    triggerWorkflow: str = RENDITIONS_WORKFLOW
+    # What every state machine logs to its log group. ERROR without execution data logs nothing for
+    # a succeeded execution; ALL with execution data was ~280 KB per image on the dynamic fork.
+    stateMachineLogLevel: StateMachineLogLevel = "ERROR"
+    stateMachineLogExecutionData: bool = False
     defaultRecipe: DefaultRecipe = Field(
         default_factory=lambda: DefaultRecipe(
             outputFormats=["webp", "jpg"],
@@ -75,9 +98,7 @@ class DeploymentConfig(BaseModel):
     maxFrames: PositiveInt = limits.MAX_FRAMES
     maxOutputDimension: PositiveInt = limits.MAX_OUTPUT_DIMENSION
     maxFanout: PositiveInt = limits.MAX_FANOUT
-    memorySize: dict[str, PositiveInt] = Field(
-        default_factory=lambda: {RESIZE_TASK: 1024, UPLOAD_TASK: 256, PLANNER_TASK: 256}
-    )
+    memorySize: dict[str, PositiveInt] = Field(default_factory=lambda: dict(DEFAULT_MEMORY_MB))
     logRetentionDays: PositiveInt = 30
     # the account's Lambda concurrency quota in the target Region (Service Quotas L-B99A9384): what
     # the concurrency plan fits the workers' reserved concurrency into (infra/concurrency.py)
@@ -85,6 +106,11 @@ class DeploymentConfig(BaseModel):
     removalPolicy: Literal["retain", "destroy"] = "retain"
     # Subscribed to the alarm topic (SNS sends a confirmation mail first); None: no subscription.
     alarmEmail: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+
+    @field_validator("memorySize")
+    @classmethod
+    def _every_task_has_memory(cls, value: dict[str, int]) -> dict[str, int]:
+        return DEFAULT_MEMORY_MB | value  # a cdk.json written before a task existed still deploys it
 
     @field_validator("inputPrefix", "outputPrefix")
     @classmethod
@@ -113,6 +139,17 @@ class DeploymentConfig(BaseModel):
     def state_machine_name(self, workflow_name: str) -> str:
         return f"{self.prefix}-{workflow_name}"
 
+    def express_workflows(self, names: Iterable[str]) -> frozenset[str]:
+        """The workflows this deployment asks to run as Express (before the translator's say)."""
+        return frozenset(n for n in names if self.workflowTypes.get(n, self.workflowType) == "EXPRESS")
+
+    def deployed_workflow_type(self, workflow_name: str, *, express_compatible: bool) -> WorkflowType:
+        """The type a workflow's state machine gets, on AWS and in the local runtime: the
+        per-workflow override or workflowType, and Standard when the translator says Express cannot
+        run it (a Map of `startExecution.sync:2` children, a wait past 5 minutes)."""
+        wanted = self.workflowTypes.get(workflow_name, self.workflowType)
+        return "EXPRESS" if wanted == "EXPRESS" and express_compatible else "STANDARD"
+
 
 def function_environment(
     task_name: str, config: DeploymentConfig, *, output_bucket: str, local_files_root: str = ""
@@ -128,24 +165,24 @@ def function_environment(
         # No pydantic plugin discovery at import: 15-30 ms of every cold start (benchmarks/coldinit.py).
         "PYDANTIC_DISABLE_PLUGINS": "__all__",
     }
-    if task_name in (RESIZE_TASK, UPLOAD_TASK):
+    if task_name in (RESIZE_TASK, UPLOAD_TASK, RENDER_ALL_TASK):
         env |= {
             "OUTPUT_BUCKET": output_bucket,
             "OUTPUT_PREFIX": config.outputPrefix,
             "CACHE_CONTROL": config.cacheControl,
         }
-    if task_name in (RESIZE_TASK, PLANNER_TASK):
+    if task_name in (RESIZE_TASK, PLANNER_TASK, RENDER_ALL_TASK):
         env |= {
             "ALLOWED_URL_HOSTS": ",".join(config.allowedUrlHosts),
             "MAX_OUTPUT_DIMENSION": str(config.maxOutputDimension),
         }
-    if task_name == RESIZE_TASK:
+    if task_name in (RESIZE_TASK, RENDER_ALL_TASK):
         env |= {
             "MAX_SOURCE_BYTES": str(config.maxSourceBytes),
             "MAX_SOURCE_PIXELS": str(config.maxSourcePixels),
             "MAX_FRAMES": str(config.maxFrames),
         }
-    if task_name == PLANNER_TASK:
+    if task_name in (PLANNER_TASK, RENDER_ALL_TASK):
         env["MAX_FANOUT"] = str(config.maxFanout)
     return env
 

@@ -14,12 +14,13 @@ def build(app: App) -> ImgpipeStack:
     from statemachines.project import load_project, translate_project
 
     config = deployment_config(app.node)
+    project = load_project()
     stack = ImgpipeStack(
         app,
         config.prefix,
         config=config,
-        project=load_project(),
-        translated=translate_project(express=config.workflowType == "EXPRESS"),
+        project=project,
+        translated=translate_project(project, express=config.express_workflows(project.workflows)),
         reserve_concurrency=reserved_concurrency_enabled(app.node),
         description="imgpipe: Conductor image workflows on Step Functions with Pillow Lambda workers",
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -174,19 +174,21 @@ def load_project(conductor_dir: Path = CONDUCTOR_DIR) -> Project:
 
 
 def translate_all(
-    project: Project, *, express: bool = False
+    project: Project, *, express: bool | Container[str] = False
 ) -> tuple[dict[str, TranslatedWorkflow], list[Diagnostic]]:
     """Translate every workflow; never raises, returns the findings beside the results.
 
-    `express`: the deployment runs Express-compatible workflows as Express (cdk.json
-    `workflowType`), so their throttle retries are fitted into Express's 5 minutes."""
+    `express`: the workflows the deployment runs as Express when they are Express-compatible (True:
+    all of them; cdk.json `workflowType`/`workflowTypes`), so their throttle retries are fitted into
+    Express's 5 minutes."""
     translated: dict[str, TranslatedWorkflow] = {}
     findings: list[Diagnostic] = []
     express_options = replace(project.options, duration_budget_seconds=EXPRESS_MAX_SECONDS)
     for name in sorted(project.workflows):
         workflow = project.workflows[name]
         translation = translate_workflow(workflow, project.task_defs, project.workflows, project.options)
-        if express and translation.express_compatible:
+        wanted = express if isinstance(express, bool) else name in express
+        if wanted and translation.express_compatible:
             translation = translate_workflow(workflow, project.task_defs, project.workflows, express_options)
         findings.extend(translation.diagnostics)
         translated[name] = _deployable(translation)
@@ -224,10 +226,11 @@ def translate_definition(definition: Mapping[str, Any], project: Project | None 
 
 
 def translate_project(
-    project: Project | None = None, *, express: bool = False
+    project: Project | None = None, *, express: bool | Container[str] = False
 ) -> dict[str, TranslatedWorkflow]:
     """Every workflow of the project, translated; raises TranslationError on error diagnostics.
-    `express` as in `translate_all`: what CDK and the local runtime deploy for `workflowType` EXPRESS."""
+    `express` as in `translate_all`: what CDK and the local runtime deploy (DeploymentConfig.
+    express_workflows)."""
     translated, findings = translate_all(project or load_project(), express=express)
     errors = [d for d in findings if d.severity == "error"]
     if errors:

@@ -119,9 +119,10 @@ def creation_order(workflows: Mapping[str, Any]) -> list[str]:
 
 
 def _translated_project(config: DeploymentConfig) -> dict[str, Any]:
-    from statemachines.project import translate_project
+    from statemachines.project import load_project, translate_project
 
-    return dict(translate_project(express=config.workflowType == "EXPRESS"))
+    project = load_project()
+    return dict(translate_project(project, express=config.express_workflows(project.workflows)))
 
 
 def _substitute(asl_json: str, values: Mapping[str, str]) -> str:
@@ -276,8 +277,11 @@ class LocalAws:
         translated = self._workflows[workflow_name]
         definition = _substitute(translated.asl_json, self._substitutions())
         name = self.config.state_machine_name(workflow_name)
+        machine_type = self.config.deployed_workflow_type(
+            workflow_name, express_compatible=translated.express_compatible
+        )
         arn: str = self.sfn.create_state_machine(
-            name=name, definition=definition, roleArn=STATES_ROLE, type=self.config.workflowType
+            name=name, definition=definition, roleArn=STATES_ROLE, type=machine_type
         )["stateMachineArn"]
         self.deployment.state_machine_arns[workflow_name] = arn
         return arn

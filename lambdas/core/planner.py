@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from lambdas.core.errors import InvalidRecipeError
-from lambdas.core.inputs import PlanInput, make_recipe, parse_event
-from lambdas.core.recipe import canonical_format
+from lambdas.core.inputs import PlanInput, RecipeGrid, make_recipe, parse_event
+from lambdas.core.recipe import Recipe, canonical_format
 
 RESIZE_TASK = "image_convert_resize"
 # Step Functions' payload limit is 256 KB. At MAX_FANOUT=50 a typical plan is 45-57 KB; the worst case
@@ -24,9 +25,20 @@ MAX_PLAN_BYTES = 160 * 1024
 _OPTIONAL_FIELDS = ("fit", "upscale", "quality", "background", "stripMetadata")
 
 
-def plan(event: Any, *, max_dimension: int, max_fanout: int) -> dict[str, Any]:
-    parsed = parse_event(event, PlanInput)
+@dataclass(frozen=True)
+class PlannedRendition:
+    """One cell of the formats x sizes grid: the caller's spelling of the format and its recipe."""
 
+    spelling: str
+    width: int
+    height: int
+    recipe: Recipe
+
+
+def planned_renditions(parsed: RecipeGrid, *, max_dimension: int, max_fanout: int) -> list[PlannedRendition]:
+    """Every rendition the request names, deduplicated (first spelling wins), in formats x sizes
+    order, each recipe validated now so a bad one fails the request before any work; errors name
+    the caller's fields (`outputFormats.<i>`, `outputSizes.<i>.width`)."""
     formats: dict[str, tuple[str, str]] = {}  # canonical name -> (caller's spelling, its field)
     for index, spelling in enumerate(parsed.outputFormats):
         field = f"outputFormats.{index}"
@@ -43,36 +55,46 @@ def plan(event: Any, *, max_dimension: int, max_fanout: int) -> dict[str, Any]:
             f"{len(formats)} formats x {len(sizes)} sizes = {count} renditions "
             f"exceeds MAX_FANOUT={max_fanout}",
         )
-
-    options = parsed.model_dump(include=set(_OPTIONAL_FIELDS), exclude_unset=True)
-    tasks: list[dict[str, Any]] = []
-    for index, (
-        (canonical, (spelling, format_field)),
-        ((width, height), (width_field, height_field)),
-    ) in enumerate(itertools.product(formats.items(), sizes.items())):
-        # Every rendition's recipe is validated now, so a bad one fails the plan, not the fork.
-        make_recipe(
-            parsed,
-            canonical,
+    return [
+        PlannedRendition(
+            spelling,
             width,
             height,
-            max_dimension=max_dimension,
-            fields=(format_field, width_field, height_field),
-        )
-        tasks.append(
-            _task(
-                f"{RESIZE_TASK}_{spelling}_{width}x{height}_{index}",
-                {
-                    "fileLocation": parsed.fileLocation,
-                    "outputFormat": spelling,
-                    "outputWidth": width,
-                    "outputHeight": height,
-                    "maintainAspectRatio": parsed.maintainAspectRatio,
-                    **options,
-                },
+            make_recipe(
                 parsed,
-            )
+                canonical,
+                width,
+                height,
+                max_dimension=max_dimension,
+                fields=(format_field, width_field, height_field),
+            ),
         )
+        for (canonical, (spelling, format_field)), ((width, height), (width_field, height_field)) in (
+            itertools.product(formats.items(), sizes.items())
+        )
+    ]
+
+
+def plan(event: Any, *, max_dimension: int, max_fanout: int) -> dict[str, Any]:
+    parsed = parse_event(event, PlanInput)
+    options = parsed.model_dump(include=set(_OPTIONAL_FIELDS), exclude_unset=True)
+    tasks = [
+        _task(
+            f"{RESIZE_TASK}_{item.spelling}_{item.width}x{item.height}_{index}",
+            {
+                "fileLocation": parsed.fileLocation,
+                "outputFormat": item.spelling,
+                "outputWidth": item.width,
+                "outputHeight": item.height,
+                "maintainAspectRatio": parsed.maintainAspectRatio,
+                **options,
+            },
+            parsed,
+        )
+        for index, item in enumerate(
+            planned_renditions(parsed, max_dimension=max_dimension, max_fanout=max_fanout)
+        )
+    ]
     result = {
         "dynamicTasks": [{key: value for key, value in task.items() if key != "input"} for task in tasks],
         "dynamicTasksInput": {task["taskReferenceName"]: task["input"] for task in tasks},

@@ -31,7 +31,10 @@ def convert_resize(event: Any, settings: WorkerSettings) -> dict[str, Any]:
         content_type=rendered.content_type,
         cache_control=settings.cache_control,
         metadata=rendition_metadata(
-            location, rendition_digest(source.identity, recipe), recipe.canonical_json()
+            location,
+            rendition_digest(source.identity, recipe),
+            recipe.canonical_json(),
+            (rendered.width, rendered.height),
         ),
     )
     return {

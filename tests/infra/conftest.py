@@ -50,7 +50,7 @@ def synthesize(outdir: Path, overrides: dict[str, Any] | None = None) -> Synthes
         resources=template_json["Resources"],
         outdir=outdir,
         config=stack.config,
-        translated=translate_project(express=stack.config.workflowType == "EXPRESS"),
+        translated=translate_project(express=stack.config.express_workflows(load_project().workflows)),
         project=load_project(),
     )
 

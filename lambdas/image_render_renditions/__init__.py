@@ -1,0 +1,1 @@
+"""Conductor task `image_render_renditions`: one source -> every rendition of its recipe in S3."""
