@@ -88,4 +88,6 @@ class WorkerSettings(BaseModel):
             first = error.errors()[0]
             field = str(first["loc"][0]) if first["loc"] else "environment"
             # A deployment mistake, not bad task input; still typed so it is never retried.
-            raise InvalidRecipeError(f"environment.{field.upper()}", first["msg"]) from error
+            raise InvalidRecipeError(
+                f"environment.{names.get(field, field.upper())}", first["msg"]
+            ) from error

@@ -240,3 +240,10 @@ def test_a_decode_that_fits_is_not_refused(tmp_path) -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (2000, 1500), (10, 20, 30)).save(buffer, "WEBP")
     assert render_bytes(buffer.getvalue(), WEBP_1200, DecodeLimits(memory_mb=256)).width == 1200
+
+
+def test_a_broken_memory_variable_is_named_as_lambda_spells_it() -> None:
+    from lambdas.core.errors import InvalidRecipeError
+
+    with pytest.raises(InvalidRecipeError, match=r"environment\.AWS_LAMBDA_FUNCTION_MEMORY_SIZE"):
+        WorkerSettings.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "lots"})
