@@ -28,6 +28,9 @@ MIB = 1024 * 1024
 HANDLER_BASELINE_MB = 80
 # Kept free of the function's memory: allocator fragmentation, decoder scratch not modelled.
 MEMORY_MARGIN = 0.10
+# Held at every stage besides the images: decoder and encoder state, Python objects, allocator
+# slack (the measured WebP peak at its cap was 1 MB over the per-pixel figures alone).
+SCRATCH_BYTES = 8 * MIB
 
 # Pillow stores every multi-band mode in 4 bytes per pixel ("RGB" too), 16-bit grey in 2.
 _ONE_BYTE_MODES = frozenset({"1", "L", "P"})
@@ -180,7 +183,7 @@ def estimate(
     scale = draft_scale(header, draft_boxes_of(recipes) if draft_boxes is None else draft_boxes)
     width, height = -(-header.width // scale), -(-header.height // scale)
     pixels = width * height
-    held_bytes = header.source_bytes
+    held_bytes = header.source_bytes + SCRATCH_BYTES
     decoded = pixels * bytes_per_pixel(header.mode)
     decoder_peak, decoder_held = _DECODER_BYTES.get(header.format, (0.0, 0.0))
     coefficients = 0
