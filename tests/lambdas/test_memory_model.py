@@ -248,3 +248,20 @@ def test_a_broken_memory_variable_is_named_as_lambda_spells_it() -> None:
 
     with pytest.raises(InvalidRecipeError, match=r"environment\.AWS_LAMBDA_FUNCTION_MEMORY_SIZE"):
         WorkerSettings.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "lots"})
+
+
+def test_an_upscaled_animation_is_refused_before_any_frame_is_decoded() -> None:
+    data = images.animated("GIF", width=100, height=100, frames=20)
+    huge = normalised_recipe("webp", 8192, 8192, fit="contain", upscale=True)
+    assert render_bytes(data, replace(huge, width=200, height=200), DecodeLimits()).frames == 20
+    with pytest.raises(ImageTooLargeError, match="GIF of 20 frames"):
+        render_bytes(data, huge, DecodeLimits())  # 20 kept frames of 67 MP: about 6.7 GB
+
+
+def test_decode_once_checks_every_rendition_it_will_render() -> None:
+    data = images.jpeg_photo(800, 600)
+    small = normalised_recipe("jpg", 300, 300, fit="contain")
+    poster = normalised_recipe("avif", 8192, 8192, fit="fill")  # padded to the whole box, AVIF encoder
+    assert load_source(data, DecodeLimits(), recipes=[small]).size == (800, 600)
+    with pytest.raises(ImageTooLargeError, match=r"render 2 \(avif 8192x8192\)"):
+        load_source(data, DecodeLimits(), recipes=[small, poster])
