@@ -340,22 +340,24 @@ def caps_markdown(caps: dict[str, Any]) -> list[str]:
         f"the model allows a source {caps['usable_mb']:,} MB (less a "
         f"{caps['handler_baseline_mb_assumed']} MB handler baseline and a {caps['margin']:.0%} margin).",
         "",
-        "| input | size | pixels | source MB | handler baseline MB | peak RSS MB | worker's estimate "
-        "+ baseline MB | outcome |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        f"| input | size | pixels | source MB | handler baseline MB | peak RSS MB | of which the source "
+        f"(peak - baseline; {caps['memory_mb'] - caps['rows'][0].get('baseline_rss_mb', 0):,.0f} MB free) "
+        "| worker's estimate + baseline MB | outcome |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in caps["rows"]:
         dims = f"{row['width']}x{row['height']}" + (f" x {row['frames']}" if row["frames"] > 1 else "")
         if "error" in row:
             lines.append(
                 f"| {row['input']} | {row['size']} ({dims}) | {row['pixels']:,} | {row['source_mb']} "
-                f"| | | | error: {row['error']} |"
+                f"| | | | | error: {row['error']} |"
             )
             continue
         outcome = row["outcome"].split("; the largest")[0]
         lines.append(
             f"| {row['input']} | {row['size']} ({dims}) | {row['pixels']:,} | {row['source_mb']} | "
-            f"{row['baseline_rss_mb']} | {row['peak_rss_mb']} | {row['model_mb'] or 'n/a'} | {outcome} |"
+            f"{row['baseline_rss_mb']} | {row['peak_rss_mb']} | "
+            f"{row['peak_rss_mb'] - row['baseline_rss_mb']:.1f} | {row['model_mb'] or 'n/a'} | {outcome} |"
         )
     return [*lines, "", *_caps_summary(caps)]
 
@@ -365,7 +367,7 @@ def _caps_summary(caps: dict[str, Any]) -> list[str]:
     whether every measured peak stayed within the worker's own estimate."""
     measured = [row for row in caps["rows"] if "peak_rss_mb" in row]
     rendered = [row for row in measured if row["outcome"].startswith("rendered")]
-    refused = [row for row in measured if row["outcome"].startswith("ImageTooLargeError")]
+    refused = [row for row in measured if "to decode and render" in row["outcome"]]  # by the model
     lines = []
     if rendered:
         top = max(rendered, key=lambda row: row["peak_rss_mb"])
