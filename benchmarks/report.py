@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmarks import coldinit, settings
+from benchmarks import coldinit, memory, settings
 
 PLOT_NAME = "performance-ratios.png"
 # Hand-written interpretation (profiles, suggested changes), kept outside the generated tables.
@@ -172,6 +172,8 @@ def markdown(results: dict[str, Any]) -> str:
         "ImageMagick's figure is its largest `convert` process; the others are the whole Python process.",
         "",
     ]
+    if "memory_caps" in results:
+        lines += [*memory.caps_markdown(results["memory_caps"]), ""]
     lines += coldinit.report_lines(results["cold_init"])
     e2e = results["e2e"]
     lines += ["", "## Local end-to-end: dynamic fork, job A", ""]

@@ -363,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         results["memory"] += [
             memory.measure("imgpipe-handler", job.name, files[job.source]) for job in JOBS.values()
         ]
+        print("peak RSS at the configured caps, every accepted format ...", flush=True)
+        results["memory_caps"] = memory.measure_caps(Path(workdir))
         print("cold init ...", flush=True)
         results["cold_init"] = coldinit.measure_all(repeats)
         imaging_ms = results["timing"].get("A", {}).get("imgpipe", {}).get("median_ms")

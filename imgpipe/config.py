@@ -10,9 +10,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
-from lambdas.core import limits
+from lambdas.core import limits, memory_model
+from lambdas.core.errors import InvalidRecipeError
+from lambdas.core.recipe import Fit, Recipe, normalised_recipe
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = PROJECT_ROOT / "cdk.json"
@@ -30,6 +32,11 @@ WorkflowType = Literal["STANDARD", "EXPRESS"]
 DEFAULT_WORKFLOW_TYPES: dict[str, WorkflowType] = {RENDITIONS_WORKFLOW: "EXPRESS"}
 # Step Functions' logging levels (https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html).
 StateMachineLogLevel = Literal["ALL", "ERROR", "FATAL", "OFF"]
+# The functions that decode sources, and whether each renders every rendition of a source in one
+# invocation (decode once) or one rendition per invocation: what the memory check at synth assumes.
+DECODING_TASKS: dict[str, bool] = {RESIZE_TASK: False, RENDER_ALL_TASK: True}
+# Lambda's memory range (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
+LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB = 128, 10_240
 
 # The Task state enforces the Conductor `timeoutSeconds` (its Retry/Catch understand States.Timeout);
 # the function's own timeout is a backstop a little later, so the state's timeout always fires first.
@@ -42,10 +49,10 @@ LAMBDA_DEFAULT_CONCURRENCY = 1000
 # Function memory (MB) when cdk.json names none for a task. Render-all: docs/performance.md
 # ("The default deployment") has the measurements behind it.
 DEFAULT_MEMORY_MB: dict[str, int] = {
-    RESIZE_TASK: 1024,
+    RESIZE_TASK: limits.RESIZE_MEMORY_MB,
     UPLOAD_TASK: 256,
     PLANNER_TASK: 256,
-    RENDER_ALL_TASK: 1024,
+    RENDER_ALL_TASK: limits.RESIZE_MEMORY_MB,
 }
 
 
@@ -118,6 +125,60 @@ class DeploymentConfig(BaseModel):
         if value and not value.endswith("/"):
             raise ValueError("must be empty or end with '/'")
         return value
+
+    @model_validator(mode="after")
+    def _caps_fit_memory(self) -> DeploymentConfig:
+        """Refuse caps the memory model says no source could reach (lambdas/core/memory_model.py):
+        synth fails here instead of the function being OOM-killed on its first large upload."""
+        problems = []
+        for task, memory_mb in self.memorySize.items():
+            key = f"{CONTEXT_NAMESPACE}memorySize.{task}"
+            if not LAMBDA_MIN_MEMORY_MB <= memory_mb <= LAMBDA_MAX_MEMORY_MB:
+                problems.append(
+                    f"{key} is {memory_mb} MB; Lambda allows {LAMBDA_MIN_MEMORY_MB}-{LAMBDA_MAX_MEMORY_MB}"
+                )
+                continue
+            if task not in DECODING_TASKS:
+                continue
+            recipes = self.default_recipes()
+            recipe_sets = [recipes] if DECODING_TASKS[task] else [[recipe] for recipe in recipes]
+            for gap in memory_model.shortfalls(
+                memory_mb,
+                recipe_sets,
+                max_source_pixels=self.maxSourcePixels,
+                max_frames=self.maxFrames,
+                max_source_bytes=self.maxSourceBytes,
+            ):
+                problems.append(
+                    f"{CONTEXT_NAMESPACE}{gap.limit} cannot be reached with {key} = {memory_mb} MB: "
+                    f"{gap.source} at {CONTEXT_NAMESPACE}maxSourcePixels = {self.maxSourcePixels:,} "
+                    f"(with {CONTEXT_NAMESPACE}maxSourceBytes = {self.maxSourceBytes:,} held) needs about "
+                    f"{gap.needed_mb:,.0f} MB of the {gap.usable_mb:,.0f} MB left after the handler baseline "
+                    f"and margin; lower {CONTEXT_NAMESPACE}maxSourcePixels"
+                    f"{' or ' + CONTEXT_NAMESPACE + 'maxFrames' if gap.limit == 'maxFrames' else ''} "
+                    f"(this memory reaches {gap.largest:,} pixels) or raise {key} to at least "
+                    f"{gap.memory_needed_mb:,} MB"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def default_recipes(self) -> list[Recipe]:
+        """The renditions the S3 trigger asks of every upload (`defaultRecipe`), as the workers see
+        them; unknown formats are left to the planner, which refuses them by name."""
+        extra = self.defaultRecipe.model_extra or {}
+        fit: Fit = "contain" if self.defaultRecipe.maintainAspectRatio else "stretch"
+        if extra.get("fit") in ("contain", "cover", "fill", "stretch"):
+            fit = extra["fit"]
+        upscale = extra.get("upscale") is True
+        recipes = []
+        for fmt in self.defaultRecipe.outputFormats:
+            for size in self.defaultRecipe.outputSizes:
+                try:
+                    recipes.append(normalised_recipe(fmt, size.width, size.height, fit=fit, upscale=upscale))
+                except InvalidRecipeError:
+                    continue
+        return recipes
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> DeploymentConfig:

@@ -30,6 +30,9 @@ class WorkerSettings(BaseModel):
     max_frames: PositiveInt = limits.MAX_FRAMES
     max_output_dimension: PositiveInt = limits.MAX_OUTPUT_DIMENSION
     max_fanout: PositiveInt = limits.MAX_FANOUT
+    # Lambda sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE (the local runtime too); the memory model checks
+    # each source against it before decoding.
+    memory_size_mb: PositiveInt = limits.RESIZE_MEMORY_MB
     # the directory under which local paths may be read: empty on Lambda (no local paths at all)
     local_files_root: str = ""
     fetch_connect_timeout: float = Field(3.0, gt=0)
@@ -43,9 +46,12 @@ class WorkerSettings(BaseModel):
         return value
 
     def decode_limits(self) -> DecodeLimits:
-        """The caps `open_untrusted` enforces on a source, from MAX_SOURCE_BYTES/PIXELS and MAX_FRAMES."""
+        """The caps on a source, from MAX_SOURCE_BYTES/PIXELS, MAX_FRAMES and the function's memory."""
         return DecodeLimits(
-            max_bytes=self.max_source_bytes, max_pixels=self.max_source_pixels, max_frames=self.max_frames
+            max_bytes=self.max_source_bytes,
+            max_pixels=self.max_source_pixels,
+            max_frames=self.max_frames,
+            memory_mb=self.memory_size_mb,
         )
 
     def require_output_bucket(self) -> str:
@@ -67,6 +73,7 @@ class WorkerSettings(BaseModel):
             "max_frames": "MAX_FRAMES",
             "max_output_dimension": "MAX_OUTPUT_DIMENSION",
             "max_fanout": "MAX_FANOUT",
+            "memory_size_mb": "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
         }
         values: dict[str, object] = {
             field: env[variable] for field, variable in names.items() if env.get(variable, "") != ""
@@ -80,4 +87,6 @@ class WorkerSettings(BaseModel):
             first = error.errors()[0]
             field = str(first["loc"][0]) if first["loc"] else "environment"
             # A deployment mistake, not bad task input; still typed so it is never retried.
-            raise InvalidRecipeError(f"environment.{field.upper()}", first["msg"]) from error
+            raise InvalidRecipeError(
+                f"environment.{names.get(field, field.upper())}", first["msg"]
+            ) from error

@@ -22,7 +22,9 @@ ADVICE = {
     "InvalidRecipeError": "fix the recipe fields named in the cause, in the workflow input",
     "UnsupportedImageError": "convert the source to a supported format (JPEG, PNG, WebP, GIF, TIFF, BMP)",
     "CorruptImageError": "the source is not a readable image: check the file, re-export it",
-    "ImageTooLargeError": "use a smaller source, or raise maxSourceBytes/maxSourcePixels in cdk.json",
+    "ImageTooLargeError": (
+        "use a smaller source, or raise maxSourceBytes, maxSourcePixels or memorySize in cdk.json"
+    ),
     "SourceNotFoundError": "check fileLocation: the object, file or URL does not exist",
     "SourceRefusedError": "fileLocation is refused: use an allowed host (allowedUrlHosts) or an S3 URI",
     "TransientSourceError": "the source could not be fetched after retries: try again later",

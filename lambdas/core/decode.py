@@ -9,21 +9,26 @@ to ImageTooLargeError; the configured limits are enforced by the explicit checks
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from PIL import Image, UnidentifiedImageError
 
+from lambdas.core import memory_model
 from lambdas.core.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 from lambdas.core.limits import DecodeLimits
 from lambdas.core.plugins import candidate_formats
+from lambdas.core.recipe import Recipe
 
 __all__ = [
     "ALLOWED_INPUT_FORMATS",
     "ANIMATABLE_INPUT_FORMATS",
     "DecodeLimits",
+    "check_memory",
+    "header_orientation",
     "open_untrusted",
     "pillow_guard",
+    "source_header",
 ]
 
 # Only these Pillow plugins may even look at the bytes. TIFF and BMP are common camera/scanner
@@ -118,3 +123,78 @@ def open_untrusted(data: bytes, limits: DecodeLimits, field: str = "fileLocation
                     f"the limit of {limits.max_pixels} for a whole animation",
                 )
     return image
+
+
+def _jpeg_samples_per_pixel(image: Image.Image) -> float:
+    """Component samples per pixel from the JPEG frame header (4:2:0 is 1.5, 4:4:4 is 3)."""
+    layers = getattr(image, "layer", None) or []
+    if not layers:
+        return float(len(image.getbands()))
+    max_h = max(layer[1] for layer in layers)
+    max_v = max(layer[2] for layer in layers)
+    return sum(layer[1] * layer[2] for layer in layers) / (max_h * max_v)
+
+
+def header_orientation(image: Image.Image) -> int | None:
+    """The EXIF orientation when reading it decodes no pixels, else None (unknown): Pillow's PNG
+    getexif() loads the whole image unless an eXIf chunk came before the image data."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return None
+    orientation = image.getexif().get(0x0112, 1)
+    return orientation if isinstance(orientation, int) and orientation in range(1, 9) else 1
+
+
+def source_header(
+    image: Image.Image, source_bytes: int, orientation: int | None = None
+) -> memory_model.SourceHeader:
+    """What the memory model needs, read from an opened (not yet decoded) image."""
+    fmt = "JPEG" if image.format == "MPO" else str(image.format)
+    animated = image.format in ANIMATABLE_INPUT_FORMATS and getattr(image, "is_animated", False)
+    jpeg = fmt == "JPEG"
+    return memory_model.SourceHeader(
+        format=fmt,
+        width=image.width,
+        height=image.height,
+        mode=image.mode,
+        frames=int(getattr(image, "n_frames", 1)) if animated else 1,
+        source_bytes=source_bytes,
+        transposed=orientation is None or orientation in range(2, 9),
+        has_icc=bool(image.info.get("icc_profile")),
+        alpha="A" in image.mode or "transparency" in image.info,
+        progressive=jpeg and bool(image.info.get("progressive") or image.info.get("progression")),
+        samples_per_pixel=_jpeg_samples_per_pixel(image) if jpeg else 3.0,
+    )
+
+
+def check_memory(
+    image: Image.Image,
+    source_bytes: int,
+    limits: DecodeLimits,
+    recipes: Iterable[Recipe] = (),
+    *,
+    orientation: int | None = None,
+    draft_boxes: Sequence[tuple[int, int]] | None = None,
+    field: str = "fileLocation",
+) -> memory_model.MemoryEstimate:
+    """Refuse, before any pixel is decoded, a source whose decode and renditions (one at a time) would
+    not fit the function's memory (lambdas/core/memory_model.py); return the estimate otherwise.
+    `draft_boxes`: the boxes JPEG draft decoding will use (None: those of the non-upscaling recipes)."""
+    recipes = list(recipes)
+    header = source_header(image, source_bytes, orientation)
+    estimate = memory_model.estimate(header, recipes, draft_boxes=draft_boxes)
+    usable = memory_model.usable_bytes(limits.memory_mb)
+    if estimate.peak_bytes <= usable:
+        return estimate
+    largest = memory_model.largest_fitting_pixels(
+        header, recipes, limits.memory_mb, upper=limits.max_pixels, draft_boxes=draft_boxes
+    )
+    kind = f"{header.mode} {header.format}" + (f" of {header.frames} frames" if header.frames > 1 else "")
+    raise ImageTooLargeError(
+        field,
+        f"a {header.width}x{header.height} {kind} source needs about {estimate.peak_mb:,.0f} MB to decode "
+        f"and render ({estimate.peak_stage}), more than the {usable / memory_model.MIB:,.0f} MB a "
+        f"{limits.memory_mb:,} MB function (imgpipe:memorySize) has for one source after its "
+        f"{memory_model.HANDLER_BASELINE_MB} MB baseline and {memory_model.MEMORY_MARGIN:.0%} margin; "
+        f"the largest such source it renders is {largest:,} pixels"
+        f"{' in all frames' if header.frames > 1 else ''} (imgpipe:maxSourcePixels is {limits.max_pixels:,})",
+    )

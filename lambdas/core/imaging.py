@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from lambdas.core.decode import ANIMATABLE_INPUT_FORMATS, DecodeLimits, open_untrusted, pillow_guard
+from lambdas.core.decode import (
+    ANIMATABLE_INPUT_FORMATS,
+    DecodeLimits,
+    check_memory,
+    header_orientation,
+    open_untrusted,
+    pillow_guard,
+)
 from lambdas.core.plugins import ensure_plugin
 from lambdas.core.recipe import Recipe
 
@@ -224,13 +231,24 @@ def _draft_box(image: Image.Image, boxes: Iterable[tuple[int, int]], orientation
 
 
 def load_source(
-    data: bytes, limits: DecodeLimits | None = None, *, target_boxes: Iterable[tuple[int, int]] = ()
+    data: bytes,
+    limits: DecodeLimits | None = None,
+    *,
+    target_boxes: Iterable[tuple[int, int]] = (),
+    recipes: Sequence[Recipe] = (),
 ) -> SourceImage:
     """Decode once. `target_boxes` (the largest outputs you will ask for) enables JPEG draft decoding;
-    leave it empty when any output might need full resolution (e.g. upscale=true)."""
+    leave it empty when any output might need full resolution (e.g. upscale=true). `recipes` are the
+    renditions that will be rendered from it, one at a time: the memory check before decoding
+    (`decode.check_memory`) counts them on top of the decoded source."""
     limits = limits or DecodeLimits()
     image = open_untrusted(data, limits)
     with pillow_guard("fileLocation"):
+        target_boxes = list(target_boxes)
+        # Before getexif(): a PNG's decodes every pixel when its EXIF may follow them.
+        check_memory(
+            image, len(data), limits, recipes, orientation=header_orientation(image), draft_boxes=target_boxes
+        )
         exif = image.getexif()
         orientation = int(exif.get(EXIF_ORIENTATION, 1) or 1)
         if orientation not in range(1, 9):
@@ -372,7 +390,9 @@ def encode(
             buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL, compress_type=PNG_COMPRESS_TYPE, **extra
         )
     elif fmt.name == "webp":
-        converted = [f.convert("RGBA" if f.mode in ("RGBA", "LA") else "RGB") for f in frames]
+        # convert() to the same mode copies: an animation would hold every frame twice.
+        modes = ["RGBA" if f.mode in ("RGBA", "LA") else "RGB" for f in frames]
+        converted = [f if f.mode == mode else f.convert(mode) for f, mode in zip(frames, modes, strict=True)]
         options: dict[str, object] = {"quality": recipe.quality, "method": WEBP_METHOD, **extra}
         if animated:
             options |= {
@@ -465,4 +485,6 @@ def render_each(source: SourceImage, recipes: Sequence[Recipe]) -> Iterator[tupl
 def render_bytes(data: bytes, recipe: Recipe, limits: DecodeLimits | None = None) -> RenderedImage:
     """Decode `data` and render one rendition (JPEG draft decoding applies unless upscaling)."""
     boxes = [] if recipe.upscale else [(recipe.width, recipe.height)]
-    return render(load_source(data, limits, target_boxes=boxes), recipe, release_source=True)
+    return render(
+        load_source(data, limits, target_boxes=boxes, recipes=[recipe]), recipe, release_source=True
+    )

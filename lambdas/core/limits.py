@@ -18,6 +18,10 @@ MAX_SOURCE_PIXELS = 89_478_485
 MAX_FRAMES = 200
 MAX_OUTPUT_DIMENSION = 8192
 MAX_FANOUT = 50
+# The resize function's memory (cdk.json `imgpipe:memorySize`), and what a worker assumes when its
+# environment has no AWS_LAMBDA_FUNCTION_MEMORY_SIZE (tests, the benchmark): the memory model
+# (lambdas/core/memory_model.py) checks every source against it before decoding.
+RESIZE_MEMORY_MB = 1024
 
 # Pillow refuses any image over twice its MAX_IMAGE_PIXELS (89,478,485 by default, never changed by
 # the project) with DecompressionBombError while opening, before the project's own checks: a
@@ -27,9 +31,11 @@ PILLOW_HARD_PIXEL_LIMIT = 2 * (1024 * 1024 * 1024 // 4 // 3)
 
 @dataclass(frozen=True)
 class DecodeLimits:
-    """Caps on one untrusted source (MAX_SOURCE_BYTES, MAX_SOURCE_PIXELS, MAX_FRAMES). Pillow-free, so
-    the planner's settings can build it without importing Pillow at cold start."""
+    """Caps on one untrusted source (MAX_SOURCE_BYTES, MAX_SOURCE_PIXELS, MAX_FRAMES) and the memory
+    of the function decoding it. Pillow-free, so the planner's settings can build it without importing
+    Pillow at cold start."""
 
     max_bytes: int = MAX_SOURCE_BYTES
     max_pixels: int = MAX_SOURCE_PIXELS
     max_frames: int = MAX_FRAMES
+    memory_mb: int = RESIZE_MEMORY_MB

@@ -128,7 +128,8 @@ def _render_and_put(
     encoded renditions wait for their PUT, so memory stays bounded."""
     recipes = [target.planned.recipe for target in missing]
     boxes = [] if any(recipe.upscale for recipe in recipes) else [(r.width, r.height) for r in recipes]
-    decoded = load_source(body, settings.decode_limits(), target_boxes=boxes)
+    # every recipe counted by the memory check: one decode, then one rendition at a time
+    decoded = load_source(body, settings.decode_limits(), target_boxes=boxes, recipes=recipes)
     written: dict[str, RenderedImage] = {}
     pending: dict[Future[None], Target] = {}
     for index, rendered in render_each(decoded, recipes):

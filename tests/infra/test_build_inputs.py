@@ -131,6 +131,14 @@ def test_cdk_json_cannot_raise_the_pixel_cap_past_what_pillow_decodes():
     from imgpipe.config import DeploymentConfig
     from lambdas.core.limits import PILLOW_HARD_PIXEL_LIMIT
 
-    assert DeploymentConfig.from_context({"imgpipe:maxSourcePixels": PILLOW_HARD_PIXEL_LIMIT})
+    # A pixel cap twice the default needs more memory than the default (the memory model's check).
+    memory = {
+        "imgpipe:memorySize": {
+            "image_convert_resize": 2048,
+            "image_render_renditions": 2048,
+            "upload_toS3": 256,
+        }
+    }
+    assert DeploymentConfig.from_context({"imgpipe:maxSourcePixels": PILLOW_HARD_PIXEL_LIMIT} | memory)
     with pytest.raises(pydantic.ValidationError, match="maxSourcePixels"):
         DeploymentConfig.from_context({"imgpipe:maxSourcePixels": PILLOW_HARD_PIXEL_LIMIT + 1})
