@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from lambdas.core.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 from lambdas.core.limits import DecodeLimits
-from lambdas.core.plugins import candidate_formats
+from lambdas.core.plugins import SIGNATURE_BYTES, candidate_formats, claimed_format
 
 __all__ = [
     "ALLOWED_INPUT_FORMATS",
@@ -87,6 +87,13 @@ def open_untrusted(data: bytes, limits: DecodeLimits, field: str = "fileLocation
                 raise UnidentifiedImageError("no allowed format matches the signature")
             image = Image.open(io.BytesIO(data), formats=formats)
         except UnidentifiedImageError:
+            claimed = claimed_format(data[:SIGNATURE_BYTES])
+            if claimed in ALLOWED_INPUT_FORMATS:
+                raise CorruptImageError(
+                    field,
+                    f"its signature says {claimed}, but it is not a readable {claimed} file "
+                    "(truncated or corrupt)",
+                ) from None
             kind = _refused_kind(data)
             allowed = ", ".join(ALLOWED_INPUT_FORMATS)
             if kind:

@@ -42,6 +42,39 @@ def _signature_formats(prefix: bytes) -> tuple[str, ...]:
     return tuple(formats)
 
 
+# Magic numbers from each format's specification (as Pillow's plugins check them in `_accept`).
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"II+\x00", "TIFF"),  # BigTIFF
+    (b"MM\x00+", "TIFF"),
+    (b"BM", "BMP"),
+)
+# ISO-BMFF brands that make an ftyp box AVIF; a HEIF/HEIC brand (heic, mif1 alone, ...) does not.
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+SIGNATURE_BYTES = 64  # enough for an ftyp box with a dozen compatible brands
+
+
+def claimed_format(head: bytes) -> str | None:
+    """The format whose signature `head` (the first SIGNATURE_BYTES) carries, decodable or not: a
+    file that claims an allowed format but does not open is corrupt, not unsupported."""
+    for signature, fmt in _SIGNATURES:
+        if head.startswith(signature):
+            return fmt
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[4:8] == b"ftyp":
+        box_end = min(int.from_bytes(head[:4], "big"), len(head))
+        brands = {head[offset : offset + 4] for offset in range(16, box_end - 3, 4)} | {head[8:12]}
+        if brands & _AVIF_BRANDS:
+            return "AVIF"
+    return None
+
+
 def candidate_formats(prefix: bytes, allowed: tuple[str, ...]) -> tuple[str, ...]:
     """The allowed formats worth trying for these leading bytes, with their plugins registered."""
     wanted = [fmt for fmt in allowed if fmt in _ALWAYS_REGISTERED or fmt in _signature_formats(prefix)]
