@@ -1,5 +1,6 @@
-"""`imgpipe run` on a rotated TIFF, a colour-keyed PNG and a damaged PNG: the renditions the workflow
-publishes match a plain Pillow reading of the source, and a damaged file fails as corrupt."""
+"""`imgpipe run` on a rotated TIFF, a rotated HEIC, a colour-keyed PNG and a damaged PNG: the
+renditions the workflow publishes match a plain Pillow reading of the source, and a damaged file
+fails as corrupt."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from tests.support.pixels import (
     STORED,
     corner,
     damaged,
+    heic,
     is_marker,
     keyed_png,
+    marked_photo,
     mean_difference,
     oriented_source,
     plain_pillow,
@@ -64,6 +67,19 @@ def test_a_tiff_with_orientation_6_is_rotated_once(
         assert mean_difference(image.convert("RGB"), reference) < (0.5 if fmt == "PNG" else 6.0), fmt
         assert is_marker(corner(image, DISPLAYED_CORNER[6])), fmt
     assert source.read_bytes() == data
+
+
+def test_a_heic_with_orientation_6_is_rotated_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "iphone.heic"
+    source.write_bytes(heic(marked_photo(), orientation=6))
+    code, result = _run(capsys, source, tmp_path / "out")
+    assert code == 0, result
+    for fmt, image in _renditions(result).items():
+        assert image.size == STORED[::-1], fmt
+        assert is_marker(corner(image, DISPLAYED_CORNER[6])), fmt
+        assert not is_marker(corner(image, "tl")), fmt
 
 
 def test_a_png_colour_key_stays_transparent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

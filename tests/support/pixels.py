@@ -10,6 +10,7 @@ from typing import Any
 
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
+from lambdas.core.recipe import Recipe
 from tests.support import images
 
 STORED = (96, 64)  # landscape as stored; orientations 5-8 display it portrait
@@ -28,6 +29,12 @@ def encoded(image: Image.Image, fmt: str, **params: Any) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **params)
     return buffer.getvalue()
+
+
+def recipe(fmt: str, width: int, height: int, **options: Any) -> Recipe:
+    """A `contain` recipe (never enlarging: a box larger than the source keeps its size)."""
+    quality = 90 if fmt in ("jpeg", "webp", "avif") else None
+    return Recipe(format=fmt, width=width, height=height, fit="contain", quality=quality, **options)
 
 
 def plain_pillow(data: bytes) -> Image.Image:
@@ -147,3 +154,17 @@ def damaged(fmt: str, how: str) -> bytes:
     if signature is None:
         signature = int.from_bytes(data[:4], "big")
     return data[:signature] + b"\x00" * 24 + data[signature + 24 :]
+
+
+def heic(image: Image.Image, orientation: int = 1, **params: Any) -> bytes:
+    """A HEIC (HEVC in HEIF) of `image`, EXIF orientation stored as the container's irot/imir boxes.
+    pillow-heif's x265 encoder is a test-only dependency: the workers decode with pi-heif."""
+    import pillow_heif
+
+    exif = Image.Exif()
+    exif[ORIENTATION_TAG] = orientation
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(image).save(
+        buffer, quality=params.pop("quality", 92), exif=exif.tobytes(), **params
+    )
+    return buffer.getvalue()
