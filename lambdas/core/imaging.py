@@ -26,6 +26,19 @@ if TYPE_CHECKING:
     from PIL import ImageCms
 
 EXIF_ORIENTATION = ExifTags.Base.Orientation
+# A TIFF's EXIF (Pillow's getexif()) is its whole first IFD: these fields say how the source file
+# stored its pixels (and its own ICC profile), so kept metadata must not carry them into a rendition.
+_TIFF_STORAGE_TAGS = frozenset(
+    getattr(ExifTags.Base, name)
+    for name in (
+        "NewSubfileType", "SubfileType", "ImageWidth", "ImageLength", "BitsPerSample", "Compression",
+        "PhotometricInterpretation", "Thresholding", "FillOrder", "StripOffsets", "SamplesPerPixel",
+        "RowsPerStrip", "StripByteCounts", "MinSampleValue", "MaxSampleValue", "PlanarConfiguration",
+        "Predictor", "ColorMap", "TileWidth", "TileLength", "TileOffsets", "TileByteCounts",
+        "ExtraSamples", "SampleFormat", "JPEGTables", "YCbCrSubSampling", "ReferenceBlackWhite",
+        "TransferFunction", "InterColorProfile",
+    )
+)  # fmt: skip
 # reduce() by an integer factor first while the image is still >= 3x the target, then LANCZOS.
 REDUCING_GAP = 3.0
 RESAMPLE = Image.Resampling.LANCZOS
@@ -270,6 +283,9 @@ def load_source(
         exif = image.getexif()  # exif_transpose removed the tag; kept metadata says "upright"
     if EXIF_ORIENTATION in exif or orientation != 1:
         exif[EXIF_ORIENTATION] = 1
+    if source_format == "TIFF":
+        for tag in _TIFF_STORAGE_TAGS.intersection(exif):
+            del exif[tag]
     return SourceImage(
         first_frame=first,
         source_format=source_format,

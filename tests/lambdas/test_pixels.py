@@ -30,6 +30,7 @@ from tests.support.pixels import (
     encoded,
     is_marker,
     keyed_png,
+    marked_photo,
     mean_difference,
     oriented_source,
     plain_pillow,
@@ -67,6 +68,18 @@ def test_kept_metadata_says_upright_after_rotating(kind: str) -> None:
     rendered = render_bytes(oriented_source(kind, 6), recipe("jpeg", 400, 400, strip_metadata=False))
     assert decoded(rendered.data).getexif().get(ORIENTATION_TAG, 1) == 1
     assert (rendered.width, rendered.height) == STORED[::-1]
+
+
+def test_kept_metadata_of_a_tiff_describes_the_picture_not_the_tiff_file() -> None:
+    exif = Image.Exif()
+    exif[ORIENTATION_TAG] = 6
+    exif[0x010F] = "imgpipe-test-camera"  # Make
+    data = encoded(marked_photo(), "TIFF", exif=exif, compression="tiff_lzw")
+    kept = decoded(render_bytes(data, recipe("jpeg", 400, 400, strip_metadata=False)).data).getexif()
+    assert kept.get(0x010F) == "imgpipe-test-camera"
+    assert kept.get(ORIENTATION_TAG, 1) == 1  # absent means 1
+    storage = {0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x0111, 0x0115, 0x0116, 0x0117, 0x011C, 0x013D}
+    assert storage.isdisjoint(kept)  # width/length, bits, compression, strips, predictor, ...
 
 
 def test_animated_webp_frames_are_all_oriented() -> None:
