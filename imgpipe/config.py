@@ -94,7 +94,19 @@ class DeploymentConfig(BaseModel):
     )
     inputPrefix: str = "uploads/"
     inputSuffixes: list[str] = Field(
-        default_factory=lambda: [".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".tif", ".tiff", ".bmp"]
+        default_factory=lambda: [
+            ".jpg",
+            ".jpeg",
+            ".png",
+            ".webp",
+            ".gif",
+            ".avif",
+            ".tif",
+            ".tiff",
+            ".bmp",
+            ".heic",
+            ".heif",
+        ]
     )
     outputPrefix: str = "renditions/"
     cacheControl: str = "public, max-age=31536000, immutable"

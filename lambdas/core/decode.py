@@ -17,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from lambdas.core import memory_model
 from lambdas.core.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 from lambdas.core.limits import DecodeLimits
-from lambdas.core.plugins import candidate_formats
+from lambdas.core.plugins import SIGNATURE_BYTES, candidate_formats, claimed_format
 from lambdas.core.recipe import Recipe
 
 __all__ = [
@@ -32,10 +32,11 @@ __all__ = [
 ]
 
 # Only these Pillow plugins may even look at the bytes. TIFF and BMP are common camera/scanner
-# exports (the S3 trigger accepts .tif/.bmp); MPO is how many phones write JPEGs. Everything with a
+# exports (the S3 trigger accepts .tif/.bmp); MPO is how many phones write JPEGs, HEIF (HEIC) how
+# iPhones store photos (pi-heif's plugin, when installed). Everything with a
 # history of parser trouble or an interpreter behind it (EPS/PS via Ghostscript, PDF, SVG, FITS,
 # PSD, ICO, TGA, ...) never reaches a decoder. (MPO files are opened by the JPEG plugin.)
-ALLOWED_INPUT_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "AVIF", "TIFF", "BMP")
+ALLOWED_INPUT_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "AVIF", "TIFF", "BMP", "HEIF")
 # Only the plugin a source's signature points at is imported (lambdas.core.plugins): never
 # Image.init(), which loads every plugin, and no AVIF/WebP/TIFF codec for a JPEG upload.
 ANIMATABLE_INPUT_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
@@ -86,12 +87,19 @@ def open_untrusted(data: bytes, limits: DecodeLimits, field: str = "fileLocation
     if not data:
         raise CorruptImageError(field, "the source is empty (0 bytes)")
     with pillow_guard(field):
+        formats = candidate_formats(data[:16], ALLOWED_INPUT_FORMATS)
         try:
-            formats = candidate_formats(data[:16], ALLOWED_INPUT_FORMATS)
             if not formats:
                 raise UnidentifiedImageError("no allowed format matches the signature")
             image = Image.open(io.BytesIO(data), formats=formats)
         except UnidentifiedImageError:
+            claimed = claimed_format(data[:SIGNATURE_BYTES])
+            if claimed in formats:  # allowed, and its decoder is installed
+                raise CorruptImageError(
+                    field,
+                    f"its signature says {claimed}, but it is not a readable {claimed} file "
+                    "(truncated or corrupt)",
+                ) from None
             kind = _refused_kind(data)
             allowed = ", ".join(ALLOWED_INPUT_FORMATS)
             if kind:

@@ -1,8 +1,10 @@
 """Image operations: decode once (`load_source`), render many (`render`), or both (`render_bytes`).
 
 Pure functions over bytes and Pillow images: no S3, no environment, so the benchmark can call them.
-Colour pipeline: EXIF orientation applied, every mode normalised to L/LA/RGB/RGBA, embedded ICC
-profiles converted to sRGB (outputs are sRGB; the profile is embedded only when metadata is kept).
+Colour pipeline: EXIF/XMP orientation applied once (by Pillow's `ImageOps.exif_transpose`, after
+`load()`: Pillow's TIFF loader transposes by itself), every mode normalised to L/LA/RGB/RGBA (a PNG
+`tRNS` colour key becomes alpha), embedded ICC profiles converted to sRGB (outputs are sRGB; the
+profile is embedded only when metadata is kept).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
 
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
 from lambdas.core.decode import (
     ANIMATABLE_INPUT_FORMATS,
@@ -30,16 +32,20 @@ from lambdas.core.recipe import Recipe
 if TYPE_CHECKING:
     from PIL import ImageCms
 
-EXIF_ORIENTATION = 0x0112
-_TRANSPOSE_FOR_ORIENTATION = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
+EXIF_ORIENTATION = ExifTags.Base.Orientation
+# A TIFF's EXIF (Pillow's getexif()) is its whole first IFD: these fields say how the source file
+# stored its pixels (and its own ICC profile), so kept metadata must not carry them into a rendition.
+_TIFF_STORAGE_TAGS = frozenset(
+    getattr(ExifTags.Base, name)
+    for name in (
+        "NewSubfileType", "SubfileType", "ImageWidth", "ImageLength", "BitsPerSample", "Compression",
+        "PhotometricInterpretation", "Thresholding", "FillOrder", "StripOffsets", "SamplesPerPixel",
+        "RowsPerStrip", "StripByteCounts", "MinSampleValue", "MaxSampleValue", "PlanarConfiguration",
+        "Predictor", "ColorMap", "TileWidth", "TileLength", "TileOffsets", "TileByteCounts",
+        "ExtraSamples", "SampleFormat", "JPEGTables", "YCbCrSubSampling", "ReferenceBlackWhite",
+        "TransferFunction", "InterColorProfile",
+    )
+)  # fmt: skip
 # reduce() by an integer factor first while the image is still >= 3x the target, then LANCZOS.
 REDUCING_GAP = 3.0
 RESAMPLE = Image.Resampling.LANCZOS
@@ -158,9 +164,19 @@ def plan_geometry(source: tuple[int, int], recipe: Recipe) -> Geometry:
     return Geometry(full, size)
 
 
-def _orient(image: Image.Image, orientation: int) -> Image.Image:
-    method = _TRANSPOSE_FOR_ORIENTATION.get(orientation)
-    return image.transpose(method) if method is not None else image
+def _orientation(image: Image.Image) -> int:
+    """The EXIF (or XMP tiff:Orientation) value Pillow reads; 1 when absent or invalid."""
+    value = image.getexif().get(EXIF_ORIENTATION, 1)
+    return value if isinstance(value, int) and value in range(1, 9) else 1
+
+
+def _orient(frame: Image.Image, orientation: int) -> Image.Image:
+    """Transpose `frame` (a private copy) for `orientation` with Pillow's own exif_transpose: an
+    animation's orientation is read once and applied to every frame, whatever the frame's metadata."""
+    if orientation != 1:
+        frame.getexif()[EXIF_ORIENTATION] = orientation
+        ImageOps.exif_transpose(frame, in_place=True)
+    return frame
 
 
 @cache
@@ -196,9 +212,16 @@ def normalise_mode(image: Image.Image) -> Image.Image:
     """Any decoded mode -> L, LA, RGB or RGBA in sRGB."""
     icc = image.info.get("icc_profile")
     mode = image.mode
+    colour_key = image.info.get("transparency")  # PNG tRNS of a grey/RGB image: one transparent colour
     if mode.startswith("I;16") or mode == "I":
         # 16-bit and 32-bit integer grey: scale to 8 bits (convert() alone would clip at 255).
-        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+        wide = image.convert("I")
+        image = wide.point(lambda value: value * (1 / 256)).convert("L")
+        if isinstance(colour_key, int):
+            # Compared at 16 bits: Pillow's own convert("LA") compares after clipping to 8 bits.
+            image.putalpha(_colour_key_alpha(wide, colour_key))
+    elif mode in ("1", "L", "RGB") and colour_key is not None:
+        image = image.convert("RGBA" if mode == "RGB" else "LA")
     elif mode in {"F", "1"}:
         image = image.convert("L")
     elif mode in ("P", "PA"):
@@ -216,7 +239,16 @@ def normalise_mode(image: Image.Image) -> Image.Image:
     return _to_srgb(image, icc)
 
 
-def _draft_box(image: Image.Image, boxes: Iterable[tuple[int, int]], orientation: int) -> None:
+def _colour_key_alpha(grey: Image.Image, key: int) -> Image.Image:
+    """Alpha (L) of an "I" image: 0 where the pixel equals the tRNS key, 255 elsewhere."""
+    from PIL import ImageMath  # lazy: only 16-bit grey PNGs with a colour key need it
+
+    alpha = ImageMath.lambda_eval(lambda args: (args["grey"] != key) * 255, grey=grey)
+    assert isinstance(alpha, Image.Image)
+    return alpha.convert("L")
+
+
+def _draft_box(image: Image.Image, boxes: Iterable[tuple[int, int]]) -> None:
     """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when every requested box is that much smaller."""
     if image.format not in ("JPEG", "MPO"):
         return
@@ -225,7 +257,7 @@ def _draft_box(image: Image.Image, boxes: Iterable[tuple[int, int]], orientation
         return
     width = max(box[0] for box in boxes)
     height = max(box[1] for box in boxes)
-    if orientation in (5, 6, 7, 8):  # the box is in display orientation, the JPEG is stored rotated
+    if _orientation(image) in (5, 6, 7, 8):  # the box is in display orientation, the JPEG is stored rotated
         width, height = height, width
     image.draft(image.mode, (width, height))
 
@@ -249,24 +281,29 @@ def load_source(
         check_memory(
             image, len(data), limits, recipes, orientation=header_orientation(image), draft_boxes=target_boxes
         )
-        exif = image.getexif()
-        orientation = int(exif.get(EXIF_ORIENTATION, 1) or 1)
-        if orientation not in range(1, 9):
-            orientation = 1
         animated = image.format in ANIMATABLE_INPUT_FORMATS and getattr(image, "is_animated", False)
         if not animated:
-            _draft_box(image, target_boxes, orientation)
+            _draft_box(image, target_boxes)
         image.load()
+        # Read after load(): Pillow's TIFF loader has then transposed the pixels and dropped the tag,
+        # so a TIFF is not turned a second time; other formats still carry it.
+        orientation = _orientation(image)
         source_format = image.format or "UNKNOWN"
         frame_count = int(getattr(image, "n_frames", 1)) if animated else 1
         if animated:
             first = _orient(image.convert("RGBA"), orientation)
             loop = int(image.info.get("loop", 0) or 0)
         else:
-            first = _orient(normalise_mode(image), orientation)
+            # In place (a still image's decoder is done with its pixels): no extra full-size copy.
+            ImageOps.exif_transpose(image, in_place=True)
+            first = normalise_mode(image)
             loop = 0
-    if EXIF_ORIENTATION in exif:
+        exif = image.getexif()  # exif_transpose removed the tag; kept metadata says "upright"
+    if EXIF_ORIENTATION in exif or orientation != 1:
         exif[EXIF_ORIENTATION] = 1
+    if source_format == "TIFF":
+        for tag in _TIFF_STORAGE_TAGS.intersection(exif):
+            del exif[tag]
     return SourceImage(
         first_frame=first,
         source_format=source_format,
