@@ -475,7 +475,7 @@ class Executions:
         registered = self.registry.workflows.get(name)
         return workflow_document(
             described,
-            execution_history(self.sfn, arn) if include_tasks else [],
+            execution_history(self.sfn, arn),  # failedReferenceTaskNames need it even without tasks
             workflow_name=name,
             workflow_version=registered.version if registered else 1,
             definition=registered.definition if registered else None,

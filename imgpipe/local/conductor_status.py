@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from imgpipe.local.results import readable_cause
+
 Event = Mapping[str, Any]
 
 WORKFLOW_STATUS = {
@@ -333,7 +335,8 @@ class _Builder:
 
 
 def _reason(details: Mapping[str, Any]) -> str | None:
-    error, cause = details.get("error"), details.get("cause")
+    """`<error>: <cause>`, a Lambda error's JSON cause reduced to its message."""
+    error, cause = details.get("error"), readable_cause(details.get("cause"))
     parts = [str(p) for p in (error, cause) if p]
     return ": ".join(parts) if parts else None
 

@@ -298,6 +298,9 @@ def test_status_document_has_conductor_field_names_and_a_failed_task(api: Api) -
     summary = api.call("GET", f"/api/workflow/{document['workflowId']}?includeTasks=false").get_json()
     assert summary["tasks"] == []
     assert summary["status"] == "FAILED"
+    assert summary["failedReferenceTaskNames"] == ["image_convert_resize_ref"]
+    assert task["reasonForIncompletion"].startswith("SourceNotFoundError: fileLocation: s3://")
+    assert "stackTrace" not in document["reasonForIncompletion"]
     retry = api.call("POST", f"/api/workflow/{document['workflowId']}/retry")
     assert retry.status_code == 501
     assert "RedriveExecution" in retry.get_json()["message"]
