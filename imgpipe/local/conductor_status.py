@@ -376,7 +376,7 @@ def workflow_document(
                 else:
                     task.status = "CANCELED"
                 task.end = task.end or end
-    failed = [t for t in tasks if t.status in ("FAILED", "TIMED_OUT")]
+    failed = [t for t in tasks if t.status in ("FAILED", "TIMED_OUT") and not t.retried]
     doc: dict[str, Any] = {
         "workflowId": workflow_id,
         "workflowName": workflow_name,
