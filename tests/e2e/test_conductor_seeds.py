@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -69,29 +70,23 @@ class Serve:
 
     def __init__(self, logs: Path) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.stderr = (logs.parent / "serve-stderr.txt").open("w")  # a file: a full pipe would block serve
+        argv = ["serve", "--port", "0", "--json", "--time-scale", "0", "--logs", str(logs)]
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "imgpipe.cli",
-                "serve",
-                "--port",
-                "0",
-                "--json",
-                "--time-scale",
-                "0",
-                "--logs",
-                str(logs),
-            ],
+            [sys.executable, "-m", "imgpipe.cli", *argv],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self.stderr,
             text=True,
         )
         assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], GUARD_SECONDS)
+        if not ready:
+            self.process.kill()
+            pytest.fail("imgpipe serve printed no endpoint")
         line = self.process.stdout.readline()  # the endpoint description, once serving
-        assert line, f"imgpipe serve ended early: {self.process.stderr.read() if self.process.stderr else ''}"
+        assert line, f"imgpipe serve ended early: {(logs.parent / 'serve-stderr.txt').read_text()}"
         self.info = json.loads(line)
         self.url: str = self.info["endpointUrl"]
 
@@ -113,7 +108,10 @@ class Serve:
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
-        return self.process.wait(GUARD_SECONDS)
+        try:
+            return self.process.wait(GUARD_SECONDS)
+        finally:
+            self.stderr.close()
 
 
 @pytest.fixture(scope="module")
