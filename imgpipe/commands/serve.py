@@ -104,6 +104,7 @@ def _announce(info: Any, args: argparse.Namespace, out: Any) -> None:
         f"imgpipe serve: endpoint {info.endpoint_url} (region {info.region}, any credentials)",
         f"  input bucket   {info.input_bucket}  (uploads under {info.input_prefix!r} trigger the workflow)",
         f"  output bucket  {info.output_bucket}",
+        f"  Conductor API  {info.conductor_api_url}  (the seeds' curl commands: docs/local.md)",
         "  state machines",
         *(f"    {arn}" for arn in info.state_machines.values()),
         f"  try: aws --endpoint-url {info.endpoint_url} s3 cp photo.jpg "

@@ -308,6 +308,24 @@ class LocalAws:
         self._workflows[translated.name] = translated
         return self._create_state_machine(translated.name)
 
+    def update_workflow(self, translated: Any) -> str:
+        """Replace a deployed workflow's ASL (UpdateStateMachine); running executions keep theirs."""
+        if self._workflows is None:
+            raise EngineError("LocalAws is not running: use it as a context manager")
+        arn = self.deployment.state_machine_arns.get(translated.name)
+        if arn is None:
+            raise UnknownWorkflowError(f"workflow {translated.name!r} is not deployed: add it first")
+        missing = sorted(set(translated.child_workflows) - set(self.deployment.state_machine_arns))
+        if missing:
+            raise UnknownWorkflowError(
+                f"workflow {translated.name!r} starts sub-workflow(s) {', '.join(missing)}, "
+                "which are not deployed"
+            )
+        definition = _substitute(translated.asl_json, self._substitutions())
+        self.sfn.update_state_machine(stateMachineArn=arn, definition=definition)
+        self._workflows[translated.name] = translated
+        return arn
+
     def _create_trigger_rule(self) -> None:
         target_workflow = self.config.triggerWorkflow
         if target_workflow not in self.deployment.state_machine_arns:

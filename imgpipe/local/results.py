@@ -118,10 +118,10 @@ def failure(events: Sequence[Event], described: Mapping[str, Any]) -> Failure | 
                 error = _details(event).get("error")
                 cause = _details(event).get("cause")
                 break
-    return Failure(state=state, error=error, cause=_readable_cause(cause))
+    return Failure(state=state, error=error, cause=readable_cause(cause))
 
 
-def _readable_cause(cause: Any) -> str | None:
+def readable_cause(cause: Any) -> str | None:
     """Lambda failures carry a JSON cause (errorMessage, stackTrace): keep the message."""
     if not isinstance(cause, str):
         return None if cause is None else str(cause)

@@ -2,7 +2,8 @@
 
 ``ThreadedMotoServer`` serves the same in-process moto backends that ``LocalAws`` populates, in the
 same process, so every seam applies to requests that arrive over HTTP: a PutObject into the input
-bucket triggers the workflow, StartExecution runs the translated ASL with the real handlers.
+bucket triggers the workflow, StartExecution runs the translated ASL with the real handlers. Unsigned
+requests under ``/api/`` and ``/execution/`` are Conductor's REST API (``conductor_api``), on the same port.
 
 Usage::
 
@@ -13,13 +14,16 @@ Usage::
 from __future__ import annotations
 
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from imgpipe.config import DeploymentConfig
+from imgpipe.local import conductor_api
 from imgpipe.local.engine import LocalAws
 
 LOOPBACK = "127.0.0.1"
@@ -35,6 +39,7 @@ class ServerInfo:
     output_bucket: str
     input_prefix: str
     state_machines: dict[str, str]  # workflow name -> state machine ARN
+    conductor_api_url: str = ""  # Conductor's REST API on the same port (imgpipe/local/conductor_api.py)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +49,7 @@ class ServerInfo:
             "outputBucket": self.output_bucket,
             "inputPrefix": self.input_prefix,
             "stateMachines": self.state_machines,
+            "conductorApiUrl": self.conductor_api_url,
         }
 
 
@@ -62,15 +68,16 @@ class LocalServer:
         self.engine = LocalAws(config, time_scale=time_scale, files_root=files_root)
         self._host = host
         self._port = port
-        self._server: ThreadedMotoServer | None = None
+        self._server: _ThreadedServer | None = None
         self.info: ServerInfo | None = None
 
     def __enter__(self) -> LocalServer:
         _check_port_free(self._host, self._port)
         self.engine.__enter__()
         try:
-            server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
-            server.start()
+            aws = DomainDispatcherApplication(create_backend_app)
+            app = conductor_api.ConductorDispatcher(conductor_api.create_app(self.engine), aws)
+            server = _ThreadedServer(self._host, self._port, app)
         except BaseException:
             self.engine.__exit__(None, None, None)
             raise
@@ -84,6 +91,7 @@ class LocalServer:
             output_bucket=deployment.output_bucket,
             input_prefix=self.engine.config.inputPrefix,
             state_machines=dict(deployment.state_machine_arns),
+            conductor_api_url=f"http://{host}:{port}/api",
         )
         return self
 
@@ -100,6 +108,25 @@ class LocalServer:
                 self._server = None
         finally:
             self.engine.__exit__(*exc_info)
+
+
+class _ThreadedServer:
+    """moto's AWS app and the Conductor API behind one threaded Werkzeug server, as moto's own
+    ``ThreadedMotoServer`` serves the AWS app alone (same request handler)."""
+
+    def __init__(self, host: str, port: int, app: Any) -> None:
+        self._server: BaseWSGIServer = make_server(host, port, app, True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()
 
 
 def _check_port_free(host: str, port: int) -> None:

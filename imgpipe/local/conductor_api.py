@@ -1,0 +1,777 @@
+"""Conductor's REST API (`/api/metadata/...`, `/api/workflow/...`) in front of the local Step Functions.
+
+The seed tutorials drive Conductor with curl; these routes answer the same calls on `imgpipe serve`'s
+port. Definitions are validated and translated by the project's translator and deployed as state
+machines of the local engine; executions are started, read, stopped and redriven with the same Step
+Functions API calls the CLI makes, so the state machines stay the only record of a run. Errors have
+Conductor's `ErrorResponse` shape (`status`, `message`, `validationErrors: [{path, message,
+invalidValue}]`), a refused definition carries the translator's diagnostics, and the endpoints that
+have no Step Functions counterpart answer 501 saying why (docs/local.md, "Conductor's REST API").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, NoReturn
+
+from flask import Blueprint, Flask, Response, render_template_string, request
+from werkzeug.exceptions import HTTPException
+
+from imgpipe.config import WORKER_TASKS
+from imgpipe.local.conductor_status import RunMetadata, workflow_document
+from imgpipe.local.engine import EngineError, LocalAws, execution_history
+from imgpipe.local.workflows import MAX_DEFINITION_BYTES
+
+# Step Functions' quota: "Maximum input or output size for a task, state, or execution: 256 KiB of
+# data as a UTF-8 encoded string" (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
+MAX_EXECUTION_INPUT_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 64  # Conductor definitions nest forks, cases and loops a few levels; never 64
+# Conductor names in URLs: what WorkflowDef accepts for a name (statemachines/translator/model.py).
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+EXECUTION_ARN = re.compile(
+    r"^arn:aws:states:[a-z0-9-]+:\d{12}:execution:[A-Za-z0-9_-]{1,80}:[A-Za-z0-9_-]{1,80}$"
+)
+PRIORITY_RANGE = range(0, 100)  # Workflow.priority: @Min(0) @Max(99)
+CONDUCTOR_PATHS = ("/api/", "/execution/")
+RESTARTABLE = frozenset({"FAILED", "TIMED_OUT", "TERMINATED"})
+
+
+class ConductorError(Exception):
+    """An answer with Conductor's ErrorResponse body."""
+
+    def __init__(
+        self, status: int, message: str, validation_errors: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.validation_errors = validation_errors
+
+    def body(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"status": self.status, "message": self.message, "retryable": False}
+        if self.validation_errors is not None:
+            document["validationErrors"] = self.validation_errors
+        return document
+
+
+def refused(errors: list[dict[str, Any]]) -> NoReturn:
+    raise ConductorError(400, "Validation failed, check below errors for detail.", errors)
+
+
+def not_found(message: str) -> NoReturn:
+    raise ConductorError(404, message)
+
+
+# --- hostile input ---------------------------------------------------------------------------------
+def json_depth(text: str) -> int:
+    """How deeply a JSON text nests, read without parsing (json.loads recurses and could overflow)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def read_json_body(limit: int, *, empty: Any = None) -> Any:
+    """The request body as JSON, refused (400/413) when too large, too deep or not JSON."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise ConductorError(413, f"request body is {length} bytes; at most {limit} are accepted here")
+    raw = request.get_data(cache=False)
+    if len(raw) > limit:
+        raise ConductorError(413, f"request body is larger than {limit} bytes")
+    if not raw.strip():
+        if empty is not None:
+            return Response(status=200)
+        refused([{"path": "body", "message": "a JSON body is required"}])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        refused([{"path": "body", "message": "the body is not UTF-8 text"}])
+    if json_depth(text) > MAX_JSON_DEPTH:
+        refused([{"path": "body", "message": f"JSON nested deeper than {MAX_JSON_DEPTH} levels"}])
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        refused([{"path": "body", "message": f"not JSON: {error}"}])
+
+
+def checked_name(value: str, what: str) -> str:
+    if not NAME.fullmatch(value):
+        refused(
+            [
+                {
+                    "path": what,
+                    "message": "must be 1-80 letters, digits, '_' or '-'",
+                    "invalidValue": value[:100],
+                }
+            ]
+        )
+    return value
+
+
+def _value_at(document: Any, location: str) -> str | None:
+    """The primitive value a diagnostic's location (`tasks[1].name`) points at (ValidationError's
+    invalidValue)."""
+    current = document
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", location):
+        if index and isinstance(current, list) and int(index) < len(current):
+            current = current[int(index)]
+        elif name and isinstance(current, dict) and name in current:
+            current = current[name]
+        else:
+            return None
+    return None if isinstance(current, dict | list) or current is None else str(current)
+
+
+def _pydantic_errors(error: Any, prefix: str, document: Any) -> list[dict[str, Any]]:
+    found = []
+    for problem in error.errors():
+        path = prefix
+        for part in problem["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        found.append(
+            {"path": path or "body", "message": problem["msg"], "invalidValue": _value_at(document, path)}
+        )
+    return found
+
+
+# --- the registry ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RegisteredWorkflow:
+    definition: dict[str, Any]
+    version: int
+    project: bool  # one of statemachines/conductor/workflows: deployed as is, never replaced here
+
+
+class Registry:
+    """Task definitions and workflows as Conductor's metadata API sees them, backed by the engine.
+
+    Starts with the project's definitions (what `cdk deploy` ships). A workflow registered here is
+    translated with the registered task definitions, the project's workflows (its sub-workflows) and
+    translator options, then created (CreateStateMachine) or replaced (UpdateStateMachine) as
+    `<prefix>-<name>`. One version per workflow: the state machine is the definition.
+    """
+
+    def __init__(self, engine: LocalAws) -> None:
+        from statemachines.project import load_project
+
+        self.engine = engine
+        self.project = load_project()
+        self.lock = threading.RLock()
+        self.task_defs: dict[str, dict[str, Any]] = {
+            name: _definition_file(_task_file(name), task.model_dump(mode="json", exclude_unset=True))
+            for name, task in self.project.task_defs.items()
+        }
+        self.workflows: dict[str, RegisteredWorkflow] = {
+            name: RegisteredWorkflow(
+                _definition_file(
+                    self.project.files.get(name), workflow.model_dump(mode="json", exclude_unset=True)
+                ),
+                workflow.version,
+                project=True,
+            )
+            for name, workflow in self.project.workflows.items()
+        }
+
+    # task definitions
+    def register_task_defs(self, document: Any) -> None:
+        if not isinstance(document, list):
+            refused(
+                [
+                    {
+                        "path": "body",
+                        "message": "POST /api/metadata/taskdefs takes a JSON list of task definitions",
+                    }
+                ]
+            )
+        if not document:
+            refused([{"path": "body", "message": "the list of task definitions is empty"}])
+        parsed = [self._task_def(item, f"taskDefs[{index}]") for index, item in enumerate(document)]
+        with self.lock:
+            for item in parsed:
+                self.task_defs[item["name"]] = item
+
+    def update_task_def(self, document: Any) -> None:
+        item = self._task_def(document, "taskDef")
+        with self.lock:
+            if item["name"] not in self.task_defs:
+                not_found(f"No such taskType found by name: {item['name']}")
+            self.task_defs[item["name"]] = item
+
+    @staticmethod
+    def _task_def(document: Any, path: str) -> dict[str, Any]:
+        from pydantic import ValidationError
+
+        from statemachines.translator.model import TaskDef
+
+        if not isinstance(document, dict):
+            refused([{"path": path, "message": "a task definition is a JSON object"}])
+        try:
+            task = TaskDef.model_validate(document)
+        except ValidationError as error:
+            refused(_pydantic_errors(error, path, document))
+        checked_name(task.name, f"{path}.name")
+        return document
+
+    # workflows
+    def create_workflow(self, document: Any) -> None:
+        with self.lock:
+            translated, definition = self._translate(document, "")
+            existing = self.workflows.get(translated.name)
+            if existing is not None and existing.project:
+                if self._same_definition(existing.definition, definition):
+                    return  # the project's own file: already deployed
+                raise ConductorError(
+                    409,
+                    f"Workflow with {translated.name}.{existing.version} already exists: it is one of the "
+                    "project's workflows (statemachines/conductor/workflows), deployed as is. Change it "
+                    "there and restart `imgpipe serve`, or register this definition under another name.",
+                )
+            if existing is not None:
+                raise ConductorError(
+                    409,
+                    f"Workflow with {translated.name}.{existing.version} already exists: "
+                    "PUT /api/metadata/workflow replaces it",
+                )
+            self._deploy(translated, definition, update=False)
+
+    def update_workflows(self, document: Any) -> None:
+        if not isinstance(document, list) or not document:
+            refused(
+                [
+                    {
+                        "path": "body",
+                        "message": "PUT /api/metadata/workflow takes a JSON list of workflow definitions",
+                    }
+                ]
+            )
+        with self.lock:
+            checked = [self._translate(item, f"[{index}]") for index, item in enumerate(document)]
+            for index, (translated, _) in enumerate(checked):
+                existing = self.workflows.get(translated.name)
+                if existing is not None and existing.project:
+                    raise ConductorError(
+                        409,
+                        f"[{index}] {translated.name}: a project workflow "
+                        "(statemachines/conductor/workflows) "
+                        "is deployed as is and cannot be replaced over the API",
+                    )
+            for translated, definition in checked:
+                self._deploy(translated, definition, update=translated.name in self.workflows)
+
+    def workflow(self, name: str, version: int | None = None) -> RegisteredWorkflow:
+        with self.lock:
+            found = self.workflows.get(name)
+        if found is None or (version is not None and version != found.version):
+            suffix = f", version: {version}" if version is not None else ""
+            hint = (
+                f" (registered: version {found.version}; imgpipe keeps one version per workflow)"
+                if found
+                else ""
+            )
+            not_found(f"No such workflow found by name: {name}{suffix}{hint}")
+        return found
+
+    def workflow_of_state_machine(self, state_machine_arn: str) -> str | None:
+        for name, arn in self.engine.deployment.state_machine_arns.items():
+            if arn == state_machine_arn:
+                return name
+        return None
+
+    def _same_definition(self, first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
+        from statemachines.translator.model import WorkflowDef
+
+        return (
+            WorkflowDef.model_validate(first).model_dump() == WorkflowDef.model_validate(second).model_dump()
+        )
+
+    def _translate(self, document: Any, path: str) -> tuple[Any, dict[str, Any]]:
+        """Validate and translate one definition; every refusal is a 400 with the diagnostics."""
+        from pydantic import ValidationError
+
+        from statemachines.project import translate_definition
+        from statemachines.translator import TranslationError
+        from statemachines.translator.model import TaskDef, WorkflowDef
+
+        if not isinstance(document, dict):
+            refused([{"path": path or "body", "message": "a workflow definition is a JSON object"}])
+        prefix = f"{path}." if path else ""
+        project = replace(
+            self.project,
+            task_defs={name: TaskDef.model_validate(raw) for name, raw in self.task_defs.items()},
+            workflows={
+                **self.project.workflows,
+                **{
+                    n: WorkflowDef.model_validate(w.definition)
+                    for n, w in self.workflows.items()
+                    if not w.project
+                },
+            },
+        )
+        try:
+            translated = translate_definition(document, project)
+        except ValidationError as error:
+            refused(_pydantic_errors(error, path, document))
+        except TranslationError as error:
+            refused(
+                [
+                    {
+                        "path": f"{prefix}{d.location}",
+                        "message": d.message,
+                        "invalidValue": _value_at(document, d.location),
+                    }
+                    for d in error.diagnostics
+                ]
+            )
+        unserved = sorted(set(translated.lambda_tasks) - set(WORKER_TASKS))
+        if unserved:
+            refused(
+                [
+                    {
+                        "path": f"{prefix}{location}",
+                        "message": f"SIMPLE task '{task}' has no worker in this project "
+                        f"(workers: {', '.join(WORKER_TASKS)})",
+                        "invalidValue": task,
+                    }
+                    for task in unserved
+                    for location in _task_name_locations(document, task)
+                ]
+            )
+        machine = self.engine.config.state_machine_name(translated.name)
+        if len(machine) > 80:
+            refused(
+                [
+                    {
+                        "path": f"{prefix}name",
+                        "message": f"the state machine name {machine!r} is over 80 characters",
+                    }
+                ]
+            )
+        return translated, document
+
+    def _deploy(self, translated: Any, definition: dict[str, Any], *, update: bool) -> None:
+        try:
+            if update:
+                self.engine.update_workflow(translated)
+            else:
+                self.engine.add_workflow(translated)
+        except EngineError as error:
+            refused([{"path": "name", "message": str(error), "invalidValue": translated.name}])
+        version = definition.get("version", 1)
+        self.workflows[translated.name] = RegisteredWorkflow(definition, version, project=False)
+
+
+def _definition_file(path: Path | None, fallback: dict[str, Any]) -> dict[str, Any]:
+    """A definition as its file has it (what GET answers), else the validated model."""
+    if path is not None and path.is_file():
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
+    return fallback
+
+
+def _task_file(name: str) -> Path | None:
+    from statemachines.project import CONDUCTOR_DIR
+
+    path = CONDUCTOR_DIR / "tasks" / f"{name}.json"
+    return path if path.is_file() else None
+
+
+def _task_name_locations(document: Any, task_name: str, path: str = "") -> list[str]:
+    """Where a definition uses a task name (`tasks[1].name`), forks and cases included."""
+    found: list[str] = []
+    if isinstance(document, dict):
+        if document.get("name") == task_name and "taskReferenceName" in document:
+            found.append(f"{path}.name" if path else "name")
+        for key, value in document.items():
+            found += _task_name_locations(value, task_name, f"{path}.{key}" if path else key)
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            found += _task_name_locations(value, task_name, f"{path}[{index}]")
+    return found or ([] if path else ["tasks"])
+
+
+# --- executions ------------------------------------------------------------------------------------
+class Executions:
+    """Start/read/stop/redrive through the Step Functions API; only Conductor-only fields are kept here."""
+
+    def __init__(self, engine: LocalAws, registry: Registry) -> None:
+        self.engine = engine
+        self.registry = registry
+        with registry.lock:  # boto3's client creation is not thread-safe: one client, made once
+            self.sfn = engine.sfn
+        self.metadata: dict[str, RunMetadata] = {}
+
+    def start(
+        self, name: str, version: int | None, correlation_id: str | None, priority: int, workflow_input: Any
+    ) -> str:
+        checked_name(name, "name")
+        if priority not in PRIORITY_RANGE:
+            refused([{"path": "priority", "message": "must be 0..99", "invalidValue": str(priority)}])
+        if correlation_id is not None and len(correlation_id) > 256:
+            refused([{"path": "correlationId", "message": "at most 256 characters"}])
+        if not isinstance(workflow_input, dict):
+            refused([{"path": "input", "message": "the workflow input is a JSON object"}])
+        self.registry.workflow(name, version)
+        payload = json.dumps(workflow_input)
+        if len(payload.encode()) > MAX_EXECUTION_INPUT_BYTES:
+            raise ConductorError(
+                413,
+                f"the input is over {MAX_EXECUTION_INPUT_BYTES} bytes, Step Functions' execution input quota",
+            )
+        workflow_id = str(uuid.uuid4())
+        self.metadata[workflow_id] = RunMetadata(correlation_id, priority)
+        self.sfn.start_execution(
+            stateMachineArn=self.engine.state_machine_arn(name), name=workflow_id, input=payload
+        )
+        return workflow_id
+
+    def arn(self, workflow_id: str) -> str:
+        """The execution a Conductor workflow id names: its execution name (or its full ARN)."""
+        if EXECUTION_ARN.fullmatch(workflow_id):
+            candidates = [workflow_id]
+        else:
+            checked_name(workflow_id, "workflowId")
+            prefix = f"arn:aws:states:{self.engine.region}:"
+            candidates = [
+                arn.replace(":stateMachine:", ":execution:", 1) + f":{workflow_id}"
+                for arn in self.engine.deployment.state_machine_arns.values()
+                if arn.startswith(prefix)
+            ]
+        for candidate in candidates:
+            try:
+                self.sfn.describe_execution(executionArn=candidate)
+            except self.sfn.exceptions.ExecutionDoesNotExist:
+                continue
+            return candidate
+        not_found(f"No such workflow found by id: {workflow_id}")
+
+    def document(self, workflow_id: str, include_tasks: bool) -> dict[str, Any]:
+        arn = self.arn(workflow_id)
+        described = self.sfn.describe_execution(executionArn=arn)
+        name = (
+            self.registry.workflow_of_state_machine(described["stateMachineArn"])
+            or described["stateMachineArn"]
+        )
+        registered = self.registry.workflows.get(name)
+        return workflow_document(
+            described,
+            execution_history(self.sfn, arn),  # failedReferenceTaskNames need it even without tasks
+            workflow_name=name,
+            workflow_version=registered.version if registered else 1,
+            definition=registered.definition if registered else None,
+            metadata=self.metadata.get(described["name"], RunMetadata()),
+            include_tasks=include_tasks,
+        )
+
+    def terminate(self, workflow_id: str, reason: str | None) -> None:
+        arn = self.arn(workflow_id)
+        status = self.sfn.describe_execution(executionArn=arn)["status"]
+        if status != "RUNNING":
+            raise ConductorError(
+                409, f"Workflow {workflow_id} is not running (Step Functions status {status})"
+            )
+        cause = (reason or "terminated")[:32768]  # StopExecution's cause: at most 32768 characters
+        name = arn.rsplit(":", 1)[-1]
+        self.metadata[name] = replace(self.metadata.get(name, RunMetadata()), terminate_reason=cause)
+        self.sfn.stop_execution(executionArn=arn, error="TERMINATED", cause=cause)
+
+    def retry(self, workflow_id: str) -> None:
+        arn = self.arn(workflow_id)
+        status = workflow_document(
+            self.sfn.describe_execution(executionArn=arn),
+            [],
+            workflow_name="",
+            workflow_version=1,
+            definition=None,
+        )["status"]
+        if status not in RESTARTABLE:
+            raise ConductorError(
+                409,
+                f"Workflow {workflow_id} is {status}: only a FAILED, TIMED_OUT or TERMINATED one is retried",
+            )
+        try:
+            self.sfn.redrive_execution(executionArn=arn)
+        except NotImplementedError as error:
+            raise ConductorError(
+                501,
+                "POST /api/workflow/{workflowId}/retry is Step Functions' RedriveExecution, which the local "
+                f"engine (moto) does not implement ({error}). On AWS, `aws stepfunctions redrive-execution` "
+                "restarts a Standard execution from its failed state.",
+            ) from error
+
+
+# --- endpoints without a Step Functions counterpart -----------------------------------------------
+NO_INDEX = "there is no search index; use `aws stepfunctions list-executions`"
+NOT_POLLED = "Lambda workers are invoked by Step Functions, not polled"
+NO_CORRELATION = "Step Functions has no correlation id to search by"
+KEPT = "the local engine keeps its definitions and state machines until it stops"
+UNSUPPORTED: tuple[tuple[str, str, str], ...] = (
+    ("PUT", "/workflow/<workflowId>/pause", "Step Functions cannot pause an execution"),
+    ("PUT", "/workflow/<workflowId>/resume", "Step Functions cannot pause an execution, so none is resumed"),
+    (
+        "DELETE",
+        "/workflow/<workflowId>/remove",
+        "Step Functions keeps every execution's history; none is deleted",
+    ),
+    (
+        "POST",
+        "/workflow/<workflowId>/rerun",
+        "Step Functions cannot rerun from a chosen task; start a new execution",
+    ),
+    (
+        "POST",
+        "/workflow/<workflowId>/restart",
+        "use POST /api/workflow/{name} with the same input (a new execution)",
+    ),
+    (
+        "PUT",
+        "/workflow/<workflowId>/skiptask/<taskReferenceName>",
+        "Step Functions cannot skip a state of a running execution",
+    ),
+    (
+        "POST",
+        "/workflow/<workflowId>/resetcallbacks",
+        "Lambda tasks are invoked, not polled: there are no callbacks",
+    ),
+    ("PUT", "/workflow/decide/<workflowId>", "Step Functions decides by itself; there is no decider to run"),
+    ("GET", "/workflow/running/<name>", "use `aws stepfunctions list-executions --status-filter RUNNING`"),
+    ("GET", "/workflow/<name>/correlated/<correlationId>", NO_CORRELATION),
+    ("POST", "/workflow/<name>/correlated", NO_CORRELATION),
+    ("GET", "/workflow/search", NO_INDEX),
+    ("GET", "/workflow/search-v2", NO_INDEX),
+    ("GET", "/workflow/search-by-tasks", NO_INDEX),
+    ("GET", "/workflow/search-by-tasks-v2", NO_INDEX),
+    ("POST", "/workflow/test", "there is no mock execution mode"),
+    ("GET", "/tasks/poll/<path:rest>", NOT_POLLED),
+    ("GET", "/tasks/poll/batch/<path:rest>", NOT_POLLED),
+    ("POST", "/tasks", "task results come from the Lambda invocation, not from a worker's update"),
+    ("DELETE", "/metadata/workflow/<name>/<int:version>", KEPT),
+    ("DELETE", "/metadata/taskdefs/<name>", KEPT),
+)
+
+
+def _query_int(name: str, default: int | None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        refused([{"path": name, "message": "must be an integer", "invalidValue": raw[:100]}])
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = request.args.get(name)
+    return default if raw is None else raw.strip().lower() in ("true", "1", "yes")
+
+
+def conductor_blueprint(registry: Registry, executions: Executions) -> Blueprint:
+    api = Blueprint("conductor", __name__, url_prefix="/api")
+    writes: tuple[tuple[str, str, Callable[[Any], None]], ...] = (
+        ("POST", "/metadata/taskdefs", registry.register_task_defs),
+        ("PUT", "/metadata/taskdefs", registry.update_task_def),
+        ("POST", "/metadata/workflow", registry.create_workflow),
+        ("PUT", "/metadata/workflow", registry.update_workflows),
+    )
+    for method, rule, action in writes:
+        api.add_url_rule(rule, f"{method} {rule}", _metadata_write(action), methods=[method])
+
+    @api.get("/metadata/taskdefs")
+    def list_task_defs() -> Any:
+        with registry.lock:
+            return list(registry.task_defs.values())
+
+    @api.get("/metadata/taskdefs/<name>")
+    def get_task_def(name: str) -> Any:
+        with registry.lock:
+            found = registry.task_defs.get(checked_name(name, "taskType"))
+        if found is None:
+            not_found(f"No such taskType found by name: {name}")
+        return found
+
+    @api.get("/metadata/workflow")
+    def list_workflows() -> Any:
+        with registry.lock:
+            return [w.definition for w in registry.workflows.values()]
+
+    @api.get("/metadata/workflow/<name>")
+    def get_workflow(name: str) -> Any:
+        return registry.workflow(checked_name(name, "name"), _query_int("version", None)).definition
+
+    @api.post("/workflow")
+    def start_request() -> Response:
+        body = read_json_body(MAX_EXECUTION_INPUT_BYTES + MAX_DEFINITION_BYTES)
+        if not isinstance(body, dict):
+            refused([{"path": "body", "message": "a StartWorkflowRequest is a JSON object"}])
+        for field in ("workflowDef", "externalInputPayloadStoragePath", "taskToDomain", "idempotencyKey"):
+            if body.get(field):
+                raise ConductorError(
+                    501,
+                    f"StartWorkflowRequest.{field} is not supported: "
+                    "register the workflow, then start it by name",
+                )
+        name = body.get("name")
+        if not isinstance(name, str):
+            refused([{"path": "name", "message": "the workflow name is required"}])
+        version, priority = body.get("version"), body.get("priority", 0)
+        correlation_id = body.get("correlationId")
+        for key, value, kind in (
+            ("version", version, int),
+            ("priority", priority, int),
+            ("correlationId", correlation_id, str),
+        ):
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+                refused([{"path": key, "message": f"must be {'an integer' if kind is int else 'a string'}"}])
+        workflow_id = executions.start(name, version, correlation_id, priority or 0, body.get("input", {}))
+        return Response(workflow_id, mimetype="text/plain")
+
+    @api.post("/workflow/<name>")
+    def start(name: str) -> Response:
+        workflow_input = read_json_body(MAX_EXECUTION_INPUT_BYTES, empty={})
+        workflow_id = executions.start(
+            name,
+            _query_int("version", None),
+            request.args.get("correlationId"),
+            _query_int("priority", 0) or 0,
+            workflow_input,
+        )
+        return Response(workflow_id, mimetype="text/plain")
+
+    @api.get("/workflow/<workflow_id>")
+    def status(workflow_id: str) -> Any:
+        return executions.document(workflow_id, _flag("includeTasks", True))
+
+    @api.delete("/workflow/<workflow_id>")
+    def terminate(workflow_id: str) -> Response:
+        executions.terminate(workflow_id, request.args.get("reason"))
+        return Response(status=200)
+
+    @api.post("/workflow/<workflow_id>/retry")
+    def retry(workflow_id: str) -> Response:
+        executions.retry(workflow_id)
+        return Response(status=204)
+
+    for method, rule, why in UNSUPPORTED:
+        api.add_url_rule(
+            rule, f"unsupported {method} {rule}", _unsupported(method, rule, why), methods=[method]
+        )
+    return api
+
+
+def _metadata_write(action: Callable[[Any], None]) -> Callable[[], Response]:
+    """A metadata write: the JSON body to the registry; Conductor answers 200 with no body."""
+
+    def answer() -> Response:
+        action(read_json_body(MAX_DEFINITION_BYTES))
+        return Response(status=200)
+
+    return answer
+
+
+def _unsupported(method: str, rule: str, why: str) -> Callable[..., Response]:
+    shown = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+    def answer(**_: Any) -> Response:
+        raise ConductorError(501, f"{method} /api{shown} has no Step Functions equivalent: {why}")
+
+    return answer
+
+
+VIEWER = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ wf.workflowName }} {{ wf.workflowId }}</title>
+<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}
+.COMPLETED{color:#070}.FAILED,.TIMED_OUT,.TERMINATED,.CANCELED{color:#a00}pre{background:#f4f4f4;padding:1em}</style>
+</head><body>
+<h1>{{ wf.workflowName }} <span class="{{ wf.status }}">{{ wf.status }}</span></h1>
+<p>workflowId {{ wf.workflowId }} · version {{ wf.workflowVersion }}
+ · <a href="/api/workflow/{{ wf.workflowId }}?includeTasks=true">JSON</a></p>
+{% if wf.reasonForIncompletion %}<p class="FAILED">{{ wf.reasonForIncompletion }}</p>{% endif %}
+<table><tr><th>#</th><th>task</th><th>reference</th><th>status</th><th>retry</th></tr>
+{% for t in wf.tasks %}<tr><td>{{ t.seq }}</td><td>{{ t.taskType }}</td><td>{{ t.referenceTaskName }}</td>
+<td class="{{ t.status }}">{{ t.status }}</td><td>{{ t.retryCount }}</td></tr>{% endfor %}</table>
+<h2>Input</h2><pre>{{ input }}</pre><h2>Output</h2><pre>{{ output }}</pre>
+</body></html>"""
+
+
+def create_app(engine: LocalAws) -> Flask:
+    """The Conductor API and the minimal `/execution/{id}` page, over one engine."""
+    registry = Registry(engine)
+    executions = Executions(engine, registry)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_EXECUTION_INPUT_BYTES + MAX_DEFINITION_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.register_blueprint(conductor_blueprint(registry, executions))
+
+    @app.get("/execution/<workflow_id>")
+    def viewer(workflow_id: str) -> str:
+        document = executions.document(workflow_id, include_tasks=True)
+        return render_template_string(
+            VIEWER,
+            wf=document,
+            input=json.dumps(document["input"], indent=2),
+            output=json.dumps(document["output"], indent=2),
+        )
+
+    @app.errorhandler(ConductorError)
+    def conductor_error(error: ConductorError) -> tuple[Any, int]:
+        return error.body(), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Any, int]:
+        status = error.code or 500
+        message = {404: f"{request.method} {request.path}: not a Conductor endpoint imgpipe answers"}.get(
+            status, error.description or error.name
+        )
+        return ConductorError(status, message).body(), status
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[Any, int]:
+        app.logger.exception("Conductor API: %s %s failed", request.method, request.path)
+        return ConductorError(500, f"{type(error).__name__}: {error}"[:1000]).body(), 500
+
+    return app
+
+
+def is_aws_request(environ: Mapping[str, Any]) -> bool:
+    """SigV4-signed requests (every AWS CLI/SDK call) always go to the AWS endpoint, whatever the path."""
+    authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
+    query = str(environ.get("QUERY_STRING", ""))
+    return (
+        authorization.startswith(("AWS4-", "AWS "))
+        or "X-Amz-Signature=" in query
+        or "X-Amz-Credential=" in query
+    )
+
+
+class ConductorDispatcher:
+    """WSGI: unsigned requests under /api/ and /execution/ to the Conductor app, the rest to moto's."""
+
+    def __init__(self, conductor: Any, aws: Any) -> None:
+        self.conductor = conductor
+        self.aws = aws
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = str(environ.get("PATH_INFO", ""))
+        if path.startswith(CONDUCTOR_PATHS) and not is_aws_request(environ):
+            return self.conductor(environ, start_response)
+        return self.aws(environ, start_response)
