@@ -10,7 +10,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.core.decode import ALLOWED_INPUT_FORMATS
+
 Event = Mapping[str, Any]
+WORKFLOW_INPUT = "$.workflow.input."  # where translated ASL reads the workflow input (expressions.py)
 
 # A Task state calls a Lambda function either through the `lambda:invoke` integration (Task* events)
 # or by the function ARN as Resource (LambdaFunction* events); both count as task attempts.
@@ -20,7 +23,7 @@ SUCCEEDED = frozenset({"TaskSucceeded", "LambdaFunctionSucceeded"})
 # Advice shown with a failure, by error name (worker errors from lambdas/core/errors.py first).
 ADVICE = {
     "InvalidRecipeError": "fix the recipe fields named in the cause, in the workflow input",
-    "UnsupportedImageError": "convert the source to a supported format (JPEG, PNG, WebP, GIF, TIFF, BMP)",
+    "UnsupportedImageError": f"convert the source to a supported format ({', '.join(ALLOWED_INPUT_FORMATS)})",
     "CorruptImageError": "the source is not a readable image: check the file, re-export it",
     "ImageTooLargeError": (
         "use a smaller source, or raise maxSourceBytes, maxSourcePixels or memorySize in cdk.json"
@@ -119,6 +122,43 @@ def failure(events: Sequence[Event], described: Mapping[str, Any]) -> Failure | 
                 cause = _details(event).get("cause")
                 break
     return Failure(state=state, error=error, cause=readable_cause(cause))
+
+
+def in_user_words(failure: Failure, definition: Mapping[str, Any]) -> Failure:
+    """The failure with the worker's field named as the workflow input field the user wrote.
+
+    A worker names its own input (`outputWidth: must be > 0`); the failing state's Parameters say
+    which workflow input it was read from (`recipeParameters.outputSize.width`).
+    """
+    if not failure.cause or not failure.state:
+        return failure
+    field, separator, problem = failure.cause.partition(": ")
+    state = _find_state(definition, failure.state.rsplit(" > ", 1)[-1])
+    payload = (state or {}).get("Parameters", {}).get("Payload")
+    if not separator or not isinstance(payload, Mapping):
+        return failure
+    head = re.split(r"[.\[]", field, maxsplit=1)[0]
+    source = payload.get(f"{head}.$")
+    if not isinstance(source, str) or not source.startswith(WORKFLOW_INPUT):
+        return failure
+    written = source.removeprefix(WORKFLOW_INPUT) + field[len(head) :]
+    if written == field:
+        return failure
+    return Failure(failure.state, failure.error, f"{written} (the worker's {field}): {problem}")
+
+
+def _find_state(definition: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
+    """A state by name anywhere in a definition: Map processors and Parallel branches included."""
+    states = definition.get("States", {})
+    if name in states:
+        found: Mapping[str, Any] = states[name]
+        return found
+    for state in states.values():
+        nested = [state.get("ItemProcessor"), state.get("Iterator"), *state.get("Branches", [])]
+        for inner in nested:
+            if isinstance(inner, Mapping) and (hit := _find_state(inner, name)) is not None:
+                return hit
+    return None
 
 
 def readable_cause(cause: Any) -> str | None:

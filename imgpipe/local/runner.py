@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from botocore.exceptions import ClientError
 from PIL import Image
 
 from imgpipe.local import results
@@ -147,6 +148,7 @@ def deepest_failure(
     own = results.failure(histories.get(execution_arn, []), described)
     if own is None:
         return None
+    own = results.in_user_words(own, _definition(sfn, described.get("stateMachineArn")))
     for child in results.child_execution_arns(histories.get(execution_arn, [])):
         if child in histories and sfn.describe_execution(executionArn=child)["status"] != "SUCCEEDED":
             inner = deepest_failure(sfn, histories, child)
@@ -154,6 +156,17 @@ def deepest_failure(
                 state = f"{own.state} > {inner.state}" if own.state and inner.state else inner.state
                 return results.Failure(state=state, error=inner.error, cause=inner.cause)
     return own
+
+
+def _definition(sfn: Any, state_machine_arn: str | None) -> dict[str, Any]:
+    """The state machine's ASL, or {} when it cannot be read (no DescribeStateMachine permission)."""
+    if not state_machine_arn:
+        return {}
+    try:
+        definition = json.loads(sfn.describe_state_machine(stateMachineArn=state_machine_arn)["definition"])
+    except (ClientError, ValueError, KeyError):
+        return {}
+    return definition if isinstance(definition, dict) else {}
 
 
 def download_renditions(

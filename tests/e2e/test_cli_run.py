@@ -193,7 +193,10 @@ def test_bad_recipe_fails_with_invalid_recipe_and_one_attempt(
     )
     assert code == 1
     assert result["error"] == "InvalidRecipeError"
-    assert "outputWidth" in (result["cause"] or "")
+    # the field the user wrote first, the worker's own name beside it
+    assert (result["cause"] or "").startswith(
+        "recipeParameters.outputSize.width (the worker's outputWidth): "
+    )
     assert result["stateAttempts"][result["failedState"]] == 1
 
 
