@@ -9,8 +9,10 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from imgpipe import envelope
 from imgpipe.config import DeploymentConfig, state_machine_output_key
 from infra.bundling import DependenciesLayer
+from infra.claims import TriggerClaims
 from infra.nag import acknowledge_findings
 from infra.storage import Storage
 from infra.trigger import UploadTrigger
@@ -73,9 +75,16 @@ class ImgpipeStack(Stack):
             layer=self.dependency_layer.layer,
             settings=worker_settings(project, translated, reserve_concurrency=reserve_concurrency),
         )
+        self.claims = TriggerClaims(self, "TriggerClaims", config=config)
         self.workflows = Workflows(
-            self, "Workflows", config=config, translated=translated, functions=self.workers.functions
+            self,
+            "Workflows",
+            config=config,
+            translated=envelope.for_deployment(translated, config),
+            functions=self.workers.functions,
+            extra_substitutions={config.triggerWorkflow: self.claims.substitutions()},
         )
+        self.claims.grant_envelope(self.workflows.roles[config.triggerWorkflow])
         trigger_machine = self.workflows.state_machines[config.triggerWorkflow]
         self.trigger = UploadTrigger(
             self,
@@ -98,6 +107,13 @@ class ImgpipeStack(Stack):
         CfnOutput(self, "InputBucketName", value=self.storage.input_bucket.bucket_name)
         CfnOutput(self, "OutputBucketName", value=self.storage.output_bucket.bucket_name)
         CfnOutput(self, "TriggerDeadLetterQueueUrl", value=self.trigger.dead_letter_queue.queue_url)
+        CfnOutput(
+            self,
+            "FailedSourcesQueueUrl",
+            value=self.claims.failed_sources_queue.queue_url,
+            description="One message per failed trigger run: input, error and cause (docs/reliability.md)",
+        )
+        CfnOutput(self, "TriggerClaimTableName", value=self.claims.table.table_name)
         for name, machine in self.workflows.state_machines.items():
             CfnOutput(
                 self,
