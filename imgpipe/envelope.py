@@ -45,6 +45,8 @@ STATUS_RUNNING, STATUS_DONE, STATUS_FAILED = "RUNNING", "DONE", "FAILED"
 CLAIM_RETENTION_DAYS = 30
 # JSONPath ASL has no date arithmetic, so the expiry is looked up by the year of the claim.
 FIRST_CLAIM_YEAR, LAST_CLAIM_YEAR = 2025, 2125
+# Each DynamoDB/SQS call: bounded, so the envelope adds a known worst case to an Express run.
+SERVICE_TASK_TIMEOUT_SECONDS = 5
 # Throttling or a 5xx of DynamoDB/SQS is retried; a refused condition never is.
 SERVICE_RETRY = {
     "ErrorEquals": [
@@ -57,9 +59,9 @@ SERVICE_RETRY = {
         "SQS.SdkClientException",
     ],
     "IntervalSeconds": 1,
-    "MaxAttempts": 4,
+    "MaxAttempts": 2,
     "BackoffRate": 2.0,
-    "MaxDelaySeconds": 8,
+    "MaxDelaySeconds": 4,
     "JitterStrategy": "FULL",
 }
 # Top-level ASL fields that a Parallel branch does not take; the envelope carries them instead.
@@ -118,11 +120,29 @@ def suffix_patterns(suffixes: Iterable[str]) -> list[str]:
     return patterns
 
 
+def service_task_worst_case_seconds() -> float:
+    """One envelope task with every retry taken and every attempt timing out."""
+    retry: dict[str, Any] = SERVICE_RETRY
+    attempts = 1 + int(retry["MaxAttempts"])
+    delays = sum(
+        min(retry["IntervalSeconds"] * retry["BackoffRate"] ** n, retry["MaxDelaySeconds"])
+        for n in range(int(retry["MaxAttempts"]))
+    )
+    return float(attempts * SERVICE_TASK_TIMEOUT_SECONDS + delays)
+
+
+def envelope_worst_case_seconds() -> float:
+    """What the envelope adds to the workflow's worst case: the longest path has three service
+    tasks (claim, mark the claim failed, record the failed source)."""
+    return 3 * service_task_worst_case_seconds()
+
+
 def _service_task(resource: str, parameters: dict[str, Any], next_state: str) -> dict[str, Any]:
     return {
         "Type": "Task",
         "Resource": resource,
         "Parameters": parameters,
+        "TimeoutSeconds": SERVICE_TASK_TIMEOUT_SECONDS,
         "ResultPath": None,
         "Retry": [dict(SERVICE_RETRY)],
         "Next": next_state,
@@ -191,13 +211,20 @@ def wrap(asl: Mapping[str, Any], *, suffixes: Iterable[str]) -> dict[str, Any]:
                         "claimedAt": {"S.$": "$$.State.EnteredTime"},
                         TTL_ATTRIBUTE: {"N.$": claim_expiry_expression()},
                     },
-                    "ConditionExpression": f"attribute_not_exists({CLAIM_KEY}) OR #status = :failed",
+                    # Free, failed, or this very execution's: an asynchronous Express execution runs
+                    # at least once, so it may reach this state again under the same execution ARN.
+                    "ConditionExpression": (
+                        f"attribute_not_exists({CLAIM_KEY}) OR #status = :failed OR executionArn = :self"
+                    ),
                     "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {":failed": {"S": STATUS_FAILED}},
+                    "ExpressionAttributeValues": {
+                        ":failed": {"S": STATUS_FAILED},
+                        ":self": {"S.$": "$$.Execution.Id"},
+                    },
                 },
                 "Run workflow",
             ),
-            "Comment": "One run per S3 write: a FAILED claim may be retaken, any other is a duplicate",
+            "Comment": "One run per S3 write: a FAILED claim may be retaken, another run's is a duplicate",
             "Catch": [
                 {
                     "ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"],
@@ -329,5 +356,10 @@ def for_deployment(translated: Mapping[str, Any], config: DeploymentConfig) -> d
     name = config.triggerWorkflow
     if name in deployed:
         tw = deployed[name]
-        deployed[name] = dataclasses.replace(tw, asl=wrap(tw.asl, suffixes=config.inputSuffixes))
+        worst = tw.worst_case_seconds
+        deployed[name] = dataclasses.replace(
+            tw,
+            asl=wrap(tw.asl, suffixes=config.inputSuffixes),
+            worst_case_seconds=None if worst is None else worst + envelope_worst_case_seconds(),
+        )
     return deployed

@@ -184,3 +184,20 @@ def test_the_claim_expiry_is_weeks_after_the_end_of_the_claims_year() -> None:
     # 2026 claims expire on 2027-01-31 00:00 UTC
     assert table[2026 - envelope.FIRST_CLAIM_YEAR] == 1801353600
     assert all(later > earlier for earlier, later in itertools.pairwise(table))
+
+
+def test_the_envelope_adds_its_bounded_worst_case_to_the_deployed_workflow() -> None:
+    from statemachines.project import translate_project
+
+    bounded = "image_convert_resize"  # two Lambda tasks: a static worst case
+    config = DeploymentConfig.from_cdk_json().model_copy(update={"triggerWorkflow": bounded})
+    translated = translate_project()
+    deployed = envelope.for_deployment(translated, config)[bounded]
+    base = translated[bounded].worst_case_seconds
+    assert base is not None
+    # 3 attempts x 5 s + back-off 1 s + 2 s, for claim, mark failed and record failed source
+    assert envelope.service_task_worst_case_seconds() == 18
+    assert deployed.worst_case_seconds == base + 3 * 18
+    tasks = [state for state in deployed.asl["States"].values() if state["Type"] == "Task"]
+    assert tasks
+    assert all(task["TimeoutSeconds"] == envelope.SERVICE_TASK_TIMEOUT_SECONDS for task in tasks)
