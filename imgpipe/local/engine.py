@@ -267,6 +267,10 @@ class LocalAws:
         if self.claim_table is None or self.failed_sources_queue_url is None:
             self.claim_table = f"{self.config.prefix}-trigger-claims-local"
             dynamodb = self.client("dynamodb")
+            if self.claim_table in dynamodb.list_tables()["TableNames"]:
+                # Left by an earlier engine inside the same outer moto mock: its claims (same
+                # sequencers) would mark this engine's uploads as duplicates.
+                dynamodb.delete_table(TableName=self.claim_table)
             dynamodb.create_table(
                 TableName=self.claim_table,
                 KeySchema=[{"AttributeName": envelope.CLAIM_KEY, "KeyType": "HASH"}],
@@ -278,9 +282,13 @@ class LocalAws:
                 TableName=self.claim_table,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": envelope.TTL_ATTRIBUTE},
             )
-            self.failed_sources_queue_url = self.client("sqs").create_queue(
-                QueueName=f"{self.config.prefix}-failed-sources-local",
-                Attributes={"SqsManagedSseEnabled": "true"},
+            sqs = self.client("sqs")
+            queue_name = f"{self.config.prefix}-failed-sources-local"
+            for url in sqs.list_queues(QueueNamePrefix=queue_name).get("QueueUrls", []):
+                if url.rsplit("/", 1)[-1] == queue_name:
+                    sqs.delete_queue(QueueUrl=url)  # likewise, start with no failure records
+            self.failed_sources_queue_url = sqs.create_queue(
+                QueueName=queue_name, Attributes={"SqsManagedSseEnabled": "true"}
             )["QueueUrl"]
         return {
             envelope.CLAIM_TABLE_PLACEHOLDER: self.claim_table,
