@@ -71,6 +71,49 @@ ANDED_ON_ONE_FIELD = {
 }
 
 
+def _as_event_ruler_reads_it(pattern: dict, path: tuple[str, ...] = (), branches: list | None = None) -> list:
+    """The branches aws/event-ruler's JsonRuleCompiler builds without strict mode: `$or` forks the
+    branches, and a field written again replaces the earlier matcher (`rule.put(name, values)`)."""
+    branches = [{}] if branches is None else branches
+    for name, value in pattern.items():
+        if name == "$or":
+            forked = []
+            for alternative in value:
+                copies = [dict(branch) for branch in branches]
+                _as_event_ruler_reads_it(alternative, path, copies)
+                forked.extend(copies)
+            branches[:] = forked
+        elif isinstance(value, dict):
+            _as_event_ruler_reads_it(value, (*path, name), branches)
+        else:
+            for branch in branches:
+                branch[(*path, name)] = value
+    return branches
+
+
+def _matches_on_aws(pattern: dict, event: dict) -> bool:
+    for branch in _as_event_ruler_reads_it(pattern):
+        nested: dict = {}
+        for field_path, filters in branch.items():
+            node = nested
+            for part in field_path[:-1]:
+                node = node.setdefault(part, {})
+            node[field_path[-1]] = filters
+        if trigger.matches(nested, event):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("key", ["other/cat.jpg", "cat.png"])
+def test_outside_the_prefix_nothing_starts_as_eventbridge_reads_the_rule(
+    config: DeploymentConfig, key: str
+) -> None:
+    event = _event(key)
+    assert _matches_on_aws(ANDED_ON_ONE_FIELD, event)  # the old rule: the suffix replaced the prefix
+    assert not _matches_on_aws(trigger.event_pattern(config, BUCKET), event)
+    assert _matches_on_aws(trigger.event_pattern(config, BUCKET), _event("uploads/cat.jpg"))
+
+
 def test_a_field_matched_at_the_top_level_and_inside_or_is_refused_naming_the_field() -> None:
     for key in ("uploads/cat.jpg", "other/cat.jpg", "cat.png"):
         with pytest.raises(trigger.TriggerError, match=r"'detail\.object\.key'.*twice in one branch"):
