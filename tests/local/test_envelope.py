@@ -97,6 +97,23 @@ def test_images_in_any_letter_case_are_claimed_and_rendered(aws: LocalAws, key: 
     assert _claim(aws, delivery.event)["status"]["S"] == envelope.STATUS_DONE
 
 
+def test_a_redelivered_event_ends_succeeded_as_a_duplicate_without_rendering(aws: LocalAws) -> None:
+    delivery = _upload(aws, "uploads/once.jpg", _jpeg())
+    assert _wait(aws, delivery.execution_arn)["status"] == "SUCCEEDED"
+    (again,) = aws.deliver_event(copy.deepcopy(delivery.event))
+    duplicate = _wait(aws, again.execution_arn)
+    assert duplicate["status"] == "SUCCEEDED"
+    assert json.loads(duplicate["output"])["duplicate"] is True
+    assert _claim(aws, delivery.event)["executionArn"]["S"] == delivery.execution_arn
+    assert again.execution_arn is not None
+    history = aws.history(again.execution_arn)
+    scheduled = [
+        e["taskScheduledEventDetails"]["resourceType"] for e in history if e["type"] == "TaskScheduled"
+    ]
+    assert "dynamodb" in scheduled  # the claim ran ...
+    assert "lambda" not in scheduled  # ... and no worker did
+
+
 def test_a_failed_source_is_recorded_the_run_fails_and_a_redelivery_retakes_it(aws: LocalAws) -> None:
     _failed_sources(aws)  # start from an empty queue
     delivery = _upload(aws, "uploads/broken.jpg", b"this is not a JPEG")
