@@ -164,6 +164,17 @@ def _has_source_event(next_state: str) -> dict[str, Any]:
     }
 
 
+def state_names(states: Mapping[str, Any]) -> set[str]:
+    """Every state name in ``states``, inside Parallel branches and Map processors too."""
+    names = set(states)
+    for state in states.values():
+        nested = [*state.get("Branches", []), state.get("ItemProcessor"), state.get("Iterator")]
+        for machine in nested:
+            if isinstance(machine, Mapping) and isinstance(machine.get("States"), Mapping):
+                names |= state_names(machine["States"])
+    return names
+
+
 def wrap(asl: Mapping[str, Any], *, suffixes: Iterable[str]) -> dict[str, Any]:
     """The translated workflow ``asl`` inside the claim-and-failure-record envelope."""
     if not isinstance(asl.get("States"), Mapping) or not isinstance(asl.get("StartAt"), str):
@@ -177,29 +188,29 @@ def wrap(asl: Mapping[str, Any], *, suffixes: Iterable[str]) -> dict[str, Any]:
     table = "${" + CLAIM_TABLE_PLACEHOLDER + "}"
     update_claim = "arn:aws:states:::dynamodb:updateItem"
     states: dict[str, Any] = {
-        "Started by an upload?": {
+        "trigger: started by an upload?": {
             "Type": "Choice",
             "Comment": "An S3 event carries sourceEvent (input transformer); a manual start does not",
-            "Choices": [_has_source_event("Image suffix?")],
-            "Default": "Run workflow",
+            "Choices": [_has_source_event("trigger: image suffix?")],
+            "Default": "trigger: run workflow",
         },
-        "Image suffix?": {
+        "trigger: image suffix?": {
             "Type": "Choice",
             "Comment": "The rule matches the key prefix only; the suffix (any letter case) is checked here",
             "Choices": [
                 {
                     "Or": [{"Variable": f"{SOURCE}.key", "StringMatches": p} for p in patterns],
-                    "Next": "Claim event",
+                    "Next": "trigger: claim event",
                 }
             ],
-            "Default": "Not an image",
+            "Default": "trigger: not an image",
         },
-        "Not an image": {
+        "trigger: not an image": {
             "Type": "Pass",
             "Parameters": {"skipped": "the key has none of the image suffixes", "key.$": f"{SOURCE}.key"},
             "End": True,
         },
-        "Claim event": {
+        "trigger: claim event": {
             **_service_task(
                 "arn:aws:states:::dynamodb:putItem",
                 {
@@ -222,40 +233,48 @@ def wrap(asl: Mapping[str, Any], *, suffixes: Iterable[str]) -> dict[str, Any]:
                         ":self": {"S.$": "$$.Execution.Id"},
                     },
                 },
-                "Run workflow",
+                "trigger: run workflow",
             ),
             "Comment": "One run per S3 write: a FAILED claim may be retaken, another run's is a duplicate",
             "Catch": [
                 {
                     "ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"],
                     "ResultPath": None,
-                    "Next": "Duplicate delivery",
+                    "Next": "trigger: duplicate delivery",
                 },
-                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Record failed source"},
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "ResultPath": "$.failure",
+                    "Next": "trigger: record failed source",
+                },
             ],
         },
-        "Duplicate delivery": {
+        "trigger: duplicate delivery": {
             "Type": "Pass",
             "Parameters": {"duplicate": True, "claimId.$": CLAIM_ID_EXPRESSION},
             "End": True,
         },
-        "Run workflow": {
+        "trigger: run workflow": {
             "Type": "Parallel",
             "Comment": "The translated workflow, unchanged, as the only branch",
             "Branches": [branch],
             "ResultSelector": {"output.$": "$[0]"},
             "ResultPath": "$.workflowResult",
             "Catch": [
-                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Claimed? (failed)"}
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "ResultPath": "$.failure",
+                    "Next": "trigger: claimed? (failed)",
+                }
             ],
-            "Next": "Claimed? (succeeded)",
+            "Next": "trigger: claimed? (succeeded)",
         },
-        "Claimed? (succeeded)": {
+        "trigger: claimed? (succeeded)": {
             "Type": "Choice",
-            "Choices": [_has_source_event("Mark claim done")],
-            "Default": "Workflow output",
+            "Choices": [_has_source_event("trigger: mark claim done")],
+            "Default": "trigger: workflow output",
         },
-        "Mark claim done": _service_task(
+        "trigger: mark claim done": _service_task(
             update_claim,
             {
                 "TableName": table,
@@ -267,15 +286,15 @@ def wrap(asl: Mapping[str, Any], *, suffixes: Iterable[str]) -> dict[str, Any]:
                     ":at": {"S.$": "$$.State.EnteredTime"},
                 },
             },
-            "Workflow output",
+            "trigger: workflow output",
         ),
-        "Workflow output": {"Type": "Pass", "InputPath": "$.workflowResult.output", "End": True},
-        "Claimed? (failed)": {
+        "trigger: workflow output": {"Type": "Pass", "InputPath": "$.workflowResult.output", "End": True},
+        "trigger: claimed? (failed)": {
             "Type": "Choice",
-            "Choices": [_has_source_event("Mark claim failed")],
-            "Default": "Record failed source",
+            "Choices": [_has_source_event("trigger: mark claim failed")],
+            "Default": "trigger: record failed source",
         },
-        "Mark claim failed": {
+        "trigger: mark claim failed": {
             **_service_task(
                 update_claim,
                 {
@@ -292,11 +311,13 @@ def wrap(asl: Mapping[str, Any], *, suffixes: Iterable[str]) -> dict[str, Any]:
                         ":at": {"S.$": "$$.State.EnteredTime"},
                     },
                 },
-                "Record failed source",
+                "trigger: record failed source",
             ),
-            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "Record failed source"}],
+            "Catch": [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "trigger: record failed source"}
+            ],
         },
-        "Record failed source": {
+        "trigger: record failed source": {
             **_service_task(
                 "arn:aws:states:::sqs:sendMessage",
                 {
@@ -309,37 +330,41 @@ def wrap(asl: Mapping[str, Any], *, suffixes: Iterable[str]) -> dict[str, Any]:
                         "cause.$": "$.failure.Cause",
                     },
                 },
-                "Run failed",
+                "trigger: run failed",
             ),
-            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "Run failed"}],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "trigger: run failed"}],
         },
-        "Run failed": {
+        "trigger: run failed": {
             "Type": "Choice",
             "Comment": "A Fail state may not raise a States.* name: those become WorkflowFailed",
             "Choices": [
                 {
                     "Variable": "$.failure.Error",
                     "StringMatches": "States.*",
-                    "Next": "Run failed (Step Functions error)",
+                    "Next": "trigger: run failed (Step Functions error)",
                 }
             ],
-            "Default": "Run failed (workflow error)",
+            "Default": "trigger: run failed (workflow error)",
         },
-        "Run failed (Step Functions error)": {
+        "trigger: run failed (Step Functions error)": {
             "Type": "Fail",
             "Error": WORKFLOW_FAILED_ERROR,
             "CausePath": "States.Format('{}: {}', $.failure.Error, $.failure.Cause)",
         },
-        "Run failed (workflow error)": {
+        "trigger: run failed (workflow error)": {
             "Type": "Fail",
             "ErrorPath": "$.failure.Error",
             "CausePath": "$.failure.Cause",
         },
     }
+    # State names are unique in the whole state machine, branches included (Amazon States Language).
+    clashes = sorted(set(states) & state_names(branch["States"]))
+    if clashes:
+        raise EnvelopeError(f"workflow ASL States: names the envelope uses itself: {clashes}")
     wrapped: dict[str, Any] = {
         "Comment": f"{asl.get('Comment', 'workflow')}, in the imgpipe trigger envelope (imgpipe.envelope)",
         "QueryLanguage": "JSONPath",
-        "StartAt": "Started by an upload?",
+        "StartAt": "trigger: started by an upload?",
         "States": states,
     }
     if "TimeoutSeconds" in asl:

@@ -170,9 +170,11 @@ def test_the_translated_workflow_is_the_envelopes_only_branch_unchanged(aws: Loc
 
     translated = translate_project()[aws.config.triggerWorkflow]
     wrapped = envelope.wrap(translated.asl, suffixes=aws.config.inputSuffixes)
-    (branch,) = wrapped["States"]["Run workflow"]["Branches"]
+    (branch,) = wrapped["States"]["trigger: run workflow"]["Branches"]
     assert branch["States"] == translated.asl["States"]
     assert branch["StartAt"] == translated.asl["StartAt"]
+    # one namespace for the whole machine: no envelope state shares a name with a workflow state
+    assert not set(wrapped["States"]) & envelope.state_names(translated.asl["States"])
 
 
 def test_suffix_patterns_cover_every_letter_case() -> None:
@@ -188,6 +190,20 @@ def test_suffix_patterns_cover_every_letter_case() -> None:
     [
         ({"States": {}}, "StartAt and States"),
         ({"StartAt": "a", "States": {}, "QueryLanguage": "JSONata"}, "QueryLanguage"),
+        (
+            {
+                "StartAt": "p",
+                "States": {
+                    "p": {
+                        "Type": "Parallel",
+                        "Branches": [
+                            {"StartAt": "trigger: claim event", "States": {"trigger: claim event": {}}}
+                        ],
+                    }
+                },
+            },
+            "names the envelope uses itself: \\['trigger: claim event'\\]",
+        ),
     ],
 )
 def test_what_the_envelope_cannot_wrap_is_refused(asl: dict[str, Any], message: str) -> None:
