@@ -357,7 +357,8 @@ def wrap(asl: Mapping[str, Any], *, suffixes: Iterable[str]) -> dict[str, Any]:
             "CausePath": "$.failure.Cause",
         },
     }
-    # State names are unique in the whole state machine, branches included (Amazon States Language).
+    # "state names MUST be unique within the scope of the whole state machine", branches included
+    # (https://states-language.net/spec.html#states-fields); moto does not check it, AWS does.
     clashes = sorted(set(states) & state_names(branch["States"]))
     if clashes:
         raise EnvelopeError(f"workflow ASL States: names the envelope uses itself: {clashes}")
