@@ -64,8 +64,9 @@ SERVICE_RETRY = {
     "MaxDelaySeconds": 4,
     "JitterStrategy": "FULL",
 }
-# Top-level ASL fields that a Parallel branch does not take; the envelope carries them instead.
-MACHINE_ONLY_FIELDS = ("TimeoutSeconds", "Version", "QueryLanguage")
+# Top-level ASL fields a Parallel branch is not documented to take (it has StartAt and States);
+# the envelope carries the timeout, the query language and the comment instead.
+MACHINE_ONLY_FIELDS = ("TimeoutSeconds", "Version", "QueryLanguage", "Comment")
 
 SOURCE = f"$.{SOURCE_EVENT_FIELD}"
 CLAIM_ID_EXPRESSION = (
