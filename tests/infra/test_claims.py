@@ -97,7 +97,7 @@ def test_deployed_trigger_definition_is_the_text_the_local_runtime_creates(synth
         arns |= {f"StateMachineArn_{w}": a for w, a in aws.deployment.state_machine_arns.items()}
         assert substitute(deployed, values | arns) == local
     wrapped = json.loads(deployed)
-    assert wrapped["StartAt"] == "Started by an upload?"
-    (branch,) = wrapped["States"]["Run workflow"]["Branches"]
+    assert wrapped["StartAt"] == "trigger: started by an upload?"
+    (branch,) = wrapped["States"]["trigger: run workflow"]["Branches"]
     translated = synth.translated[synth.config.triggerWorkflow].asl
     assert branch == {k: v for k, v in translated.items() if k not in envelope.MACHINE_ONLY_FIELDS}
