@@ -3,18 +3,18 @@
 An object put under ``config.inputPrefix`` of the input bucket, with one of ``config.inputSuffixes``,
 makes S3 send an EventBridge "Object Created" event; an EventBridge rule matches it and starts
 ``config.triggerWorkflow`` with the seeds' dynamic-fork input built by an input transformer, using
-``config.defaultRecipe``. Everything here is plain dicts and strings (no CDK, no moto, no boto3), so
+``config.defaultRecipe``, plus the event's identity for the envelope's claim (``imgpipe.envelope``).
+Everything here is plain dicts and strings (no CDK, no boto3; moto only inside ``matches``), so
 ``infra/`` can feed it to ``events.Rule`` and the local engine can apply it to the events it emits.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import urllib.parse
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,12 +29,14 @@ INPUT_PATHS = {
     "versionId": "$.detail.object.version-id",
     "etag": "$.detail.object.etag",
     "size": "$.detail.object.size",
+    "sequencer": "$.detail.object.sequencer",
 }
 # The event form of an S3 location (parsed by lambdas.adapters.s3.parse_s3_uri, docs/workers.md): the
 # key exactly as the event carries it (form-encoded, so it holds no `"`, `\` or `?`: EventBridge does
 # not escape placeholder values) and the object version the event names.
 FILE_LOCATION_TEMPLATE = "s3://<bucket>/<key>?versionId=<versionId>&etag=<etag>&size=<size>"
-EXECUTION_NAME_LIMIT = 80
+# The workflow-input field that carries the event's identity to the envelope's claim.
+SOURCE_EVENT_FIELD = "sourceEvent"
 
 
 class TriggerError(ValueError):
@@ -43,20 +45,25 @@ class TriggerError(ValueError):
 
 # --- what the deployed rule is ----------------------------------------------------------------
 def event_pattern(config: DeploymentConfig, bucket_name: str) -> dict[str, Any]:
-    """The EventBridge event pattern of the trigger rule.
+    """The EventBridge event pattern of the trigger rule: the input bucket and the key prefix.
 
-    Suffixes are matched ignoring case (``IMG_0001.JPG`` is an image too); the prefix is exact.
+    One matcher per field: EventBridge cannot AND two matchers on one field (see ``check_pattern``),
+    so the rule checks the prefix and the workflow envelope checks the image suffix
+    (``imgpipe.envelope``). The prefix is exact and compared with the key as S3 sends it
+    (URL-encoded), so a prefix with a space still matches.
     """
     detail: dict[str, Any] = {"bucket": {"name": [bucket_name]}}
     if config.inputPrefix:
-        detail["object"] = {"key": [{"prefix": config.inputPrefix}]}
-    pattern: dict[str, Any] = {"source": [EVENT_SOURCE], "detail-type": [DETAIL_TYPE], "detail": detail}
-    if config.inputSuffixes:
-        pattern["$or"] = [
-            {"detail": {"object": {"key": [{"suffix": {"equals-ignore-case": suffix}}]}}}
-            for suffix in config.inputSuffixes
-        ]
-    return pattern
+        detail["object"] = {"key": [{"prefix": encode_event_key(config.inputPrefix)}]}
+    return {"source": [EVENT_SOURCE], "detail-type": [DETAIL_TYPE], "detail": detail}
+
+
+SOURCE_EVENT_TEMPLATE = {
+    "bucket": "<bucket>",
+    "key": "<key>",
+    "versionId": "<versionId>",
+    "sequencer": "<sequencer>",
+}
 
 
 def input_transformer(config: DeploymentConfig) -> dict[str, Any]:
@@ -66,7 +73,11 @@ def input_transformer(config: DeploymentConfig) -> dict[str, Any]:
     Returned in the EventBridge API's shape (``InputPathsMap``, ``InputTemplate``).
     """
     recipe = config.defaultRecipe.model_dump(mode="json")
-    workflow_input = {"fileLocation": FILE_LOCATION_TEMPLATE, **recipe}
+    workflow_input = {
+        "fileLocation": FILE_LOCATION_TEMPLATE,
+        **recipe,
+        SOURCE_EVENT_FIELD: SOURCE_EVENT_TEMPLATE,
+    }
     return {"InputPathsMap": dict(INPUT_PATHS), "InputTemplate": json.dumps(workflow_input)}
 
 
@@ -122,99 +133,104 @@ def object_created_event(
     }
 
 
-def execution_name(event: Mapping[str, Any]) -> str:
-    """A Step Functions execution name that is the same for every delivery of one S3 event.
-
-    Derived from bucket, key, version id and sequencer (unique per write of a key), so a duplicate
-    delivery is refused with ExecutionAlreadyExists while a re-upload of the same key starts anew.
-    """
-    detail = _require(event, "detail")
-    obj = _require(detail, "object")
-    identity = "\n".join(
-        [
-            str(_require(_require(detail, "bucket"), "name")),
-            str(_require(obj, "key")),
-            str(obj.get("version-id", "")),
-            str(_require(obj, "sequencer")),
-        ]
-    )
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
-    stem = urllib.parse.unquote_plus(str(obj["key"])).rsplit("/", 1)[-1]
-    readable = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")
-    room = EXECUTION_NAME_LIMIT - len("s3--") - len(digest)
-    return f"s3-{readable[:room]}-{digest}" if readable else f"s3-{digest}"
-
-
 # --- applying a rule to an event ----------------------------------------------------------------
-_MISSING = object()
+# Operators whose EventBridge semantics moto's matcher reproduces and the tests pin; any other is refused.
 SUPPORTED_OPERATORS = frozenset({"exists", "anything-but", "equals-ignore-case", "prefix", "suffix"})
 ANYTHING_BUT_NESTED_OPERATORS = frozenset({"equals-ignore-case", "prefix", "suffix"})
+OR_KEYWORD = "$or"
 
 
-def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
-    """Whether ``event`` matches an EventBridge ``pattern``.
+def check_pattern(pattern: Any) -> None:
+    """Refuse a pattern that EventBridge would read differently from how it reads.
 
-    Supports the operators the trigger uses: exact values, ``prefix``, ``suffix``,
-    ``equals-ignore-case`` (alone or inside prefix/suffix), ``exists``, ``anything-but`` (of values, or of
-    one prefix/suffix/equals-ignore-case) and ``$or``.
-    An unknown operator raises TriggerError rather than silently matching.
+    Follows aws/event-ruler's ``JsonRuleCompiler`` (the matcher behind EventBridge): each ``$or``
+    alternative forks a branch, and a field path written twice into one branch is refused by its
+    strict mode ("Path `...` cannot be allowed multiple times") and silently replaced ("last one
+    in wins") otherwise, e.g. a key prefix at the top level and a key suffix inside ``$or``.
+    ``$or`` needs at least two objects; empty objects and arrays are refused, as there.
     """
-    for field_name, expected in pattern.items():
-        if field_name == "$or":
-            if not isinstance(expected, list) or not expected:
-                raise TriggerError("pattern $or: must be a non-empty list of patterns")
-            if not any(matches(alternative, event) for alternative in expected):
-                return False
+    if not isinstance(pattern, Mapping) or not pattern:
+        raise TriggerError("pattern: must be a non-empty object")
+    _compile_object(pattern, (), [{}])
+
+
+def _compile_object(node: Mapping[str, Any], path: tuple[str, ...], branches: list[dict[str, Any]]) -> None:
+    if not node:
+        raise TriggerError(f"pattern field {'.'.join(path) or '(root)'!r}: empty objects are not allowed")
+    for field_name, expected in node.items():
+        if field_name == OR_KEYWORD:
+            where = ".".join(path) or "(root)"
+            if not isinstance(expected, list) or len(expected) < 2:
+                raise TriggerError(f"pattern {OR_KEYWORD} at {where!r}: must be a list of at least 2 objects")
+            forked: list[dict[str, Any]] = []
+            for alternative in expected:
+                if not isinstance(alternative, Mapping):
+                    raise TriggerError(f"pattern {OR_KEYWORD} at {where!r}: every alternative is an object")
+                copies = [dict(branch) for branch in branches]
+                _compile_object(alternative, path, copies)
+                forked.extend(copies)
+            branches[:] = forked
             continue
-        value = event.get(field_name, _MISSING) if isinstance(event, Mapping) else _MISSING
+        field_path = (*path, field_name)
+        dotted = ".".join(field_path)
         if isinstance(expected, Mapping):
-            if not isinstance(value, Mapping) or not matches(expected, value):
-                return False
+            _compile_object(expected, field_path, branches)
         elif isinstance(expected, list):
-            if not _matches_any(expected, value, field_name):
-                return False
+            if not expected:
+                raise TriggerError(f"pattern field {dotted!r}: empty arrays are not allowed")
+            for flt in expected:
+                _check_filter(flt, dotted)
+            for branch in branches:
+                if dotted in branch:
+                    raise TriggerError(
+                        f"pattern field {dotted!r}: matched twice in one branch (at the top level and "
+                        f"inside {OR_KEYWORD}, or twice in one alternative); EventBridge cannot AND two "
+                        "matchers on one field and would keep only the last one. Use one matcher per field."
+                    )
+                branch[dotted] = expected
         else:
-            raise TriggerError(f"pattern field {field_name!r}: must be an object or a list of filters")
-    return True
+            raise TriggerError(f"pattern field {dotted!r}: must be an object or a list of filters")
 
 
-def _matches_any(filters: Sequence[Any], value: Any, field_name: str) -> bool:
-    values = value if isinstance(value, list) else [value]
-    return any(_matches_filter(flt, candidate, field_name) for flt in filters for candidate in values)
-
-
-def _matches_filter(flt: Any, value: Any, field_name: str) -> bool:
+def _check_filter(flt: Any, field_name: str) -> None:
     if not isinstance(flt, Mapping):
-        return value is not _MISSING and value == flt
+        if isinstance(flt, (list, tuple)):
+            raise TriggerError(f"pattern field {field_name!r}: a filter is a value or an object, not a list")
+        return
     if len(flt) != 1:
         raise TriggerError(f"pattern field {field_name!r}: a filter object has exactly one operator")
     operator, operand = next(iter(flt.items()))
     if operator not in SUPPORTED_OPERATORS:
         raise TriggerError(f"pattern field {field_name!r}: operator {operator!r} is not supported")
-    if operator == "exists":
-        return (value is not _MISSING) == bool(operand)
-    if value is _MISSING:
-        return False
-    if operator == "anything-but":
-        if isinstance(operand, Mapping):
-            return not _matches_excluded_pattern(operand, value, field_name)
-        excluded = operand if isinstance(operand, list) else [operand]
-        return value not in excluded
-    if not isinstance(value, str):
-        return False
-    if operator == "equals-ignore-case":
-        return isinstance(operand, str) and value.lower() == operand.lower()
+    if operator == "exists" and not isinstance(operand, bool):
+        raise TriggerError(f"pattern field {field_name!r}: exists takes true or false")
+    if operator == "equals-ignore-case" and not isinstance(operand, str):
+        raise TriggerError(f"pattern field {field_name!r}: equals-ignore-case needs a string")
     if operator in ("prefix", "suffix"):
-        ignore_case = isinstance(operand, Mapping) and "equals-ignore-case" in operand
-        text = operand["equals-ignore-case"] if ignore_case else operand
+        text = (
+            operand.get("equals-ignore-case")
+            if isinstance(operand, Mapping) and len(operand) == 1
+            else operand
+        )
         if not isinstance(text, str):
             raise TriggerError(f"pattern field {field_name!r}: {operator} needs a string")
-        subject, text = (value.lower(), text.lower()) if ignore_case else (value, text)
-        return subject.startswith(text) if operator == "prefix" else subject.endswith(text)
-    raise TriggerError(f"pattern field {field_name!r}: operator {operator!r} is not supported")
+    if operator == "anything-but":
+        if isinstance(operand, Mapping):
+            _check_excluded_pattern(operand, field_name)
+        elif isinstance(operand, list):
+            if not operand or not (
+                all(isinstance(v, str) for v in operand)
+                or all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in operand)
+            ):
+                raise TriggerError(
+                    f"pattern field {field_name!r}: anything-but takes a non-empty list of all strings "
+                    "or all numbers"
+                )
+        elif not isinstance(operand, (str, int, float)) or isinstance(operand, bool):
+            raise TriggerError(f"pattern field {field_name!r}: anything-but takes a string or a number")
 
 
-def _matches_excluded_pattern(operand: Mapping[str, Any], value: Any, field_name: str) -> bool:
+def _check_excluded_pattern(operand: Mapping[str, Any], field_name: str) -> None:
     """The inside of ``{"anything-but": {"prefix"|"suffix"|"equals-ignore-case": text or [texts]}}``.
 
     Anything else nested in anything-but is refused: matching it loosely would let events through
@@ -233,9 +249,19 @@ def _matches_excluded_pattern(operand: Mapping[str, Any], value: Any, field_name
             f"pattern field {field_name!r}: anything-but {operator} needs a string "
             "or a non-empty list of strings"
         )
-    if not isinstance(value, str):
-        return False  # a number, boolean or null neither starts, ends nor equals a string
-    return any(_matches_filter({operator: text}, value, field_name) for text in texts)
+
+
+def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    """Whether ``event`` matches an EventBridge ``pattern``, as the deployed rule decides.
+
+    ``check_pattern`` first refuses what EventBridge would read differently, then moto's EventBridge
+    matcher decides (imported here, so CDK synth does not load moto).
+    """
+    check_pattern(pattern)
+    from moto.events.models import EventPattern
+
+    compiled = EventPattern.load(json.dumps(pattern))
+    return bool(compiled.matches_event(dict(event)))  # type: ignore[arg-type]
 
 
 def apply_input_transformer(transformer: Mapping[str, Any], event: Mapping[str, Any]) -> str:

@@ -9,8 +9,10 @@ from typing import Any
 from aws_cdk import Annotations, Aspects, CfnOutput, Stack
 from constructs import Construct
 
+from imgpipe import envelope
 from imgpipe.config import LAMBDA_DEFAULT_CONCURRENCY, DeploymentConfig, state_machine_output_key
 from infra.bundling import DependenciesLayer
+from infra.claims import TriggerClaims
 from infra.concurrency import plan_reserved_concurrency, reservation_hints
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_findings
@@ -87,9 +89,16 @@ class ImgpipeStack(Stack):
         plan = plan_reserved_concurrency(reservation_hints(translated), config.lambdaConcurrency)
         if reserve_concurrency and plan.note:
             Annotations.of(self).add_warning(plan.note)
+        self.claims = TriggerClaims(self, "TriggerClaims", config=config)
         self.workflows = Workflows(
-            self, "Workflows", config=config, translated=translated, functions=self.workers.functions
+            self,
+            "Workflows",
+            config=config,
+            translated=envelope.for_deployment(translated, config),
+            functions=self.workers.functions,
+            extra_substitutions={config.triggerWorkflow: self.claims.substitutions()},
         )
+        self.claims.grant_envelope(self.workflows.roles[config.triggerWorkflow])
         trigger_machine = self.workflows.state_machines[config.triggerWorkflow]
         self.trigger = UploadTrigger(
             self,
@@ -105,7 +114,10 @@ class ImgpipeStack(Stack):
             functions=self.workers.functions,
             state_machines=self.workflows.state_machines,
             trigger_rule=self.trigger.rule,
-            queues={"trigger-dlq": self.trigger.dead_letter_queue},
+            queues={
+                "trigger-dlq": self.trigger.dead_letter_queue,
+                "failed-sources": self.claims.failed_sources_queue,
+            },
         )
         self._outputs(trigger_machine.state_machine_arn)
         Aspects.of(self).add(RetainedNamesAreUnique())
@@ -124,6 +136,13 @@ class ImgpipeStack(Stack):
         CfnOutput(self, "TriggerDeadLetterQueueUrl", value=self.trigger.dead_letter_queue.queue_url)
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)
+        CfnOutput(
+            self,
+            "FailedSourcesQueueUrl",
+            value=self.claims.failed_sources_queue.queue_url,
+            description="One message per failed trigger run: input, error and cause (docs/reliability.md)",
+        )
+        CfnOutput(self, "TriggerClaimTableName", value=self.claims.table.table_name)
         for name, machine in self.workflows.state_machines.items():
             CfnOutput(
                 self,

@@ -68,6 +68,7 @@ class UploadTrigger(Construct):
         cfn_rule = self.rule.node.default_child
         assert isinstance(cfn_rule, events.CfnRule)
         pattern = trigger.event_pattern(config, input_bucket.bucket_name)
+        trigger.check_pattern(pattern)  # synth refuses what EventBridge would read differently
         cfn_rule.add_property_override("EventPattern", pattern)
         cfn_rule.add_property_override("Targets.0.InputTransformer", trigger.input_transformer(config))
         # Undelivered uploads outlive the stack (generated name, so the next deploy makes its own).

@@ -85,7 +85,10 @@ class Workflows(Construct):
         config: DeploymentConfig,
         translated: Mapping[str, Any],
         functions: Mapping[str, lambda_.IFunction],
+        extra_substitutions: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        """``extra_substitutions``: per workflow, placeholders beyond Lambda and child ARNs
+        (the trigger envelope's table and queue, imgpipe.envelope)."""
         super().__init__(scope, construct_id)
         self.state_machines: dict[str, sfn.StateMachine] = {}
         self.roles: dict[str, iam.Role] = {}
@@ -106,6 +109,7 @@ class Workflows(Construct):
                 state_machine_placeholder(child): self.state_machines[child].state_machine_arn
                 for child in sorted(tw.child_workflows)
             }
+            substitutions |= dict((extra_substitutions or {}).get(name, {}))
             log_group = owned_log_group(
                 self, f"{name}Logs", name_prefix=f"/aws/vendedlogs/states/{machine_name}", config=config
             )

@@ -29,7 +29,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from imgpipe import trigger
+from imgpipe import envelope, trigger
 from imgpipe.config import WORKER_TASKS, DeploymentConfig, function_environment, function_timeout_seconds
 from imgpipe.local import lambda_seam, moto_fixes, s3_event_seam
 
@@ -159,6 +159,8 @@ class LocalAws:
             output_bucket=local_bucket_names(self.config)[1],
         )
         self.trigger_deliveries: list[TriggerDelivery] = []
+        self.claim_table: str | None = None
+        self.failed_sources_queue_url: str | None = None
         self._sequencer = itertools.count(1)
         self._lock = threading.Lock()
         self._stack: ExitStack | None = None
@@ -272,10 +274,48 @@ class LocalAws:
         values |= {f"StateMachineArn_{wf}": arn for wf, arn in self.deployment.state_machine_arns.items()}
         return values
 
+    def _create_claims(self) -> dict[str, str]:
+        """The claim table and failed-sources queue of the trigger envelope, as infra/claims.py makes them."""
+        if self.claim_table is None or self.failed_sources_queue_url is None:
+            self.claim_table = f"{self.config.prefix}-trigger-claims-local"
+            dynamodb = self.client("dynamodb")
+            if self.claim_table in dynamodb.list_tables()["TableNames"]:
+                # Left by an earlier engine inside the same outer moto mock: its claims (same
+                # sequencers) would mark this engine's uploads as duplicates.
+                dynamodb.delete_table(TableName=self.claim_table)
+            dynamodb.create_table(
+                TableName=self.claim_table,
+                KeySchema=[{"AttributeName": envelope.CLAIM_KEY, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": envelope.CLAIM_KEY, "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+                SSESpecification={"Enabled": True},
+            )
+            dynamodb.update_time_to_live(
+                TableName=self.claim_table,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": envelope.TTL_ATTRIBUTE},
+            )
+            sqs = self.client("sqs")
+            queue_name = f"{self.config.prefix}-failed-sources-local"
+            for url in sqs.list_queues(QueueNamePrefix=queue_name).get("QueueUrls", []):
+                if url.rsplit("/", 1)[-1] == queue_name:
+                    sqs.delete_queue(QueueUrl=url)  # likewise, start with no failure records
+            self.failed_sources_queue_url = sqs.create_queue(
+                QueueName=queue_name, Attributes={"SqsManagedSseEnabled": "true"}
+            )["QueueUrl"]
+        return {
+            envelope.CLAIM_TABLE_PLACEHOLDER: self.claim_table,
+            envelope.FAILED_SOURCES_QUEUE_PLACEHOLDER: self.failed_sources_queue_url,
+        }
+
     def _create_state_machine(self, workflow_name: str) -> str:
         assert self._workflows is not None
         translated = self._workflows[workflow_name]
-        definition = _substitute(translated.asl_json, self._substitutions())
+        substitutions = self._substitutions()
+        if workflow_name == self.config.triggerWorkflow:
+            # Deployed exactly as infra/stack.py deploys it: inside the envelope (imgpipe.envelope).
+            translated = envelope.for_deployment({workflow_name: translated}, self.config)[workflow_name]
+            substitutions |= self._create_claims()
+        definition = _substitute(translated.asl_json, substitutions)
         name = self.config.state_machine_name(workflow_name)
         machine_type = self.config.deployed_workflow_type(
             workflow_name, express_compatible=translated.express_compatible
@@ -331,9 +371,11 @@ class LocalAws:
         if target_workflow not in self.deployment.state_machine_arns:
             return  # the trigger workflow is not part of this project (yet): no rule, as in CDK
         events = self.client("events")
+        pattern = trigger.event_pattern(self.config, self.deployment.input_bucket)
+        trigger.check_pattern(pattern)  # what EventBridge would read differently is refused up front
         events.put_rule(
             Name=f"{self.config.prefix}-{TRIGGER_RULE}",
-            EventPattern=json.dumps(trigger.event_pattern(self.config, self.deployment.input_bucket)),
+            EventPattern=json.dumps(pattern),
             State="ENABLED",
         )
         events.put_targets(
@@ -375,6 +417,7 @@ class LocalAws:
         for rule in events.list_rules()["Rules"]:
             if rule.get("State") != "ENABLED" or "EventPattern" not in rule:
                 continue
+            # Refuses a pattern EventBridge would read differently, then matches as EventBridge does.
             if not trigger.matches(json.loads(rule["EventPattern"]), event):
                 deliveries.append(TriggerDelivery(event, matched=False))
                 continue
@@ -392,10 +435,12 @@ class LocalAws:
         transformer = target.get("InputTransformer")
         payload = trigger.apply_input_transformer(transformer, event) if transformer else json.dumps(event)
         try:
-            delivery.execution_arn = self.sfn.start_execution(
-                stateMachineArn=target["Arn"], name=trigger.execution_name(event), input=payload
-            )["executionArn"]
-        except Exception as error:  # ExecutionAlreadyExists for a duplicate delivery, ...
+            # No name, as EventBridge's StartExecution: every delivery is a new execution, and the
+            # envelope's claim (imgpipe.envelope) is what makes a duplicate end early.
+            delivery.execution_arn = self.sfn.start_execution(stateMachineArn=target["Arn"], input=payload)[
+                "executionArn"
+            ]
+        except Exception as error:  # the state machine is gone, throttling, ...
             delivery.error = f"{type(error).__name__}: {error}"
         return delivery
 

@@ -33,6 +33,23 @@ class Synthesized:
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
 
+    def queue_policy_statements(self, queue: Any) -> list[dict[str, Any]]:
+        """Every statement of the resource policies attached to ``queue``."""
+        return self._statements("AWS::SQS::QueuePolicy", "Queues", queue)
+
+    def role_policy_statements(self, role: Any) -> list[dict[str, Any]]:
+        """Every statement of the IAM policies attached to ``role``."""
+        return self._statements("AWS::IAM::Policy", "Roles", role)
+
+    def _statements(self, policy_type: str, attached_to: str, construct: Any) -> list[dict[str, Any]]:
+        ref = {"Ref": self.logical_id(construct)}
+        return [
+            statement
+            for policy in self.of_type(policy_type).values()
+            if ref in policy["Properties"][attached_to]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+
 
 def synthesize(outdir: Path, overrides: dict[str, Any] | None = None) -> Synthesized:
     """Exactly what `cdk synth` runs: cdk.json context (+ `-c` style overrides), build(app), synth."""

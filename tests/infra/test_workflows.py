@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from imgpipe import envelope
 from statemachines.project import substitute
 from statemachines.translator.emitter import EXPRESS_MAX_SECONDS
 from tests.infra.conftest import synthesize
@@ -27,6 +28,11 @@ def _stand_ins(synth: Any) -> dict[str, Any]:
         arns[synth.logical_id(machine)] = (
             f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{synth.config.state_machine_name(name)}"
         )
+    # The envelope's table name and queue URL (both `Ref`s).
+    arns[synth.logical_id(synth.stack.claims.table)] = "imgpipe-claims"
+    arns[synth.logical_id(synth.stack.claims.failed_sources_queue)] = (
+        f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/imgpipe-failed-sources"
+    )
     return arns
 
 
@@ -58,7 +64,8 @@ def test_one_state_machine_per_workflow(synth):
 
 def test_deployed_asl_is_what_the_translator_emits(synth):
     arns = _stand_ins(synth)
-    for name, tw in synth.translated.items():
+    # The trigger workflow is deployed inside its envelope (imgpipe.envelope), the rest as translated.
+    for name, tw in envelope.for_deployment(synth.translated, synth.config).items():
         props = synth.resources[synth.logical_id(synth.stack.workflows.state_machines[name])]["Properties"]
         deployed = props["DefinitionString"]
         assert isinstance(deployed, str), "the definition must be the translator's text, not a rebuilt one"
@@ -68,6 +75,8 @@ def test_deployed_asl_is_what_the_translator_emits(synth):
         expected_keys = {f"LambdaArn_{t}" for t in tw.lambda_tasks} | {
             f"StateMachineArn_{c}" for c in tw.child_workflows
         }
+        if name == synth.config.triggerWorkflow:
+            expected_keys |= {envelope.CLAIM_TABLE_PLACEHOLDER, envelope.FAILED_SOURCES_QUEUE_PLACEHOLDER}
         assert set(substitutions) == expected_keys
         rendered = substitute(deployed, substitutions)
         assert "${" not in rendered

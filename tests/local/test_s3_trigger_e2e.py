@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from imgpipe import trigger
 from imgpipe.local.engine import LocalAws
 
 pytestmark = pytest.mark.slow
@@ -72,7 +71,6 @@ def test_an_upload_under_the_prefix_runs_the_trigger_workflow_and_publishes_ever
     assert event["detail"]["object"]["size"] == len(body)
     trigger_arn = aws.deployment.state_machine_arns[aws.config.triggerWorkflow]
     assert delivery.execution_arn.startswith(trigger_arn.replace(":stateMachine:", ":execution:") + ":")
-    assert delivery.execution_arn.endswith(":" + trigger.execution_name(event))
 
     described = aws.wait(delivery.execution_arn, timeout_seconds=GUARD_SECONDS)
     assert described["status"] == "SUCCEEDED", described.get("cause")
@@ -82,6 +80,12 @@ def test_an_upload_under_the_prefix_runs_the_trigger_workflow_and_publishes_ever
         "fileLocation": f"s3://{aws.deployment.input_bucket}/{key}?versionId={put['VersionId']}"
         f"&etag={etag}&size={len(body)}",
         **aws.config.defaultRecipe.model_dump(mode="json"),
+        "sourceEvent": {
+            "bucket": aws.deployment.input_bucket,
+            "key": key,
+            "versionId": event["detail"]["object"].get("version-id", ""),
+            "sequencer": event["detail"]["object"]["sequencer"],
+        },
     }
 
     listed = aws.s3.list_objects_v2(Bucket=aws.deployment.output_bucket, Prefix=aws.config.outputPrefix)
@@ -113,7 +117,7 @@ def test_an_upload_under_the_prefix_runs_the_trigger_workflow_and_publishes_ever
         ("output bucket", "uploads/again.png"),
         ("output bucket, rendition prefix", "renditions/tabby/0123456789abcdef/300x300.webp"),
         ("input bucket, outside the prefix", "elsewhere/tabby.png"),
-        ("input bucket, not an image suffix", "uploads/notes.txt"),
+        ("input bucket, root", "tabby.png"),
         ("input bucket, the local-run prefix", "local-runs/0123456789abcdef/tabby.png"),
     ],
 )
@@ -130,25 +134,37 @@ def test_objects_outside_the_trigger_start_nothing(aws: LocalAws, where: str, ke
     assert _all_executions(aws) == executions_before
 
 
-def test_a_duplicate_delivery_of_one_event_starts_no_second_execution(aws: LocalAws) -> None:
-    """EventBridge delivers at least once; the execution name derived from the event makes a second
-    delivery idempotent (same name and input while running: StartExecution returns the same ARN; once
-    closed: ExecutionAlreadyExists). Either way no second execution exists."""
+def test_a_non_image_under_the_prefix_ends_skipped_without_rendering(aws: LocalAws) -> None:
+    """The rule matches the prefix only (one matcher per field); the envelope checks the suffix."""
+    before = len(aws.trigger_deliveries)
+    aws.s3.put_object(
+        Bucket=aws.deployment.input_bucket, Key=f"{aws.config.inputPrefix}notes.txt", Body=b"hi"
+    )
+    (delivery,) = aws.trigger_deliveries[before:]
+    assert delivery.matched
+    assert delivery.execution_arn is not None
+    described = aws.wait(delivery.execution_arn, timeout_seconds=GUARD_SECONDS)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"])["skipped"]
+    history = aws.history(delivery.execution_arn)
+    assert not [e for e in history if e["type"] == "TaskScheduled"]  # no claim, no worker
+
+
+def test_a_duplicate_delivery_of_one_event_renders_once(aws: LocalAws) -> None:
+    """EventBridge delivers at least once and names no execution: each delivery starts one, and the
+    envelope's claim ends every duplicate early as SUCCEEDED."""
     key = f"{aws.config.inputPrefix}dup.png"
     before = len(aws.trigger_deliveries)
     aws.s3.put_object(Bucket=aws.deployment.input_bucket, Key=key, Body=_png((120, 90)))
     first = aws.trigger_deliveries[before]
     assert first.execution_arn is not None
-    again = aws.deliver_event(first.event)
-    assert len(again) == 1
-    assert again[0].execution_arn in (first.execution_arn, None)
     described: dict[str, Any] = aws.wait(first.execution_arn, timeout_seconds=GUARD_SECONDS)
     assert described["status"] == "SUCCEEDED", described.get("cause")
-    executions = _all_executions(aws)
-    late = aws.deliver_event(first.event)
-    assert late[0].execution_arn is None
-    assert "ExecutionAlreadyExists" in (late[0].error or "")
-    assert _all_executions(aws) == executions
+    (late,) = aws.deliver_event(first.event)
+    assert late.execution_arn not in (None, first.execution_arn)
+    duplicate = aws.wait(late.execution_arn, timeout_seconds=GUARD_SECONDS)
+    assert duplicate["status"] == "SUCCEEDED"
+    assert json.loads(duplicate["output"])["duplicate"] is True
 
 
 def test_a_reupload_of_the_same_key_runs_again(aws: LocalAws) -> None:

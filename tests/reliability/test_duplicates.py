@@ -1,9 +1,10 @@
-"""Duplicates: S3 delivers events at least once, and clients retry StartExecution.
+"""Duplicates: EventBridge delivers events at least once, and clients retry StartExecution.
 
-Two layers make duplicates harmless (docs/reliability.md): the trigger names each execution after
-bucket, key, version id and sequencer (imgpipe.trigger.execution_name), so Step Functions refuses a
-second execution for a redelivered event; and rendition keys are content-addressed (source identity
-+ normalised recipe), so any execution that does run twice rewrites the same objects, byte for byte.
+Two layers make duplicates harmless (docs/reliability.md): every delivery starts an execution, as
+on AWS, and the envelope's first state claims the S3 write (bucket, key, version id, sequencer) in
+DynamoDB with a conditional put, so a redelivered event ends SUCCEEDED as a duplicate without
+rendering (imgpipe.envelope); and rendition keys are content-addressed (source identity +
+normalised recipe), so a run that does happen twice (two manual starts) rewrites the same objects.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from imgpipe import trigger
+from imgpipe import envelope, trigger
 from imgpipe.local.engine import LocalAws, TriggerDelivery
 from tests.reliability.checks import decode
 from tests.reliability.corpus import BY_NAME
@@ -75,6 +76,23 @@ def _assert_renditions(outputs: dict[str, bytes], count: int) -> None:
         assert image.format == {"webp": "WEBP", "jpg": "JPEG"}[key.rsplit(".", 1)[-1]]
 
 
+def _rendition_runs(aws: LocalAws) -> list[dict[str, Any]]:
+    """Trigger executions that rendered (neither a duplicate nor a skipped non-image)."""
+    runs = []
+    for execution in _trigger_executions(aws):
+        described = aws.sfn.describe_execution(executionArn=execution["executionArn"])
+        output = json.loads(described.get("output") or "{}")
+        if not (isinstance(output, dict) and (output.get("duplicate") or output.get("skipped"))):
+            runs.append(described)
+    return runs
+
+
+def _claims(aws: LocalAws) -> list[dict[str, Any]]:
+    assert aws.claim_table is not None
+    items: list[dict[str, Any]] = aws.client("dynamodb").scan(TableName=aws.claim_table)["Items"]
+    return items
+
+
 def test_the_same_s3_event_delivered_twice_runs_once(triggered: LocalAws) -> None:
     aws = triggered
     first = _upload(aws, f"{aws.config.inputPrefix}dup/photo.jpg", SOURCE)
@@ -86,15 +104,63 @@ def test_the_same_s3_event_delivered_twice_runs_once(triggered: LocalAws) -> Non
     retried = copy.deepcopy(first.event) | {"id": str(uuid.uuid4()), "time": "2030-01-01T00:00:00Z"}
     redelivered += aws.deliver_event(retried)
 
-    assert [d.execution_arn for d in redelivered] == [None, None]
-    assert all("ExecutionAlreadyExists" in (d.error or "") for d in redelivered), redelivered
-    assert len(_trigger_executions(aws)) == 1
+    # As on AWS, each delivery starts an execution; each ends SUCCEEDED as a duplicate.
+    assert all(d.execution_arn and d.error is None for d in redelivered), redelivered
+    for delivery in redelivered:
+        assert delivery.execution_arn is not None
+        duplicate = finished(aws, delivery.execution_arn)
+        assert duplicate.status == "SUCCEEDED", duplicate.error_message()
+        assert duplicate.output["duplicate"] is True
+        assert duplicate.lambda_calls("") == []  # not one worker invoked
+    assert len(_trigger_executions(aws)) == 3
+    assert len(_rendition_runs(aws)) == 1
+    (claim,) = _claims(aws)
+    assert claim["status"]["S"] == envelope.STATUS_DONE
+    assert claim["executionArn"]["S"] == first.execution_arn
     assert objects(aws, aws.deployment.output_bucket) == outputs
 
 
-def test_a_duplicate_that_runs_twice_as_on_aws_writes_one_set_of_identical_bytes(triggered: LocalAws) -> None:
-    """On AWS the EventBridge target cannot name the execution, so a duplicate delivery does start a
-    second execution: emulate that (same transformed input, two executions) and check the outputs."""
+def test_duplicates_delivered_together_start_one_rendition_run(triggered: LocalAws) -> None:
+    """Deliveries that race (the first has not claimed yet when the second starts): one claim wins."""
+    aws = triggered
+    key = f"{aws.config.inputPrefix}race/photo.jpg"
+    before = len(aws.trigger_deliveries)
+    aws.s3.put_object(Bucket=aws.deployment.input_bucket, Key=key, Body=SOURCE)
+    upload = aws.trigger_deliveries[before]
+    copies = [aws.deliver_event(copy.deepcopy(upload.event))[0] for _ in range(3)]
+    arns = [upload.execution_arn] + [d.execution_arn for d in copies]
+    results = [finished(aws, arn) for arn in arns if arn]
+    assert len(results) == 4
+    assert all(r.status == "SUCCEEDED" for r in results), [r.error_message() for r in results]
+    assert sum(1 for r in results if not r.output.get("duplicate")) == 1
+    assert len(_rendition_runs(aws)) == 1
+    _assert_renditions(objects(aws, aws.deployment.output_bucket), DEFAULT_RENDITIONS)
+
+
+def test_claims_identify_one_write_of_one_object() -> None:
+    """The deduplication key: same bucket, key, version and sequencer -> same claim; else different."""
+    base = ("in", "uploads/a+b.jpg", "v1", "0001")
+    assert envelope.claim_id(*base) == envelope.claim_id(*base)
+    for index, value in ((0, "other"), (1, "uploads/b.jpg"), (2, "v2"), (3, "0002")):
+        other = list(base)
+        other[index] = value
+        assert envelope.claim_id(*other) != envelope.claim_id(*base), index
+
+
+def test_the_claim_key_the_state_machine_writes_is_the_documented_one(triggered: LocalAws) -> None:
+    aws = triggered
+    delivery = _upload(aws, f"{aws.config.inputPrefix}claimed/a b.jpg", SOURCE)
+    obj = delivery.event["detail"]["object"]
+    (claim,) = _claims(aws)
+    bucket = aws.deployment.input_bucket
+    assert claim["claimId"]["S"] == envelope.claim_id(
+        bucket, obj["key"], obj.get("version-id", ""), obj["sequencer"]
+    )
+    assert int(claim[envelope.TTL_ATTRIBUTE]["N"]) in envelope.claim_expiry_table()
+
+
+def test_a_manual_start_of_the_transformed_input_is_a_duplicate_too(triggered: LocalAws) -> None:
+    """Replaying the exact input EventBridge built (it carries sourceEvent) claims the same write."""
     aws = triggered
     first = _upload(aws, f"{aws.config.inputPrefix}aws-dup/photo.jpg", SOURCE)
     outputs = objects(aws, aws.deployment.output_bucket)
@@ -103,25 +169,10 @@ def test_a_duplicate_that_runs_twice_as_on_aws_writes_one_set_of_identical_bytes
     )
     second = run(aws, aws.config.triggerWorkflow, workflow_input, name="aws-style-duplicate")
     assert second.status == "SUCCEEDED", second.error_message()
-    assert len(_trigger_executions(aws)) == 2
+    assert second.output["duplicate"] is True
+    assert len(_rendition_runs(aws)) == 1
     assert objects(aws, aws.deployment.output_bucket) == outputs
     _assert_renditions(outputs, DEFAULT_RENDITIONS)
-
-
-def test_execution_names_identify_one_write_of_one_object() -> None:
-    """The deduplication key: same bucket, key, version and sequencer -> same name; else different."""
-    base = trigger.object_created_event(
-        bucket="in", key="uploads/a b.jpg", size=3, etag="e", sequencer="0001", version_id="v1"
-    )
-    duplicate = copy.deepcopy(base) | {"id": "another-delivery-id"}
-    assert trigger.execution_name(duplicate) == trigger.execution_name(base)
-    for field, value in (("sequencer", "0002"), ("version-id", "v2"), ("key", "uploads/b.jpg")):
-        other = copy.deepcopy(base)
-        other["detail"]["object"][field] = value
-        assert trigger.execution_name(other) != trigger.execution_name(base), field
-    name = trigger.execution_name(base)
-    assert len(name) <= 80
-    assert all(c.isalnum() or c in "-_" for c in name)
 
 
 def test_reupload_of_identical_bytes_reruns_but_adds_no_objects(triggered: LocalAws) -> None:
