@@ -4,7 +4,7 @@ EventBridge delivers at least once and starts a new execution per delivery (its 
 passes no name), so the state machine the upload rule starts is the translated workflow wrapped
 in a few states of its own:
 
-1. an upload whose key lacks an image suffix ends SUCCEEDED as skipped (the rule can only match
+1. an upload whose key lacks an image suffix ends SUCCEEDED as `{"notAnImage": ...}` (the rule can only match
    the prefix: EventBridge cannot AND two matchers on one key, see ``imgpipe.trigger``);
 2. a conditional ``dynamodb:putItem`` claims the event (bucket, key, version id, sequencer); a
    ConditionalCheckFailed means another run has it, and this one ends SUCCEEDED as a duplicate;
@@ -45,8 +45,9 @@ STATUS_RUNNING, STATUS_DONE, STATUS_FAILED = "RUNNING", "DONE", "FAILED"
 CLAIM_RETENTION_DAYS = 30
 # JSONPath ASL has no date arithmetic, so the expiry is looked up by the year of the claim.
 FIRST_CLAIM_YEAR, LAST_CLAIM_YEAR = 2025, 2125
-# Each DynamoDB/SQS call: bounded, so the envelope adds a known worst case to an Express run.
-SERVICE_TASK_TIMEOUT_SECONDS = 5
+# Each DynamoDB/SQS call: bounded, so the envelope adds a known worst case to an Express run (a
+# single-item PutItem/UpdateItem or SendMessage answers in milliseconds; 2 s is a wide margin).
+SERVICE_TASK_TIMEOUT_SECONDS = 2
 # Throttling or a 5xx of DynamoDB/SQS is retried; a refused condition never is.
 SERVICE_RETRY = {
     "ErrorEquals": [
@@ -208,7 +209,7 @@ def wrap(asl: Mapping[str, Any], *, suffixes: Iterable[str]) -> dict[str, Any]:
         },
         "trigger: not an image": {
             "Type": "Pass",
-            "Parameters": {"skipped": "the key has none of the image suffixes", "key.$": f"{SOURCE}.key"},
+            "Parameters": {"notAnImage": "the key has none of the image suffixes", "key.$": f"{SOURCE}.key"},
             "End": True,
         },
         "trigger: claim event": {
@@ -372,6 +373,22 @@ def wrap(asl: Mapping[str, Any], *, suffixes: Iterable[str]) -> dict[str, Any]:
     if "TimeoutSeconds" in asl:
         wrapped["TimeoutSeconds"] = asl["TimeoutSeconds"]
     return wrapped
+
+
+def translate_for_deployment(config: DeploymentConfig, project: Any | None = None) -> dict[str, Any]:
+    """The project's workflows translated as this deployment runs them, before the envelope: the
+    Express ones with their throttle retries fitted into 5 minutes, the trigger workflow's budget
+    less what the envelope itself may take. The one translation CDK and the local runtime deploy."""
+    from statemachines.project import load_project, translate_project
+
+    loaded = project or load_project()
+    return dict(
+        translate_project(
+            loaded,
+            express=config.express_workflows(loaded.workflows),
+            reserved_seconds={config.triggerWorkflow: envelope_worst_case_seconds()},
+        )
+    )
 
 
 def for_deployment(translated: Mapping[str, Any], config: DeploymentConfig) -> dict[str, Any]:

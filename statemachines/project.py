@@ -174,21 +174,27 @@ def load_project(conductor_dir: Path = CONDUCTOR_DIR) -> Project:
 
 
 def translate_all(
-    project: Project, *, express: bool | Container[str] = False
+    project: Project,
+    *,
+    express: bool | Container[str] = False,
+    reserved_seconds: Mapping[str, float] | None = None,
 ) -> tuple[dict[str, TranslatedWorkflow], list[Diagnostic]]:
     """Translate every workflow; never raises, returns the findings beside the results.
 
     `express`: the workflows the deployment runs as Express when they are Express-compatible (True:
     all of them; cdk.json `workflowType`/`workflowTypes`), so their throttle retries are fitted into
-    Express's 5 minutes."""
+    Express's 5 minutes, less `reserved_seconds[name]` (what states deployed around a workflow, such
+    as the trigger envelope, may take)."""
     translated: dict[str, TranslatedWorkflow] = {}
     findings: list[Diagnostic] = []
-    express_options = replace(project.options, duration_budget_seconds=EXPRESS_MAX_SECONDS)
+    reserved = reserved_seconds or {}
     for name in sorted(project.workflows):
         workflow = project.workflows[name]
         translation = translate_workflow(workflow, project.task_defs, project.workflows, project.options)
         wanted = express if isinstance(express, bool) else name in express
         if wanted and translation.express_compatible:
+            budget = int(EXPRESS_MAX_SECONDS - reserved.get(name, 0))
+            express_options = replace(project.options, duration_budget_seconds=budget)
             translation = translate_workflow(workflow, project.task_defs, project.workflows, express_options)
         findings.extend(translation.diagnostics)
         translated[name] = _deployable(translation)
@@ -226,12 +232,17 @@ def translate_definition(definition: Mapping[str, Any], project: Project | None 
 
 
 def translate_project(
-    project: Project | None = None, *, express: bool | Container[str] = False
+    project: Project | None = None,
+    *,
+    express: bool | Container[str] = False,
+    reserved_seconds: Mapping[str, float] | None = None,
 ) -> dict[str, TranslatedWorkflow]:
     """Every workflow of the project, translated; raises TranslationError on error diagnostics.
     `express` as in `translate_all`: what CDK and the local runtime deploy (DeploymentConfig.
     express_workflows)."""
-    translated, findings = translate_all(project or load_project(), express=express)
+    translated, findings = translate_all(
+        project or load_project(), express=express, reserved_seconds=reserved_seconds
+    )
     errors = [d for d in findings if d.severity == "error"]
     if errors:
         raise TranslationError(errors)

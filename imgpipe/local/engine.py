@@ -119,10 +119,7 @@ def creation_order(workflows: Mapping[str, Any]) -> list[str]:
 
 
 def _translated_project(config: DeploymentConfig) -> dict[str, Any]:
-    from statemachines.project import load_project, translate_project
-
-    project = load_project()
-    return dict(translate_project(project, express=config.express_workflows(project.workflows)))
+    return envelope.translate_for_deployment(config)
 
 
 def _substitute(asl_json: str, values: Mapping[str, str]) -> str:

@@ -53,7 +53,8 @@ class Synthesized:
 
 def synthesize(outdir: Path, overrides: dict[str, Any] | None = None) -> Synthesized:
     """Exactly what `cdk synth` runs: cdk.json context (+ `-c` style overrides), build(app), synth."""
-    from statemachines.project import load_project, translate_project
+    from imgpipe import envelope
+    from statemachines.project import load_project
 
     context = json.loads(CDK_JSON.read_text())["context"] | (overrides or {})
     app = App(context=context, outdir=str(outdir))
@@ -67,7 +68,7 @@ def synthesize(outdir: Path, overrides: dict[str, Any] | None = None) -> Synthes
         resources=template_json["Resources"],
         outdir=outdir,
         config=stack.config,
-        translated=translate_project(express=stack.config.express_workflows(load_project().workflows)),
+        translated=envelope.translate_for_deployment(stack.config),
         project=load_project(),
     )
 

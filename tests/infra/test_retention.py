@@ -124,9 +124,13 @@ def _retained_stores_template(synth: Any) -> dict[str, Any]:
     }
 
 
-def _physical_ids(cfn: Any, resource_type: str) -> list[str]:
+def _physical_ids(cfn: Any, resource_type: str, logical_id: str | None = None) -> list[str]:
     resources = cfn.describe_stack_resources(StackName="imgpipe")["StackResources"]
-    return [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == resource_type]
+    return [
+        r["PhysicalResourceId"]
+        for r in resources
+        if r["ResourceType"] == resource_type and logical_id in (None, r["LogicalResourceId"])
+    ]
 
 
 def test_deploy_destroy_deploy_keeps_the_dead_letters(synth):
@@ -136,7 +140,8 @@ def test_deploy_destroy_deploy_keeps_the_dead_letters(synth):
         sqs = boto3.client("sqs", region_name=REGION)
         logs = boto3.client("logs", region_name=REGION)
         cfn.create_stack(StackName="imgpipe", TemplateBody=template)
-        (dlq,) = _physical_ids(cfn, "AWS::SQS::Queue")
+        dlq_id = synth.logical_id(synth.stack.trigger.dead_letter_queue)
+        (dlq,) = _physical_ids(cfn, "AWS::SQS::Queue", dlq_id)
         first_groups = set(_physical_ids(cfn, "AWS::Logs::LogGroup"))
         sqs.send_message(QueueUrl=dlq, MessageBody='{"detail-type": "Object Created"}')
 
@@ -144,7 +149,7 @@ def test_deploy_destroy_deploy_keeps_the_dead_letters(synth):
         cfn.create_stack(StackName="imgpipe", TemplateBody=template)
 
         assert cfn.describe_stacks(StackName="imgpipe")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
-        (new_dlq,) = _physical_ids(cfn, "AWS::SQS::Queue")
+        (new_dlq,) = _physical_ids(cfn, "AWS::SQS::Queue", dlq_id)
         assert new_dlq != dlq
         (kept,) = sqs.receive_message(QueueUrl=dlq)["Messages"]
         assert json.loads(kept["Body"]) == {"detail-type": "Object Created"}

@@ -145,7 +145,7 @@ def test_a_non_image_under_the_prefix_ends_skipped_without_rendering(aws: LocalA
     assert delivery.execution_arn is not None
     described = aws.wait(delivery.execution_arn, timeout_seconds=GUARD_SECONDS)
     assert described["status"] == "SUCCEEDED", described.get("cause")
-    assert json.loads(described["output"])["skipped"]
+    assert json.loads(described["output"])["notAnImage"]
     history = aws.history(delivery.execution_arn)
     assert not [e for e in history if e["type"] == "TaskScheduled"]  # no claim, no worker
 

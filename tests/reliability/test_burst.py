@@ -14,6 +14,7 @@ import io
 import itertools
 import json
 import threading
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from PIL import Image
 
 from imgpipe.config import DeploymentConfig
 from imgpipe.local.engine import LocalAws
-from imgpipe.local.lambda_seam import service_error
+from imgpipe.local.lambda_seam import lambda_service_error, service_error
 from statemachines.project import Project, load_project, translate_all, translate_project
 from tests.reliability.checks import decode
 from tests.reliability.pipeline import default_config, finished, objects, reset_worker_clients
@@ -39,7 +40,7 @@ RECIPE: dict[str, Any] = {
     "maintainAspectRatio": True,
 }
 # the Standard dynamic fork with per-rendition children (Lambda throttles and child starts), and
-# whatever cdk.json deploys by default
+# whatever cdk.json deploys by default (here as Standard)
 TRIGGER_WORKFLOWS = sorted(
     {"image_multiple_convert_resize_upload", DeploymentConfig.from_cdk_json().triggerWorkflow}
 )
@@ -82,13 +83,42 @@ class _RefuseChildStarts:
         )
 
 
+class _ThrottleFirstInvokes:
+    """Refuses the first invokes of every distinct event with Lambda's 429, whatever the timing.
+
+    The concurrency quota alone refuses only what happens to overlap, which depends on how this
+    machine schedules the executions' threads; this guarantees every task meets throttling.
+    """
+
+    def __init__(self, per_event: int) -> None:
+        self._seen: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self.per_event = per_event
+        self.refused: list[str] = []
+
+    def __call__(self, function_name: str, event: Any) -> None:
+        key = json.dumps(event, sort_keys=True, default=str)
+        with self._lock:
+            self._seen[key] += 1
+            if self._seen[key] > self.per_event:
+                return
+            self.refused.append(function_name)
+        raise lambda_service_error(
+            "TooManyRequestsException", "Rate Exceeded. (injected by the burst test)", 429
+        )
+
+
 @pytest.mark.parametrize("workflow", TRIGGER_WORKFLOWS)
 def test_a_burst_on_a_small_account_waits_and_loses_nothing(workflow: str) -> None:
-    config = default_config(triggerWorkflow=workflow, defaultRecipe=RECIPE)
+    # Standard: its throttle retries wait for up to two hours (an Express run's are fitted into its
+    # 5 minutes: test_express_bursts_beyond_the_budget_are_recorded_and_rerun below)
+    config = default_config(triggerWorkflow=workflow, defaultRecipe=RECIPE, workflowTypes={})
     uses_children = bool(translate_project()[workflow].child_workflows)
     reset_worker_clients()
     with LocalAws(config, time_scale=TIME_SCALE) as aws:
         aws.router.limit_concurrency(account=ACCOUNT_CONCURRENCY)
+        injected = _ThrottleFirstInvokes(per_event=2)
+        aws.router.fault_injector = injected
         refuse = _RefuseChildStarts(refusals=10)
         aws.router.start_execution_injector = refuse
         sources = {f"{config.inputPrefix}burst/{i:03d}.jpg": _photo(i) for i in range(UPLOADS)}
@@ -98,7 +128,7 @@ def test_a_burst_on_a_small_account_waits_and_loses_nothing(workflow: str) -> No
         results = [finished(aws, delivery.execution_arn or "") for delivery in deliveries]
         renditions = objects(aws, aws.deployment.output_bucket)
         inputs_after = objects(aws, aws.deployment.input_bucket)
-        throttled = aws.router.throttled
+        throttled = aws.router.throttled + injected.refused
     reset_worker_clients()
 
     assert len(deliveries) == UPLOADS
@@ -110,7 +140,8 @@ def test_a_burst_on_a_small_account_waits_and_loses_nothing(workflow: str) -> No
     assert len(renditions) == UPLOADS * per_upload
     for body in renditions.values():
         assert decode(body).size[0] <= 24
-    # the burst really was refused, and waited out
+    # the burst really was refused (at least twice per task), and waited out
+    assert len(injected.refused) >= 2 * UPLOADS
     assert len(throttled) > UPLOADS
     if uses_children:
         assert refuse.remaining == 0  # all refusals happened, and their children ran after all
@@ -178,3 +209,67 @@ def test_an_express_workflow_fitted_into_five_minutes_still_waits_out_a_short_bu
     assert [r["status"] for r in results] == ["SUCCEEDED"] * EXPRESS_BURST
     assert len(renditions) == EXPRESS_BURST
     assert throttled  # the burst was refused at first, and waited out within the fitted retries
+
+
+def test_express_bursts_beyond_the_budget_are_recorded_and_rerun() -> None:
+    """The shipped deployment (image_renditions, Express, in the trigger envelope): a run throttled
+    past the retries that fit its 5 minutes fails, but its source is never lost: the envelope records
+    it (claim FAILED, a failed-sources message), and a redelivery of the same event renders it."""
+    config = default_config(defaultRecipe=RECIPE)
+    assert config.deployed_workflow_type(config.triggerWorkflow, express_compatible=True) == "EXPRESS"
+    reset_worker_clients()
+    with LocalAws(config, time_scale=EXPRESS_TIME_SCALE) as aws:
+        fitted = _throttle_attempts(aws)
+        aws.router.fault_injector = _ThrottleFirstInvokes(per_event=fitted + 1)  # more than fit
+        sources = {f"{config.inputPrefix}burst/{i:03d}.jpg": _photo(i) for i in range(EXPRESS_BURST)}
+        for key, body in sources.items():
+            aws.s3.put_object(Bucket=aws.deployment.input_bucket, Key=key, Body=body)
+        deliveries = list(aws.trigger_deliveries)
+        first = [finished(aws, delivery.execution_arn or "") for delivery in deliveries]
+        sqs = aws.client("sqs")
+        records = sqs.receive_message(
+            QueueUrl=aws.failed_sources_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        aws.router.fault_injector = None
+        again = [finished(aws, d.execution_arn or "") for d in _redeliver(aws, deliveries)]
+        renditions = objects(aws, aws.deployment.output_bucket)
+    reset_worker_clients()
+
+    assert [r.status for r in first] == ["FAILED"] * EXPRESS_BURST
+    assert {r.error for r in first} == {"Lambda.TooManyRequestsException"}
+    recorded = {json.loads(m["Body"])["input"]["fileLocation"].split("?", 1)[0] for m in records}
+    assert recorded == {f"s3://{config_bucket(config)}/{key}" for key in sources}
+    assert [r.status for r in again] == ["SUCCEEDED"] * EXPRESS_BURST  # the FAILED claims retaken
+    assert len(renditions) == EXPRESS_BURST * len(RECIPE["outputFormats"]) * len(RECIPE["outputSizes"])
+
+
+def _throttle_attempts(aws: LocalAws) -> int:
+    """The Lambda throttle retrier's MaxAttempts in the deployed trigger state machine."""
+    arn = aws.state_machine_arn(aws.config.triggerWorkflow)
+    definition = aws.sfn.describe_state_machine(stateMachineArn=arn)["definition"]
+    attempts = [
+        retry["MaxAttempts"]
+        for retry in _retriers(json.loads(definition))
+        if retry["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
+    ]
+    assert attempts, "the deployed workflow has no throttle retrier"
+    return max(attempts)
+
+
+def _retriers(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        own = list(node.get("Retry", [])) if node.get("Type") == "Task" else []
+        return own + [r for value in node.values() for r in _retriers(value)]
+    if isinstance(node, list):
+        return [r for item in node for r in _retriers(item)]
+    return []
+
+
+def _redeliver(aws: LocalAws, deliveries: list[Any]) -> list[Any]:
+    return [delivery for d in deliveries for delivery in aws.deliver_event(d.event) if delivery.matched]
+
+
+def config_bucket(config: DeploymentConfig) -> str:
+    from imgpipe.local.engine import local_bucket_names
+
+    return local_bucket_names(config)[0]

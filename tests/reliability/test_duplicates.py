@@ -82,7 +82,7 @@ def _rendition_runs(aws: LocalAws) -> list[dict[str, Any]]:
     for execution in _trigger_executions(aws):
         described = aws.sfn.describe_execution(executionArn=execution["executionArn"])
         output = json.loads(described.get("output") or "{}")
-        if not (isinstance(output, dict) and (output.get("duplicate") or output.get("skipped"))):
+        if not (isinstance(output, dict) and (output.get("duplicate") or output.get("notAnImage"))):
             runs.append(described)
     return runs
 
