@@ -154,7 +154,7 @@ def test_the_default_deployment_is_image_renditions_as_express_and_the_seeds_sta
     deployed = envelope.for_deployment(synth.translated, synth.config)["image_renditions"]
     assert deployed.worst_case_seconds is not None
     assert deployed.worst_case_seconds <= EXPRESS_MAX_SECONDS
-    assert not Annotations.of(synth.stack).find_warning("*", Match.string_like_regexp("stops at 300 s"))
+    assert not Annotations.from_stack(synth.stack).find_warning("*", Match.string_like_regexp("stops at 300 s"))
 
 
 def test_express_everywhere_keeps_sync_children_standard(tmp_path):
