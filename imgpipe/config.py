@@ -21,6 +21,7 @@ CONTEXT_NAMESPACE = "imgpipe:"
 RESIZE_TASK = "image_convert_resize"
 UPLOAD_TASK = "upload_toS3"
 PLANNER_TASK = "image_multiple_convert_resize"
+RENDER_ALL_TASK = "image_render_renditions"  # every rendition of one source (backfill's worker)
 WORKER_TASKS: tuple[str, ...] = (RESIZE_TASK, UPLOAD_TASK, PLANNER_TASK)
 
 # The Task state enforces the Conductor `timeoutSeconds` (its Retry/Catch understand States.Timeout);
@@ -76,9 +77,17 @@ class DeploymentConfig(BaseModel):
         default_factory=lambda: {RESIZE_TASK: 1024, UPLOAD_TASK: 256, PLANNER_TASK: 256}
     )
     logRetentionDays: PositiveInt = 30
+    # `imgpipe backfill` (statemachines/backfill.py): child executions at once, sources per child,
+    # the share of children that may fail before the Map Run stops, and where its report goes.
+    # Distributed Map runs at most 10,000 children at once (AWS Step Functions quotas).
+    backfillMaxConcurrency: PositiveInt = Field(50, le=10_000)
+    backfillItemsPerBatch: PositiveInt = Field(10, le=100)
+    backfillToleratedFailurePercentage: float = Field(20.0, ge=0, le=100)
+    backfillReportPrefix: str = "backfill-reports/"
+    backfillItemReader: Literal["listObjectsV2", "inventory"] = "listObjectsV2"
     removalPolicy: Literal["retain", "destroy"] = "retain"
 
-    @field_validator("inputPrefix", "outputPrefix")
+    @field_validator("inputPrefix", "outputPrefix", "backfillReportPrefix")
     @classmethod
     def _prefix_ends_with_slash(cls, value: str) -> str:
         if value and not value.endswith("/"):
@@ -119,24 +128,24 @@ def function_environment(
         # No pydantic plugin discovery at import: 15-30 ms of every cold start (benchmarks/coldinit.py).
         "PYDANTIC_DISABLE_PLUGINS": "__all__",
     }
-    if task_name in (RESIZE_TASK, UPLOAD_TASK):
+    if task_name in (RESIZE_TASK, UPLOAD_TASK, RENDER_ALL_TASK):
         env |= {
             "OUTPUT_BUCKET": output_bucket,
             "OUTPUT_PREFIX": config.outputPrefix,
             "CACHE_CONTROL": config.cacheControl,
         }
-    if task_name in (RESIZE_TASK, PLANNER_TASK):
+    if task_name in (RESIZE_TASK, PLANNER_TASK, RENDER_ALL_TASK):
         env |= {
             "ALLOWED_URL_HOSTS": ",".join(config.allowedUrlHosts),
             "MAX_OUTPUT_DIMENSION": str(config.maxOutputDimension),
         }
-    if task_name == RESIZE_TASK:
+    if task_name in (RESIZE_TASK, RENDER_ALL_TASK):
         env |= {
             "MAX_SOURCE_BYTES": str(config.maxSourceBytes),
             "MAX_SOURCE_PIXELS": str(config.maxSourcePixels),
             "MAX_FRAMES": str(config.maxFrames),
         }
-    if task_name == PLANNER_TASK:
+    if task_name in (PLANNER_TASK, RENDER_ALL_TASK):
         env["MAX_FANOUT"] = str(config.maxFanout)
     return env
 
@@ -145,6 +154,22 @@ def function_timeout_seconds(task_timeout_seconds: int | None) -> int:
     """A worker function's timeout, on AWS and locally: the task's timeout plus a margin."""
     seconds = (task_timeout_seconds or DEFAULT_TASK_TIMEOUT_SECONDS) + FUNCTION_TIMEOUT_MARGIN_SECONDS
     return min(seconds, LAMBDA_MAX_TIMEOUT_SECONDS)
+
+
+def backfill_definition(config: DeploymentConfig) -> Any:
+    """The backfill state machine of this deployment (one definition for CDK and the local runtime)."""
+    from statemachines.backfill import BackfillSettings, project_backfill_definition
+
+    return project_backfill_definition(
+        BackfillSettings(
+            input_suffixes=tuple(config.inputSuffixes),
+            max_concurrency=config.backfillMaxConcurrency,
+            items_per_batch=config.backfillItemsPerBatch,
+            tolerated_failure_percentage=config.backfillToleratedFailurePercentage,
+            report_prefix=config.backfillReportPrefix,
+            item_reader=config.backfillItemReader,
+        )
+    )
 
 
 def state_machine_output_key(workflow_name: str) -> str:
