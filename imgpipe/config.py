@@ -81,7 +81,9 @@ class DeploymentConfig(BaseModel):
     # the share of children that may fail before the Map Run stops, and where its report goes.
     # Distributed Map runs at most 10,000 children at once (AWS Step Functions quotas).
     backfillMaxConcurrency: PositiveInt = Field(50, le=10_000)
-    backfillItemsPerBatch: PositiveInt = Field(10, le=100)
+    # A batch with a failed source fails with every source's result as its cause (about 1.5 KB each with
+    # a Lambda stack trace); Step Functions keeps at most 32,768 characters of a cause.
+    backfillItemsPerBatch: PositiveInt = Field(10, le=20)
     backfillToleratedFailurePercentage: float = Field(20.0, ge=0, le=100)
     backfillReportPrefix: str = "backfill-reports/"
     backfillItemReader: Literal["listObjectsV2", "inventory"] = "listObjectsV2"

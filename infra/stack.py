@@ -9,13 +9,15 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from imgpipe.config import DeploymentConfig, state_machine_output_key
+from imgpipe.config import RENDER_ALL_TASK, DeploymentConfig, state_machine_output_key
+from infra.backfill import Backfill
 from infra.bundling import DependenciesLayer
 from infra.nag import acknowledge_findings
 from infra.storage import Storage
 from infra.trigger import UploadTrigger
 from infra.workers import Workers, WorkerSettings
 from infra.workflows import Workflows
+from statemachines.backfill import BACKFILL_WORKFLOW
 
 
 def worker_settings(
@@ -84,6 +86,13 @@ class ImgpipeStack(Stack):
             input_bucket=self.storage.input_bucket,
             state_machine=trigger_machine,
         )
+        # `imgpipe backfill` runs on the render-all worker: deployed with it.
+        render_worker = self.workers.functions.get(RENDER_ALL_TASK)
+        self.backfill = (
+            Backfill(self, "Backfill", config=config, storage=self.storage, render_worker=render_worker)
+            if render_worker is not None
+            else None
+        )
         self._outputs(trigger_machine.state_machine_arn)
         acknowledge_findings(
             self,
@@ -104,6 +113,13 @@ class ImgpipeStack(Stack):
                 state_machine_output_key(name),
                 value=machine.state_machine_arn,
                 description=f"ARN of the {name} workflow",
+            )
+        if self.backfill is not None:
+            CfnOutput(
+                self,
+                state_machine_output_key(BACKFILL_WORKFLOW),
+                value=self.backfill.state_machine.state_machine_arn,
+                description="ARN of the backfill state machine (imgpipe backfill --stack-name)",
             )
         CfnOutput(
             self,

@@ -256,10 +256,13 @@ def backfill_definition(
             }
         },
     }
+    # The batch's sources all run at once (MaxConcurrency = MaxItemsPerBatch), so a child lasts as long
+    # as its slowest source; the other states of a child are Pass/Choice/Fail (no time).
+    source = processor["States"]["RenderBatch"]["ItemProcessor"]
     return BackfillDefinition(
         asl=asl,
         lambda_tasks=frozenset({worker_task}),
-        child_worst_case_seconds=longest_seconds(processor),
+        child_worst_case_seconds=longest_seconds(source),
     )
 
 
