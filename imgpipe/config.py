@@ -78,9 +78,11 @@ class DeploymentConfig(BaseModel):
     )
     logRetentionDays: PositiveInt = 30
     # `imgpipe backfill` (statemachines/backfill.py): child executions at once, sources per child,
-    # the share of children that may fail before the Map Run stops, and where its report goes.
-    # Distributed Map runs at most 10,000 children at once (AWS Step Functions quotas).
-    backfillMaxConcurrency: PositiveInt = Field(50, le=10_000)
+    # the share of items that may fail before the Map Run stops, and where its report goes.
+    # Distributed Map runs at most 10,000 children at once (AWS Step Functions quotas). 10 x 10
+    # invocations at ~0.13 s each keep the 4 renditions' PUTs under the 3,500 per second one S3 prefix
+    # partition takes (docs/performance.md#backfill-distributed-map); raise it for slower sources.
+    backfillMaxConcurrency: PositiveInt = Field(10, le=10_000)
     # A batch with a failed source fails with every source's result as its cause (about 1.5 KB each with
     # a Lambda stack trace); Step Functions keeps at most 32,768 characters of a cause.
     backfillItemsPerBatch: PositiveInt = Field(10, le=20)
