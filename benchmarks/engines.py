@@ -1,14 +1,19 @@
 """The engines under test behind one interface: source bytes + renditions -> encoded outputs.
 
-Every engine renders each rendition independently from the source bytes, because that is the unit
-of work of one `image_convert_resize` invocation in the dynamic fork (one Lambda per rendition).
+The primary engines render each rendition independently from the source bytes, because that is the
+unit of work of one `image_convert_resize` invocation in the dynamic fork (one Lambda per
+rendition). The `-once` engines decode once and write every rendition, the unit of work of one
+`image_render_renditions` invocation (the default deployment): libvips from one decoded image in
+memory, ImageMagick from one `convert` process.
 """
 
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from benchmarks import settings
@@ -29,6 +34,18 @@ class Engine:
         if self.render_many is not None:
             return self.render_many(source, renditions)
         return [self.render_one(source, rendition) for rendition in renditions]
+
+
+RenderMany = Callable[[bytes, Sequence[Rendition]], list[bytes]]
+
+
+def decode_once_engine(name: str, render_many: RenderMany, description: str, **meta: Any) -> Engine:
+    """An engine whose unit of work is the whole job (one decode, every rendition)."""
+
+    def render_one(source: bytes, rendition: Rendition) -> bytes:
+        return render_many(source, [rendition])[0]
+
+    return Engine(name, render_one, description, render_many=render_many, meta=meta)
 
 
 class EngineUnavailableError(RuntimeError):
@@ -95,6 +112,30 @@ def imagemagick_engine() -> Engine:
     )
 
 
+def imagemagick_once_engine() -> Engine:
+    """Every rendition from one `convert` process: the source is read and decoded once, each
+    rendition is a `( +clone <resize, encoder settings> -write <file> +delete )` group, with
+    `-respect-parentheses` so one group's settings never leak into the next."""
+    binary = imagemagick_binary()
+
+    def render_many(source: bytes, renditions: Sequence[Rendition]) -> list[bytes]:
+        with tempfile.TemporaryDirectory(prefix="imgpipe-im-") as workdir:
+            paths = [Path(workdir) / f"{index}.{r.fmt}" for index, r in enumerate(renditions)]
+            command = [binary, "-respect-parentheses", "-"]
+            for rendition, path in zip(renditions, paths, strict=True):
+                writes = f"{IM_FORMAT[rendition.fmt]}:{path}"
+                command += ["(", "+clone", *imagemagick_args(rendition), "-write", writes, "+delete", ")"]
+            command.append("null:")
+            done = subprocess.run(command, input=source, capture_output=True, check=False)
+            if done.returncode != 0 or not all(path.is_file() for path in paths):
+                raise RuntimeError(f"{binary} failed: {done.stderr[:300]!r}")
+            return [path.read_bytes() for path in paths]
+
+    return decode_once_engine(
+        "imagemagick-once", render_many, f"{binary} CLI, one process writing every rendition", binary=binary
+    )
+
+
 # --- libvips ---------------------------------------------------------------------------------
 
 
@@ -139,4 +180,27 @@ def pyvips_engine() -> Engine:
         render_one,
         f"pyvips {pyvips.__version__} thumbnail_buffer, libvips {version}",
         meta={"libvips": version, "pyvips": pyvips.__version__, "concurrency": pyvips.concurrency_get()},
+    )
+
+
+def pyvips_once_engine() -> Engine:
+    """Decode once into memory (`copy_memory`, so libvips' lazy pipelines do not decode again per
+    rendition), then `thumbnail_image` and save per rendition, with `vips_save_options`."""
+    try:
+        import pyvips
+    except (ImportError, OSError) as error:
+        raise EngineUnavailableError(f"pyvips not importable: {error}") from error
+    pyvips.cache_set_max(0)
+
+    def render_many(source: bytes, renditions: Sequence[Rendition]) -> list[bytes]:
+        decoded = pyvips.Image.new_from_buffer(source, "", access="random").autorot().copy_memory()
+        outputs = []
+        for rendition in renditions:
+            image = decoded.thumbnail_image(rendition.width, height=rendition.height)
+            suffix, options = vips_save_options(rendition.fmt)
+            outputs.append(bytes(image.write_to_buffer(suffix, keep="none", **options)))
+        return outputs
+
+    return decode_once_engine(
+        "libvips-once", render_many, "pyvips: one decode (copy_memory), thumbnail_image + save per rendition"
     )

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from benchmarks import settings
-from benchmarks.engines import Engine, EngineUnavailableError
+from benchmarks.engines import Engine, EngineUnavailableError, decode_once_engine
 from benchmarks.jobs import Rendition
 
 QUALITY = {"jpg": settings.JPEG_QUALITY, "webp": settings.WEBP_QUALITY, "avif": settings.AVIF_QUALITY}
@@ -83,21 +83,19 @@ def per_rendition_engine() -> Engine:
 
 
 def batch_engine() -> Engine:
-    """Decode once, render many (`load_source` + `render`), for a single-Lambda variant."""
+    """Decode once, render many (`load_source` + `render_each`): what one `image_render_renditions`
+    invocation does, the default deployment's unit of work."""
     imaging, recipe_module = _core()
 
     def render_many(source: bytes, renditions: Sequence[Rendition]) -> list[bytes]:
         recipes = [_recipe(recipe_module, source, r) for r in renditions]
         boxes = [] if any(r.upscale for r in recipes) else [(r.width, r.height) for r in recipes]
         decoded = imaging.load_source(source, target_boxes=boxes)
-        return [bytes(imaging.render(decoded, r).data) for r in recipes]
+        rendered = dict(imaging.render_each(decoded, recipes))
+        return [bytes(rendered[index].data) for index in range(len(recipes))]
 
-    def render_one(source: bytes, rendition: Rendition) -> bytes:
-        return render_many(source, [rendition])[0]
-
-    return Engine(
+    return decode_once_engine(
         "imgpipe-batch",
-        render_one,
-        "lambdas.core.imaging.load_source once + render per rendition",
-        render_many=render_many,
+        render_many,
+        "lambdas.core.imaging.load_source once + render_each (image_render_renditions)",
     )

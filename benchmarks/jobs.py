@@ -47,6 +47,12 @@ JOBS: dict[str, Job] = {
             tuple(Rendition("jpg", w, w * 3 // 4) for w in (300, 800, 1600)),
         ),
         Job("D", "900x900 PNG -> AVIF at 300 and 1200", "png900", _grid(("avif",), (300, 1200))),
+        Job(
+            "E",
+            "4000x3000 JPEG -> webp, jpg at 1200, 300 (the default deployment's 4 renditions, decode once)",
+            "jpeg4000",
+            _grid(("webp", "jpg"), (1200, 300)),
+        ),
     )
 }
 

@@ -222,6 +222,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"| **{usd['total']:,.2f}** |"
         )
     lines += [f"\nNot costed: {reason}" for reason in cost.get("skipped", [])]
+    if "default_deployment" in cost:
+        lines += ["", *default_deployment_lines(cost)]
     lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for target in results["targets"]:
         met = {True: "yes", False: "**no**", None: "not measured"}[target["met"]]
@@ -230,6 +232,62 @@ def markdown(results: dict[str, Any]) -> str:
     if ANALYSIS.exists():
         lines += ["", ANALYSIS.read_text().strip()]
     return "\n".join(lines) + "\n"
+
+
+def default_deployment_lines(cost: dict[str, Any]) -> list[str]:
+    """The "default deployment" section: cost.default_deployment with what each line is made of."""
+    model = cost["default_deployment_model"]
+    details = cost["default_deployment_detail"]
+    lines = [
+        "## The default deployment: cost per million source images (cdk.json as shipped)",
+        "",
+        "Real local executions of what `cdk deploy` gives: each upload of the 4000x3000 JPEG (job C's source, "
+        "a typical camera upload) goes through the input bucket, the EventBridge rule and its input "
+        "transformer, the trigger workflow as its deployed type, and the real handler; the second "
+        "configuration sets `imgpipe:defaultRecipe` to seed 003's 3 formats x 3 sizes. Counted per "
+        "execution: Lambda invocations, the S3 requests the worker made (on the local S3), EventBridge "
+        "events, Express requests, state transitions, and the log bytes at the shipped level (the "
+        "history events that level writes; the worker's own JSON log lines). Lambda duration: the "
+        "handler thread's measured CPU time outside S3 calls, scaled by "
+        f"{model['cpu_full_vcpu_mb']}/memory, plus an assumed {model['s3_request_ms_assumed']} ms per S3 "
+        f"wait on the critical path (the GET, HEADs in rounds of {model['s3_concurrency']}, the last PUT). "
+        "Express duration: the local orchestration time around the handler plus that modelled Lambda "
+        "duration, in 100 ms and 64 MB units. Lambda's START/END/REPORT lines are assumed "
+        f"{model['lambda_platform_log_bytes_assumed']} bytes, plus {model['log_event_overhead_bytes']} "
+        "bytes per log event. Median of the warm executions (the first imports the handler). Prices: "
+        "the named constants in `benchmarks/cost.py`, us-east-1, with their sources. Not included: the "
+        "upload itself, storage, data transfer, X-Ray, CloudWatch metrics, INIT billing of cold starts.",
+        "",
+        "| configuration | renditions | S3 requests | Lambda billed | Express billed | log bytes "
+        "| Lambda compute | Lambda requests | S3 | Step Functions | EventBridge | CloudWatch Logs | total |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, detail in details.items():
+        usd = detail["usd_per_million"]
+        per_image = detail["per_image"]
+        modelled = detail["modelled_median"]
+        requests = ", ".join(f"{kind} {n}" for kind, n in sorted(per_image["s3_requests"].items()))
+        lines.append(
+            f"| {label}: {detail['workflow']} ({detail['state_machine_type'].lower()}, logs "
+            f"{detail['log_level']}) | {detail['renditions']} | {requests} | {modelled['lambda_billed_ms']:.0f} ms "
+            f"| {modelled['express_billed_ms']:.0f} ms | {modelled['log_bytes']:.0f} "
+            f"| {usd['lambda_compute']:,.2f} | {usd['lambda_requests']:,.2f} | {usd['s3_requests']:,.2f} "
+            f"| {usd['step_functions']:,.2f} | {usd['eventbridge']:,.2f} | {usd['cloudwatch_logs']:,.2f} "
+            f"| **{usd['total']:,.2f}** |"
+        )
+    for label, detail in details.items():
+        measured = detail["measured_median"]
+        per_image = detail["per_image"]
+        lines.append(
+            f"\n{label}: handler CPU {measured['handler_cpu_ms']} ms on one core here (modelled "
+            f"{detail['modelled_median']['lambda_compute_ms']} ms at {detail['memory_mb']['image_render_renditions']} MB "
+            f"+ {detail['modelled_median']['lambda_s3_wait_ms']} ms of S3 waits); {per_image['transitions']} state "
+            f"transitions; state machine logs {per_image['state_machine_log_bytes']} bytes at the shipped level "
+            f"({per_image['state_machine_log_bytes_at_all_with_data']} at ALL with execution data); "
+            f"{detail['priced_executions']} of {detail['executions']} executions priced."
+        )
+    lines += [f"\nNot priced: {reason}" for reason in cost.get("default_deployment_skipped", [])]
+    return lines
 
 
 def write_docs(results: dict[str, Any]) -> Path:

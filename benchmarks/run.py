@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import sys
@@ -24,12 +25,15 @@ from benchmarks import (
     quality,
     registry,
     report,
+    settings,
     timing,
 )
 from benchmarks.engines import Engine, EngineUnavailableError
 from benchmarks.jobs import JOBS
 
 TARGET_JOBS = ("A", "B", "C")
+# The default deployment is priced on a typical camera upload: job C's 12 MP JPEG.
+DEFAULT_DEPLOYMENT_SOURCE = "jpeg4000"
 COST_TARGET_USD = 70.0  # issue 6: all-in, per million source images, 9 renditions
 STATUS = {True: "met", False: "MISSED", None: "n/a"}
 
@@ -169,6 +173,7 @@ def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "met": None if overhead is None else overhead <= 25,
         }
     )
+    out += cost.default_deployment_targets(results["cost"])
     for row in results["cost"]["configurations"]:
         total = row["usd_per_million"]["total"]
         deployable = "" if row["deployable"] else ", not deployable: the translator marks it Standard-only"
@@ -209,6 +214,28 @@ def _cost_analysis(cost_results: dict[str, Any], split_ms: dict[str, float]) -> 
     return rows
 
 
+def _decode_once_notes(rows: dict[str, Any]) -> list[str]:
+    """Job E, the default deployment's unit of work, timed in the same interleaved run: imgpipe's
+    render-all path against libvips and ImageMagick each decoding once and writing every rendition."""
+    medians = {name: rows.get(name, {}).get("median_ms") for name in registry.ONCE}
+    mine = medians.get("imgpipe-batch")
+    if not mine:
+        return []
+    parts = [
+        f"{name} {ms:,.0f} ms (imgpipe {mine / ms:.2f}x its time)"
+        for name, ms in medians.items()
+        if ms and ms != mine
+    ]
+    per_rendition = rows.get("imgpipe", {}).get("median_ms")
+    tail = (
+        f"; one decode per rendition (the dynamic fork's unit), imgpipe takes {per_rendition:,.0f} ms"
+        if per_rendition
+        else ""
+    )
+    head = f"Job E, decode once and write every rendition: imgpipe-batch {mine:,.0f} ms"
+    return [f"{head}, {', '.join(parts)}{tail}."]
+
+
 def _notes(results: dict[str, Any]) -> list[str]:
     notes = []
     for target in results["targets"]:
@@ -230,6 +257,7 @@ def _notes(results: dict[str, Any]) -> list[str]:
                 f"{vips['imgpipe_time_ratio']:.2f}x libvips' time and is "
                 f"{1 / im['imgpipe_time_ratio']:.2f}x faster than ImageMagick."
             )
+    notes += _decode_once_notes(results["timing"].get("E", {}))
     for item in results["cost"].get("analysis", []):
         phases = ", ".join(f"{k} ${v:,.2f}" for k, v in item["lambda_compute_usd_by_phase"].items())
         budgets = ", ".join(
@@ -244,13 +272,51 @@ def _notes(results: dict[str, Any]) -> list[str]:
     return notes
 
 
+def _cost_only(executions: int) -> int:
+    """`--only cost`: the default deployment priced from real local uploads, nothing else."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    with tempfile.TemporaryDirectory(prefix="imgpipe-bench-") as workdir:
+        source = Path(workdir) / f"{DEFAULT_DEPLOYMENT_SOURCE}.jpg"
+        source.write_bytes(images.SOURCES[DEFAULT_DEPLOYMENT_SOURCE]())
+        print(f"default deployment: {executions} real local uploads per configuration ...", flush=True)
+        priced = cost.measure_default_deployment(source, executions)
+    targets = cost.default_deployment_targets(priced)
+    machine = {"cpus": os.cpu_count(), "cpu_model": _cpu_model()}
+    results: dict[str, Any] = {"stamp": stamp, "machine": machine, "cost": priced, "targets": targets}
+    path = settings.RESULTS_DIR / f"{stamp}-cost.json"
+    settings.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {path}")
+    print("\n".join(report.default_deployment_lines(priced)))
+    for reason in priced["default_deployment_skipped"]:
+        print(f"  skipped: {reason}")
+    for target in targets:
+        print(f"  [{STATUS[target['met']]}] {target['target']}: {target['measured']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="2 rounds, fewer repeats: a smoke run (~2 min)")
     parser.add_argument("--rounds", type=int, help="timed rounds per engine and job (default 5, quick 2)")
-    parser.add_argument("--engines", default="imgpipe,imagemagick,libvips,imgpipe-batch,pillow-tuned")
+    parser.add_argument(
+        "--engines",
+        default="imgpipe,imagemagick,libvips,imgpipe-batch,imagemagick-once,libvips-once,pillow-tuned",
+    )
     parser.add_argument("--no-docs", action="store_true", help="write the JSON only")
+    parser.add_argument(
+        "--only",
+        choices=["cost"],
+        help="run one part alone: `cost` prices the default deployment (cdk.json as shipped) from real "
+        "local executions, printing cost.default_deployment and writing benchmarks/results/<stamp>-cost.json "
+        "(no docs, latest.json untouched)",
+    )
+    parser.add_argument(
+        "--cost-executions", type=int, default=6, help="uploads per priced configuration (the first is cold)"
+    )
     args = parser.parse_args(argv)
+    if args.only == "cost":
+        return _cost_only(args.cost_executions)
     rounds = args.rounds or (2 if args.quick else 5)
     repeats = 2 if args.quick else 5
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -291,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
             memory.measure(engine.name, job.name, files[job.source])
             for job in JOBS.values()
             for engine in engines
-            if engine.name != "pillow-tuned"
+            if engine.name not in registry.NOT_MEMORY_MEASURED
         ]
         # What a Lambda really holds: handler, validation and the boto3 S3 client on top of the core.
         results["memory"] += [
@@ -304,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
         results["e2e"] = e2e.measure(files["png900"], imaging_ms, repeats=2 if args.quick else 3)
         print("cost-model executions ...", flush=True)
         upload_run = e2e.counts(files["png900"], e2e.UPLOAD_WORKFLOW)
+        print("default deployment: real local uploads ...", flush=True)
+        deployment_cost = cost.measure_default_deployment(
+            files[DEFAULT_DEPLOYMENT_SOURCE], args.cost_executions
+        )
     renditions = len(JOBS["A"].renditions)
     per_rendition_ms = (imaging_ms or 0.0) / renditions
     executions = []
@@ -323,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             executions, imaging_ms_per_rendition=per_rendition_ms, renditions=renditions
         ),
         "skipped": [r["reason"] for r in (results["e2e"], upload_run) if r.get("status") != "measured"],
+        **deployment_cost,
     }
     results["cost"]["analysis"] = _cost_analysis(results["cost"], results["profile"].get("A", {}))
     results["targets"] = _targets(results)

@@ -21,14 +21,29 @@ CONTEXT_NAMESPACE = "imgpipe:"
 RESIZE_TASK = "image_convert_resize"
 UPLOAD_TASK = "upload_toS3"
 PLANNER_TASK = "image_multiple_convert_resize"
-RENDER_ALL_TASK = "image_render_renditions"  # every rendition of one source (backfill's worker)
-WORKER_TASKS: tuple[str, ...] = (RESIZE_TASK, UPLOAD_TASK, PLANNER_TASK)
+RENDER_ALL_TASK = "image_render_renditions"
+WORKER_TASKS: tuple[str, ...] = (RESIZE_TASK, UPLOAD_TASK, PLANNER_TASK, RENDER_ALL_TASK)
+# The default per-image workflow: one invocation of RENDER_ALL_TASK, deployed Express.
+RENDITIONS_WORKFLOW = "image_renditions"
+
+WorkflowType = Literal["STANDARD", "EXPRESS"]
+DEFAULT_WORKFLOW_TYPES: dict[str, WorkflowType] = {RENDITIONS_WORKFLOW: "EXPRESS"}
+# Step Functions' logging levels (https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html).
+StateMachineLogLevel = Literal["ALL", "ERROR", "FATAL", "OFF"]
 
 # The Task state enforces the Conductor `timeoutSeconds` (its Retry/Catch understand States.Timeout);
 # the function's own timeout is a backstop a little later, so the state's timeout always fires first.
 DEFAULT_TASK_TIMEOUT_SECONDS = 60
 FUNCTION_TIMEOUT_MARGIN_SECONDS = 5
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
+# Function memory (MB) when cdk.json names none for a task. Render-all: docs/performance.md
+# ("The default deployment") has the measurements behind it.
+DEFAULT_MEMORY_MB: dict[str, int] = {
+    RESIZE_TASK: 1024,
+    UPLOAD_TASK: 256,
+    PLANNER_TASK: 256,
+    RENDER_ALL_TASK: 1024,
+}
 
 
 class OutputSize(BaseModel):
@@ -52,8 +67,15 @@ class DeploymentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     prefix: str = Field("imgpipe", pattern=r"^[a-z][a-z0-9-]{1,30}$")
-    workflowType: Literal["STANDARD", "EXPRESS"] = "STANDARD"
-    triggerWorkflow: str = "image_multiple_convert_resize_upload"
+    workflowType: WorkflowType = "STANDARD"
+    # Per-workflow overrides of workflowType; a workflow that cannot run as Express (`.sync`
+    # children, waits past 5 minutes) is deployed Standard whatever is asked (deployed_workflow_type).
+    workflowTypes: dict[str, WorkflowType] = Field(default_factory=lambda: dict(DEFAULT_WORKFLOW_TYPES))
+    triggerWorkflow: str = RENDITIONS_WORKFLOW
+    # What every state machine logs to its log group. ERROR without execution data logs nothing for
+    # a succeeded execution; ALL with execution data was ~280 KB per image on the dynamic fork.
+    stateMachineLogLevel: StateMachineLogLevel = "ERROR"
+    stateMachineLogExecutionData: bool = False
     defaultRecipe: DefaultRecipe = Field(
         default_factory=lambda: DefaultRecipe(
             outputFormats=["webp", "jpg"],
@@ -73,9 +95,7 @@ class DeploymentConfig(BaseModel):
     maxFrames: PositiveInt = limits.MAX_FRAMES
     maxOutputDimension: PositiveInt = limits.MAX_OUTPUT_DIMENSION
     maxFanout: PositiveInt = limits.MAX_FANOUT
-    memorySize: dict[str, PositiveInt] = Field(
-        default_factory=lambda: {RESIZE_TASK: 1024, UPLOAD_TASK: 256, PLANNER_TASK: 256}
-    )
+    memorySize: dict[str, PositiveInt] = Field(default_factory=lambda: dict(DEFAULT_MEMORY_MB))
     logRetentionDays: PositiveInt = 30
     # `imgpipe backfill` (statemachines/backfill.py): child executions at once, sources per child,
     # the share of items that may fail before the Map Run stops, and where its report goes.
@@ -90,6 +110,11 @@ class DeploymentConfig(BaseModel):
     backfillReportPrefix: str = "backfill-reports/"
     backfillItemReader: Literal["listObjectsV2", "inventory"] = "listObjectsV2"
     removalPolicy: Literal["retain", "destroy"] = "retain"
+
+    @field_validator("memorySize")
+    @classmethod
+    def _every_task_has_memory(cls, value: dict[str, int]) -> dict[str, int]:
+        return DEFAULT_MEMORY_MB | value  # a cdk.json written before a task existed still deploys it
 
     @field_validator("inputPrefix", "outputPrefix", "backfillReportPrefix")
     @classmethod
@@ -117,6 +142,13 @@ class DeploymentConfig(BaseModel):
 
     def state_machine_name(self, workflow_name: str) -> str:
         return f"{self.prefix}-{workflow_name}"
+
+    def deployed_workflow_type(self, workflow_name: str, *, express_compatible: bool) -> WorkflowType:
+        """The type a workflow's state machine gets, on AWS and in the local runtime: the
+        per-workflow override or workflowType, and Standard when the translator says Express cannot
+        run it (a Map of `startExecution.sync:2` children, a wait past 5 minutes)."""
+        wanted = self.workflowTypes.get(workflow_name, self.workflowType)
+        return "EXPRESS" if wanted == "EXPRESS" and express_compatible else "STANDARD"
 
 
 def function_environment(

@@ -12,7 +12,7 @@ from aws_cdk import Acknowledgment, ArnFormat, Stack, Validations
 from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
 
-from imgpipe.config import RESIZE_TASK, UPLOAD_TASK, DeploymentConfig
+from imgpipe.config import RENDER_ALL_TASK, RESIZE_TASK, UPLOAD_TASK, DeploymentConfig
 from infra.storage import Storage
 from infra.trigger import UploadTrigger
 from infra.workers import Workers
@@ -73,13 +73,14 @@ def acknowledge_findings(
     for function in workers.functions.values():
         _ack(function, "L1", RUNTIME_REASON)
         _ack(_role(function), "IAM5[Resource::*]", XRAY_REASON)
-    _ack(
-        _role(workers.functions[RESIZE_TASK]),
-        f"IAM5[Resource::{input_objects}]",
-        "Resize reads any image a workflow names in the input bucket (uploads, or keys given to "
-        "start-execution); GetObject only, on objects of that one bucket.",
-    )
-    for task_name in (RESIZE_TASK, UPLOAD_TASK):
+    for task_name in (RESIZE_TASK, RENDER_ALL_TASK):
+        _ack(
+            _role(workers.functions[task_name]),
+            f"IAM5[Resource::{input_objects}]",
+            "Resize and render-all read any image a workflow names in the input bucket (uploads, or "
+            "keys given to start-execution); GetObject only, on objects of that one bucket.",
+        )
+    for task_name in (RESIZE_TASK, UPLOAD_TASK, RENDER_ALL_TASK):
         _ack(
             _role(workers.functions[task_name]),
             f"IAM5[Resource::{renditions}]",
@@ -88,6 +89,15 @@ def acknowledge_findings(
         )
     for name, machine in workflows.state_machines.items():
         _ack(machine.role, "IAM5[Resource::*]", XRAY_REASON)
+        if config.stateMachineLogLevel != "ALL":
+            _ack(
+                machine,
+                "SF1",
+                f"cdk.json imgpipe:stateMachineLogLevel is {config.stateMachineLogLevel}: level ALL "
+                "logs every state of every execution (~280 KB per image with execution data, about "
+                "$140 per million images of CloudWatch Logs ingestion); failures are still logged with "
+                "their error and cause, and X-Ray traces every execution. Set it to ALL to audit.",
+            )
         for child in sorted(translated_children(workflows, name)):
             executions = nag_resource(
                 stack,

@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from imgpipe.config import (
+    RENDER_ALL_TASK,
     RESIZE_TASK,
     UPLOAD_TASK,
     WORKER_TASKS,
@@ -98,7 +99,8 @@ class Workers(Construct):
 
     def _grant_storage(self, config: DeploymentConfig, storage: Storage) -> None:
         """Least privilege by task: resize reads inputs and writes renditions, upload republishes
-        renditions, the planner touches no bucket at all."""
+        renditions, render-all reads inputs and writes and HEADs renditions, the planner touches no
+        bucket at all."""
         renditions = storage.output_bucket.arn_for_objects(f"{config.outputPrefix}*")
         resize = self.functions[RESIZE_TASK]
         # ListBucket lets a missing source surface as 404 (SourceNotFoundError) instead of 403.
@@ -112,14 +114,34 @@ class Workers(Construct):
         )
         resize.add_to_role_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[renditions]))
         upload = self.functions[UPLOAD_TASK]
-        upload.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[storage.output_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{config.outputPrefix}*"]}},
-            )
-        )
+        upload.add_to_role_policy(self._list_renditions(config, storage))
         upload.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[renditions])
         )
+        render_all = self.functions[RENDER_ALL_TASK]
+        render_all.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[storage.input_bucket.bucket_arn])
+        )
+        render_all.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[storage.input_bucket.arn_for_objects("*")]
+            )
+        )
+        # HeadObject is authorised by s3:GetObject; with s3:ListBucket a missing key is a 404, without
+        # it a 403 (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html). ListBucket
+        # is granted on the output prefix only; whether S3 applies that condition to the 404/403
+        # choice cannot be checked without AWS, and either way the rendition counts as missing
+        # (lambdas.adapters.s3 maps both to SourceNotFoundError) and is rendered.
+        render_all.add_to_role_policy(self._list_renditions(config, storage))
+        render_all.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[renditions])
+        )
         # PLANNER_TASK: no grant on purpose; it only plans renditions.
+
+    @staticmethod
+    def _list_renditions(config: DeploymentConfig, storage: Storage) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[storage.output_bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{config.outputPrefix}*"]}},
+        )

@@ -42,10 +42,24 @@ def creation_order(translated: Mapping[str, Any]) -> list[str]:
 
 
 def state_machine_type(config: DeploymentConfig, tw: Any) -> sfn.StateMachineType:
-    """Express only when asked for and when the workflow allows it (no `.sync` children)."""
-    if config.workflowType == "EXPRESS" and tw.express_compatible:
-        return sfn.StateMachineType.EXPRESS
-    return sfn.StateMachineType.STANDARD
+    """Per workflow: Express only when asked for (workflowTypes, else workflowType) and when the
+    workflow allows it (no `.sync` children): `DeploymentConfig.deployed_workflow_type`."""
+    deployed = config.deployed_workflow_type(tw.name, express_compatible=tw.express_compatible)
+    return sfn.StateMachineType.EXPRESS if deployed == "EXPRESS" else sfn.StateMachineType.STANDARD
+
+
+def log_options(config: DeploymentConfig, log_group: Any) -> sfn.LogOptions:
+    """stateMachineLogLevel and stateMachineLogExecutionData from cdk.json. The default, ERROR
+    without execution data, writes nothing for a succeeded execution and the error and cause of a
+    failed one: Step Functions' levels are documented at
+    https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html, and every byte is billed as
+    CloudWatch Logs ingestion (vended logs, $0.50 per GB in us-east-1:
+    https://aws.amazon.com/cloudwatch/pricing/)."""
+    return sfn.LogOptions(
+        destination=log_group,
+        level=sfn.LogLevel[config.stateMachineLogLevel],
+        include_execution_data=config.stateMachineLogExecutionData,
+    )
 
 
 def express_duration_warning(tw: Any) -> str | None:
@@ -105,9 +119,7 @@ class Workflows(Construct):
                 state_machine_type=state_machine_type(config, tw),
                 role=role,
                 tracing_enabled=True,
-                logs=sfn.LogOptions(
-                    destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-                ),
+                logs=log_options(config, log_group),
             )
             if state_machine_type(config, tw) == sfn.StateMachineType.EXPRESS:
                 warning = express_duration_warning(tw)

@@ -19,6 +19,7 @@ GENERATED = ROOT / "statemachines" / "generated"
         "image_convert_resize_multiple_formats",
         "image_multiple_convert_resize",
         "image_multiple_convert_resize_upload",
+        "image_renditions",
     ],
 )
 def test_readme_shows_the_generated_diagram(workflow: str) -> None:

@@ -230,9 +230,7 @@ class LocalAws:
         )
 
     def _register_functions(self) -> None:
-        from statemachines.backfill import BACKFILL_WORKER_TASK
-
-        for task in dict.fromkeys((*WORKER_TASKS, BACKFILL_WORKER_TASK)):
+        for task in WORKER_TASKS:
             name = self.config.function_name(task)
             handler = self._lazy_handler(task)
             function = self.router.register(
@@ -269,8 +267,11 @@ class LocalAws:
         translated = self._workflows[workflow_name]
         definition = _substitute(translated.asl_json, self._substitutions())
         name = self.config.state_machine_name(workflow_name)
+        machine_type = self.config.deployed_workflow_type(
+            workflow_name, express_compatible=translated.express_compatible
+        )
         arn: str = self.sfn.create_state_machine(
-            name=name, definition=definition, roleArn=STATES_ROLE, type=self.config.workflowType
+            name=name, definition=definition, roleArn=STATES_ROLE, type=machine_type
         )["stateMachineArn"]
         self.deployment.state_machine_arns[workflow_name] = arn
         return arn

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
@@ -424,6 +424,42 @@ def render(source: SourceImage, recipe: Recipe, *, release_source: bool = False)
     data = encode(frames, source, recipe, durations)
     width, height = geometry.output_size
     return RenderedImage(data, width, height, recipe.format, recipe.output.content_type, len(frames))
+
+
+def _shared_frame_key(source: SourceImage, recipe: Recipe) -> tuple[object, ...] | None:
+    """What `_transform` reads of a recipe: renditions with equal keys get identical frames (formats
+    of one size); None for an animation kept as one, whose frames are transformed per render."""
+    if source.is_animated and recipe.output.supports_animation:
+        return None
+    geometry = plan_geometry(source.size, recipe)
+    padding = (recipe.background, recipe.output.supports_alpha) if geometry.canvas is not None else None
+    return geometry, padding
+
+
+def render_each(source: SourceImage, recipes: Sequence[Recipe]) -> Iterator[tuple[int, RenderedImage]]:
+    """Every recipe from one decoded source, as (index in `recipes`, rendition), one at a time.
+
+    Renditions that differ only in what the encoder does (the formats of one size) share one
+    resized frame, so 2 formats x 2 sizes resize twice, not four times; those groups are rendered
+    together (in order of their first recipe), so only one resized frame is held at a time, and
+    the source frame is released to the last group's resize. Bytes are those `render` gives."""
+    groups: dict[tuple[object, ...] | int, list[int]] = {}
+    for index, recipe in enumerate(recipes):
+        groups.setdefault(_shared_frame_key(source, recipe) or index, []).append(index)
+    for number, indices in enumerate(groups.values()):
+        last = number == len(groups) - 1
+        first = recipes[indices[0]]
+        if _shared_frame_key(source, first) is None:  # a kept animation: one group per recipe
+            yield indices[0], render(source, first)
+            continue
+        geometry = plan_geometry(source.size, first)
+        frame = _transform(source.still_frame(release=last), geometry, first)
+        width, height = geometry.output_size
+        for index in indices:
+            recipe = recipes[index]
+            data = encode([frame], source, recipe)
+            yield index, RenderedImage(data, width, height, recipe.format, recipe.output.content_type)
+        del frame
 
 
 def render_bytes(data: bytes, recipe: Recipe, limits: DecodeLimits | None = None) -> RenderedImage:

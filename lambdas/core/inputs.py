@@ -93,16 +93,23 @@ class OutputSize(BaseModel):
     height: Dimension
 
 
-class RenditionsInput(RecipeOptions):
-    """`image_render_renditions` input: one source, every format x size (the trigger's input shape)."""
+class RecipeGrid(RecipeOptions):
+    """One source and every format x size of its recipe (the trigger's input shape)."""
 
     fileLocation: str = Field(min_length=1, max_length=MAX_LOCATION_LENGTH)
     outputFormats: list[str] = Field(min_length=1)
     outputSizes: list[OutputSize] = Field(min_length=1)
 
 
-class PlanInput(RenditionsInput):
-    """`image_multiple_convert_resize` input: the same recipe grid, optionally one sub-workflow each."""
+class RenditionsInput(RecipeGrid):
+    """`image_render_renditions` input. `skipExisting=false` writes every rendition without first
+    asking S3 which exist (for a new upload, whose renditions cannot exist yet)."""
+
+    skipExisting: bool = True
+
+
+class PlanInput(RecipeGrid):
+    """`image_multiple_convert_resize` input: the recipe grid, optionally one sub-workflow each."""
 
     subWorkflowName: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,80}$")
     subWorkflowVersion: Annotated[StrictInt, Field(ge=1)] | None = None

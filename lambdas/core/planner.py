@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdas.core.errors import InvalidRecipeError
-from lambdas.core.inputs import PlanInput, RenditionsInput, make_recipe, parse_event
+from lambdas.core.inputs import PlanInput, RecipeGrid, make_recipe, parse_event
 from lambdas.core.recipe import Recipe, canonical_format
 
 RESIZE_TASK = "image_convert_resize"
@@ -35,9 +35,7 @@ class PlannedRendition:
     recipe: Recipe
 
 
-def planned_renditions(
-    parsed: RenditionsInput, *, max_dimension: int, max_fanout: int
-) -> list[PlannedRendition]:
+def planned_renditions(parsed: RecipeGrid, *, max_dimension: int, max_fanout: int) -> list[PlannedRendition]:
     """Every rendition the request names, deduplicated (first spelling wins), in formats x sizes
     order, each recipe validated now so a bad one fails the request before any work; errors name
     the caller's fields (`outputFormats.<i>`, `outputSizes.<i>.width`)."""

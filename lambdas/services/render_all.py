@@ -5,11 +5,12 @@ recipe grid is the planner's (`lambdas.core.planner.planned_renditions`: same de
 and field names), each rendition's key, bytes, metadata and Cache-Control are what
 `image_convert_resize` writes for that recipe.
 
-1. GET the source (its identity names every key), 2. HEAD every key in a bounded pool: a rendition
-already at its content-addressed key (with the matching digest metadata) is skipped, and when all
-are there nothing is decoded, 3. decode once (JPEG draft decoding to the largest box still needed),
-4. render the missing renditions one after the other (one CPU: a Lambda below 1,769 MB has at most
-one vCPU) while their PUTs run in the pool.
+1. GET the source (its identity names every key); 2. unless `skipExisting` is false, HEAD every
+key in a bounded pool: a rendition already at its content-addressed key (with the matching digest
+metadata) is skipped, and when all are there nothing is decoded; 3. decode once (JPEG draft
+decoding to the largest box still needed); 4. render the missing renditions one after the other
+(one CPU: a Lambda below 1,769 MB has at most one vCPU; the formats of one size share one resize)
+while their PUTs run in the pool.
 
 A HEAD per rendition, not one ListObjectsV2 of the source's folder: a LIST is priced like a PUT
 ($0.005 per 1,000) and a HEAD like a GET ($0.0004 per 1,000; https://aws.amazon.com/s3/pricing/),
@@ -32,7 +33,7 @@ from typing import Any, TypeVar
 from lambdas.adapters import s3
 from lambdas.adapters.sources import read_source
 from lambdas.core.errors import SourceNotFoundError
-from lambdas.core.imaging import RenderedImage, load_source, render
+from lambdas.core.imaging import RenderedImage, load_source, render_each
 from lambdas.core.inputs import RenditionsInput, build_validators, parse_event
 from lambdas.core.keys import rendition_digest, rendition_key
 from lambdas.core.planner import PlannedRendition, planned_renditions
@@ -81,7 +82,11 @@ def render_renditions(event: Any, settings: WorkerSettings) -> dict[str, Any]:
     ]
     s3.client()  # built once here, shared by the pool's threads
     with ThreadPoolExecutor(MAX_CONCURRENT_REQUESTS, thread_name_prefix="s3") as pool:
-        existing = [future.result() for future in [_submit(pool, _existing, target) for target in targets]]
+        existing: list[dict[str, Any] | None] = [None] * len(targets)
+        if parsed.skipExisting:
+            existing = [
+                future.result() for future in [_submit(pool, _existing, target) for target in targets]
+            ]
         missing = [target for target, found in zip(targets, existing, strict=True) if found is None]
         written = _render_and_put(pool, source.body, location, missing, settings) if missing else {}
     renditions = [
@@ -118,16 +123,16 @@ def _render_and_put(
     missing: list[Target],
     settings: WorkerSettings,
 ) -> dict[str, RenderedImage]:
-    """Decode once, render each missing rendition, PUT it in the pool while the next one renders.
-    At most MAX_CONCURRENT_REQUESTS encoded renditions wait for their PUT (memory stays bounded);
-    the source frame is released to the last render, which can free it early."""
+    """Decode once, render the missing renditions (`render_each`: the formats of one size share one
+    resize), PUT each in the pool while the next one renders. At most MAX_CONCURRENT_REQUESTS
+    encoded renditions wait for their PUT, so memory stays bounded."""
     recipes = [target.planned.recipe for target in missing]
     boxes = [] if any(recipe.upscale for recipe in recipes) else [(r.width, r.height) for r in recipes]
     decoded = load_source(body, settings.decode_limits(), target_boxes=boxes)
     written: dict[str, RenderedImage] = {}
     pending: dict[Future[None], Target] = {}
-    for index, target in enumerate(missing):
-        rendered = render(decoded, target.planned.recipe, release_source=index == len(missing) - 1)
+    for index, rendered in render_each(decoded, recipes):
+        target = missing[index]
         if len(pending) >= MAX_CONCURRENT_REQUESTS:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:

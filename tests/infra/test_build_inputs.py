@@ -82,7 +82,7 @@ def test_express_only_where_the_workflow_allows_it():
 
     translated = translate_project()
     express = DeploymentConfig.from_context({"imgpipe:workflowType": "EXPRESS"})
-    standard = DeploymentConfig.from_context({})
+    standard = DeploymentConfig.from_context({"imgpipe:workflowTypes": {}})
     assert any(tw.child_workflows for tw in translated.values())
     for tw in translated.values():
         assert state_machine_type(standard, tw) == sfn.StateMachineType.STANDARD

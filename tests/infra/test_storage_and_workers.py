@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from aws_cdk.assertions import Match
 from imgpipe.config import (
     FUNCTION_TIMEOUT_MARGIN_SECONDS,
     PLANNER_TASK,
+    RENDER_ALL_TASK,
     RESIZE_TASK,
     UPLOAD_TASK,
     WORKER_TASKS,
@@ -156,6 +158,23 @@ def test_worker_roles_are_least_privilege(synth):
     assert upload["s3:PutObject"] == [renditions]
     assert upload["s3:ListBucket"] == [output_arn]
     assert not [a for a in planner if a.startswith("s3:")]
+    render_all = grants[RENDER_ALL_TASK]
+    assert {a for a in render_all if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket", "s3:PutObject"}
+    assert sorted(map(json.dumps, render_all["s3:GetObject"])) == sorted(
+        map(json.dumps, [{"Fn::Join": ["", [input_arn, "/*"]]}, renditions])
+    )  # the source, and the HEAD of its renditions
+    assert render_all["s3:PutObject"] == [renditions]
+    assert sorted(map(json.dumps, render_all["s3:ListBucket"])) == sorted(
+        map(json.dumps, [input_arn, output_arn])
+    )
+    output_listing = [
+        statement
+        for statement in _statements(synth, synth.stack.workers.functions[RENDER_ALL_TASK].role)
+        if "s3:ListBucket" in _actions(statement) and output_arn in _resources(statement)
+    ]
+    assert [s["Condition"] for s in output_listing] == [
+        {"StringLike": {"s3:prefix": [f"{synth.config.outputPrefix}*"]}}
+    ]
     no_managed = [
         r for r in synth.of_type("AWS::IAM::Role").values() if "ManagedPolicyArns" in r["Properties"]
     ]

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from statemachines.project import substitute
+from statemachines.translator.emitter import EXPRESS_MAX_SECONDS
+from tests.infra.conftest import synthesize
 
 pytestmark = pytest.mark.slow
 
@@ -50,10 +52,10 @@ def test_one_state_machine_per_workflow(synth):
     assert names == {synth.config.state_machine_name(n) for n in synth.translated}
     for machine in machines.values():
         props = machine["Properties"]
-        assert props["StateMachineType"] == "STANDARD"
         assert props["TracingConfiguration"] == {"Enabled": True}
-        assert props["LoggingConfiguration"]["Level"] == "ALL"
-        assert props["LoggingConfiguration"]["IncludeExecutionData"] is True
+        # the cheap default: errors only, no execution data (cdk.json stateMachineLog*)
+        assert props["LoggingConfiguration"]["Level"] == "ERROR"
+        assert props["LoggingConfiguration"]["IncludeExecutionData"] is False
         group_arn = props["LoggingConfiguration"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]
         group = synth.resources[group_arn["Fn::GetAtt"][0]]
         assert group["Properties"]["RetentionInDays"] == synth.config.logRetentionDays
@@ -128,3 +130,39 @@ def test_trigger_workflow_arn_in_outputs(synth):
     }
     arn_outputs = [o for k, o in outputs.items() if k.startswith("StateMachineArn")]
     assert len(arn_outputs) == len(synth.translated)
+
+
+def _machine_types(synth: Any) -> dict[str, str]:
+    machines = synth.stack.workflows.state_machines
+    return {
+        name: synth.resources[synth.logical_id(machine)]["Properties"]["StateMachineType"]
+        for name, machine in machines.items()
+    }
+
+
+def test_the_default_deployment_is_image_renditions_as_express_and_the_seeds_stay_standard(synth):
+    assert synth.config.triggerWorkflow == "image_renditions"
+    types = _machine_types(synth)
+    assert types.pop("image_renditions") == "EXPRESS"
+    assert set(types.values()) == {"STANDARD"}  # every seed workflow deploys as translated, Standard
+    worst = synth.translated["image_renditions"].worst_case_seconds
+    assert worst is not None
+    assert worst <= EXPRESS_MAX_SECONDS  # every retry taken, every attempt timing out
+
+
+def test_express_everywhere_keeps_sync_children_standard(tmp_path):
+    everything = synthesize(
+        tmp_path,
+        {
+            "imgpipe:workflowType": "EXPRESS",
+            "imgpipe:stateMachineLogLevel": "ALL",
+            "imgpipe:stateMachineLogExecutionData": True,
+        },
+    )
+    types = _machine_types(everything)
+    for name, tw in everything.translated.items():
+        assert types[name] == ("EXPRESS" if tw.express_compatible else "STANDARD"), name
+    assert types["image_multiple_convert_resize_upload"] == "STANDARD"  # a Map of .sync children
+    for machine in everything.of_type("AWS::StepFunctions::StateMachine").values():
+        assert machine["Properties"]["LoggingConfiguration"]["Level"] == "ALL"
+        assert machine["Properties"]["LoggingConfiguration"]["IncludeExecutionData"] is True

@@ -277,3 +277,16 @@ def test_a_corrupt_source_is_refused_after_one_get(s3: Any, requests: RequestCou
     assert requests.calls["get_object"] == 1
     assert requests.calls["put_object"] == 0
     assert output_keys(s3) == []
+
+
+def test_skip_existing_false_writes_every_rendition_without_asking_s3(
+    s3: Any, requests: RequestCounter, context: Any
+) -> None:
+    put_source(s3, images.jpeg_photo(400, 300))
+    first = handler(load_event(EVENT, skipExisting=False), context)
+    bodies = [read(s3, r["fileLocation"])[0] for r in first["renditions"]]
+    requests.calls.clear()
+    again = handler(load_event(EVENT, skipExisting=False), context)
+    assert (again["rendered"], again["skipped"]) == (4, 0)
+    assert requests.calls == Counter(get_object=1, put_object=4)
+    assert [read(s3, r["fileLocation"])[0] for r in again["renditions"]] == bodies  # deterministic bytes

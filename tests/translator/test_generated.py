@@ -20,6 +20,7 @@ WORKFLOWS = [
     "image_convert_resize_multiple_formats",
     "image_multiple_convert_resize",
     "image_multiple_convert_resize_upload",
+    "image_renditions",
     "image_resize_upload",
 ]
 ROLE = "arn:aws:iam::123456789012:role/sfn"
