@@ -25,6 +25,7 @@ from imgpipe.config import DeploymentConfig, backfill_definition
 from infra.nag import XRAY_REASON, nag_resource
 from infra.retention import owned_log_group
 from infra.storage import Storage
+from infra.workflows import log_options
 from statemachines.backfill import BACKFILL_WORKFLOW, REPORT_BUCKET_PLACEHOLDER
 
 
@@ -82,8 +83,7 @@ class Backfill(Construct):
             state_machine_type=sfn.StateMachineType.STANDARD,  # a Distributed Map's parent is Standard
             role=self.role,
             tracing_enabled=True,
-            # Every event, without execution data: the items' inputs and outputs are in the report already.
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            logs=log_options(config, log_group),  # the level every state machine of the stack logs at
         )
         self.state_machine.node.add_dependency(self.role)
         self._acknowledge(stack, config, storage)
@@ -136,6 +136,15 @@ class Backfill(Construct):
             reasons[nag_resource(stack, storage.input_bucket.arn_for_objects("*"))] = (
                 "The S3 Inventory reader reads the manifest and the inventory files it lists, named per run; "
                 "GetObject only, on objects of the input bucket."
+            )
+        if config.stateMachineLogLevel != "ALL":
+            Validations.of(self.state_machine).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-SF1",
+                    reason=f"cdk.json imgpipe:stateMachineLogLevel is {config.stateMachineLogLevel}, as for "
+                    "every state machine of the stack: a failed execution is still logged with its error "
+                    "and cause, each failed source is in the ResultWriter report, and X-Ray traces the run.",
+                )
             )
         for resource, reason in reasons.items():
             Validations.of(self.role).acknowledge(

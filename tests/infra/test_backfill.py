@@ -82,8 +82,8 @@ def test_deploys_exactly_the_generated_definition(tmp_path: Path) -> None:
     assert props["StateMachineType"] == "STANDARD"
     assert props["StateMachineName"] == config.state_machine_name("backfill")
     assert props["TracingConfiguration"] == {"Enabled": True}
-    assert props["LoggingConfiguration"]["Level"] == "ALL"
-    assert props["LoggingConfiguration"]["IncludeExecutionData"] is False
+    assert props["LoggingConfiguration"]["Level"] == config.stateMachineLogLevel
+    assert props["LoggingConfiguration"]["IncludeExecutionData"] is config.stateMachineLogExecutionData
     asl = json.loads(props["DefinitionString"])
     backfill = asl["States"]["Backfill"]
     assert backfill["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}

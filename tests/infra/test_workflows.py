@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from imgpipe.config import state_machine_output_key
 from statemachines.project import substitute
 from statemachines.translator.emitter import EXPRESS_MAX_SECONDS
 from tests.infra.conftest import synthesize
@@ -129,7 +130,9 @@ def test_trigger_workflow_arn_in_outputs(synth):
         "Ref": synth.logical_id(synth.stack.storage.output_bucket)
     }
     arn_outputs = [o for k, o in outputs.items() if k.startswith("StateMachineArn")]
-    assert len(arn_outputs) == len(synth.translated)
+    assert len(arn_outputs) == len(synth.translated) + 1  # + the backfill (tests/infra/test_backfill.py)
+    backfill = outputs[state_machine_output_key("backfill")]["Value"]
+    assert backfill == {"Ref": synth.logical_id(synth.stack.backfill.state_machine)}
 
 
 def _machine_types(synth: Any) -> dict[str, str]:
