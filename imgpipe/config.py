@@ -106,7 +106,9 @@ class DeploymentConfig(BaseModel):
     # A batch with a failed source fails with every source's result as its cause (about 1.5 KB each with
     # a Lambda stack trace); Step Functions keeps at most 32,768 characters of a cause.
     backfillItemsPerBatch: PositiveInt = Field(10, le=20)
-    backfillToleratedFailurePercentage: float = Field(20.0, ge=0, le=100)
+    # Of the items; a failed batch counts all its items, so 50 % is "half the batches have a failed
+    # source": something systemic (a broken worker, a wrong recipe), not a few corrupt images.
+    backfillToleratedFailurePercentage: float = Field(50.0, ge=0, le=100)
     backfillReportPrefix: str = "backfill-reports/"
     backfillItemReader: Literal["listObjectsV2", "inventory"] = "listObjectsV2"
     removalPolicy: Literal["retain", "destroy"] = "retain"

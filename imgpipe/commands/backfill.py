@@ -105,7 +105,7 @@ class BackfillSummary:
                 Failure(
                     str(result.get("sourceLocation")),
                     str(result.get("error")),
-                    str(result.get("cause") or ""),
+                    error_message(result.get("cause")),
                 )
             )
             return
@@ -135,6 +135,12 @@ class BackfillSummary:
             self.add_source(
                 {"sourceLocation": f"s3://{bucket}/{key}", "failed": True, "error": error, "cause": cause}
             )
+
+
+def error_message(cause: Any) -> str:
+    """A Lambda error's message from its cause (`{"errorType", "errorMessage", ...}`), else the cause."""
+    message = _json_object(cause).get("errorMessage")
+    return str(message) if message else str(cause or "")
 
 
 def _json_list(text: Any) -> list[Mapping[str, Any]]:
@@ -327,10 +333,13 @@ def _backfill(args: argparse.Namespace, console: Console) -> int:
     import boto3
 
     from imgpipe.config import DeploymentConfig
+    from imgpipe.local.engine import DEFAULT_REGION
 
     config = DeploymentConfig.from_cdk_json()
     recipe = parse_recipe(args.recipe, config)
-    session = boto3.session.Session(region_name=args.region)
+    # imgpipe serve answers in its own region whatever the environment says.
+    region = args.region or (DEFAULT_REGION if args.endpoint_url else None)
+    session = boto3.session.Session(region_name=region)
     sfn = session.client("stepfunctions", endpoint_url=args.endpoint_url)
     s3 = session.client("s3", endpoint_url=args.endpoint_url)
     state_machine_arn, input_bucket, _ = _target(args, sfn, config)
@@ -349,7 +358,7 @@ def _backfill(args: argparse.Namespace, console: Console) -> int:
         parameters["name"] = args.name
     execution_arn: str = sfn.start_execution(**parameters)["executionArn"]
     if not args.json:
-        console.print(f"started {execution_arn}", highlight=False)
+        console.print(f"started {execution_arn}", highlight=False, soft_wrap=True)
     poll = LOCAL_POLL_SECONDS if args.endpoint_url else AWS_POLL_SECONDS
     described = follow(sfn, execution_arn, poll_seconds=poll, console=None if args.json else console)
     if described["status"] != "SUCCEEDED":
@@ -398,9 +407,9 @@ def print_summary(console: Console, summary: BackfillSummary) -> None:
     console.print(table)
     if summary.failures:
         failures = Table(title="failed sources", show_header=True)
-        failures.add_column("source")
+        failures.add_column("source", overflow="fold")
         failures.add_column("error")
-        failures.add_column("cause", overflow="fold")
+        failures.add_column("message", overflow="fold")
         for failure in _sorted(summary.failures):
             failures.add_row(failure.source, failure.error, failure.cause[:300])
         console.print(failures)
