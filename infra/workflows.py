@@ -51,9 +51,8 @@ def state_machine_type(config: DeploymentConfig, tw: Any) -> sfn.StateMachineTyp
 def log_options(config: DeploymentConfig, log_group: Any) -> sfn.LogOptions:
     """stateMachineLogLevel and stateMachineLogExecutionData from cdk.json. The default, ERROR
     without execution data, writes nothing for a succeeded execution and the error and cause of a
-    failed one: Step Functions' levels are documented at
-    https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html, and every byte is billed as
-    CloudWatch Logs ingestion (vended logs, $0.50 per GB in us-east-1:
+    failed one (the levels: https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html),
+    and every byte is billed as CloudWatch Logs ingestion (vended logs, $0.50 per GB in us-east-1:
     https://aws.amazon.com/cloudwatch/pricing/)."""
     return sfn.LogOptions(
         destination=log_group,

@@ -106,3 +106,32 @@ def test_targets_are_the_issue_s() -> None:
         {"default_deployment": {"4 renditions": 29.0, "9 renditions": 61.0}}
     )
     assert [(row["met"], row["measured"]) for row in rows] == [(True, "$29.00"), (False, "$61.00")]
+
+
+def test_a_real_upload_of_the_shipped_deployment_is_counted(tmp_path: Any) -> None:
+    """The harness on the real local stack: what one upload did, counted on the local S3."""
+    from tests.support import images
+
+    source = tmp_path / "photo.jpg"
+    source.write_bytes(images.jpeg_photo(640, 480))
+    measured = deployment_run.measure(source, 2)
+    assert measured["workflow"] == "image_renditions"
+    assert measured["state_machine_type"] == "EXPRESS"
+    assert measured["log_level"] == "ERROR"
+    recipe = measured["recipe"]
+    renditions = len(recipe["outputFormats"]) * len(recipe["outputSizes"])
+    for run in measured["runs"]:
+        assert run["events"] == 1
+        assert run["express_requests"] == 1
+        assert run["renditions"] == renditions
+        assert run["state_machine_log_bytes"] == 0  # nothing failed: ERROR writes nothing
+        assert run["state_machine_log_bytes_at_all_with_data"] > 0
+        assert run["worker_log_lines"] >= 1
+        (invocation,) = run["invocations"]
+        assert invocation["task"] == "image_render_renditions"
+        assert invocation["s3_requests"] == {"GetObject": 1, "PutObject": renditions}
+        assert 0 < invocation["cpu_ms"] <= invocation["wall_ms"] + 1.0  # one thread's CPU, not the process'
+    priced = cost.default_deployment(measured)
+    assert priced["usd_per_million"]["s3_requests"] == pytest.approx(
+        (renditions * cost.S3_PUT_USD + cost.S3_GET_USD) * 1e6, abs=0.01
+    )

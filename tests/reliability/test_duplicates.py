@@ -34,9 +34,14 @@ SOURCE = BY_NAME["exif-3.jpg"].data
 DEFAULT_RENDITIONS = 4
 
 
-# The deployed trigger starts image_multiple_convert_resize_upload (a sub-workflow per rendition);
-# a deployer may point it at image_multiple_convert_resize (resize tasks only). Both must dedup.
-TRIGGER_WORKFLOWS = ["image_multiple_convert_resize_upload", "image_multiple_convert_resize"]
+# The deployed trigger starts image_renditions (one render-all task, Express); a deployer may point
+# it at image_multiple_convert_resize_upload (a sub-workflow per rendition) or at
+# image_multiple_convert_resize (resize tasks only). All must dedup.
+TRIGGER_WORKFLOWS = [
+    "image_renditions",
+    "image_multiple_convert_resize_upload",
+    "image_multiple_convert_resize",
+]
 
 
 @pytest.fixture(params=TRIGGER_WORKFLOWS)
