@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 
+import boto3
 import pytest
+from moto import mock_aws
 
-from imgpipe.commands.backfill import BackfillSummary, map_run_progress, parse_recipe
-from imgpipe.config import RENDER_ALL_TASK, DeploymentConfig, backfill_definition
+from imgpipe.commands.backfill import BackfillSummary, _target, map_run_progress, parse_recipe
+from imgpipe.config import RENDER_ALL_TASK, DeploymentConfig, backfill_definition, state_machine_output_key
 from imgpipe.local.runner import UsageError
 from statemachines.backfill import (
     BACKFILL_WORKER_TASK,
@@ -125,3 +128,25 @@ def test_recipe_errors_name_the_field() -> None:
     with pytest.raises(UsageError, match="not JSON"):
         parse_recipe("{", CONFIG)
     assert parse_recipe(None, CONFIG) == CONFIG.defaultRecipe.model_dump(mode="json")
+
+
+def test_stack_name_finds_the_backfill_and_buckets_in_the_stack_outputs() -> None:
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:imgpipe-backfill"
+    outputs = {
+        state_machine_output_key("backfill"): arn,
+        "InputBucketName": "uploads-bucket",
+        "OutputBucketName": "renditions-bucket",
+    }
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    with mock_aws():
+        boto3.client("cloudformation", region_name="us-east-1").create_stack(
+            StackName="imgpipe", TemplateBody=json.dumps(template)
+        )
+        args = argparse.Namespace(stack_name="imgpipe", region="us-east-1", workflow="backfill")
+        assert _target(args, None, CONFIG) == (arn, "uploads-bucket", "renditions-bucket")
+        args.workflow = "elsewhere"
+        with pytest.raises(UsageError, match="StateMachineArnelsewhere"):
+            _target(args, None, CONFIG)
