@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "imgpipe.commands.history",
     "imgpipe.commands.serve",
     "imgpipe.commands.remote",  # start, watch
+    "imgpipe.commands.backfill",
 )
 
 

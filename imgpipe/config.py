@@ -122,6 +122,20 @@ class DeploymentConfig(BaseModel):
     # the account's Lambda concurrency quota in the target Region (Service Quotas L-B99A9384): what
     # the concurrency plan fits the workers' reserved concurrency into (infra/concurrency.py)
     lambdaConcurrency: PositiveInt = LAMBDA_DEFAULT_CONCURRENCY
+    # `imgpipe backfill` (statemachines/backfill.py): child executions at once, sources per child,
+    # the share of items that may fail before the Map Run stops, and where its report goes.
+    # Distributed Map runs at most 10,000 children at once (AWS Step Functions quotas). 10 x 10
+    # invocations at ~0.13 s each keep the 4 renditions' PUTs under the 3,500 per second one S3 prefix
+    # partition takes (docs/performance.md#backfill-distributed-map); raise it for slower sources.
+    backfillMaxConcurrency: PositiveInt = Field(10, le=10_000)
+    # A batch with a failed source fails with every source's result as its cause (about 1.5 KB each with
+    # a Lambda stack trace); Step Functions keeps at most 32,768 characters of a cause.
+    backfillItemsPerBatch: PositiveInt = Field(10, le=20)
+    # Of the items; a failed batch counts all its items, so 50 % is "half the batches have a failed
+    # source": something systemic (a broken worker, a wrong recipe), not a few corrupt images.
+    backfillToleratedFailurePercentage: float = Field(50.0, ge=0, le=100)
+    backfillReportPrefix: str = "backfill-reports/"
+    backfillItemReader: Literal["listObjectsV2", "inventory"] = "listObjectsV2"
     removalPolicy: Literal["retain", "destroy"] = "retain"
     # Subscribed to the alarm topic (SNS sends a confirmation mail first); None: no subscription.
     alarmEmail: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
@@ -131,7 +145,7 @@ class DeploymentConfig(BaseModel):
     def _every_task_has_memory(cls, value: dict[str, int]) -> dict[str, int]:
         return DEFAULT_MEMORY_MB | value  # a cdk.json written before a task existed still deploys it
 
-    @field_validator("inputPrefix", "outputPrefix")
+    @field_validator("inputPrefix", "outputPrefix", "backfillReportPrefix")
     @classmethod
     def _prefix_ends_with_slash(cls, value: str) -> str:
         if value and not value.endswith("/"):
@@ -264,6 +278,22 @@ def function_timeout_seconds(task_timeout_seconds: int | None) -> int:
     """A worker function's timeout, on AWS and locally: the task's timeout plus a margin."""
     seconds = (task_timeout_seconds or DEFAULT_TASK_TIMEOUT_SECONDS) + FUNCTION_TIMEOUT_MARGIN_SECONDS
     return min(seconds, LAMBDA_MAX_TIMEOUT_SECONDS)
+
+
+def backfill_definition(config: DeploymentConfig) -> Any:
+    """The backfill state machine of this deployment (one definition for CDK and the local runtime)."""
+    from statemachines.backfill import BackfillSettings, project_backfill_definition
+
+    return project_backfill_definition(
+        BackfillSettings(
+            input_suffixes=tuple(config.inputSuffixes),
+            max_concurrency=config.backfillMaxConcurrency,
+            items_per_batch=config.backfillItemsPerBatch,
+            tolerated_failure_percentage=config.backfillToleratedFailurePercentage,
+            report_prefix=config.backfillReportPrefix,
+            item_reader=config.backfillItemReader,
+        )
+    )
 
 
 def state_machine_output_key(workflow_name: str) -> str:

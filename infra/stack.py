@@ -10,7 +10,13 @@ from aws_cdk import Annotations, Aspects, CfnOutput, Stack
 from constructs import Construct
 
 from imgpipe import envelope
-from imgpipe.config import LAMBDA_DEFAULT_CONCURRENCY, DeploymentConfig, state_machine_output_key
+from imgpipe.config import (
+    LAMBDA_DEFAULT_CONCURRENCY,
+    RENDER_ALL_TASK,
+    DeploymentConfig,
+    state_machine_output_key,
+)
+from infra.backfill import Backfill
 from infra.bundling import DependenciesLayer
 from infra.claims import TriggerClaims
 from infra.concurrency import plan_reserved_concurrency, reservation_hints
@@ -21,6 +27,7 @@ from infra.storage import Storage
 from infra.trigger import UploadTrigger
 from infra.workers import Workers, WorkerSettings
 from infra.workflows import Workflows
+from statemachines.backfill import BACKFILL_WORKFLOW
 
 
 def worker_settings(
@@ -107,12 +114,20 @@ class ImgpipeStack(Stack):
             input_bucket=self.storage.input_bucket,
             state_machine=trigger_machine,
         )
+        # `imgpipe backfill` runs on the render-all worker (always deployed, WORKER_TASKS).
+        self.backfill = Backfill(
+            self,
+            "Backfill",
+            config=config,
+            storage=self.storage,
+            render_worker=self.workers.functions[RENDER_ALL_TASK],
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             config=config,
             functions=self.workers.functions,
-            state_machines=self.workflows.state_machines,
+            state_machines={**self.workflows.state_machines, "backfill": self.backfill.state_machine},
             trigger_rule=self.trigger.rule,
             queues={
                 "trigger-dlq": self.trigger.dead_letter_queue,
@@ -150,6 +165,12 @@ class ImgpipeStack(Stack):
                 value=machine.state_machine_arn,
                 description=f"ARN of the {name} workflow",
             )
+        CfnOutput(
+            self,
+            state_machine_output_key(BACKFILL_WORKFLOW),
+            value=self.backfill.state_machine.state_machine_arn,
+            description="ARN of the backfill state machine (imgpipe backfill --stack-name)",
+        )
         CfnOutput(
             self,
             "StartExecutionCommand",

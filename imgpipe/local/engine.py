@@ -31,7 +31,7 @@ from moto import mock_aws
 
 from imgpipe import envelope, trigger
 from imgpipe.config import WORKER_TASKS, DeploymentConfig, function_environment, function_timeout_seconds
-from imgpipe.local import lambda_seam, moto_fixes, s3_event_seam
+from imgpipe.local import distributed_map_seam, lambda_seam, moto_fixes, s3_event_seam
 
 DEFAULT_REGION = lambda_seam.DEFAULT_REGION
 ACCOUNT = lambda_seam.DEFAULT_ACCOUNT
@@ -170,6 +170,7 @@ class LocalAws:
             stack.enter_context(lambda_seam.install(self.router, time_scale=self.time_scale))
             stack.enter_context(s3_event_seam.install(self._on_object_created))
             stack.enter_context(moto_fixes.install())
+            stack.enter_context(distributed_map_seam.install())
             stack.callback(self.router.close)
             self._stack = stack
             self._create_buckets()
@@ -178,6 +179,7 @@ class LocalAws:
             self._workflows = dict(workflows)
             for name in creation_order(self._workflows):
                 self._create_state_machine(name)
+            self._create_backfill_state_machine()
             self._create_trigger_rule()
         except BaseException:
             stack.close()
@@ -321,6 +323,22 @@ class LocalAws:
             name=name, definition=definition, roleArn=STATES_ROLE, type=machine_type
         )["stateMachineArn"]
         self.deployment.state_machine_arns[workflow_name] = arn
+        return arn
+
+    def _create_backfill_state_machine(self) -> str:
+        """The backfill Distributed Map (statemachines/backfill.py), its report going to the output bucket."""
+        from imgpipe.config import backfill_definition
+        from statemachines.backfill import BACKFILL_WORKFLOW, REPORT_BUCKET_PLACEHOLDER
+
+        values = self._substitutions() | {REPORT_BUCKET_PLACEHOLDER: self.deployment.output_bucket}
+        definition = _substitute(backfill_definition(self.config).asl_json, values)
+        arn: str = self.sfn.create_state_machine(
+            name=self.config.state_machine_name(BACKFILL_WORKFLOW),
+            definition=definition,
+            roleArn=STATES_ROLE,
+            type="STANDARD",
+        )["stateMachineArn"]
+        self.deployment.state_machine_arns[BACKFILL_WORKFLOW] = arn
         return arn
 
     def deploys(self, translated: Any) -> bool:

@@ -25,6 +25,7 @@ from imgpipe.cli import main
 from imgpipe.commands.serve import serve_command
 from imgpipe.config import DeploymentConfig
 from lambdas.adapters import s3 as s3_adapter
+from tests.support.served import serve_in_thread
 
 pytestmark = pytest.mark.slow
 
@@ -47,24 +48,8 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     logs = tmp_path_factory.mktemp("serve") / "worker-logs.jsonl"
-    args = argparse.Namespace(port=0, time_scale=0.0, logs=logs, json=True)
-    stop = threading.Event()
-    ready: list[Any] = []
-    result: list[int] = []
-    thread = threading.Thread(
-        target=lambda: result.append(serve_command(args, stop=stop, on_ready=ready.append)), daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + GUARD_SECONDS
-    while not ready:
-        assert thread.is_alive(), f"imgpipe serve ended early with {result}"
-        assert time.monotonic() < deadline, "imgpipe serve did not start"
-        time.sleep(0.05)
-    yield Served(ready[0], stop, thread, logs)
-    stop.set()
-    thread.join(GUARD_SECONDS)
-    assert not thread.is_alive()
-    assert result == [0]
+    with serve_in_thread(logs) as (info, stop, thread):
+        yield Served(info, stop, thread, logs)
 
 
 def _png(path: Path, size: tuple[int, int] = (640, 480)) -> Path:

@@ -63,7 +63,8 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_ok(synth):
 
 def test_each_state_machine_alarms_on_failed_timed_out_and_throttled(synth):
     alarms = _alarms(synth)
-    machines = synth.stack.workflows.state_machines
+    # every translated workflow and the backfill
+    machines = {**synth.stack.workflows.state_machines, "backfill": synth.stack.backfill.state_machine}
     for machine in machines.values():
         dimension = {"Name": "StateMachineArn", "Value": _ref(synth, machine)}
         for metric, periods in (

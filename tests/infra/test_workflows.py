@@ -9,6 +9,7 @@ import pytest
 from aws_cdk.assertions import Annotations, Match
 
 from imgpipe import envelope
+from imgpipe.config import state_machine_output_key
 from statemachines.project import substitute
 from statemachines.translator.emitter import EXPRESS_MAX_SECONDS
 from tests.infra.conftest import synthesize
@@ -48,7 +49,12 @@ def _resolve(value: Any, arns: dict[str, str]) -> str:
 
 
 def test_one_state_machine_per_workflow(synth):
-    machines = synth.of_type("AWS::StepFunctions::StateMachine")
+    backfill = synth.config.state_machine_name("backfill")  # tests/infra/test_backfill.py
+    machines = {
+        logical_id: machine
+        for logical_id, machine in synth.of_type("AWS::StepFunctions::StateMachine").items()
+        if machine["Properties"]["StateMachineName"] != backfill
+    }
     assert len(machines) == len(synth.translated)
     names = {m["Properties"]["StateMachineName"] for m in machines.values()}
     assert names == {synth.config.state_machine_name(n) for n in synth.translated}
@@ -134,7 +140,9 @@ def test_trigger_workflow_arn_in_outputs(synth):
         "Ref": synth.logical_id(synth.stack.storage.output_bucket)
     }
     arn_outputs = [o for k, o in outputs.items() if k.startswith("StateMachineArn")]
-    assert len(arn_outputs) == len(synth.translated)
+    assert len(arn_outputs) == len(synth.translated) + 1  # + the backfill (tests/infra/test_backfill.py)
+    backfill = outputs[state_machine_output_key("backfill")]["Value"]
+    assert backfill == {"Ref": synth.logical_id(synth.stack.backfill.state_machine)}
 
 
 def _machine_types(synth: Any) -> dict[str, str]:
@@ -154,7 +162,9 @@ def test_the_default_deployment_is_image_renditions_as_express_and_the_seeds_sta
     deployed = envelope.for_deployment(synth.translated, synth.config)["image_renditions"]
     assert deployed.worst_case_seconds is not None
     assert deployed.worst_case_seconds <= EXPRESS_MAX_SECONDS
-    assert not Annotations.from_stack(synth.stack).find_warning("*", Match.string_like_regexp("stops at 300 s"))
+    assert not Annotations.from_stack(synth.stack).find_warning(
+        "*", Match.string_like_regexp("stops at 300 s")
+    )
 
 
 def test_express_everywhere_keeps_sync_children_standard(tmp_path):
