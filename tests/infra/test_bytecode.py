@@ -219,7 +219,7 @@ def test_layer_compile_failure_is_a_bundling_error_and_leaves_no_cache_entry(tmp
     target = bundling.TargetPlatform(python_version=THIS_PYTHON.version_text)
     with pytest.raises(bundling.DependencyBundlingError, match="badpkg"):
         bundling.ensure_dependencies(
-            "x\n", target=target, cache_root=tmp_path, interpreter=THIS_PYTHON, services=None
+            "x\n", lock="", target=target, cache_root=tmp_path, interpreter=THIS_PYTHON, services=None
         )
     assert list(tmp_path.iterdir()) == []
 
@@ -228,6 +228,7 @@ def test_layer_refuses_bytecode_from_another_python(tmp_path):
     with pytest.raises(bundling.DependencyBundlingError, match="cannot come from"):
         bundling.ensure_dependencies(
             "x\n",
+            lock="",
             target=bundling.TargetPlatform(python_version="3.13"),
             cache_root=tmp_path,
             interpreter=BytecodeInterpreter(Path(sys.executable), (3, 99)),
@@ -259,7 +260,11 @@ def _layer_stack(tmp_path: Path, interpreter: BytecodeInterpreter | None) -> Sta
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("pillow\n")
     entry = (
-        tmp_path / "cache" / bundling.cache_key("pillow\n", bundling.LAMBDA_PLATFORM, interpreter=interpreter)
+        tmp_path
+        / "cache"
+        / bundling.cache_key(
+            "pillow\n", bundling.LAMBDA_PLATFORM, lock=bundling.lock_text(), interpreter=interpreter
+        )
     )
     (entry / "python").mkdir(parents=True)
     (entry / "python" / "marker.py").write_text("")
