@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # This machine has Node 20, which jsii calls end-of-life (it still works); 22 or 24 are recommended.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install lock test lint check demo serve reliability bench synth translate clean
+.PHONY: install lock test lint check demo serve reliability bench synth translate verify-bundle clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,13 @@ node_modules/.bin/cdk: package.json
 
 synth: $(STAMP) node_modules/.bin/cdk
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx --no-install cdk synth --quiet
+
+## verify-bundle: the synthesized layer and code on aarch64 CPython 3.13 (qemu-user) against moto S3
+verify-bundle: $(STAMP)
+	@command -v qemu-aarch64-static >/dev/null && command -v objdump >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq qemu-user-static binutils >/dev/null; }
+	$(BIN)/python -m infra.verify_bundle
 
 clean:
 	rm -rf $(VENV) cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache out *.egg-info
