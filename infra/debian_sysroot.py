@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -76,7 +77,7 @@ def sources_list(spec: SysrootSpec, keyring: Path = KEYRING) -> str:
 def apt_config(spec: SysrootSpec, apt_root: Path) -> str:
     """An apt.conf whose every directory is under `apt_root`: the system's apt state is never read or
     written. The status file is empty, so apt resolves dependencies as for a bare system."""
-    user = "root" if os.geteuid() == 0 else os.environ.get("USER", "")
+    user = pwd.getpwuid(os.geteuid()).pw_name
     lines = [
         f'Dir::Etc "{apt_root / "etc"}";',
         f'Dir::Etc::sourcelist "{apt_root / "etc" / "sources.list"}";',
@@ -93,9 +94,8 @@ def apt_config(spec: SysrootSpec, apt_root: Path) -> str:
         'APT::Install-Suggests "false";',
         'Acquire::Languages "none";',
     ]
-    if user:
-        # Downloads run as this user instead of `_apt`, which cannot write a private cache.
-        lines.append(f'APT::Sandbox::User "{user}";')
+    # Downloads run as this user instead of `_apt`, which cannot write a private cache.
+    lines.append(f'APT::Sandbox::User "{user}";')
     return "\n".join(lines) + "\n"
 
 

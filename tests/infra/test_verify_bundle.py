@@ -189,3 +189,57 @@ def test_the_highest_glibc_symbol_version_is_found(tmp_path):
     assert highest >= (2, 2)
     assert needed_by is not None
     assert needed_by.parent == tmp_path
+
+
+def _probe(tmp_path: Path, invalidation: str | None) -> dict:
+    """The guest probe, run by this interpreter on a tiny bundle compiled (or not) as given."""
+    import json
+    import py_compile
+    import subprocess
+    import sys
+
+    package = tmp_path / "bundle" / "demo"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "handler.py").write_text("def handler(event, context):\n    return {'echo': event}\n")
+    if invalidation is not None:
+        for source in package.glob("*.py"):
+            py_compile.compile(
+                str(source), doraise=True, invalidation_mode=py_compile.PycInvalidationMode[invalidation]
+            )
+    job = {
+        "handler_module": "demo.handler",
+        "handler_function": "handler",
+        "function_name": "demo",
+        "memory_mb": 128,
+        "timeout_seconds": 3,
+        "roots": [str(tmp_path / "bundle")],
+        "events": [{"n": 1}],
+    }
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    subprocess.run(
+        [sys.executable, str(verify_bundle.PROBE), str(tmp_path / "job.json"), str(tmp_path / "report.json")],
+        env={"PATH": "", "PYTHONPATH": str(tmp_path / "bundle"), "PYTHONDONTWRITEBYTECODE": "1"},
+        check=True,
+        capture_output=True,
+    )
+    return json.loads((tmp_path / "report.json").read_text())
+
+
+def test_the_probe_sees_shipped_unchecked_hash_pycs_used(tmp_path):
+    report = _probe(tmp_path, "UNCHECKED_HASH")
+    assert report["results"] == [
+        {"ok": True, "output": {"echo": {"n": 1}}, "seconds": report["results"][0]["seconds"]}
+    ]
+    assert report["imports"] == {"from_bytecode": 2, "from_source": [], "pyc_flags": {"1": 2}}
+
+
+def test_the_probe_sees_a_bundle_without_pycs_compiled_at_import(tmp_path):
+    report = _probe(tmp_path, None)
+    assert [Path(p).name for p in report["imports"]["from_source"]] == ["__init__.py", "handler.py"]
+    assert report["imports"]["from_bytecode"] == 0
+
+
+def test_the_probe_tells_timestamp_pycs_from_unchecked_hash_ones(tmp_path):
+    report = _probe(tmp_path, "TIMESTAMP")
+    assert report["imports"]["pyc_flags"] == {"0": 2}
