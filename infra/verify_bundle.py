@@ -12,6 +12,7 @@ by this (host) Python. Checked:
 - the renderer writes every output format (JPEG from a 24 MP JPEG, PNG, WebP, GIF, AVIF, animated
   GIF and WebP from animated sources), the planner plans, the publisher publishes, and the objects
   in S3 decode as what was asked;
+- the layer holds exactly the versions requirements.lock pins for the Lambda platform;
 - no shared library of the bundle needs a glibc symbol newer than AL2023's glibc 2.34
   (https://docs.aws.amazon.com/linux/al2023/ug/core-glibc.html).
 
@@ -42,6 +43,7 @@ from imgpipe.config import CDK_JSON, PROJECT_ROOT
 from infra.bytecode import INTERPRETER_ENV_VAR
 from infra.debian_sysroot import LOADERS, MULTIARCH, PYTHON_PACKAGES, SysrootSpec, ensure_sysroot, python_path
 from infra.debian_sysroot import system_mirror as debian_mirror
+from infra.lock import LAYER_ENVIRONMENT, LOCK_FILE, parse_pins
 from infra.synthesized import SynthesizedFunction, read_functions
 
 WORK_ROOT = PROJECT_ROOT / ".cache" / "verify-bundle"
@@ -135,6 +137,23 @@ def check_definition(function: SynthesizedFunction) -> None:
         raise BundleVerificationError(
             f"{function.logical_id}: {', '.join(p.name for p in missing)} ship no cpython-313 bytecode"
         )
+
+
+def layer_pin_mismatches(layer_dir: Path, lock_text: str) -> list[str]:
+    """Every distribution in the layer at the version the lock pins for the Lambda platform."""
+    from packaging.utils import canonicalize_name
+
+    pins = {p.name: p.version for p in parse_pins(lock_text) if p.applies(LAYER_ENVIRONMENT)}
+    problems = []
+    dist_infos = sorted((layer_dir / "python").glob("*.dist-info"))
+    for dist_info in dist_infos:
+        name, _, version = dist_info.name.removesuffix(".dist-info").rpartition("-")
+        locked = pins.get(canonicalize_name(name))
+        if locked is None or str(locked) != version:
+            problems.append(f"{layer_dir.name}: {name} {version} in the layer, the lock pins {locked}")
+    if not dist_infos:
+        problems.append(f"{layer_dir.name}: no installed distributions")
+    return problems
 
 
 _GLIBC_VERSION = re.compile(r"\bGLIBC_(\d+)\.(\d+)(?:\.(\d+))?\b")
@@ -460,6 +479,14 @@ def verify(outdir: Path, guest_python: Path, workdir: Path) -> list[Job]:
         raise BundleVerificationError(f"{outdir} deploys no function with a code asset")
     for function in functions:
         check_definition(function)
+    lock = LOCK_FILE.read_text()
+    mismatches = [
+        m for d in sorted({d for f in functions for d in f.layer_dirs}) for m in layer_pin_mismatches(d, lock)
+    ]
+    if mismatches:
+        raise BundleVerificationError(
+            "the layer is not what requirements.lock pins:\n" + "\n".join(mismatches)
+        )
     glibc, needed_by = highest_glibc(sorted({d for f in functions for d in (f.code_dir, *f.layer_dirs)}))
     if glibc > AL2023_GLIBC:
         raise BundleVerificationError(f"{needed_by} needs GLIBC_{'.'.join(map(str, glibc))}, AL2023 has 2.34")

@@ -243,3 +243,15 @@ def test_the_probe_sees_a_bundle_without_pycs_compiled_at_import(tmp_path):
 def test_the_probe_tells_timestamp_pycs_from_unchecked_hash_ones(tmp_path):
     report = _probe(tmp_path, "TIMESTAMP")
     assert report["imports"]["pyc_flags"] == {"0": 2}
+
+
+def test_the_layer_must_hold_the_locked_versions(tmp_path):
+    lock_text = "pillow==13.0.0 \\\n    --hash=sha256:" + "ab" * 32 + "\n"
+    (tmp_path / "python" / "pillow-13.0.0.dist-info").mkdir(parents=True)
+    assert verify_bundle.layer_pin_mismatches(tmp_path, lock_text) == []
+    (tmp_path / "python" / "typing_extensions-4.16.0.dist-info").mkdir()
+    (tmp_path / "python" / "pillow-13.0.0.dist-info").rename(tmp_path / "python" / "pillow-12.2.0.dist-info")
+    problems = verify_bundle.layer_pin_mismatches(tmp_path, lock_text)
+    assert len(problems) == 2
+    assert any("pillow 12.2.0" in p and "pins 13.0.0" in p for p in problems)
+    assert any("typing_extensions 4.16.0" in p and "pins None" in p for p in problems)
