@@ -542,8 +542,9 @@ def verify(outdir: Path, guest_python: Path, workdir: Path) -> list[Job]:
         r = job.report
         print(
             f"  {job.function.task:32} {r['machine']} Python {r['python']}: "
-            f"import {r['import_seconds']:.1f} s, "
-            f"{len(r['results'])} invocation(s) in {sum(x['seconds'] for x in r['results']):.1f} s, "
+            f"import {r['import_seconds']:.1f} s ({r['import_cpu_seconds']:.1f} s CPU), "
+            f"{len(r['results'])} invocation(s) in {sum(x['seconds'] for x in r['results']):.1f} s "
+            f"({r['cpu_seconds'] - r['import_cpu_seconds']:.1f} s CPU), "
             f"{r['imports']['from_bytecode']} modules from shipped pycs, "
             f"{len(r['imports']['from_source'])} compiled at import"
         )
