@@ -117,6 +117,7 @@ def cache_key(
             target.python_version,
             target.implementation,
             "pip-no-compile",
+            "no-console-scripts",
             bytecode_tag(interpreter),
             services_tag(services),
         ]
@@ -192,8 +193,7 @@ def ensure_dependencies(
             )
         requirements_path.unlink()
         lock_path.unlink()
-        # Console scripts are never run inside Lambda; they only bloat the layer.
-        shutil.rmtree(staging / "python" / "bin", ignore_errors=True)
+        remove_console_scripts(staging / "python")
         if services is not None:
             prune_service_models(staging / "python", services)
         if interpreter is not None:
@@ -211,6 +211,18 @@ def ensure_dependencies(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return layer_dir
+
+
+def remove_console_scripts(site_dir: Path) -> None:
+    """Delete `bin/` and its lines in the `RECORD`s. Console scripts are never run inside Lambda,
+    and pip writes the build machine's interpreter path into their shebangs, so their hashes in
+    RECORD would make the layer's bytes (and asset hash) depend on where the build ran."""
+    shutil.rmtree(site_dir / "bin", ignore_errors=True)
+    for record in site_dir.glob("*.dist-info/RECORD"):
+        lines = record.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if not line.startswith("../../bin/")]
+        if kept != lines:
+            record.write_text("".join(kept))
 
 
 def no_bytecode_warning(target: TargetPlatform) -> str:

@@ -135,3 +135,16 @@ def test_cdk_json_cannot_raise_the_pixel_cap_past_what_pillow_decodes():
     assert DeploymentConfig.from_context({"imgpipe:maxSourcePixels": PILLOW_HARD_PIXEL_LIMIT})
     with pytest.raises(pydantic.ValidationError, match="maxSourcePixels"):
         DeploymentConfig.from_context({"imgpipe:maxSourcePixels": PILLOW_HARD_PIXEL_LIMIT + 1})
+
+
+def test_console_scripts_leave_no_trace_of_the_build_machine(tmp_path):
+    dist_info = tmp_path / "jmespath-1.1.0.dist-info"
+    dist_info.mkdir()
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "jp.py").write_text("#!/home/someone/.venv/bin/python\n")
+    (dist_info / "RECORD").write_text(
+        "../../bin/jp.py,sha256=machine-specific,1706\njmespath/__init__.py,sha256=abc,10\n"
+    )
+    bundling.remove_console_scripts(tmp_path)
+    assert not (tmp_path / "bin").exists()
+    assert (dist_info / "RECORD").read_text() == "jmespath/__init__.py,sha256=abc,10\n"
