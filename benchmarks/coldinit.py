@@ -127,7 +127,7 @@ def bundles() -> dict[str, Bundle]:
 
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     target = TargetPlatform(python_version=version, platform="manylinux_2_28_x86_64")
-    this_python = BytecodeInterpreter(Path(sys.executable), (sys.version_info[0], sys.version_info[1]))
+    this_python = BytecodeInterpreter(Path(sys.executable), sys.version_info[:2], sys.version_info[2])
     requirements = requirements_text()
     return {
         NO_BYTECODE: Bundle(

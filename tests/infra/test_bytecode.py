@@ -123,7 +123,8 @@ def test_discovery_reads_the_process_environment(tmp_path, monkeypatch):
 
 def test_the_real_interpreter_answers_the_probe():
     env = {"PATH": "/nonexistent", "PYENV_ROOT": "/nonexistent", INTERPRETER_ENV_VAR: sys.executable}
-    assert find_interpreter(THIS_PYTHON.version_text, environ=env) == THIS_PYTHON
+    found = find_interpreter(THIS_PYTHON.version_text, environ=env)
+    assert found == BytecodeInterpreter(THIS_PYTHON.path, THIS_PYTHON.version, sys.version_info[2])
 
 
 # --- compiling --------------------------------------------------------------------------------
@@ -250,6 +251,21 @@ def test_cache_key_records_bytecode_and_its_python():
     assert len({none, py313, py312}) == 3
     assert py313 == elsewhere  # where the interpreter lives does not change the bytes it writes
     assert none != bundling.cache_key("pillow\n", target, services=None)
+    # but its patch release does (pycs of one source differ between 3.13.0 and 3.13.5)
+    py3130, py3135 = (
+        bundling.cache_key("pillow\n", target, interpreter=BytecodeInterpreter(Path("/a/py"), (3, 13), micro))
+        for micro in (0, 5)
+    )
+    assert len({py313, py3130, py3135}) == 3
+
+
+def test_the_patch_release_of_the_interpreter_is_recorded(tmp_path):
+    env = empty_environment(tmp_path)
+    on_path = fake_python(tmp_path / "empty-bin", "python3.13", "(3, 13, 5)")
+    assert find_interpreter("3.13", environ=env) == BytecodeInterpreter(on_path, (3, 13), 5)
+    chosen = fake_python(tmp_path / "chosen", "py", "(3, 13, 0)")
+    explicit = find_interpreter("3.13", environ=env | {INTERPRETER_ENV_VAR: str(chosen)})
+    assert explicit == BytecodeInterpreter(chosen, (3, 13), 0)
 
 
 # --- the warning ------------------------------------------------------------------------------
