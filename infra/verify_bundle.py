@@ -224,6 +224,9 @@ def make_sources() -> dict[str, Source]:
     }
 
 
+PIL_FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "avif": "AVIF"}
+
+
 @dataclass(frozen=True)
 class Rendition:
     """One image_convert_resize invocation and what its output must decode as."""
@@ -231,8 +234,11 @@ class Rendition:
     source: str
     output_format: str
     box: int
-    pil_format: str
     frames: int = 1
+
+    @property
+    def pil_format(self) -> str:
+        return PIL_FORMATS[self.output_format]
 
     def event(self, sources: dict[str, Source]) -> dict[str, Any]:
         return {
@@ -245,15 +251,15 @@ class Rendition:
 
 
 RENDITIONS = (
-    Rendition("photo", "jpg", 1200, "JPEG"),
-    Rendition("logo", "png", 160, "PNG"),
-    Rendition("logo", "webp", 160, "WEBP"),
-    Rendition("logo", "gif", 160, "GIF"),
-    Rendition("logo", "avif", 160, "AVIF"),
-    Rendition("gif", "gif", 64, "GIF", frames=4),
-    Rendition("gif", "webp", 64, "WEBP", frames=4),
-    Rendition("webp", "webp", 64, "WEBP", frames=4),
-    Rendition("webp", "gif", 64, "GIF", frames=4),
+    Rendition("photo", "jpg", 1200),
+    Rendition("logo", "png", 160),
+    Rendition("logo", "webp", 160),
+    Rendition("logo", "gif", 160),
+    Rendition("logo", "avif", 160),
+    Rendition("gif", "gif", 64, frames=4),
+    Rendition("gif", "webp", 64, frames=4),
+    Rendition("webp", "webp", 64, frames=4),
+    Rendition("webp", "gif", 64, frames=4),
 )
 PLAN_FORMATS = ["jpg", "webp", "avif"]
 PLAN_SIZES = [{"width": 1200, "height": 1200}, {"width": 300, "height": 300}]
@@ -313,12 +319,25 @@ def check_plan(results: list[dict[str, Any]], s3: Any) -> list[str]:
 
 
 def check_render_all(results: list[dict[str, Any]], s3: Any) -> list[str]:
+    """image_render_renditions: something rendered, and every rendition it lists decodes as its format."""
+    from PIL import Image
+
     problems = _failures(results)
-    if not problems:
-        output = results[0]["output"]
-        done = int(output.get("rendered", 0)) + int(output.get("skipped", 0))
-        if done != len(PLAN_FORMATS) * len(PLAN_SIZES):
-            problems.append(f"rendered+skipped {done}, expected {len(PLAN_FORMATS) * len(PLAN_SIZES)}")
+    if problems:
+        return problems
+    output = results[0]["output"]
+    renditions = output.get("renditions", [])
+    if not output.get("rendered") or len(renditions) != int(output["rendered"]) + int(
+        output.get("skipped", 0)
+    ):
+        problems.append(
+            f"rendered {output.get('rendered')}, skipped {output.get('skipped')}, listed {len(renditions)}"
+        )
+    for rendition in renditions:
+        with Image.open(io.BytesIO(_s3_object(s3, rendition["fileLocation"]))) as image:
+            expected = PIL_FORMATS.get(str(rendition.get("outputFormat")).lower())
+            if image.format != expected:
+                problems.append(f"{rendition['fileLocation']} decodes as {image.format}, expected {expected}")
     return problems
 
 

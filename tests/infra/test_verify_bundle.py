@@ -255,3 +255,52 @@ def test_the_layer_must_hold_the_locked_versions(tmp_path):
     assert len(problems) == 2
     assert any("pillow 12.2.0" in p and "pins 13.0.0" in p for p in problems)
     assert any("typing_extensions 4.16.0" in p and "pins None" in p for p in problems)
+
+
+def _png(size: tuple[int, int]) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 20, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def s3_with_outputs():
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="out")
+        s3.put_object(Bucket="out", Key="r/160.png", Body=_png((160, 120)))
+        s3.put_object(Bucket="out", Key="r/100.png", Body=_png((100, 75)))
+        yield s3
+
+
+def test_render_all_outputs_are_decoded_and_a_wrong_format_is_named(s3_with_outputs):
+    def result(fmt: str) -> list[dict]:
+        listed = [{"fileLocation": "s3://out/r/160.png", "outputFormat": fmt}]
+        return [{"ok": True, "output": {"rendered": 1, "skipped": 0, "renditions": listed}, "seconds": 0}]
+
+    assert verify_bundle.check_render_all(result("png"), s3_with_outputs) == []
+    problems = verify_bundle.check_render_all(result("webp"), s3_with_outputs)
+    assert problems == ["s3://out/r/160.png decodes as PNG, expected WEBP"]
+
+
+def test_a_rendition_of_the_wrong_size_or_a_failed_invocation_is_reported(s3_with_outputs, monkeypatch):
+    monkeypatch.setattr(
+        verify_bundle,
+        "RENDITIONS",
+        (verify_bundle.Rendition("logo", "png", 160), verify_bundle.Rendition("logo", "png", 160)),
+    )
+    results = [
+        {"ok": True, "output": {"fileLocation": "s3://out/r/100.png"}, "seconds": 0},
+        {"ok": False, "error": "ImageTooLargeError", "message": "too big", "seconds": 0},
+    ]
+    problems = verify_bundle.check_renditions(results, s3_with_outputs)
+    assert problems[0] == "event 1: ImageTooLargeError: too big"
+    assert "wrote PNG (100, 75)" in problems[1]
+    assert len(problems) == 2
