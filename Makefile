@@ -4,21 +4,30 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
+# The one lock (hashed) of the dev environment and the Lambda layer: `make lock` regenerates it.
+LOCK := requirements.lock
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # This machine has Node 20, which jsii calls end-of-life (it still works); 22 or 24 are recommended.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install test lint check demo serve reliability bench synth translate clean
+.PHONY: install lock test lint check demo serve reliability bench synth translate verify-bundle clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+# Every package at the version and sha256 the lock pins; the project itself without dependencies.
+$(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(STAMP)
+
+## lock: recompile requirements.lock from pyproject.toml (dev extra) and lambdas/requirements.txt
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes uv packaging -c $(LOCK)
+	$(BIN)/python -m infra.lock write
 
 ## test: the whole suite (unit, workflow executions in moto, CDK synth assertions, cdk-nag, cfn-lint)
 test: $(STAMP)
@@ -64,6 +73,13 @@ node_modules/.bin/cdk: package.json
 
 synth: $(STAMP) node_modules/.bin/cdk
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx --no-install cdk synth --quiet
+
+## verify-bundle: the synthesized layer and code on aarch64 CPython 3.13 (qemu-user) against moto S3
+verify-bundle: $(STAMP)
+	@command -v qemu-aarch64-static >/dev/null && command -v objdump >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq qemu-user-static binutils >/dev/null; }
+	$(BIN)/python -m infra.verify_bundle
 
 clean:
 	rm -rf $(VENV) cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache out *.egg-info

@@ -121,23 +121,27 @@ def _tree_bytes(root: Path) -> int:
 def bundles() -> dict[str, Bundle]:
     """The two bundles for this machine, built by the same code as the deployed ones (cached under
     .cache/lambda-deps and .cache/lambda-code like a synth)."""
-    from infra.bundling import TargetPlatform, ensure_dependencies, requirements_text
+    from infra.bundling import TargetPlatform, ensure_dependencies, lock_text, requirements_text
     from infra.bytecode import BytecodeInterpreter
     from infra.code import stage_package
 
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     target = TargetPlatform(python_version=version, platform="manylinux_2_28_x86_64")
-    this_python = BytecodeInterpreter(Path(sys.executable), (sys.version_info[0], sys.version_info[1]))
+    this_python = BytecodeInterpreter(Path(sys.executable), sys.version_info[:2], sys.version_info[2])
     requirements = requirements_text()
     return {
         NO_BYTECODE: Bundle(
             code_dir=stage_package(interpreter=None),
-            layer_dir=ensure_dependencies(requirements, target=target, interpreter=None, services=None),
+            layer_dir=ensure_dependencies(
+                requirements, lock=lock_text(), target=target, interpreter=None, services=None
+            ),
             bytecode=False,
         ),
         AS_DEPLOYED: Bundle(
             code_dir=stage_package(interpreter=this_python),
-            layer_dir=ensure_dependencies(requirements, target=target, interpreter=this_python),
+            layer_dir=ensure_dependencies(
+                requirements, lock=lock_text(), target=target, interpreter=this_python
+            ),
             bytecode=True,
         ),
     }

@@ -1,10 +1,11 @@
 """Worker dependencies (Pillow, Powertools, pydantic) as a Lambda layer, built without Docker.
 
-pip downloads the manylinux aarch64 wheels for the Lambda Python version into a cache directory
-keyed by the requirements and the target platform, so repeated synths and test sessions reuse it
-instead of downloading again. A layer (rather than copying the wheels into each function's asset)
-keeps the function asset the plain `lambdas/` package, is uploaded once for all workers and only
-changes when the requirements do.
+pip downloads the manylinux aarch64 wheels for the Lambda Python version, each at the version and
+with the sha256 that `requirements.lock` pins (infra/lock.py: the same lock the dev environment is
+installed from), into a cache directory keyed by the requirements, the lock and the target
+platform, so repeated synths and test sessions reuse it instead of downloading again. A layer
+(rather than copying the wheels into each function's asset) keeps the function asset the plain
+`lambdas/` package, is uploaded once for all workers and only changes when the lock does.
 
 After pip, the layer keeps only the botocore/boto3 models of the services the workers call
 (infra/service_models.py) and gets bytecode for the runtime's Python (infra/bytecode.py): Lambda's
@@ -35,6 +36,7 @@ from infra.bytecode import (
     compile_tree,
     discover_interpreter,
 )
+from infra.lock import LOCK_FILE
 from infra.service_models import WORKER_AWS_SERVICES, prune_service_models, services_tag
 
 REQUIREMENTS_FILE = PROJECT_ROOT / "lambdas" / "requirements.txt"
@@ -91,22 +93,31 @@ def requirements_text(requirements_file: Path = REQUIREMENTS_FILE) -> str:
     return FALLBACK_REQUIREMENTS
 
 
+def lock_text(lock_file: Path = LOCK_FILE) -> str:
+    if not lock_file.is_file():
+        raise DependencyBundlingError(f"{lock_file} is missing: run `make lock` to pin the layer's packages")
+    return lock_file.read_text()
+
+
 def cache_key(
     requirements: str,
     target: TargetPlatform,
     *,
+    lock: str = "",
     interpreter: BytecodeInterpreter | None = None,
     services: tuple[str, ...] | None = WORKER_AWS_SERVICES,
 ) -> str:
-    """sha256 of everything that changes the layer's files: pip's wheel choice, the bytecode (and
-    which Python wrote it) and the pruned service models."""
+    """sha256 of everything that changes the layer's files: the requirements and the lock that pins
+    them, pip's wheel choice, the bytecode (and which Python wrote it) and the pruned service models."""
     material = "\n".join(
         [
             requirements,
+            hashlib.sha256(lock.encode()).hexdigest(),
             *target.pip_platforms,
             target.python_version,
             target.implementation,
             "pip-no-compile",
+            "no-console-scripts",
             bytecode_tag(interpreter),
             services_tag(services),
         ]
@@ -117,12 +128,16 @@ def cache_key(
 def ensure_dependencies(
     requirements: str,
     *,
+    lock: str,
     target: TargetPlatform = LAMBDA_PLATFORM,
     cache_root: Path = DEFAULT_CACHE_ROOT,
     interpreter: BytecodeInterpreter | None = None,
     services: tuple[str, ...] | None = WORKER_AWS_SERVICES,
 ) -> Path:
     """Return a layer directory (`<dir>/python/...`) for `requirements`, running pip only on a cache miss.
+
+    `lock` (the text of requirements.lock) constrains every package pip installs, hash-checked:
+    a package it does not pin, or a file whose sha256 it does not list, fails the build.
 
     `interpreter` (a Python of `target.python_version`, see `infra.bytecode.discover_interpreter`)
     compiles the layer; None ships sources only. `services` are the AWS service models kept (None:
@@ -134,7 +149,9 @@ def ensure_dependencies(
             f"bytecode for Python {target.python_version} cannot come from Python {interpreter.version_text} "
             f"({interpreter.path})"
         )
-    layer_dir = cache_root / cache_key(requirements, target, interpreter=interpreter, services=services)
+    layer_dir = cache_root / cache_key(
+        requirements, target, lock=lock, interpreter=interpreter, services=services
+    )
     if (layer_dir / COMPLETE_MARKER).is_file():
         return layer_dir
     cache_root.mkdir(parents=True, exist_ok=True)
@@ -142,6 +159,8 @@ def ensure_dependencies(
     try:
         requirements_path = staging / "requirements.txt"
         requirements_path.write_text(requirements)
+        lock_path = staging / "requirements.lock"
+        lock_path.write_text(lock)
         command = [
             sys.executable,
             "-m",
@@ -156,21 +175,25 @@ def ensure_dependencies(
             target.python_version,
             "--implementation",
             target.implementation,
+            "--require-hashes",
             "--target",
             str(staging / "python"),
             "-r",
             str(requirements_path),
+            "-c",
+            str(lock_path),
         ]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise DependencyBundlingError(
                 f"pip could not fetch the Lambda dependencies for {'/'.join(target.pip_platforms)} / Python "
-                f"{target.python_version} (is PyPI reachable?). Command: {' '.join(command)}\n"
+                f"{target.python_version} pinned by requirements.lock (is PyPI reachable? is the lock "
+                f"current: `make lock`?). Command: {' '.join(command)}\n"
                 f"{result.stderr.strip()[-2000:]}"
             )
         requirements_path.unlink()
-        # Console scripts are never run inside Lambda; they only bloat the layer.
-        shutil.rmtree(staging / "python" / "bin", ignore_errors=True)
+        lock_path.unlink()
+        remove_console_scripts(staging / "python")
         if services is not None:
             prune_service_models(staging / "python", services)
         if interpreter is not None:
@@ -188,6 +211,18 @@ def ensure_dependencies(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return layer_dir
+
+
+def remove_console_scripts(site_dir: Path) -> None:
+    """Delete `bin/` and its lines in the `RECORD`s. Console scripts are never run inside Lambda,
+    and pip writes the build machine's interpreter path into their shebangs, so their hashes in
+    RECORD would make the layer's bytes (and asset hash) depend on where the build ran."""
+    shutil.rmtree(site_dir / "bin", ignore_errors=True)
+    for record in site_dir.glob("*.dist-info/RECORD"):
+        lines = record.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if not line.startswith("../../bin/")]
+        if kept != lines:
+            record.write_text("".join(kept))
 
 
 def no_bytecode_warning(target: TargetPlatform) -> str:
@@ -210,6 +245,7 @@ class DependenciesLayer(Construct):
         target: TargetPlatform = LAMBDA_PLATFORM,
         cache_root: Path = DEFAULT_CACHE_ROOT,
         requirements_file: Path = REQUIREMENTS_FILE,
+        lock_file: Path = LOCK_FILE,
     ) -> None:
         super().__init__(scope, construct_id)
         self.interpreter = discover_interpreter(target.python_version)
@@ -217,6 +253,7 @@ class DependenciesLayer(Construct):
             Annotations.of(self).add_warning_v2("imgpipe:noBytecode", no_bytecode_warning(target))
         self.directory = ensure_dependencies(
             requirements_text(requirements_file),
+            lock=lock_text(lock_file),
             target=target,
             cache_root=cache_root,
             interpreter=self.interpreter,

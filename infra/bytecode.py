@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 INTERPRETER_ENV_VAR = "IMGPIPE_BYTECODE_PYTHON"
-_VERSION_PROBE = "import sys; print(sys.version_info[:2])"
-_VERSION_OUTPUT = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)")
+_VERSION_PROBE = "import sys; print(sys.version_info[:3])"
+_VERSION_OUTPUT = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
 _PROBE_TIMEOUT_SECONDS = 30
 _COMPILE_TIMEOUT_SECONDS = 600
 
@@ -37,10 +37,13 @@ class BytecodeCompileError(RuntimeError):
 
 @dataclass(frozen=True)
 class BytecodeInterpreter:
-    """A verified interpreter whose major.minor equals the Lambda runtime's."""
+    """A verified interpreter whose major.minor equals the Lambda runtime's. `micro` is its patch
+    release when known: pycs of one source differ between 3.13 patch releases (all load in any
+    3.13), so it is part of what a cache key records."""
 
     path: Path
     version: tuple[int, int]
+    micro: int | None = None
 
     @property
     def version_text(self) -> str:
@@ -54,11 +57,14 @@ class BytecodeInterpreter:
 
 def bytecode_tag(interpreter: BytecodeInterpreter | None) -> str:
     """What a cache key records about bytecode, so a build without it is never reused as one with it."""
-    return f"bytecode={interpreter.cache_tag}:unchecked-hash" if interpreter else "bytecode=none"
+    if interpreter is None:
+        return "bytecode=none"
+    release = "" if interpreter.micro is None else f"@{interpreter.version_text}.{interpreter.micro}"
+    return f"bytecode={interpreter.cache_tag}{release}:unchecked-hash"
 
 
-def probe_version(executable: str | os.PathLike[str]) -> tuple[int, int] | None:
-    """Run `executable` and return its major.minor, or None if it does not run as a Python."""
+def probe_release(executable: str | os.PathLike[str]) -> tuple[int, int, int | None] | None:
+    """Run `executable` and return its (major, minor, micro), or None if it does not run as a Python."""
     try:
         done = subprocess.run(
             [os.fspath(executable), "-c", _VERSION_PROBE],
@@ -72,7 +78,8 @@ def probe_version(executable: str | os.PathLike[str]) -> tuple[int, int] | None:
     match = _VERSION_OUTPUT.fullmatch(done.stdout.strip())
     if done.returncode != 0 or match is None:
         return None
-    return int(match.group(1)), int(match.group(2))
+    micro = match.group(3)
+    return int(match.group(1)), int(match.group(2)), None if micro is None else int(micro)
 
 
 def _wanted(python_version: str) -> tuple[int, int]:
@@ -105,14 +112,15 @@ def find_interpreter(
     wanted = _wanted(python_version)
     explicit = env.get(INTERPRETER_ENV_VAR, "").strip()
     if explicit:
-        found = probe_version(explicit)
+        release = probe_release(explicit)
+        found = None if release is None else release[:2]
         if found != wanted:
             problem = "does not run" if found is None else f"is Python {found[0]}.{found[1]}"
             raise BytecodeInterpreterError(
                 f"{INTERPRETER_ENV_VAR}={explicit!r} {problem}; the Lambda runtime needs Python "
                 f"{python_version}. Point it at a python{python_version} or unset it."
             )
-        return BytecodeInterpreter(Path(explicit), wanted)
+        return BytecodeInterpreter(Path(explicit), wanted, release[2] if release else None)
     candidates: list[Path] = []
     on_path = shutil.which(f"python{python_version}", path=env.get("PATH", os.defpath))
     if on_path:
@@ -120,8 +128,9 @@ def find_interpreter(
     pyenv_root = Path(env.get("PYENV_ROOT") or Path(env.get("HOME") or Path.home()) / ".pyenv")
     candidates += _pyenv_candidates(python_version, pyenv_root)
     for candidate in candidates:
-        if probe_version(candidate) == wanted:
-            return BytecodeInterpreter(candidate, wanted)
+        release = probe_release(candidate)
+        if release is not None and release[:2] == wanted:
+            return BytecodeInterpreter(candidate, wanted, release[2])
     return None
 
 

@@ -13,10 +13,11 @@ from infra.context import RESERVED_CONCURRENCY_KEY, deployment_config, reserved_
 from infra.retention import InvalidLogRetentionError, log_retention
 
 
-def test_cache_key_changes_with_requirements_and_platform():
-    base = bundling.cache_key("pillow\n", bundling.LAMBDA_PLATFORM)
-    assert base == bundling.cache_key("pillow\n", bundling.LAMBDA_PLATFORM)
-    assert base != bundling.cache_key("pillow==12\n", bundling.LAMBDA_PLATFORM)
+def test_cache_key_changes_with_requirements_lock_and_platform():
+    base = bundling.cache_key("pillow\n", bundling.LAMBDA_PLATFORM, lock="pillow==13.0.0\n")
+    assert base == bundling.cache_key("pillow\n", bundling.LAMBDA_PLATFORM, lock="pillow==13.0.0\n")
+    assert base != bundling.cache_key("pillow\n", bundling.LAMBDA_PLATFORM, lock="pillow==12.0.0\n")
+    assert base != bundling.cache_key("pillow==12\n", bundling.LAMBDA_PLATFORM, lock="pillow==13.0.0\n")
     assert base != bundling.cache_key("pillow\n", bundling.TargetPlatform(python_version="3.12"))
     assert base != bundling.cache_key("pillow\n", bundling.TargetPlatform(platform="manylinux2014_x86_64"))
 
@@ -31,14 +32,14 @@ def test_cache_hit_never_runs_pip(tmp_path, monkeypatch):
         raise AssertionError("pip ran although the cache entry is complete")
 
     monkeypatch.setattr(subprocess, "run", no_pip)
-    assert bundling.ensure_dependencies(requirements, cache_root=tmp_path) == entry
+    assert bundling.ensure_dependencies(requirements, lock="", cache_root=tmp_path) == entry
 
 
 def test_pip_failure_is_a_clear_error_and_leaves_no_cache_entry(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_NO_INDEX", "1")  # offline: pip fails for real, quickly
     monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "nothing-here"))
     with pytest.raises(bundling.DependencyBundlingError, match="PyPI reachable"):
-        bundling.ensure_dependencies("imgpipe-no-such-package==0\n", cache_root=tmp_path)
+        bundling.ensure_dependencies("imgpipe-no-such-package==0\n", lock="", cache_root=tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -142,3 +143,16 @@ def test_cdk_json_cannot_raise_the_pixel_cap_past_what_pillow_decodes():
     assert DeploymentConfig.from_context({"imgpipe:maxSourcePixels": PILLOW_HARD_PIXEL_LIMIT} | memory)
     with pytest.raises(pydantic.ValidationError, match="maxSourcePixels"):
         DeploymentConfig.from_context({"imgpipe:maxSourcePixels": PILLOW_HARD_PIXEL_LIMIT + 1})
+
+
+def test_console_scripts_leave_no_trace_of_the_build_machine(tmp_path):
+    dist_info = tmp_path / "jmespath-1.1.0.dist-info"
+    dist_info.mkdir()
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "jp.py").write_text("#!/home/someone/.venv/bin/python\n")
+    (dist_info / "RECORD").write_text(
+        "../../bin/jp.py,sha256=machine-specific,1706\njmespath/__init__.py,sha256=abc,10\n"
+    )
+    bundling.remove_console_scripts(tmp_path)
+    assert not (tmp_path / "bin").exists()
+    assert (dist_info / "RECORD").read_text() == "jmespath/__init__.py,sha256=abc,10\n"

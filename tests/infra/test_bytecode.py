@@ -123,7 +123,8 @@ def test_discovery_reads_the_process_environment(tmp_path, monkeypatch):
 
 def test_the_real_interpreter_answers_the_probe():
     env = {"PATH": "/nonexistent", "PYENV_ROOT": "/nonexistent", INTERPRETER_ENV_VAR: sys.executable}
-    assert find_interpreter(THIS_PYTHON.version_text, environ=env) == THIS_PYTHON
+    found = find_interpreter(THIS_PYTHON.version_text, environ=env)
+    assert found == BytecodeInterpreter(THIS_PYTHON.path, THIS_PYTHON.version, sys.version_info[2])
 
 
 # --- compiling --------------------------------------------------------------------------------
@@ -219,7 +220,7 @@ def test_layer_compile_failure_is_a_bundling_error_and_leaves_no_cache_entry(tmp
     target = bundling.TargetPlatform(python_version=THIS_PYTHON.version_text)
     with pytest.raises(bundling.DependencyBundlingError, match="badpkg"):
         bundling.ensure_dependencies(
-            "x\n", target=target, cache_root=tmp_path, interpreter=THIS_PYTHON, services=None
+            "x\n", lock="", target=target, cache_root=tmp_path, interpreter=THIS_PYTHON, services=None
         )
     assert list(tmp_path.iterdir()) == []
 
@@ -228,6 +229,7 @@ def test_layer_refuses_bytecode_from_another_python(tmp_path):
     with pytest.raises(bundling.DependencyBundlingError, match="cannot come from"):
         bundling.ensure_dependencies(
             "x\n",
+            lock="",
             target=bundling.TargetPlatform(python_version="3.13"),
             cache_root=tmp_path,
             interpreter=BytecodeInterpreter(Path(sys.executable), (3, 99)),
@@ -249,6 +251,21 @@ def test_cache_key_records_bytecode_and_its_python():
     assert len({none, py313, py312}) == 3
     assert py313 == elsewhere  # where the interpreter lives does not change the bytes it writes
     assert none != bundling.cache_key("pillow\n", target, services=None)
+    # but its patch release does (pycs of one source differ between 3.13.0 and 3.13.5)
+    py3130, py3135 = (
+        bundling.cache_key("pillow\n", target, interpreter=BytecodeInterpreter(Path("/a/py"), (3, 13), micro))
+        for micro in (0, 5)
+    )
+    assert len({py313, py3130, py3135}) == 3
+
+
+def test_the_patch_release_of_the_interpreter_is_recorded(tmp_path):
+    env = empty_environment(tmp_path)
+    on_path = fake_python(tmp_path / "empty-bin", "python3.13", "(3, 13, 5)")
+    assert find_interpreter("3.13", environ=env) == BytecodeInterpreter(on_path, (3, 13), 5)
+    chosen = fake_python(tmp_path / "chosen", "py", "(3, 13, 0)")
+    explicit = find_interpreter("3.13", environ=env | {INTERPRETER_ENV_VAR: str(chosen)})
+    assert explicit == BytecodeInterpreter(chosen, (3, 13), 0)
 
 
 # --- the warning ------------------------------------------------------------------------------
@@ -259,7 +276,11 @@ def _layer_stack(tmp_path: Path, interpreter: BytecodeInterpreter | None) -> Sta
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("pillow\n")
     entry = (
-        tmp_path / "cache" / bundling.cache_key("pillow\n", bundling.LAMBDA_PLATFORM, interpreter=interpreter)
+        tmp_path
+        / "cache"
+        / bundling.cache_key(
+            "pillow\n", bundling.LAMBDA_PLATFORM, lock=bundling.lock_text(), interpreter=interpreter
+        )
     )
     (entry / "python").mkdir(parents=True)
     (entry / "python" / "marker.py").write_text("")

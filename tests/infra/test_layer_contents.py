@@ -13,7 +13,7 @@ import pytest
 from aws_cdk.assertions import Annotations, Match
 
 from imgpipe.config import PROJECT_ROOT
-from infra.bundling import LAMBDA_PLATFORM, ensure_dependencies, requirements_text
+from infra.bundling import LAMBDA_PLATFORM, ensure_dependencies, lock_text, requirements_text
 from infra.bytecode import discover_interpreter
 from infra.service_models import (
     MODEL_TREES,
@@ -96,7 +96,9 @@ def test_pruning_refuses_a_service_botocore_does_not_ship(tmp_path):
 def deployed_layer() -> Path:
     """The layer exactly as the stack builds it (same cache entry as the session synth)."""
     return ensure_dependencies(
-        requirements_text(), interpreter=discover_interpreter(LAMBDA_PLATFORM.python_version)
+        requirements_text(),
+        lock=lock_text(),
+        interpreter=discover_interpreter(LAMBDA_PLATFORM.python_version),
     )
 
 
