@@ -9,9 +9,9 @@ by this (host) Python. Checked:
 - every function's handler imports on Debian trixie's arm64 CPython 3.13 (the Lambda runtime's
   Python, https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html), and every bundle module
   came from the shipped `unchecked-hash` pycs, none compiled from source at import;
-- the renderer writes every output format (JPEG from a 24 MP JPEG, PNG, WebP, GIF, AVIF, animated
-  GIF and WebP from animated sources), the planner plans, the publisher publishes, and the objects
-  in S3 decode as what was asked;
+- the renderer writes every output format (JPEG from a 24 MP JPEG and from a HEIC, PNG, WebP, GIF,
+  AVIF, animated GIF and WebP from animated sources), the planner plans, the publisher publishes,
+  and the objects in S3 decode as what was asked;
 - the layer holds exactly the versions requirements.lock pins for the Lambda platform;
 - no shared library of the bundle needs a glibc symbol newer than AL2023's glibc 2.34
   (https://docs.aws.amazon.com/linux/al2023/ug/core-glibc.html).
@@ -192,8 +192,13 @@ class Source:
 
 
 def make_sources() -> dict[str, Source]:
-    """The inputs, generated here: a 24 MP JPEG, an RGBA PNG, an animated GIF and an animated WebP."""
+    """The inputs, generated here: a 24 MP JPEG, an RGBA PNG, an animated GIF, an animated WebP and
+    an iPhone-style HEIC (encoded by pillow-heif, a dev-only dependency with an encoder; the layer
+    decodes it with pi-heif)."""
+    import pillow_heif
     from PIL import Image, ImageDraw
+
+    pillow_heif.register_heif_opener()
 
     def encode(image: Image.Image, fmt: str, **options: Any) -> bytes:
         buffer = io.BytesIO()
@@ -221,6 +226,7 @@ def make_sources() -> dict[str, Source]:
         "logo": Source("uploads/logo.png", encode(logo, "PNG"), "image/png"),
         "gif": Source("uploads/spinner.gif", encode(frames[0], "GIF", **animation), "image/gif"),
         "webp": Source("uploads/spinner.webp", encode(frames[0], "WEBP", **animation), "image/webp"),
+        "heic": Source("uploads/iphone.heic", encode(photo.resize((640, 480)), "HEIF"), "image/heic"),
     }
 
 
@@ -260,6 +266,7 @@ RENDITIONS = (
     Rendition("gif", "webp", 64, frames=4),
     Rendition("webp", "webp", 64, frames=4),
     Rendition("webp", "gif", 64, frames=4),
+    Rendition("heic", "jpg", 320),
 )
 PLAN_FORMATS = ["jpg", "webp", "avif"]
 PLAN_SIZES = [{"width": 1200, "height": 1200}, {"width": 300, "height": 300}]

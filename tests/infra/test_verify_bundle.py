@@ -127,7 +127,7 @@ def _function(task: str) -> SynthesizedFunction:
 def test_each_task_gets_its_scenario_and_an_unknown_task_is_imported_only():
     sources = {
         name: verify_bundle.Source(f"uploads/{name}", b"", "image/png")
-        for name in ("photo", "logo", "gif", "webp")
+        for name in ("photo", "logo", "gif", "webp", "heic")
     }
     tasks = ["image_convert_resize", "image_multiple_convert_resize", "image_render_renditions", "new_task"]
     jobs = {job.function.task: job for job in verify_bundle.plan_jobs([_function(t) for t in tasks], sources)}
