@@ -25,7 +25,10 @@ never match). The fix makes those two call sites build a ``StatesErrorName`` for
 A third: moto's executing backend (``StepFunctionsParserBackend.start_execution``) names an execution
 started without ``name`` literally ``None`` (so a second one is ExecutionAlreadyExists); AWS
 generates a UUID. Affects the API (``imgpipe start``, the AWS CLI against ``imgpipe serve``) and
-``startExecution`` tasks without ``Name``. The fix supplies the UUID.
+``startExecution`` tasks without ``Name``. The fix supplies the UUID, and refuses what AWS refuses
+and moto accepts: a name with spaces, other reserved characters or over 80 characters
+(``InvalidName``), and input that is not JSON (``InvalidExecutionInput``; moto raises its parser's
+own exception type there, which its server answers with an empty error code).
 
 A fourth: moto's context object has no ``$$.Execution.RedriveCount`` (AWS documents it, 0 until an
 execution is redriven), so any ASL reading it fails with ``States.Runtime``; and moto 5.2.5 has no
@@ -43,6 +46,8 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -186,10 +191,28 @@ def _propagated_error_name(custom_error_name: Any, states_error_name: Any) -> An
     return error_name
 
 
+# StartExecution's `name`: 1-80 characters, none of whitespace, < > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /
+# or control characters (U+0000-001F, U+007F-009F); else InvalidName
+# (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
+EXECUTION_NAME = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
+
+
 def _named_start_execution(original: Any) -> Any:
     def start_execution(
         self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kw: Any
     ) -> Any:
+        from moto.stepfunctions.exceptions import InvalidExecutionInput, InvalidName
+
+        if name is not None and not EXECUTION_NAME.match(name):
+            raise InvalidName(f"Invalid Name: '{name}'")
+        execution_input = kw.get("execution_input", args[0] if args else None)
+        if execution_input is not None:
+            try:
+                json.loads(execution_input)
+            except ValueError as error:
+                # moto raises the parser's own exception type here, which its server answers with
+                # an empty error code; AWS answers InvalidExecutionInput
+                raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{error}'") from None
         return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kw)
 
     return start_execution
