@@ -260,8 +260,9 @@ def _follow(
         print(json.dumps(result.as_json(), default=str))
     else:
         hint = f" --endpoint-url {args.endpoint_url}" if args.endpoint_url else ""
-        print_result(console, result)
+        out = Console()  # the result on stdout (`> file` keeps it), progress and errors on stderr
+        print_result(out, result)
         if result.status != "SUCCEEDED" and hint:
-            console.print(f"  (add{hint})", highlight=False)
+            out.print(f"  (add{hint})", highlight=False)
     sys.stdout.flush()
     return EXIT_OK if result.status == "SUCCEEDED" else EXIT_FAILED

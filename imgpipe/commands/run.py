@@ -102,5 +102,6 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(result.as_json(), default=str))
     else:
-        print_result(console, result, history_file=out_dir / "history.json")
+        # the result on stdout (`> file` keeps it), progress and errors on stderr
+        print_result(Console(), result, history_file=out_dir / "history.json")
     return EXIT_OK if result.status == "SUCCEEDED" else EXIT_FAILED

@@ -196,6 +196,12 @@ def test_start_no_wait_then_watch_follows_the_execution(
     image = _decoded(rendition)
     assert image.format == "GIF"
     assert image.size == (160, 160)  # --no-keep-aspect stretches to the box
+    # without --json: the result table on stdout (so `> file` keeps it), the progress on stderr
+    assert main(["watch", arn, "--endpoint-url", served.url, "--out", str(tmp_path / "w2")]) == 0
+    shown = capsys.readouterr()
+    assert "Renditions" in shown.out
+    assert "SUCCEEDED" in shown.out
+    assert "Renditions" not in shown.err
 
 
 def test_start_a_sub_workflow_workflow_and_export_its_history(
