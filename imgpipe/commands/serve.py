@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -74,6 +75,7 @@ def serve_command(
 
     stop = stop or threading.Event()
     out = sys.stdout
+    _stop_on_sigterm(stop)
     try:
         with (
             logs.captured(args.logs),
@@ -94,6 +96,12 @@ def serve_command(
         return EXIT_FAILED
     print("imgpipe serve: stopped", file=out, flush=True)
     return EXIT_OK
+
+
+def _stop_on_sigterm(stop: threading.Event) -> None:
+    """SIGTERM (`kill`, a process manager, a CI job ending) stops as cleanly as Ctrl-C does."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
 
 
 def _announce(info: Any, args: argparse.Namespace, out: Any) -> None:
