@@ -28,7 +28,9 @@ generates a UUID. Affects the API (``imgpipe start``, the AWS CLI against ``imgp
 ``startExecution`` tasks without ``Name``. The fix supplies the UUID, and refuses what AWS refuses
 and moto accepts: a name with spaces, other reserved characters or over 80 characters
 (``InvalidName``), and input that is not JSON (``InvalidExecutionInput``; moto raises its parser's
-own exception type there, which its server answers with an empty error code).
+own exception type there, which its server answers with an empty error code). Its response handler
+also reads StartExecution's members from a querystring that holds `k=v` pairs of the JSON body's
+text, so an input containing `&name=...` renamed the execution; the fix reads the body only.
 
 A fourth: moto's context object has no ``$$.Execution.RedriveCount`` (AWS documents it, 0 until an
 execution is redriven), so any ASL reading it fails with ``States.Runtime``; and moto 5.2.5 has no
@@ -72,6 +74,8 @@ STATES_ERROR_NAME = "moto.stepfunctions.parser.asl.component.common.error_name.s
 PARSER_BACKEND = "moto.stepfunctions.parser.models"
 PARSER_BACKEND_CLASS = "StepFunctionsParserBackend"
 CUSTOM_ERROR_NAME = "moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name"
+SFN_RESPONSES = "moto.stepfunctions.responses"
+SFN_RESPONSES_CLASS = "StepFunctionResponse"
 EXECUTION_WORKER = "moto.stepfunctions.parser.backend.execution_worker"
 EXECUTION_WORKER_CLASS = "ExecutionWorker"
 # Methods of moto's StateTaskService this fix relies on (they exist, but the two _normalise_* are no-ops).
@@ -105,6 +109,9 @@ def verify_moto_fix_targets() -> None:
         raise MotoInternalsChanged(
             f"moto's {PARSER_BACKEND}.{PARSER_BACKEND_CLASS}.start_execution moved (parameters {parameters})"
         )
+    responses = getattr(importlib.import_module(SFN_RESPONSES), SFN_RESPONSES_CLASS, None)
+    if not callable(getattr(responses, "start_execution", None)):
+        raise MotoInternalsChanged(f"moto's {SFN_RESPONSES}.{SFN_RESPONSES_CLASS}.start_execution moved")
     worker = getattr(importlib.import_module(EXECUTION_WORKER), EXECUTION_WORKER_CLASS, None)
     if not callable(getattr(worker, "_get_evaluation_environment", None)):
         raise MotoInternalsChanged(
@@ -197,6 +204,26 @@ def _propagated_error_name(custom_error_name: Any, states_error_name: Any) -> An
 EXECUTION_NAME = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 
 
+def _body_parameters(original: Any) -> Any:
+    """StartExecution's parameters from its JSON body only. moto's `_get_param` looks in its
+    querystring first, which also holds `k=v` pairs it found in the body's text: an input holding
+    `...&name=900x900` (seed 000's image URL) became the execution's name."""
+
+    def start_execution(self: Any) -> Any:
+        try:
+            body = json.loads(self.body) if self.body else None
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            self.querystring = {k: v for k, v in self.querystring.items() if k not in STARTEXECUTION_MEMBERS}
+        return original(self)
+
+    return start_execution
+
+
+STARTEXECUTION_MEMBERS = frozenset({"stateMachineArn", "name", "input", "traceHeader"})
+
+
 def _named_start_execution(original: Any) -> Any:
     def start_execution(
         self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kw: Any
@@ -277,6 +304,10 @@ def install() -> Iterator[None]:
         backend = getattr(importlib.import_module(PARSER_BACKEND), PARSER_BACKEND_CLASS)
         stack.enter_context(
             mock.patch.object(backend, "start_execution", _named_start_execution(backend.start_execution))
+        )
+        responses = getattr(importlib.import_module(SFN_RESPONSES), SFN_RESPONSES_CLASS)
+        stack.enter_context(
+            mock.patch.object(responses, "start_execution", _body_parameters(responses.start_execution))
         )
         for module_name in ERROR_PROPAGATION_MODULES:
             module = importlib.import_module(module_name)

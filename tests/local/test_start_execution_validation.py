@@ -46,3 +46,13 @@ def test_a_valid_name_of_80_characters_starts(sfn_and_arn: tuple[Any, str]) -> N
     assert len(name) == 80
     started = sfn.start_execution(stateMachineArn=arn, name=name, input="{}")
     assert started["executionArn"].endswith(f":{name}")
+
+
+def test_the_name_comes_from_the_request_not_from_text_inside_the_input(sfn_and_arn: tuple[Any, str]) -> None:
+    """Seed 000's image URL holds `&name=900x900`: moto read that as the execution's name."""
+    sfn, arn = sfn_and_arn
+    workflow_input = '{"fileLocation": "https://example.com/i?format=png&name=900x900", "x": "&input=1"}'
+    started = sfn.start_execution(stateMachineArn=arn, name="named-by-the-caller", input=workflow_input)
+    assert started["executionArn"].endswith(":named-by-the-caller")
+    described = sfn.describe_execution(executionArn=started["executionArn"])
+    assert described["input"] == workflow_input
