@@ -216,10 +216,14 @@ def normalise_mode(image: Image.Image) -> Image.Image:
     if mode.startswith("I;16") or mode == "I":
         # 16-bit and 32-bit integer grey: scale to 8 bits (convert() alone would clip at 255).
         wide = image.convert("I")
-        image = wide.point(lambda value: value * (1 / 256)).convert("L")
-        if isinstance(colour_key, int):
-            # Compared at 16 bits: Pillow's own convert("LA") compares after clipping to 8 bits.
-            image.putalpha(_colour_key_alpha(wide, colour_key))
+        # Compared at 16 bits: Pillow's own convert("LA") compares after clipping to 8 bits.
+        alpha = _colour_key_alpha(wide, colour_key) if isinstance(colour_key, int) else None
+        scaled = wide.point(lambda value: value * (1 / 256))
+        del wide  # two 32-bit copies at most (the memory model's count), not three
+        image = scaled.convert("L")
+        del scaled
+        if alpha is not None:
+            image.putalpha(alpha)
     elif mode in ("1", "L", "RGB") and colour_key is not None:
         image = image.convert("RGBA" if mode == "RGB" else "LA")
     elif mode in {"F", "1"}:
