@@ -32,7 +32,6 @@ runs a small Distributed Map with and without the seam, so it also fails when mo
 from __future__ import annotations
 
 import datetime
-import importlib
 import json
 import threading
 import uuid
@@ -42,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
-from imgpipe.local.lambda_seam import MotoInternalsChanged
+from imgpipe.local.lambda_seam import MotoInternalsChanged, moto_attribute
 
 _STATE_MAP = "moto.stepfunctions.parser.asl.component.state.exec.state_map"
 PARSER_MODULE = "moto.stepfunctions.parser.asl.parse.asl_parser"
@@ -87,25 +86,14 @@ class UnsupportedDistributedMapField(ValueError):
     """A Distributed Map field this seam does not emulate (the message names it)."""
 
 
-def _resolve(module_name: str, attribute: str) -> Any:
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise MotoInternalsChanged(f"moto module {module_name} is gone: {error}") from error
-    value = getattr(module, attribute, None)
-    if value is None:
-        raise MotoInternalsChanged(f"moto's {module_name} has no {attribute} any more")
-    return value
-
-
 def verify_targets() -> None:
     """Check that every moto class and method the seam patches or uses is where it expects it."""
     for module_name, attribute, methods in TARGETS:
-        target = _resolve(module_name, attribute)
+        target = moto_attribute(module_name, attribute)
         for method in methods:
             if not callable(getattr(target, method, None)):
                 raise MotoInternalsChanged(f"moto's {module_name}.{attribute} has no {method!r} any more")
-    error_type = _resolve(STATES_ERROR_TYPE_MODULE, "StatesErrorNameType")
+    error_type = moto_attribute(STATES_ERROR_TYPE_MODULE, "StatesErrorNameType")
     if not hasattr(error_type, "StatesExceedToleratedFailureThreshold"):
         raise MotoInternalsChanged("moto's StatesErrorNameType lost StatesExceedToleratedFailureThreshold")
 
@@ -319,20 +307,22 @@ def _enforce_tolerance(
     failed = results.failed_items()
     if _tolerated(extras, failed, total_items):
         return
-    error_type = _resolve(
+    error_type = moto_attribute(
         STATES_ERROR_TYPE_MODULE, "StatesErrorNameType"
     ).StatesExceedToleratedFailureThreshold
-    details = _resolve(API_MODULE, "ExecutionFailedEventDetails")(
+    details = moto_attribute(API_MODULE, "ExecutionFailedEventDetails")(
         error=error_type.to_name(),
         cause=f"The tolerated failure threshold was exceeded: {failed} of {total_items} items failed",
     )
-    failure_event = _resolve(FAILURE_EVENT_MODULE, "FailureEvent")(
+    failure_event = moto_attribute(FAILURE_EVENT_MODULE, "FailureEvent")(
         env=env,
-        error_name=_resolve(STATES_ERROR_NAME_MODULE, "StatesErrorName")(typ=error_type),
-        event_type=_resolve(API_MODULE, "HistoryEventType").ExecutionFailed,
-        event_details=_resolve(EVENT_DETAIL_MODULE, "EventDetails")(executionFailedEventDetails=details),
+        error_name=moto_attribute(STATES_ERROR_NAME_MODULE, "StatesErrorName")(typ=error_type),
+        event_type=moto_attribute(API_MODULE, "HistoryEventType").ExecutionFailed,
+        event_details=moto_attribute(EVENT_DETAIL_MODULE, "EventDetails")(
+            executionFailedEventDetails=details
+        ),
     )
-    raise _resolve(FAILURE_EVENT_MODULE, "FailureEventException")(failure_event=failure_event)
+    raise moto_attribute(FAILURE_EVENT_MODULE, "FailureEventException")(failure_event=failure_event)
 
 
 def _eval_job(original: Any, program_error: type) -> Any:
@@ -464,13 +454,13 @@ def install() -> Iterator[None]:
     verify_targets()
     from moto.stepfunctions.parser.asl.utils.json_path import extract_json
 
-    parser = _resolve(PARSER_MODULE, "AmazonStateLanguageParser")
-    state_map = _resolve(STATE_MAP_MODULE, "StateMap")
-    iteration = _resolve(DISTRIBUTED_ITERATION_MODULE, "DistributedIterationComponent")
-    worker = _resolve(WORKER_MODULE, "DistributedItemProcessorWorker")
-    reader = _resolve(ITEM_READER_MODULE, "ResourceEvalS3")
-    writer = _resolve(RESULT_WRITER_MODULE, "ResourceEvalS3")
-    program_error = _resolve(PROGRAM_STATE_MODULE, "ProgramError")
+    parser = moto_attribute(PARSER_MODULE, "AmazonStateLanguageParser")
+    state_map = moto_attribute(STATE_MAP_MODULE, "StateMap")
+    iteration = moto_attribute(DISTRIBUTED_ITERATION_MODULE, "DistributedIterationComponent")
+    worker = moto_attribute(WORKER_MODULE, "DistributedItemProcessorWorker")
+    reader = moto_attribute(ITEM_READER_MODULE, "ResourceEvalS3")
+    writer = moto_attribute(RESULT_WRITER_MODULE, "ResourceEvalS3")
+    program_error = moto_attribute(PROGRAM_STATE_MODULE, "ProgramError")
     with ExitStack() as stack:
         patch = stack.enter_context
         patch(mock.patch.object(parser, "parse", _parse(parser.parse, state_map)))

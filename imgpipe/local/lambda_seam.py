@@ -69,6 +69,18 @@ class MotoInternalsChanged(RuntimeError):
     """moto moved something this seam patches: pin moto to the range in pyproject.toml."""
 
 
+def moto_attribute(module_name: str, attribute: str) -> Any:
+    """`module_name.attribute` of moto, or MotoInternalsChanged naming what moved (every seam's check)."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise MotoInternalsChanged(f"moto module {module_name} is gone: {error}") from error
+    value = getattr(module, attribute, None)
+    if value is None:
+        raise MotoInternalsChanged(f"moto's {module_name} has no {attribute} any more")
+    return value
+
+
 def verify_moto_internals() -> None:
     """Check every moto attribute the seam replaces, with a message that says what moved."""
     expectations = {

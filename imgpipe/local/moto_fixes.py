@@ -59,7 +59,7 @@ from datetime import datetime
 from typing import Any
 from unittest import mock
 
-from imgpipe.local.lambda_seam import MotoInternalsChanged
+from imgpipe.local.lambda_seam import MotoInternalsChanged, moto_attribute
 
 SFN_SERVICE_TASK = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn"
@@ -93,13 +93,7 @@ REQUIRED_METHODS = (
 
 def verify_moto_fix_targets() -> None:
     """Check the moto class and methods the fix patches are where it expects them."""
-    try:
-        module = importlib.import_module(SFN_SERVICE_TASK)
-    except ImportError as error:
-        raise MotoInternalsChanged(f"moto module {SFN_SERVICE_TASK} is gone: {error}") from error
-    task_class = getattr(module, SFN_TASK_CLASS, None)
-    if task_class is None:
-        raise MotoInternalsChanged(f"moto's {SFN_SERVICE_TASK} has no {SFN_TASK_CLASS} any more")
+    task_class = moto_attribute(SFN_SERVICE_TASK, SFN_TASK_CLASS)
     for method in REQUIRED_METHODS:
         if not callable(getattr(task_class, method, None)):
             raise MotoInternalsChanged(f"moto's {SFN_TASK_CLASS} has no method {method!r} any more")
@@ -118,13 +112,9 @@ def verify_moto_fix_targets() -> None:
             f"moto's {EXECUTION_WORKER}.{EXECUTION_WORKER_CLASS}._get_evaluation_environment moved"
         )
     for module_name in (*ERROR_PROPAGATION_MODULES, STATES_ERROR_NAME, CUSTOM_ERROR_NAME):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as error:
-            raise MotoInternalsChanged(f"moto module {module_name} is gone: {error}") from error
-        expected = "StatesErrorName" if module_name == STATES_ERROR_NAME else "CustomErrorName"
-        if not hasattr(module, expected):
-            raise MotoInternalsChanged(f"moto's {module_name} has no {expected} any more")
+        moto_attribute(
+            module_name, "StatesErrorName" if module_name == STATES_ERROR_NAME else "CustomErrorName"
+        )
 
 
 @functools.cache
