@@ -38,6 +38,13 @@ RedriveExecution. The fix adds ``RedriveCount: 0``; ``emulated_redrive`` lets a 
 execution that sees another execution's ``Id`` and a higher ``RedriveCount``, which is what the ASL of
 a redriven execution sees on AWS (same ARN, count + 1), so child names can be checked for collisions.
 
+A fifth: moto's ASL ``Preprocessor`` keeps its QueryLanguage scope stack in a *class* attribute, so
+every parser shares one list: executions that start at once (each parses its definition, and so
+does each child a running execution starts) push and pop each other's scopes, and one of them
+fails with ``IndexError`` or a QueryLanguage ``ValueError`` in its worker thread and stays RUNNING
+for ever. On AWS executions are
+independent. The fix gives each parser its own stack.
+
 ``verify_moto_fix_targets()``
 fails loudly if moto moves what is patched; ``tests/local/test_moto_fixes.py`` runs a two-state
 parent/child pair with and without the fix, so it also fails when moto fixes the defect itself.
@@ -78,6 +85,9 @@ SFN_RESPONSES = "moto.stepfunctions.responses"
 SFN_RESPONSES_CLASS = "StepFunctionResponse"
 EXECUTION_WORKER = "moto.stepfunctions.parser.backend.execution_worker"
 EXECUTION_WORKER_CLASS = "ExecutionWorker"
+ASL_PREPROCESSOR = "moto.stepfunctions.parser.asl.parse.preprocessor"
+ASL_PREPROCESSOR_CLASS = "Preprocessor"
+SCOPE_STACK = "_query_language_per_scope"
 # Methods of moto's StateTaskService this fix relies on (they exist, but the two _normalise_* are no-ops).
 REQUIRED_METHODS = (
     "_normalise_parameters",
@@ -110,6 +120,11 @@ def verify_moto_fix_targets() -> None:
     if not callable(getattr(worker, "_get_evaluation_environment", None)):
         raise MotoInternalsChanged(
             f"moto's {EXECUTION_WORKER}.{EXECUTION_WORKER_CLASS}._get_evaluation_environment moved"
+        )
+    preprocessor = moto_attribute(ASL_PREPROCESSOR, ASL_PREPROCESSOR_CLASS)
+    if not isinstance(vars(preprocessor).get(SCOPE_STACK), list):
+        raise MotoInternalsChanged(
+            f"moto's {ASL_PREPROCESSOR_CLASS}.{SCOPE_STACK} is no class-level list any more"
         )
     for module_name in (*ERROR_PROPAGATION_MODULES, STATES_ERROR_NAME, CUSTOM_ERROR_NAME):
         moto_attribute(
@@ -276,6 +291,12 @@ def _with_redrive_count(original: Any) -> Any:
     return evaluation_environment
 
 
+def _own_scope_stack(self: Any) -> list[Any]:
+    """The parser's QueryLanguage scope stack, one per parser instead of one per class."""
+    stack: list[Any] = self.__dict__.setdefault(SCOPE_STACK, [])
+    return stack
+
+
 @contextmanager
 def install() -> Iterator[None]:
     """Give moto's Step Functions integration the AWS request/response casing while installed."""
@@ -310,4 +331,6 @@ def install() -> Iterator[None]:
                 _with_redrive_count(worker._get_evaluation_environment),
             )
         )
+        preprocessor = getattr(importlib.import_module(ASL_PREPROCESSOR), ASL_PREPROCESSOR_CLASS)
+        stack.enter_context(mock.patch.object(preprocessor, SCOPE_STACK, property(_own_scope_stack)))
         yield

@@ -186,3 +186,42 @@ def test_with_the_fix_executions_started_without_a_name_get_distinct_uuid_names(
     assert len(arns) == 2
     for arn in arns:
         assert uuid.UUID(arn.rsplit(":", 1)[1])
+
+
+def _parse_while_another_parser_is_inside_a_jsonata_scope() -> str | None:
+    """Parse a JSONPath definition while another parser (another execution's) is mid-parse inside
+    a JSONata scope; the parse error, or None."""
+    from moto.stepfunctions.parser.asl.component.common.query_language import (
+        QueryLanguage,
+        QueryLanguageMode,
+    )
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    definition = {
+        "StartAt": "Format",
+        "States": {
+            "Format": {"Type": "Pass", "Parameters": {"x.$": "States.Format('{}', $.n)"}, "End": True}
+        },
+    }
+    other = Preprocessor()
+    other._query_language_per_scope.append(QueryLanguage(query_language_mode=QueryLanguageMode.JSONata))
+    try:
+        AmazonStateLanguageParser.parse(json.dumps(definition))
+    except ValueError as error:
+        return str(error)
+    finally:
+        other._query_language_per_scope.pop()
+    return None
+
+
+def test_with_the_fix_concurrent_parsers_do_not_share_their_query_language_scopes() -> None:
+    with moto_fixes.install():
+        assert _parse_while_another_parser_is_inside_a_jsonata_scope() is None
+
+
+def test_without_the_fix_moto_parsers_share_one_scope_stack() -> None:
+    """If this fails, moto's Preprocessor keeps its scopes per instance: drop that part of the fix."""
+    error = _parse_while_another_parser_is_inside_a_jsonata_scope()
+    assert error is not None
+    assert "QueryLanguage" in error
