@@ -9,7 +9,6 @@ import argparse
 import json
 import re
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,7 +22,7 @@ import pytest
 from imgpipe.commands.serve import serve_command
 from imgpipe.config import state_machine_output_key
 from imgpipe.local.server import LocalServer
-from tests.viewer.conftest import GUARD_SECONDS
+from tests.support.served import serve_in_thread
 
 pytestmark = pytest.mark.slow
 
@@ -67,24 +66,8 @@ def viewer_for_stack(server: LocalServer, *, read_only: bool) -> Iterator[Any]:
         endpoint_url=server.endpoint_url,
         read_only=read_only,
     )
-    stop = threading.Event()
-    ready: list[Any] = []
-    result: list[int] = []
-    thread = threading.Thread(
-        target=lambda: result.append(serve_command(args, stop=stop, on_ready=ready.append)), daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + GUARD_SECONDS
-    while not ready:
-        assert thread.is_alive(), f"imgpipe serve --stack-name ended early with {result}"
-        assert time.monotonic() < deadline, "imgpipe serve --stack-name did not start"
-        time.sleep(0.05)
-    try:
-        yield ready[0]
-    finally:
-        stop.set()
-        thread.join(GUARD_SECONDS)
-    assert result == [0]
+    with serve_in_thread(None, args) as (info, _, _):
+        yield info
 
 
 @pytest.fixture
