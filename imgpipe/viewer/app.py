@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from botocore.exceptions import ClientError
 from flask import Flask, Response, abort, redirect, render_template, request, send_file
 from werkzeug.exceptions import HTTPException
 
@@ -132,6 +133,7 @@ class ViewerApp:
         app.after_request(_security_headers)
         app.register_error_handler(ViewerError, self._viewer_error)
         app.register_error_handler(HTTPException, self._http_error)
+        app.register_error_handler(ClientError, self._aws_error)
         app.add_url_rule("/", "index", self.index)
         app.add_url_rule("/execution/<path:execution>", "execution", self.execution_page)
         app.add_url_rule(f"{PREFIX}/api/execution/<path:execution>/node/<node_id>", "node", self.node_json)
@@ -176,11 +178,12 @@ class ViewerApp:
                 400,
                 None,
             )
-        executions = backend.executions(workflow, status)
+        executions, unlisted = backend.executions(workflow, status)
         body = render_template(
             "index.html",
             workflows=workflows,
             executions=executions,
+            unlisted=unlisted,
             chosen_workflow=workflow,
             chosen_status=status,
             error=error,
@@ -286,6 +289,13 @@ class ViewerApp:
     # --- errors -----------------------------------------------------------------------------------
     def _viewer_error(self, error: ViewerError) -> Any:
         return self._error_page(error.status, error.message, error.field)
+
+    def _aws_error(self, error: ClientError) -> Any:
+        """An API call the endpoint refused (no permission, an Express execution on AWS, throttling)."""
+        details = error.response.get("Error", {})
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 502)
+        message = f"{error.operation_name}: {details.get('Code', 'Error')}: {details.get('Message', '')}"
+        return self._error_page(status if 400 <= status < 600 else 502, message, None)
 
     def _http_error(self, error: HTTPException) -> Any:
         return self._error_page(error.code or 500, error.description or error.name, None)

@@ -243,9 +243,16 @@ class ViewerBackend:
             return {"fileLocation": location}
 
     # --- executions -------------------------------------------------------------------------------
-    def executions(self, workflow: str | None = None, status: str | None = None) -> list[ExecutionSummary]:
-        """Newest first, at most EXECUTIONS_PER_MACHINE per state machine."""
+    def executions(
+        self, workflow: str | None = None, status: str | None = None
+    ) -> tuple[list[ExecutionSummary], list[str]]:
+        """Newest first, at most EXECUTIONS_PER_MACHINE per state machine; and, for each state machine
+        whose executions cannot be listed, why (on AWS, ListExecutions refuses Express state
+        machines: https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html)."""
+        from botocore.exceptions import ClientError
+
         found: list[ExecutionSummary] = []
+        unlisted: list[str] = []
         for arn in self.state_machine_arns():
             name = self.workflow_name(arn)
             if workflow and name != workflow:
@@ -253,25 +260,29 @@ class ViewerBackend:
             parameters: dict[str, Any] = {"stateMachineArn": arn, "maxResults": EXECUTIONS_PER_MACHINE}
             if status:
                 parameters["statusFilter"] = status
-            for item in self.sfn.list_executions(**parameters)["executions"]:
-                found.append(
-                    ExecutionSummary(
-                        name=item["name"],
-                        arn=item["executionArn"],
-                        workflow=name,
-                        status=item["status"],
-                        start=item["startDate"],
-                        stop=item.get("stopDate"),
-                        transitions=None,
-                    )
+            try:
+                listed = self.sfn.list_executions(**parameters)["executions"]
+            except ClientError as error:
+                unlisted.append(f"{name}: {error.response.get('Error', {}).get('Message', error)}")
+                continue
+            found.extend(
+                ExecutionSummary(
+                    name=item["name"],
+                    arn=item["executionArn"],
+                    workflow=name,
+                    status=item["status"],
+                    start=item["startDate"],
+                    stop=item.get("stopDate"),
+                    transitions=None,
                 )
+                for item in listed
+            )
         found.sort(key=lambda e: (e.start, e.arn), reverse=True)
         for summary in found:
-            if summary.status in TERMINAL and summary.arn in self._ended:
-                summary.transitions = results.transitions(self._ended[summary.arn].events)
-            else:
-                summary.transitions = results.transitions(execution_history(self.sfn, summary.arn))
-        return found
+            cached = self._ended.get(summary.arn)
+            events = cached.events if cached is not None else execution_history(self.sfn, summary.arn)
+            summary.transitions = results.transitions(events)
+        return found, unlisted
 
     def resolve(self, name_or_arn: str) -> str:
         """An execution ARN from an ARN or an execution name (the Conductor UI's `/execution/<id>`)."""

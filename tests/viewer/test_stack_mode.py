@@ -158,3 +158,25 @@ def test_an_unknown_stack_is_one_line_and_exit_1(server: LocalServer, credential
     )
     assert serve_command(args, stop=threading.Event()) == 1
     assert "--stack-name no-such-stack" in capsys.readouterr().err
+
+
+def test_a_state_machine_whose_executions_cannot_be_listed_is_named_not_fatal(server: LocalServer) -> None:
+    """On AWS, ListExecutions refuses Express state machines; any refusal is shown, the rest listed."""
+    from imgpipe.viewer.backend import Stack, ViewerBackend
+
+    listed = server.engine.state_machine_arn("image_convert_resize")
+    refused = listed.replace("image_convert_resize", "gone_workflow")
+    stack = Stack(
+        region=server.engine.region,
+        input_bucket=None,
+        output_bucket=None,
+        state_machine_arns=(listed, refused),
+    )
+    backend = ViewerBackend.for_endpoint(server.endpoint_url, stack)
+    try:
+        executions, unlisted = backend.executions()
+    finally:
+        backend.close()
+    assert {e.workflow for e in executions} <= {"image_convert_resize"}
+    [note] = unlisted
+    assert note.startswith("gone_workflow: ")
