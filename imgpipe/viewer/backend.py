@@ -131,6 +131,7 @@ class ViewerBackend:
         self.config = config or DeploymentConfig.from_cdk_json()
         self._lock = threading.Lock()
         self._ended: OrderedDict[str, ExecutionView] = OrderedDict()
+        self._running_graphs: OrderedDict[str, tuple[dict[str, Any], StateMachineGraph]] = OrderedDict()
         self._downloads = tempfile.TemporaryDirectory(prefix="imgpipe-viewer-")
         self._sources = _conductor_sources()
 
@@ -310,13 +311,13 @@ class ViewerBackend:
                 return self._ended[arn]
         described = self.sfn.describe_execution(executionArn=arn)
         events = execution_history(self.sfn, arn)
-        definition = self._definition(described)
+        definition, graph = self._graph(described)
         view = ExecutionView(
             described=described,
             workflow=self.workflow_name(str(described["stateMachineArn"])),
             events=events,
             definition=definition,
-            graph=state_machine_graph(definition),
+            graph=graph,
             runs=state_runs.state_runs(events, str(described["status"])),
         )
         state_runs.fail_state_details(view.runs, definition)
@@ -331,14 +332,23 @@ class ViewerBackend:
                     self._ended.popitem(last=False)
         return view
 
-    def _definition(self, described: dict[str, Any]) -> dict[str, Any]:
+    def _graph(self, described: dict[str, Any]) -> tuple[dict[str, Any], StateMachineGraph]:
         """The ASL the execution ran (DescribeStateMachineForExecution: the state machine may have
-        been updated since it started)."""
-        text = self.sfn.describe_state_machine_for_execution(executionArn=described["executionArn"])[
-            "definition"
-        ]
+        been updated since it started) and its graph, read once per execution while it runs."""
+        arn = str(described["executionArn"])
+        with self._lock:
+            known = self._running_graphs.get(arn)
+        if known is not None:
+            return known
+        text = self.sfn.describe_state_machine_for_execution(executionArn=arn)["definition"]
         parsed = _json(text)
-        return parsed if isinstance(parsed, dict) else {}
+        definition = parsed if isinstance(parsed, dict) else {}
+        drawn = (definition, state_machine_graph(definition))
+        with self._lock:
+            self._running_graphs[arn] = drawn
+            while len(self._running_graphs) > CACHED_EXECUTIONS:
+                self._running_graphs.popitem(last=False)
+        return drawn
 
     def _collect_renditions(self, view: ExecutionView, arn: str) -> None:
         """Download what the execution published (as `imgpipe run` does) and make its contact sheet."""

@@ -84,6 +84,7 @@ class StateRun:
     cause: str | None = None
     attempts: int = 0
     iterations: dict[str, int] = field(default_factory=dict)  # a Map's: total, succeeded, failed, ...
+    child_execution: str | None = None  # the execution a startExecution task started
 
     def as_json(self) -> dict[str, Any]:
         seconds = (self.exited - self.entered).total_seconds() if self.exited and self.entered else None
@@ -100,6 +101,7 @@ class StateRun:
             "error": self.error,
             "cause": self.cause,
             "iterations": self.iterations or None,
+            "childExecution": self.child_execution,
         }
 
 
@@ -178,6 +180,16 @@ class _Links:
         return self._walk(event_id, self._iteration, decide)
 
 
+def _child_execution(kind: str, details: Mapping[str, Any]) -> str | None:
+    """A startExecution task's child: its submitted or succeeded output, or its failure's cause, is
+    the child's DescribeExecution (results.child_execution_arns reads the same fields)."""
+    if kind not in ("TaskSubmitted", "TaskSucceeded", "TaskFailed"):
+        return None
+    document = _json(details.get("cause" if kind == "TaskFailed" else "output"))
+    arn = document.get("ExecutionArn") if isinstance(document, dict) else None
+    return arn if isinstance(arn, str) else None
+
+
 def state_runs(events: Sequence[Event], execution_status: str) -> list[StateRun]:
     """Every run of every state, in the order they were entered."""
     links = _Links(events)
@@ -201,6 +213,7 @@ def state_runs(events: Sequence[Event], execution_status: str) -> list[StateRun]
         run = runs.get(owner) if owner is not None else None
         if run is None:
             continue
+        run.child_execution = _child_execution(kind, details) or run.child_execution
         if kind.endswith("StateExited"):
             run.exited, run.output = stamp, _json(details.get("output"))
             if run.status != FAILED or kind != "FailStateExited":

@@ -116,3 +116,18 @@ def test_a_fail_state_takes_its_error_from_the_definition(engine: LocalAws) -> N
     runs.fail_state_details(found, definition)
     [run] = found
     assert (run.status, run.error, run.cause) == (runs.FAILED, "Refused", "no <b>such</b> task")
+
+
+def test_a_sub_workflow_item_names_its_child_execution(engine: LocalAws) -> None:
+    workflow_input = {
+        "fileLocation": _source(engine),
+        "outputFormats": ["png", "webp"],
+        "outputSizes": [{"width": 40, "height": 40}],
+    }
+    described, found, _ = _run(engine, "image_multiple_convert_resize_upload", workflow_input)
+    assert described["status"] == "SUCCEEDED"
+    children = [run.child_execution for run in found if run.child_execution]
+    assert len(children) == 2
+    for child in children:
+        assert ":execution:imgpipe-image_resize_upload:" in child
+        assert engine.sfn.describe_execution(executionArn=child)["status"] == "SUCCEEDED"

@@ -82,6 +82,11 @@
     fact("cause", run.cause);
     if (run.iterations) fact("iterations", JSON.stringify(run.iterations));
     block.appendChild(facts);
+    if (run.childExecution) {
+      const link = element("a", "child-execution", "child execution: " + run.childExecution.split(":").pop());
+      link.href = "/execution/" + encodeURIComponent(run.childExecution);
+      block.appendChild(link);
+    }
     [["input", run.input], ["output", run.output]].forEach(function (pair) {
       if (pair[1] === null || pair[1] === undefined) return;
       const details = element("details", "payload payload-" + pair[0]);
