@@ -286,18 +286,18 @@ class ViewerBackend:
         return found, unlisted
 
     def resolve(self, name_or_arn: str) -> str:
-        """An execution ARN from an ARN or an execution name (the Conductor UI's `/execution/<id>`)."""
+        """An execution ARN from an ARN (as given: `execution` checks it exists) or an execution name
+        (the Conductor UI's `/execution/<id>`), looked up under each state machine."""
         if remote.EXECUTION_ARN.match(name_or_arn):
-            candidates = [name_or_arn]
-        elif re.fullmatch(r"[\w.-]{1,80}", name_or_arn):
-            candidates = [
-                arn.replace(":stateMachine:", ":execution:", 1) + f":{name_or_arn}"
-                for arn in self.state_machine_arns()
-            ]
-        else:
+            return name_or_arn
+        if not re.fullmatch(r"[\w.-]{1,80}", name_or_arn):
             raise ViewerError(
                 400, f"{name_or_arn[:100]!r} is neither an execution ARN nor a name", "execution"
             )
+        candidates = [
+            arn.replace(":stateMachine:", ":execution:", 1) + f":{name_or_arn}"
+            for arn in self.state_machine_arns()
+        ]
         found = existing_execution(self.sfn, candidates)
         if found is not None:
             return found
@@ -309,7 +309,10 @@ class ViewerBackend:
             if arn in self._ended:
                 self._ended.move_to_end(arn)
                 return self._ended[arn]
-        described = self.sfn.describe_execution(executionArn=arn)
+        try:
+            described = self.sfn.describe_execution(executionArn=arn)
+        except self.sfn.exceptions.ExecutionDoesNotExist as error:
+            raise ViewerError(404, f"no execution {arn[:200]!r} at this endpoint", "execution") from error
         events = execution_history(self.sfn, arn)
         definition, graph = self._graph(described)
         view = ExecutionView(

@@ -59,6 +59,9 @@ def test_every_page_carries_the_policy_headers(client: Any, server: LocalServer)
     assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
     assert "script-src 'self'" in CONTENT_SECURITY_POLICY
     assert _get(client, server, "/execution/no-such-execution").status_code == 404
+    unknown = "arn:aws:states:us-east-1:123456789012:execution:imgpipe-image_convert_resize:nobody"
+    assert _get(client, server, f"/execution/{unknown}").status_code == 404
+    assert _get(client, server, "/execution/%3Cb%3E").status_code == 400
 
 
 def test_templates_have_no_inline_script_or_style() -> None:
