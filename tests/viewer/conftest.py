@@ -8,6 +8,7 @@ downloaded at test time (Selenium Manager is never asked: the driver's path is g
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 GUARD_SECONDS = 120  # hang guard for waits in the browser, not a performance threshold
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+# The browser tests always take their screenshots; into docs/ (tracked files) only when asked.
+SCREENSHOTS_TO_DOCS = "IMGPIPE_VIEWER_SCREENSHOTS"
 
 # Two workflows that hold an execution RUNNING for as long as a test needs (Conductor WAIT tasks,
 # registered through Conductor's API on the same port, as a user of the seeds would).
@@ -63,6 +66,14 @@ def server() -> Iterator[LocalServer]:
                 == 200
             )
         yield served
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """docs/ with IMGPIPE_VIEWER_SCREENSHOTS=1 (docs/local.md shows them), else a temporary directory."""
+    if os.environ.get(SCREENSHOTS_TO_DOCS) == "1":
+        return DOCS
+    return tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@
 Start the dynamic fork from the page with an uploaded image and watch it succeed, open a state's
 output, see the nine renditions; watch a running execution turn green by itself; stop one; a
 failed execution opens on its failing state with the worker's typed error; a hostile object key and
-error cause render as text. Screenshots of the pages go to docs/ (docs/local.md shows them).
+error cause render as text. Screenshots of the pages: IMGPIPE_VIEWER_SCREENSHOTS=1 writes them to docs/
+(docs/local.md shows them).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from imgpipe.local.server import LocalServer
-from tests.viewer.conftest import DOCS, GUARD_SECONDS, WAIT_LONG, WAIT_SHORT
+from tests.viewer.conftest import GUARD_SECONDS, WAIT_LONG, WAIT_SHORT
 
 pytestmark = pytest.mark.slow
 
@@ -82,12 +83,13 @@ def _start_from_page(
     return str(driver.current_url)
 
 
-def _screenshot(driver: Any, name: str) -> None:
+def _screenshot(driver: Any, directory: Path, name: str) -> None:
     """The whole page, for docs/local.md."""
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1400, min(max(int(height), 1000), 1800))
     driver.execute_script("window.scrollTo(0, 0)")
-    driver.save_screenshot(str(DOCS / name))
+    driver.save_screenshot(str(directory / name))
+    assert (directory / name).stat().st_size > 0
     driver.set_window_size(1400, 1000)
 
 
@@ -121,7 +123,7 @@ def test_index_lists_the_workflows_with_their_source_type_and_diagram(
 
 
 def test_start_the_dynamic_fork_from_the_page_and_see_its_nine_renditions(
-    server: LocalServer, browser: Any, tmp_path: Path
+    server: LocalServer, browser: Any, tmp_path: Path, screenshots: Path
 ) -> None:
     _start_from_page(browser, server, DYNAMIC_FORK, image=_image(tmp_path / "photo.png"))
     _wait(browser, lambda d: _status(d) == "SUCCEEDED", "the execution did not turn SUCCEEDED")
@@ -162,10 +164,10 @@ def test_start_the_dynamic_fork_from_the_page_and_see_its_nine_renditions(
     )
     download = browser.find_elements(By.CSS_SELECTOR, "figure.rendition a.download")[0].get_attribute("href")
     assert download.endswith("?download=1")
-    _screenshot(browser, "viewer-execution.png")
-    browser.find_element(By.ID, "renditions").screenshot(str(DOCS / "viewer-renditions.png"))
+    _screenshot(browser, screenshots, "viewer-execution.png")
+    browser.find_element(By.ID, "renditions").screenshot(str(screenshots / "viewer-renditions.png"))
     browser.get(f"{server.endpoint_url}/")
-    _screenshot(browser, "viewer-index.png")
+    _screenshot(browser, screenshots, "viewer-index.png")
     row = browser.find_element(By.CSS_SELECTOR, "#execution-list tr.execution")
     assert row.get_attribute("data-status") == "SUCCEEDED"  # newest first
     assert row.find_elements(By.TAG_NAME, "td")[1].text == DYNAMIC_FORK
@@ -193,7 +195,7 @@ def test_stop_a_running_execution_from_the_page(server: LocalServer, browser: An
 
 
 def test_a_failed_execution_opens_on_the_failing_state_and_its_typed_error(
-    server: LocalServer, browser: Any
+    server: LocalServer, browser: Any, screenshots: Path
 ) -> None:
     missing = f"s3://{server.engine.deployment.input_bucket}/local-runs/{HOSTILE}-missing.png"
     workflow_input = {
@@ -215,7 +217,7 @@ def test_a_failed_execution_opens_on_the_failing_state_and_its_typed_error(
     )
     assert "status-FAILED" in _classes(_node(browser, "image_convert_resize_ref"))
     assert "status-NOT_STARTED" in _classes(_node(browser, "upload_toS3_ref"))
-    _screenshot(browser, "viewer-failed.png")
+    _screenshot(browser, screenshots, "viewer-failed.png")
     # the hostile key is in the input, the state's input and (maybe) the cause: text, never markup
     assert HOSTILE in browser.find_element(By.ID, "execution-input").text
     assert not browser.find_elements(By.CSS_SELECTOR, "img[src='x']")
