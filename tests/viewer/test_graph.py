@@ -126,3 +126,24 @@ def test_long_labels_are_shortened_with_the_full_name_kept() -> None:
     assert node.key == name
     assert node.display_label.endswith("…")
     assert len(node.display_label) * 7 <= node.w
+
+
+def test_the_pages_assets_are_package_data() -> None:
+    """Templates, script and styles ship in the package (the viewer works offline, from a wheel)."""
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "imgpipe"
+    ]
+    assets = [
+        path.relative_to(root / "imgpipe").as_posix()
+        for folder in ("templates", "static")
+        for path in (root / "imgpipe" / "viewer" / folder).iterdir()
+    ]
+    assert {"viewer/static/viewer.js", "viewer/static/viewer.css", "viewer/templates/execution.html"} <= set(
+        assets
+    )
+    for asset in assets:
+        assert any(fnmatch.fnmatch(asset, pattern) for pattern in patterns), asset
