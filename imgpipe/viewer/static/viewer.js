@@ -133,7 +133,11 @@
     document.querySelectorAll("[data-select-node]").forEach(function (link) {
       link.addEventListener("click", function () { if (link.dataset.selectNode) showDetails(statusUrl, link.dataset.selectNode); });
     });
-    if (body.dataset.failingNode) showDetails(statusUrl, body.dataset.failingNode);
+    if (body.dataset.failingNode) {
+      const failing = document.querySelector('svg.graph g.node[data-node="' + CSS.escape(body.dataset.failingNode) + '"]');
+      if (failing) failing.scrollIntoView({ block: "center", inline: "center" });
+      showDetails(statusUrl, body.dataset.failingNode);
+    }
 
     if (initial !== "RUNNING" && initial !== "PENDING_REDRIVE") return;
     function poll() {
