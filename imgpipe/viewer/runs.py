@@ -3,7 +3,8 @@
 One `StateRun` per StateEntered event (a state inside a Map runs once per iteration): its input,
 output, error and cause, task attempts and timings. Events are tied to their run by following
 previousEventId back to the StateEntered event, as Step Functions links them; the events that end a
-Map or Parallel state follow its last branch event, so they are tied to the container instead.
+Map or Parallel state, or start a Map item, follow the last event of a branch or of another item, so
+they are tied to their container by name instead.
 Node statuses for the graph are the runs of a node's states taken together.
 """
 
@@ -158,7 +159,8 @@ class _Links:
             kind = str(self.by_id[current].get("type", ""))
             if kind.endswith("StateEntered"):
                 return True, current
-            if kind in CONTAINER_END:
+            if kind in CONTAINER_END or kind == "MapIterationStarted":
+                # these follow the last event of a branch or of another item, not their container
                 return True, self._container_of(current)
             return False, None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,13 +14,14 @@ from PIL import Image
 from imgpipe.local.engine import LocalAws
 from imgpipe.viewer import runs
 from imgpipe.viewer.graph import state_machine_graph
+from tests.viewer.conftest import GUARD_SECONDS
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[LocalAws]:
-    with LocalAws(time_scale=0.0) as aws:
+    with LocalAws(time_scale=1.0) as aws:  # Waits as written: one test holds a Map item running
         yield aws
 
 
@@ -131,3 +133,60 @@ def test_a_sub_workflow_item_names_its_child_execution(engine: LocalAws) -> None
     for child in children:
         assert ":execution:imgpipe-image_resize_upload:" in child
         assert engine.sfn.describe_execution(executionArn=child)["status"] == "SUCCEEDED"
+
+
+def test_a_running_map_counts_its_iterations_done_and_running(engine: LocalAws) -> None:
+    definition = {
+        "StartAt": "items",
+        "States": {
+            "items": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "StartAt": "slow?",
+                    "States": {
+                        "slow?": {
+                            "Type": "Choice",
+                            "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "hold"}],
+                            "Default": "done",
+                        },
+                        "hold": {"Type": "Wait", "Seconds": 3600, "Next": "done"},
+                        "done": {"Type": "Pass", "End": True},
+                    },
+                },
+                "End": True,
+            }
+        },
+    }
+    arn = engine.sfn.create_state_machine(
+        name="viewer-running-map",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/x",
+    )["stateMachineArn"]
+    execution = engine.sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": [1, 2, 3]}))[
+        "executionArn"
+    ]
+    graph = state_machine_graph(definition)
+    deadline = time.monotonic() + GUARD_SECONDS
+    while True:
+        history = engine.history(execution)
+        if sum(e["type"] == "MapIterationSucceeded" for e in history) == 2 and any(
+            e["type"] == "WaitStateEntered" for e in history
+        ):
+            break
+        assert time.monotonic() < deadline, "the two quick items did not finish"
+        time.sleep(0.05)
+    found = runs.state_runs(history, "RUNNING")
+    nodes = runs.node_statuses(found, graph.node_of)
+    assert nodes[graph.node_of["items"]]["iterations"] == {"total": 3, "done": 2, "running": 1, "failed": 0}
+    assert nodes[graph.node_of["items"]]["status"] == runs.RUNNING
+    assert nodes[graph.node_of["hold"]]["status"] == runs.RUNNING
+    assert [run.iteration for run in found if run.state == "hold"] == [1]
+    assert nodes[graph.node_of["done"]]["counts"] == {runs.SUCCEEDED: 2}
+    engine.sfn.stop_execution(executionArn=execution)
+    described = engine.wait(execution)
+    # AWS ends a stopped execution ABORTED; moto 5.2.5 ends this one FAILED (its Map raises on the
+    # aborted item): either way the held item is no longer shown running
+    assert described["status"] in ("ABORTED", "FAILED")
+    stopped = runs.state_runs(engine.history(execution), described["status"])
+    assert {run.status for run in stopped if run.state == "hold"} == {runs.ABORTED}
