@@ -29,8 +29,10 @@ from imgpipe.viewer import runs as state_runs
 from imgpipe.viewer.graph import StateMachineGraph, state_machine_graph
 
 EXECUTIONS_PER_MACHINE = 100  # one ListExecutions page per state machine (its maximum is 1000)
+EXECUTIONS_SHOWN = 50  # rows of `/`, each read once (GetExecutionHistory) for its transitions
 SEED_INPUT = Path(__file__).resolve().parents[1] / "samples" / "demo-input.json"  # seed 003's input
 CACHED_EXECUTIONS = 256  # ended executions whose history and renditions are kept in memory
+CACHED_TRANSITIONS = 10_000  # transition counts of ended executions (an int each)
 
 
 class ViewerError(Exception):
@@ -131,6 +133,7 @@ class ViewerBackend:
         self.config = config or DeploymentConfig.from_cdk_json()
         self._lock = threading.Lock()
         self._ended: OrderedDict[str, ExecutionView] = OrderedDict()
+        self._transitions: OrderedDict[str, int] = OrderedDict()
         self._running_graphs: OrderedDict[str, tuple[dict[str, Any], StateMachineGraph]] = OrderedDict()
         self._downloads = tempfile.TemporaryDirectory(prefix="imgpipe-viewer-")
         self._sources = _conductor_sources()
@@ -279,11 +282,21 @@ class ViewerBackend:
                 for item in listed
             )
         found.sort(key=lambda e: (e.start, e.arn), reverse=True)
-        for summary in found:
-            cached = self._ended.get(summary.arn)
-            events = cached.events if cached is not None else execution_history(self.sfn, summary.arn)
-            summary.transitions = results.transitions(events)
-        return found, unlisted
+        shown = found[:EXECUTIONS_SHOWN]
+        for summary in shown:
+            with self._lock:
+                counted = self._transitions.get(summary.arn)
+            if counted is None:
+                counted = results.transitions(execution_history(self.sfn, summary.arn))
+                if summary.status in TERMINAL:  # an ended history no longer changes
+                    with self._lock:
+                        self._transitions[summary.arn] = counted
+                        while len(self._transitions) > CACHED_TRANSITIONS:
+                            self._transitions.popitem(last=False)
+            summary.transitions = counted
+        if len(found) > len(shown):
+            unlisted.append(f"{len(found) - len(shown)} older executions (filter by workflow or status)")
+        return shown, unlisted
 
     def resolve(self, name_or_arn: str) -> str:
         """An execution ARN from an ARN (as given: `execution` checks it exists) or an execution name

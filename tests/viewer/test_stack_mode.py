@@ -180,3 +180,32 @@ def test_a_state_machine_whose_executions_cannot_be_listed_is_named_not_fatal(se
     assert {e.workflow for e in executions} <= {"image_convert_resize"}
     [note] = unlisted
     assert note.startswith("gone_workflow: ")
+
+
+def test_the_index_reads_the_newest_executions_only(server: LocalServer) -> None:
+    """Each row costs a GetExecutionHistory (its transitions): the page shows the newest, says so."""
+    from imgpipe.viewer.backend import EXECUTIONS_SHOWN, Stack, ViewerBackend
+
+    machine = server.engine.sfn.create_state_machine(
+        name="viewer-many",
+        definition=json.dumps({"StartAt": "p", "States": {"p": {"Type": "Pass", "End": True}}}),
+        roleArn="arn:aws:iam::123456789012:role/x",
+    )["stateMachineArn"]
+    started = [
+        server.engine.sfn.start_execution(stateMachineArn=machine, name=f"run-{n:03d}")["executionArn"]
+        for n in range(EXECUTIONS_SHOWN + 2)
+    ]
+    for arn in started:
+        server.engine.wait(arn)
+    stack = Stack(
+        region=server.engine.region, input_bucket=None, output_bucket=None, state_machine_arns=(machine,)
+    )
+    backend = ViewerBackend.for_endpoint(server.endpoint_url, stack)
+    try:
+        shown, notes = backend.executions()
+    finally:
+        backend.close()
+    assert len(shown) == EXECUTIONS_SHOWN
+    assert {e.arn for e in shown} <= set(started)
+    assert all(e.transitions == 1 for e in shown)  # one Pass state entered
+    assert notes == ["2 older executions (filter by workflow or status)"]
