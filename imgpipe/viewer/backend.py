@@ -132,6 +132,7 @@ class ViewerBackend:
         self.stack = stack
         self.config = config or DeploymentConfig.from_cdk_json()
         self._lock = threading.Lock()
+        self._collecting = threading.Lock()
         self._ended: OrderedDict[str, ExecutionView] = OrderedDict()
         self._transitions: OrderedDict[str, int] = OrderedDict()
         self._running_graphs: OrderedDict[str, tuple[dict[str, Any], StateMachineGraph]] = OrderedDict()
@@ -341,11 +342,15 @@ class ViewerBackend:
             histories = runner.collect_histories(self.sfn, arn)
             view.failure = runner.deepest_failure(self.sfn, histories, arn)
         if view.ended:
-            self._collect_renditions(view, arn)
-            with self._lock:
-                self._ended[arn] = view
-                while len(self._ended) > CACHED_EXECUTIONS:
-                    self._ended.popitem(last=False)
+            with self._collecting:  # two requests for a just-ended execution download it once
+                with self._lock:
+                    if arn in self._ended:
+                        return self._ended[arn]
+                self._collect_renditions(view, arn)
+                with self._lock:
+                    self._ended[arn] = view
+                    while len(self._ended) > CACHED_EXECUTIONS:
+                        self._ended.popitem(last=False)
         return view
 
     def _graph(self, described: dict[str, Any]) -> tuple[dict[str, Any], StateMachineGraph]:

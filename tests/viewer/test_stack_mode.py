@@ -6,6 +6,7 @@ with credentials from the environment). It cannot be tested against AWS here: do
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import threading
@@ -209,3 +210,39 @@ def test_the_index_reads_the_newest_executions_only(server: LocalServer) -> None
     assert {e.arn for e in shown} <= set(started)
     assert all(e.transitions == 1 for e in shown)  # one Pass state entered
     assert notes == ["2 older executions (filter by workflow or status)"]
+
+
+def test_two_requests_for_a_just_ended_execution_download_its_renditions_once(server: LocalServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+
+    from imgpipe.viewer.backend import Stack, ViewerBackend
+
+    source = server.engine.deployment.input_bucket
+    buffer = io.BytesIO()
+    Image.linear_gradient("L").resize((50, 40)).convert("RGB").save(buffer, "PNG")
+    server.engine.s3.put_object(Bucket=source, Key="local-runs/viewer/twice.png", Body=buffer.getvalue())
+    arn = server.engine.start_execution(
+        "image_multiple_convert_resize",
+        {
+            "fileLocation": f"s3://{source}/local-runs/viewer/twice.png",
+            "outputFormats": ["png", "webp"],
+            "outputSizes": [{"width": 20, "height": 20}],
+        },
+    )
+    assert server.engine.wait(arn)["status"] == "SUCCEEDED"
+    stack = Stack(
+        region=server.engine.region, input_bucket=source, output_bucket=server.engine.deployment.output_bucket
+    )
+    backend = ViewerBackend.for_endpoint(server.endpoint_url, stack)
+    downloads: list[str] = []
+    backend.s3.meta.events.register("before-call.s3.GetObject", lambda **_: downloads.append("get"))
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            first, second = pool.map(backend.execution, [arn, arn])
+    finally:
+        backend.close()
+    assert first is second
+    assert len(first.renditions) == 2
+    assert len(downloads) == 2
