@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # This machine has Node 20, which jsii calls end-of-life (it still works); 22 or 24 are recommended.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install lock test lint check demo serve reliability bench synth translate verify-bundle clean
+.PHONY: install lock browser test lint check demo serve reliability bench synth translate verify-bundle clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,14 @@ lock: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --require-hashes uv packaging -c $(LOCK)
 	$(BIN)/python -m infra.lock write
 
+## browser: Debian's headless Chromium and its driver, for the viewer's browser tests (tests/viewer)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
 ## test: the whole suite (unit, workflow executions in moto, CDK synth assertions, cdk-nag, cfn-lint)
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 ## lint: ruff and mypy

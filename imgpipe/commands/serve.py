@@ -49,6 +49,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "as on Lambda, so the endpoint never reads this machine's files)",
     )
     parser.add_argument("--json", action="store_true", help="print the endpoint description as one JSON line")
+    deployed = parser.add_argument_group(
+        "a deployed stack", "serve only the execution viewer, over a stack deployed with cdk deploy"
+    )
+    deployed.add_argument("--stack-name", help="read this CloudFormation stack with your AWS credentials")
+    deployed.add_argument("--region", help="the stack's region (default: from the environment)")
+    deployed.add_argument(
+        "--endpoint-url", help="another Step Functions, S3 and CloudFormation endpoint than AWS's"
+    )
+    deployed.add_argument("--read-only", action="store_true", help="no start or stop from the page")
     parser.set_defaults(func=serve_command)
 
 
@@ -69,11 +78,16 @@ def serve_command(
     if files_root is not None and not files_root.is_dir():
         print(f"imgpipe serve: --files-root {files_root}: not a directory", file=sys.stderr)
         return EXIT_USAGE
+    stop = stop or threading.Event()
+    if getattr(args, "stack_name", None):
+        from imgpipe.viewer.standalone import serve_stack
+
+        _stop_on_sigterm(stop)
+        return serve_stack(args, stop=stop, on_ready=on_ready)
     from imgpipe.local import logs
     from imgpipe.local.engine import EngineError
     from imgpipe.local.server import LocalServer
 
-    stop = stop or threading.Event()
     out = sys.stdout
     _stop_on_sigterm(stop)
     try:
@@ -113,6 +127,7 @@ def _announce(info: Any, args: argparse.Namespace, out: Any) -> None:
         f"  input bucket   {info.input_bucket}  (uploads under {info.input_prefix!r} trigger the workflow)",
         f"  output bucket  {info.output_bucket}",
         f"  Conductor API  {info.conductor_api_url}  (the seeds' curl commands: docs/local.md)",
+        f"  viewer         {info.endpoint_url}/  (workflows, executions; /execution/<id>)",
         "  state machines",
         *(f"    {arn}" for arn in info.state_machines.values()),
         f"  try: aws --endpoint-url {info.endpoint_url} s3 cp photo.jpg "

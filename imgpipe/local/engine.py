@@ -20,7 +20,7 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -520,6 +520,18 @@ def execution_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
         token = page.get("nextToken")
         if not token:
             return events
+
+
+def existing_execution(sfn: Any, candidate_arns: Iterable[str]) -> str | None:
+    """The first of these execution ARNs that exists at the endpoint (an execution known by name only
+    is one of `<state machine>:<name>`)."""
+    for arn in candidate_arns:
+        try:
+            sfn.describe_execution(executionArn=arn)
+        except sfn.exceptions.ExecutionDoesNotExist:
+            continue
+        return arn
+    return None
 
 
 def iter_new_events(sfn: Any, execution_arn: str, seen: int) -> Iterator[dict[str, Any]]:

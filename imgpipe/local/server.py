@@ -3,7 +3,8 @@
 ``ThreadedMotoServer`` serves the same in-process moto backends that ``LocalAws`` populates, in the
 same process, so every seam applies to requests that arrive over HTTP: a PutObject into the input
 bucket triggers the workflow, StartExecution runs the translated ASL with the real handlers. Unsigned
-requests under ``/api/`` and ``/execution/`` are Conductor's REST API (``conductor_api``), on the same port.
+requests under ``/api/`` are Conductor's REST API (``conductor_api``), and ``/`` and ``/execution/<id>``
+the execution viewer (``imgpipe.viewer``), on the same port.
 
 Usage::
 
@@ -25,6 +26,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from imgpipe.config import DeploymentConfig
 from imgpipe.local import conductor_api
 from imgpipe.local.engine import LocalAws
+from imgpipe.viewer.app import ViewerApp
 
 LOOPBACK = "127.0.0.1"
 
@@ -70,13 +72,15 @@ class LocalServer:
         self._port = port
         self._server: _ThreadedServer | None = None
         self.info: ServerInfo | None = None
+        self.viewer = ViewerApp()
 
     def __enter__(self) -> LocalServer:
         _check_port_free(self._host, self._port)
         self.engine.__enter__()
         try:
             aws = DomainDispatcherApplication(create_backend_app)
-            app = conductor_api.ConductorDispatcher(conductor_api.create_app(self.engine), aws)
+            conductor = conductor_api.ConductorDispatcher(conductor_api.create_app(self.engine), aws)
+            app = self.viewer.mount(conductor)
             server = _ThreadedServer(self._host, self._port, app)
         except BaseException:
             self.engine.__exit__(None, None, None)
@@ -93,6 +97,7 @@ class LocalServer:
             state_machines=dict(deployment.state_machine_arns),
             conductor_api_url=f"http://{host}:{port}/api",
         )
+        self.viewer.attach_local(self.engine, host, port)
         return self
 
     @property
@@ -106,6 +111,7 @@ class LocalServer:
             if self._server is not None:
                 self._server.stop()
                 self._server = None
+            self.viewer.close()
         finally:
             self.engine.__exit__(*exc_info)
 

@@ -16,9 +16,12 @@ GUARD_SECONDS = 120  # hang guard for start and stop, not a performance threshol
 
 
 @contextmanager
-def serve_in_thread(logs: Path) -> Iterator[tuple[Any, threading.Event, threading.Thread]]:
-    """Yield (ServerInfo, stop event, thread); on exit stop the server and check it ended cleanly."""
-    args = argparse.Namespace(port=0, time_scale=0.0, logs=logs, json=True)
+def serve_in_thread(
+    logs: Path | None, args: argparse.Namespace | None = None
+) -> Iterator[tuple[Any, threading.Event, threading.Thread]]:
+    """Yield (ServerInfo, stop event, thread); on exit stop the server and check it ended cleanly.
+    `args`: other `imgpipe serve` arguments than the local engine's defaults."""
+    args = args or argparse.Namespace(port=0, time_scale=0.0, logs=logs, json=True)
     stop = threading.Event()
     ready: list[Any] = []
     result: list[int] = []
