@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from imgpipe.local.conductor_status import RunMetadata, workflow_document
+from lambdas.conductor.status import RunMetadata, workflow_document
 from imgpipe.local.engine import LocalAws, default_handler
 from lambdas.core.errors import StorageThrottledError
 
