@@ -26,60 +26,23 @@ from imgpipe.config import WORKER_TASKS
 from imgpipe.local.engine import EngineError, LocalAws
 from imgpipe.local.workflows import MAX_DEFINITION_BYTES
 from lambdas.conductor import executions as conductor
+from lambdas.conductor.bodies import parse_json_body
 from lambdas.conductor.endpoints import UNSUPPORTED as WORKFLOW_UNSUPPORTED
 from lambdas.conductor.endpoints import unsupported_message
 from lambdas.conductor.errors import ConductorError, not_found, refused
 from lambdas.conductor.executions import MAX_EXECUTION_INPUT_BYTES, WorkflowTarget, checked_name
 
-MAX_JSON_DEPTH = 64  # Conductor definitions nest forks, cases and loops a few levels; never 64
 CONDUCTOR_PATHS = ("/api/", "/execution/")
 
 
 # --- hostile input ---------------------------------------------------------------------------------
-def json_depth(text: str) -> int:
-    """How deeply a JSON text nests, read without parsing (json.loads recurses and could overflow)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
 def read_json_body(limit: int, *, empty: Any = None) -> Any:
-    """The request body as JSON, refused (400/413) when too large, too deep or not JSON."""
+    """The request body as JSON (lambdas.conductor.bodies), refused before reading when the declared
+    length is already over ``limit``."""
     length = request.content_length
     if length is not None and length > limit:
         raise ConductorError(413, f"request body is {length} bytes; at most {limit} are accepted here")
-    raw = request.get_data(cache=False)
-    if len(raw) > limit:
-        raise ConductorError(413, f"request body is larger than {limit} bytes")
-    if not raw.strip():
-        if empty is not None:
-            return Response(status=200)
-        refused([{"path": "body", "message": "a JSON body is required"}])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        refused([{"path": "body", "message": "the body is not UTF-8 text"}])
-    if json_depth(text) > MAX_JSON_DEPTH:
-        refused([{"path": "body", "message": f"JSON nested deeper than {MAX_JSON_DEPTH} levels"}])
-    try:
-        return json.loads(text)
-    except ValueError as error:
-        refused([{"path": "body", "message": f"not JSON: {error}"}])
+    return parse_json_body(request.get_data(cache=False), limit, empty=empty)
 
 
 def _value_at(document: Any, location: str) -> str | None:

@@ -16,14 +16,13 @@ from PIL import Image
 
 from imgpipe.local.conductor_api import (
     MAX_EXECUTION_INPUT_BYTES,
-    MAX_JSON_DEPTH,
     UNSUPPORTED,
     ConductorDispatcher,
     create_app,
     is_aws_request,
-    json_depth,
 )
 from imgpipe.local.engine import LocalAws
+from lambdas.conductor.bodies import MAX_JSON_DEPTH, json_depth
 
 SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
 GUARD_SECONDS = 120  # hang guard for polling, not a performance threshold
