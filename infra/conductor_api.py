@@ -109,6 +109,17 @@ def environment_bytes(environment: Mapping[str, str]) -> int:
     return sum(len(variable.encode()) + len(value.encode()) for variable, value in environment.items())
 
 
+def check_environment_size(environment: Mapping[str, str]) -> int:
+    """The environment's size, or a synth error when Lambda would refuse it at deploy."""
+    size = environment_bytes(environment)
+    if size > LAMBDA_ENVIRONMENT_BYTES:
+        raise ValueError(
+            f"the {FUNCTION} function's environment would be up to {size} bytes, over Lambda's "
+            f"{LAMBDA_ENVIRONMENT_BYTES}: too many workflows or tasks for {WORKFLOWS_VARIABLE}"
+        )
+    return size
+
+
 class ConductorApi(Construct):
     """The HTTP API, its stage, its access logs and the function behind it."""
 
@@ -135,15 +146,8 @@ class ConductorApi(Construct):
         }
         # The ARNs are tokens until deploy: the check counts each at its longest.
         longest = {name: LONGEST_ARN_PREFIX + config.state_machine_name(name) for name in state_machines}
-        size = environment_bytes(
-            environment
-            | {WORKFLOWS_VARIABLE: workflows_variable(deployed_workflows(project, longest, express))}
-        )
-        if size > LAMBDA_ENVIRONMENT_BYTES:
-            raise ValueError(
-                f"the {FUNCTION} function's environment would be up to {size} bytes, over Lambda's "
-                f"{LAMBDA_ENVIRONMENT_BYTES}: too many workflows or tasks for {WORKFLOWS_VARIABLE}"
-            )
+        at_longest = workflows_variable(deployed_workflows(project, longest, express))
+        self.environment_bytes = check_environment_size(environment | {WORKFLOWS_VARIABLE: at_longest})
         self.function = self._function(config, environment, layer, target)
         self._grant(state_machines, express)
         self.access_logs = owned_log_group(

@@ -11,7 +11,12 @@ import pytest
 from aws_cdk import Validations
 
 from infra import synthesized
-from infra.conductor_api import ACCESS_LOG_FORMAT, LAMBDA_ENVIRONMENT_BYTES, environment_bytes
+from infra.conductor_api import (
+    ACCESS_LOG_FORMAT,
+    LAMBDA_ENVIRONMENT_BYTES,
+    check_environment_size,
+    environment_bytes,
+)
 from lambdas.conductor_api.environment import WORKFLOWS_VARIABLE, ConductorApiSettings
 
 pytestmark = pytest.mark.slow
@@ -153,7 +158,12 @@ def test_the_environment_names_every_workflow_and_fits_lambdas_quota(synth_condu
         "image_multiple_convert_resize_fork_ref",
         "image_multiple_convert_resize_join_ref",
     ]
-    assert environment_bytes(environment) < LAMBDA_ENVIRONMENT_BYTES
+    # Deployed size, and the bound synth checked with every ARN at its longest.
+    assert (
+        environment_bytes(environment)
+        <= synth.stack.conductor_api.environment_bytes
+        < LAMBDA_ENVIRONMENT_BYTES
+    )
     assert environment["POWERTOOLS_SERVICE_NAME"] == "conductor_api"
     assert _function(synth)["Timeout"] < 30  # API Gateway's integration timeout (HTTP API quotas)
     assert WORKFLOWS_VARIABLE in variables
@@ -168,3 +178,12 @@ def test_nag_passes_with_the_api_and_acknowledges_exact_resources(synth_conducto
     executions = [r for r in acknowledged if ":execution:" in r]
     assert len(executions) == len(_api(synth_conductor_api).execution_arns) == 5
     assert "AwsSolutions-IAM5" not in acknowledged
+
+
+def test_an_environment_over_lambdas_4_kb_fails_synth_naming_the_variable():
+    fits = {"CONDUCTOR_WORKFLOWS": "x" * (LAMBDA_ENVIRONMENT_BYTES - len("CONDUCTOR_WORKFLOWS"))}
+    assert check_environment_size(fits) == LAMBDA_ENVIRONMENT_BYTES
+    with pytest.raises(
+        ValueError, match="over Lambda's 4096: too many workflows or tasks for CONDUCTOR_WORKFLOWS"
+    ):
+        check_environment_size(fits | {"A": "b"})
