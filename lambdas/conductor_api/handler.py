@@ -56,8 +56,13 @@ def _text(value: str) -> Response:
 
 
 def _error(error: ConductorError) -> Response:
+    # A 405 names the methods the resource allows: none here (RFC 9110, 15.5.6 and 10.2.1).
+    headers = {"Allow": ""} if error.status == 405 else None
     return Response(
-        status_code=error.status, content_type=content_types.APPLICATION_JSON, body=json.dumps(error.body())
+        status_code=error.status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(error.body()),
+        headers=headers,
     )
 
 
@@ -139,6 +144,17 @@ def conductor_error(error: ConductorError) -> Response:
     if error.status >= 500:
         logger.error("Conductor API failed", extra={"status": error.status, "reason": error.message})
     return _error(error)
+
+
+@app.exception_handler(Exception)
+def unexpected(error: Exception) -> Response:
+    """Anything else: logged with its traceback, answered as Conductor's ErrorResponse naming only
+    the error's type and the request id (the details stay in the function's log)."""
+    logger.exception("Conductor API call failed")
+    metrics.add_metric(name="ConductorApiErrors", unit=MetricUnit.Count, value=1)
+    request_id = app.lambda_context.aws_request_id if app.lambda_context else "unknown"
+    message = f"{type(error).__name__} (request {request_id}); see the function's log"
+    return _error(ConductorError(500, message))
 
 
 @app.not_found
