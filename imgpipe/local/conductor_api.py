@@ -2,8 +2,9 @@
 
 The seed tutorials drive Conductor with curl; these routes answer the same calls on `imgpipe serve`'s
 port. Definitions are validated and translated by the project's translator and deployed as state
-machines of the local engine; executions are started, read, stopped and redriven with the same Step
-Functions API calls the CLI makes, so the state machines stay the only record of a run. Errors have
+machines of the local engine; executions are started, read, stopped and redriven by the code the
+AWS function runs (lambdas/conductor: the same Step Functions API calls, the same status document),
+so the state machines stay the only record of a run. Errors have
 Conductor's `ErrorResponse` shape (`status`, `message`, `validationErrors: [{path, message,
 invalidValue}]`), a refused definition carries the translator's diagnostics, and the endpoints that
 have no Step Functions counterpart answer 501 saying why (docs/local.md, "Conductor's REST API").
