@@ -290,6 +290,11 @@ def test_hostile_and_wrong_requests_are_refused_naming_the_field(api):
     assert "deployed: image_convert_resize" in _json(unknown)["message"]
     no_such_id = api.call("conductor_api_status", path=f"/api/workflow/{uuid.uuid4()}")
     assert no_such_id["statusCode"] == 404
+    # No body: the input is empty (the start succeeds; the workflow then reports what is missing).
+    empty = api.call("conductor_api_start", body="")
+    assert empty["statusCode"] == 200, empty["body"]
+    arn = api.execution_arn("image_convert_resize", empty["body"])
+    assert json.loads(api.engine.sfn.describe_execution(executionArn=arn)["input"]) == {}
     # A base64-encoded body (API Gateway encodes bodies it does not take for text) is read the same.
     assert uuid.UUID(api.call("conductor_api_start", body=_seed_body(api), base64_body=True)["body"])
 
