@@ -48,11 +48,13 @@ LAMBDA_ENVIRONMENT_BYTES = 4096
 LONGEST_ARN_PREFIX = "arn:aws-iso-b:states:ap-southeast-5:123456789012:stateMachine:"
 # Conductor's start/status/terminate/retry calls; everything else under /api reaches the function
 # through the proxy route, which answers 405 (registration), 501 (no Step Functions counterpart) or 404.
+# One variable name per level: API Gateway refuses routes with different variables at the same level
+# ("has a conflicting variable on the same hierarchical level", ConflictException), so `{workflow}` is
+# the name in a start and the workflow id elsewhere (the function reads the path itself).
 ROUTES: tuple[tuple[str, tuple[apigw.HttpMethod, ...]], ...] = (
     ("/api/workflow", (apigw.HttpMethod.POST,)),
-    ("/api/workflow/{name}", (apigw.HttpMethod.POST,)),
-    ("/api/workflow/{workflowId}", (apigw.HttpMethod.GET, apigw.HttpMethod.DELETE)),
-    ("/api/workflow/{workflowId}/retry", (apigw.HttpMethod.POST,)),
+    ("/api/workflow/{workflow}", (apigw.HttpMethod.POST, apigw.HttpMethod.GET, apigw.HttpMethod.DELETE)),
+    ("/api/workflow/{workflow}/retry", (apigw.HttpMethod.POST,)),
     ("/api/{proxy+}", (apigw.HttpMethod.ANY,)),
 )
 # One JSON line per request (HTTP API access-log variables:

@@ -51,13 +51,21 @@ def test_every_route_is_iam_authorized(synth_conductor_api):
     routes = synth_conductor_api.of_type("AWS::ApiGatewayV2::Route")
     assert {r["Properties"]["RouteKey"] for r in routes.values()} == {
         "POST /api/workflow",
-        "POST /api/workflow/{name}",
-        "GET /api/workflow/{workflowId}",
-        "DELETE /api/workflow/{workflowId}",
-        "POST /api/workflow/{workflowId}/retry",
+        "POST /api/workflow/{workflow}",
+        "GET /api/workflow/{workflow}",
+        "DELETE /api/workflow/{workflow}",
+        "POST /api/workflow/{workflow}/retry",
         "ANY /api/{proxy+}",
     }
     assert {r["Properties"]["AuthorizationType"] for r in routes.values()} == {"AWS_IAM"}
+    # API Gateway refuses two variables at the same level of a path (ConflictException).
+    variables_by_level: dict[tuple[str, ...], set[str]] = {}
+    for route in routes.values():
+        parts = route["Properties"]["RouteKey"].split(" ", 1)[1].split("/")
+        for level, part in enumerate(parts):
+            if part.startswith("{"):
+                variables_by_level.setdefault(tuple(parts[:level]), set()).add(part)
+    assert all(len(names) == 1 for names in variables_by_level.values()), variables_by_level
     (api,) = synth_conductor_api.of_type("AWS::ApiGatewayV2::Api").values()
     assert api["Properties"]["ProtocolType"] == "HTTP"
     assert not synth_conductor_api.of_type("AWS::ApiGatewayV2::Authorizer")  # IAM needs none
