@@ -48,9 +48,12 @@ LAMBDA_ENVIRONMENT_BYTES = 4096
 LONGEST_ARN_PREFIX = "arn:aws-iso-b:states:ap-southeast-5:123456789012:stateMachine:"
 # Conductor's start/status/terminate/retry calls; everything else under /api reaches the function
 # through the proxy route, which answers 405 (registration), 501 (no Step Functions counterpart) or 404.
-# One variable name per level: API Gateway refuses routes with different variables at the same level
-# ("has a conflicting variable on the same hierarchical level", ConflictException), so `{workflow}` is
-# the name in a start and the workflow id elsewhere (the function reads the path itself).
+# One variable name per level: API Gateway is reported to refuse routes with different variables at
+# the same level ("... has a conflicting variable on the same hierarchical level ...",
+# ConflictException, quoted in https://github.com/KensioSoftware/yulin/pull/307; AWS's route page,
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html, does not
+# say, and it cannot be checked without AWS), so `{workflow}` is the name in a start and the workflow
+# id elsewhere; the function reads the path itself, never the variable.
 ROUTES: tuple[tuple[str, tuple[apigw.HttpMethod, ...]], ...] = (
     ("/api/workflow", (apigw.HttpMethod.POST,)),
     ("/api/workflow/{workflow}", (apigw.HttpMethod.POST, apigw.HttpMethod.GET, apigw.HttpMethod.DELETE)),
