@@ -28,6 +28,7 @@ from constructs import Construct
 from imgpipe.config import DeploymentConfig, function_environment
 from infra.bundling import LAMBDA_PLATFORM, TargetPlatform
 from infra.code import worker_code
+from infra.monitoring import PERIOD, AlarmRule
 from infra.retention import owned_log_group
 from infra.workers import handler_path
 from infra.workflows import state_machine_type
@@ -192,6 +193,17 @@ class ConductorApi(Construct):
             value=f"{self.api.api_endpoint}/api",
             description="Conductor's REST API (IAM-signed requests: curl --aws-sigv4, docs/deploy.md)",
         )
+
+    def alarm_rules(self) -> list[AlarmRule]:
+        """`conductor-api-5xx`: the API answered a server error (the function failed, timed out or
+        answered 500, or Step Functions refused a call: 502)."""
+        return [
+            AlarmRule(
+                "conductor-api-5xx",
+                self.api.metric_server_error(period=PERIOD, statistic="Sum"),
+                "Conductor's REST API answered 5xx",
+            )
+        ]
 
     def _function(
         self,

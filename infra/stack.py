@@ -148,6 +148,8 @@ class ImgpipeStack(Stack):
                 layer=self.dependency_layer.layer,
             )
             acknowledge_conductor_api(self, self.conductor_api)
+            for rule in self.conductor_api.alarm_rules():
+                self.monitoring.add_alarm(rule)
         self._outputs(trigger_machine.state_machine_arn)
         Aspects.of(self).add(RetainedNamesAreUnique())
         acknowledge_findings(

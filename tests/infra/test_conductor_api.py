@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aws_cdk import Validations
 
+from imgpipe.config import PROJECT_ROOT
 from infra import synthesized
 from infra.conductor_api import (
     ACCESS_LOG_FORMAT,
@@ -195,3 +196,22 @@ def test_an_environment_over_lambdas_4_kb_fails_synth_naming_the_variable():
         ValueError, match="over Lambda's 4096: too many workflows or tasks for CONDUCTOR_WORKFLOWS"
     ):
         check_environment_size(fits | {"A": "b"})
+
+
+def test_server_errors_alarm_to_the_topic_and_are_documented(synth_conductor_api, synth):
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"]
+        for a in synth_conductor_api.of_type("AWS::CloudWatch::Alarm").values()
+    }
+    prefix = synth_conductor_api.config.prefix
+    alarm = alarms[f"{prefix}-conductor-api-5xx"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/ApiGateway", "5xx", "Sum")
+    api_id = synth_conductor_api.logical_id(_api(synth_conductor_api).api)
+    assert alarm["Dimensions"] == [{"Name": "ApiId", "Value": {"Ref": api_id}}]
+    assert alarm["Threshold"] == 1
+    assert alarm["TreatMissingData"] == "notBreaching"
+    topic = synth_conductor_api.logical_id(synth_conductor_api.stack.monitoring.topic)
+    assert alarm["AlarmActions"] == [{"Ref": topic}]
+    assert not [a for a in synth.of_type("AWS::CloudWatch::Alarm").values() if "conductor" in json.dumps(a)]
+    deploy = (PROJECT_ROOT / "docs" / "deploy.md").read_text()
+    assert "`conductor-api-5xx`" in deploy[deploy.index("## Alarms") :]
