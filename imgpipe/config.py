@@ -139,6 +139,17 @@ class DeploymentConfig(BaseModel):
     removalPolicy: Literal["retain", "destroy"] = "retain"
     # Subscribed to the alarm topic (SNS sends a confirmation mail first); None: no subscription.
     alarmEmail: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    # Conductor's REST API on AWS (infra/conductor_api.py): an IAM-authorized HTTP API in front of a
+    # Lambda that starts, reads, stops and redrives the deployed workflows. Off unless asked for.
+    conductorApi: bool = False
+    # Its stage's steady rate and burst (requests per second). API Gateway's account quota is 10,000
+    # RPS per Region across all APIs, 2,500 in some Regions
+    # (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html); each call here is
+    # one to a few Step Functions API calls, whose per-account token buckets the workflows share
+    # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html), so a runaway
+    # poller is throttled by API Gateway (429) long before it could throttle the workflows.
+    conductorApiRateLimit: PositiveInt = Field(25, le=10_000)
+    conductorApiBurstLimit: PositiveInt = 50
 
     @field_validator("memorySize")
     @classmethod

@@ -247,6 +247,10 @@ class Monitoring(Construct):
         ]
         return rules
 
+    def add_alarm(self, rule: AlarmRule) -> None:
+        """One more alarm to the topic, for a part of the stack created after this construct."""
+        self._alarm(rule)
+
     def _alarm(self, rule: AlarmRule) -> None:
         alarm = cloudwatch.Alarm(
             self,

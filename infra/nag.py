@@ -13,6 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
 
 from imgpipe.config import RENDER_ALL_TASK, RESIZE_TASK, UPLOAD_TASK, DeploymentConfig
+from infra.conductor_api import ConductorApi
 from infra.storage import Storage
 from infra.trigger import UploadTrigger
 from infra.workers import Workers
@@ -127,6 +128,21 @@ def acknowledge_findings(
                 "CDK's own custom resource that turns on EventBridge notifications for the input bucket "
                 "during deployment; its role is managed by aws-cdk-lib, not by this app.",
             )
+
+
+def acknowledge_conductor_api(stack: Stack, api: ConductorApi) -> None:
+    """The Conductor API function's findings: the runtime pin, X-Ray, and execution ARNs."""
+    _ack(api.function, "L1", RUNTIME_REASON)
+    role = _role(api.function)
+    _ack(role, "IAM5[Resource::*]", XRAY_REASON)
+    for executions in api.execution_arns:
+        _ack(
+            role,
+            f"IAM5[Resource::{nag_resource(stack, executions)}]",
+            "A Conductor workflow id names an execution only known at run time; DescribeExecution, "
+            "GetExecutionHistory, StopExecution and RedriveExecution are limited to the executions of "
+            "the stack's own Standard state machines, one statement resource per state machine.",
+        )
 
 
 def translated_children(workflows: Workflows, name: str) -> frozenset[str]:

@@ -14,8 +14,9 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-# Every AWS service a worker creates a client (or resource) for. lambdas/adapters/s3.py: s3.
-WORKER_AWS_SERVICES: tuple[str, ...] = ("s3",)
+# Every AWS service a worker creates a client (or resource) for. lambdas/adapters/s3.py: s3;
+# lambdas/adapters/stepfunctions.py (the Conductor API function): stepfunctions.
+WORKER_AWS_SERVICES: tuple[str, ...] = ("s3", "stepfunctions")
 
 # Model trees under the layer's `python/` directory: one sub-directory per service.
 MODEL_TREES = ("botocore/data", "boto3/data")

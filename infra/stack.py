@@ -20,8 +20,9 @@ from infra.backfill import Backfill
 from infra.bundling import DependenciesLayer
 from infra.claims import TriggerClaims
 from infra.concurrency import plan_reserved_concurrency, reservation_hints
+from infra.conductor_api import ConductorApi
 from infra.monitoring import Monitoring
-from infra.nag import acknowledge_findings
+from infra.nag import acknowledge_conductor_api, acknowledge_findings
 from infra.retention import RetainedNamesAreUnique
 from infra.storage import Storage
 from infra.trigger import UploadTrigger
@@ -134,6 +135,21 @@ class ImgpipeStack(Stack):
                 "failed-sources": self.claims.failed_sources_queue,
             },
         )
+        # Conductor's REST API over the workflows, when cdk.json asks for it (imgpipe:conductorApi).
+        self.conductor_api: ConductorApi | None = None
+        if config.conductorApi:
+            self.conductor_api = ConductorApi(
+                self,
+                "ConductorApi",
+                config=config,
+                project=project,
+                translated=translated,
+                state_machines=self.workflows.state_machines,
+                layer=self.dependency_layer.layer,
+            )
+            acknowledge_conductor_api(self, self.conductor_api)
+            for rule in self.conductor_api.alarm_rules():
+                self.monitoring.add_alarm(rule)
         self._outputs(trigger_machine.state_machine_arn)
         Aspects.of(self).add(RetainedNamesAreUnique())
         acknowledge_findings(

@@ -4,7 +4,8 @@
 of the CDK constructs: which functions exist (every `AWS::Lambda::Function` whose code is a file
 asset), their handler, runtime, architecture and memory, the directories of their code and layer
 assets (`<stack>.assets.json` maps the `S3Key` in the template to `asset.<hash>/`) and their
-environment, with the references CloudFormation resolves at deploy time replaced by local values.
+environment, with the references CloudFormation resolves at deploy time replaced by local values
+(bucket names, state machine ARNs, and the `Fn::Join`s of them).
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ def resolve_value(value: Any, resources: Mapping[str, Any], resolve_ref: Callabl
         return str(value)
     if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in resources:
         return resolve_ref(value["Ref"], resources[value["Ref"]])
+    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(resolve_value(part, resources, resolve_ref) for part in parts)
     raise AssemblyError(f"cannot resolve {json.dumps(value)} without deploying")
 
 
@@ -165,8 +169,24 @@ def bucket_name_of(logical_id: str, resource: Mapping[str, Any]) -> str:
     return f"verify-{logical_id.lower()}"[:63]
 
 
+# The account and Region a Ref to a state machine is resolved in (the bundle probe's Lambda context
+# has the same account).
+LOCAL_ACCOUNT, LOCAL_REGION = "123456789012", "us-east-1"
+
+
+def local_value_of(logical_id: str, resource: Mapping[str, Any]) -> str:
+    """What a `Ref` resolves to, for the resources a function's environment may name: a bucket's
+    name (bucket_name_of) or a state machine's ARN (its literal `StateMachineName`, else the
+    logical id)."""
+    if resource.get("Type") == "AWS::StepFunctions::StateMachine":
+        name = resource.get("Properties", {}).get("StateMachineName")
+        machine = name if isinstance(name, str) else logical_id
+        return f"arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:{machine}"
+    return bucket_name_of(logical_id, resource)
+
+
 def read_functions(
-    outdir: Path, resolve_ref: Callable[[str, dict], str] = bucket_name_of
+    outdir: Path, resolve_ref: Callable[[str, dict], str] = local_value_of
 ) -> list[SynthesizedFunction]:
     """Every asset-backed function of every stack in the assembly at `outdir`."""
     functions: list[SynthesizedFunction] = []

@@ -12,6 +12,9 @@ by this (host) Python. Checked:
 - the renderer writes every output format (JPEG from a 24 MP JPEG and from a HEIC, PNG, WebP, GIF,
   AVIF, animated GIF and WebP from animated sources), the planner plans, the publisher publishes,
   and the objects in S3 decode as what was asked;
+- the Conductor API function (`imgpipe:conductorApi`, opted in for this check: OPT_IN_FEATURES)
+  answers registration 405, an endpoint without a Step Functions counterpart 501, and a status and a
+  start 404 from the moto server's Step Functions (`AWS_ENDPOINT_URL_SFN`: its pruned model works);
 - the layer holds exactly the versions requirements.lock pins for the Lambda platform;
 - no shared library of the bundle needs a glibc symbol newer than AL2023's glibc 2.34
   (https://docs.aws.amazon.com/linux/al2023/ug/core-glibc.html).
@@ -59,6 +62,8 @@ FAKE_CREDENTIAL = "verify-bundle"  # moto accepts any credentials; nothing reach
 # A Lambda trace header with Sampled=0: the X-Ray SDK records nothing and sends nothing.
 UNSAMPLED_TRACE = "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0"
 GUEST_TIMEOUT_SECONDS = 900
+# Opt-in parts of the stack whose functions are verified too (the bundle is the same asset and layer).
+OPT_IN_FEATURES = {"imgpipe:conductorApi": True}
 
 
 class BundleVerificationError(RuntimeError):
@@ -106,7 +111,7 @@ def synthesize(outdir: Path, bytecode_python: str) -> Path:
     shutil.rmtree(outdir, ignore_errors=True)
     env = os.environ | {
         "CDK_OUTDIR": str(outdir),
-        "CDK_CONTEXT_JSON": json.dumps(json.loads(CDK_JSON.read_text())["context"]),
+        "CDK_CONTEXT_JSON": json.dumps(json.loads(CDK_JSON.read_text())["context"] | OPT_IN_FEATURES),
         INTERPRETER_ENV_VAR: bytecode_python,
     }
     done = subprocess.run(
@@ -352,6 +357,64 @@ def check_imported(results: list[dict[str, Any]], s3: Any) -> list[str]:
     return []
 
 
+CALLER = "arn:aws:iam::123456789012:user/verify-bundle"
+WORKFLOW_ID = "0b5f0a36-4d4e-4c43-9d4c-3c0e1b1f2a3b"
+
+
+def http_api_event(method: str, path: str, query: str = "", body: str = "") -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) request as the IAM-authorized route passes it on."""
+    return {
+        "version": "2.0",
+        "routeKey": "ANY /api/{proxy+}",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"content-type": "application/json", "host": "verify.execute-api.us-east-1.amazonaws.com"},
+        "queryStringParameters": dict(p.split("=", 1) for p in query.split("&")) if query else None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "verify",
+            "authorizer": {
+                "iam": {"accountId": "123456789012", "userArn": "arn:aws:iam::123456789012:user/v"}
+            },
+            "domainName": "verify.execute-api.us-east-1.amazonaws.com",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1"},
+            "requestId": "verify",
+            "routeKey": "ANY /api/{proxy+}",
+            "stage": "$default",
+            "time": "01/Dec/2026:00:00:00 +0000",
+            "timeEpoch": 1795996800000,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+# (request, the status Conductor's API answers): registration, an endpoint without a Step Functions
+# counterpart, a status and a start on the moto server (no such execution, no such state machine).
+CONDUCTOR_API_CALLS = (
+    (http_api_event("POST", "/api/metadata/workflow", body="{}"), 405),
+    (http_api_event("PUT", f"/api/workflow/{WORKFLOW_ID}/pause"), 501),
+    (http_api_event("GET", f"/api/workflow/{WORKFLOW_ID}", "includeTasks=true"), 404),
+    (
+        http_api_event("POST", "/api/workflow/image_convert_resize", "priority=0", '{"fileLocation": "x"}'),
+        404,
+    ),
+)
+
+
+def check_conductor_api(results: list[dict[str, Any]], s3: Any) -> list[str]:
+    """Each call answered with its status and Conductor's ErrorResponse body."""
+    problems = _failures(results)
+    for (event, expected), result in zip(CONDUCTOR_API_CALLS, results, strict=True):
+        if not result["ok"]:
+            continue
+        answer = result["output"]
+        body = json.loads(answer.get("body") or "{}")
+        if answer.get("statusCode") != expected or body.get("status") != expected:
+            problems.append(f"{event['rawPath']}: answered {answer.get('statusCode')} {body}")
+    return problems
+
+
 def plan_jobs(functions: list[SynthesizedFunction], sources: dict[str, Source]) -> list[Job]:
     """One job per function: its task's scenario, or an import-only job for a task without one.
     The publisher runs after the renderer, on one of its outputs (published in place) and on a source
@@ -365,6 +428,7 @@ def plan_jobs(functions: list[SynthesizedFunction], sources: dict[str, Source]) 
         "image_convert_resize": ([r.event(sources) for r in RENDITIONS], check_renditions),
         "image_multiple_convert_resize": ([plan_event], check_plan),
         "image_render_renditions": ([plan_event | {"fileLocation": sources["logo"].uri}], check_render_all),
+        "conductor_api": ([event for event, _ in CONDUCTOR_API_CALLS], check_conductor_api),
     }
     jobs = []
     for function in functions:
@@ -416,6 +480,7 @@ def guest_environment(function: SynthesizedFunction, endpoint: str) -> dict[str,
         "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIAL,
         "AWS_SESSION_TOKEN": FAKE_CREDENTIAL,
         "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ENDPOINT_URL_SFN": endpoint,
         "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",

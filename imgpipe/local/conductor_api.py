@@ -2,8 +2,9 @@
 
 The seed tutorials drive Conductor with curl; these routes answer the same calls on `imgpipe serve`'s
 port. Definitions are validated and translated by the project's translator and deployed as state
-machines of the local engine; executions are started, read, stopped and redriven with the same Step
-Functions API calls the CLI makes, so the state machines stay the only record of a run. Errors have
+machines of the local engine; executions are started, read, stopped and redriven by the code the
+AWS function runs (lambdas/conductor: the same Step Functions API calls, the same status document),
+so the state machines stay the only record of a run. Errors have
 Conductor's `ErrorResponse` shape (`status`, `message`, `validationErrors: [{path, message,
 invalidValue}]`), a refused definition carries the translator's diagnostics, and the endpoints that
 have no Step Functions counterpart answer 501 saying why (docs/local.md, "Conductor's REST API").
@@ -14,119 +15,35 @@ from __future__ import annotations
 import json
 import re
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from flask import Blueprint, Flask, Response, render_template_string, request
 from werkzeug.exceptions import HTTPException
 
 from imgpipe.config import WORKER_TASKS
-from imgpipe.local.conductor_status import RunMetadata, workflow_document
-from imgpipe.local.engine import EngineError, LocalAws, execution_history
+from imgpipe.local.engine import EngineError, LocalAws
 from imgpipe.local.workflows import MAX_DEFINITION_BYTES
+from lambdas.conductor import executions as conductor
+from lambdas.conductor.bodies import parse_json_body
+from lambdas.conductor.endpoints import UNSUPPORTED as WORKFLOW_UNSUPPORTED
+from lambdas.conductor.endpoints import unsupported_message
+from lambdas.conductor.errors import ConductorError, not_found, refused
+from lambdas.conductor.executions import MAX_EXECUTION_INPUT_BYTES, WorkflowTarget, checked_name
 
-# Step Functions' quota: "Maximum input or output size for a task, state, or execution: 256 KiB of
-# data as a UTF-8 encoded string" (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
-MAX_EXECUTION_INPUT_BYTES = 256 * 1024
-MAX_JSON_DEPTH = 64  # Conductor definitions nest forks, cases and loops a few levels; never 64
-# Conductor names in URLs: what WorkflowDef accepts for a name (statemachines/translator/model.py).
-NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-EXECUTION_ARN = re.compile(
-    r"^arn:aws:states:[a-z0-9-]+:\d{12}:execution:[A-Za-z0-9_-]{1,80}:[A-Za-z0-9_-]{1,80}$"
-)
-PRIORITY_RANGE = range(0, 100)  # Workflow.priority: @Min(0) @Max(99)
 CONDUCTOR_PATHS = ("/api/", "/execution/")
-RESTARTABLE = frozenset({"FAILED", "TIMED_OUT", "TERMINATED"})
-
-
-class ConductorError(Exception):
-    """An answer with Conductor's ErrorResponse body."""
-
-    def __init__(
-        self, status: int, message: str, validation_errors: list[dict[str, Any]] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.validation_errors = validation_errors
-
-    def body(self) -> dict[str, Any]:
-        document: dict[str, Any] = {"status": self.status, "message": self.message, "retryable": False}
-        if self.validation_errors is not None:
-            document["validationErrors"] = self.validation_errors
-        return document
-
-
-def refused(errors: list[dict[str, Any]]) -> NoReturn:
-    raise ConductorError(400, "Validation failed, check below errors for detail.", errors)
-
-
-def not_found(message: str) -> NoReturn:
-    raise ConductorError(404, message)
 
 
 # --- hostile input ---------------------------------------------------------------------------------
-def json_depth(text: str) -> int:
-    """How deeply a JSON text nests, read without parsing (json.loads recurses and could overflow)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
 def read_json_body(limit: int, *, empty: Any = None) -> Any:
-    """The request body as JSON, refused (400/413) when too large, too deep or not JSON."""
+    """The request body as JSON (lambdas.conductor.bodies), refused before reading when the declared
+    length is already over ``limit``."""
     length = request.content_length
     if length is not None and length > limit:
         raise ConductorError(413, f"request body is {length} bytes; at most {limit} are accepted here")
-    raw = request.get_data(cache=False)
-    if len(raw) > limit:
-        raise ConductorError(413, f"request body is larger than {limit} bytes")
-    if not raw.strip():
-        if empty is not None:
-            return Response(status=200)
-        refused([{"path": "body", "message": "a JSON body is required"}])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        refused([{"path": "body", "message": "the body is not UTF-8 text"}])
-    if json_depth(text) > MAX_JSON_DEPTH:
-        refused([{"path": "body", "message": f"JSON nested deeper than {MAX_JSON_DEPTH} levels"}])
-    try:
-        return json.loads(text)
-    except ValueError as error:
-        refused([{"path": "body", "message": f"not JSON: {error}"}])
-
-
-def checked_name(value: str, what: str) -> str:
-    if not NAME.fullmatch(value):
-        refused(
-            [
-                {
-                    "path": what,
-                    "message": "must be 1-80 letters, digits, '_' or '-'",
-                    "invalidValue": value[:100],
-                }
-            ]
-        )
-    return value
+    return parse_json_body(request.get_data(cache=False), limit, empty=empty)
 
 
 def _value_at(document: Any, location: str) -> str | None:
@@ -178,6 +95,8 @@ class Registry:
         self.engine = engine
         self.project = load_project()
         self.lock = threading.RLock()
+        self.express: dict[str, bool] = {}  # state machine ARN -> whether it is Express (never changes)
+        self.sfn = engine.sfn  # one client, made here: boto3's client creation is not thread-safe
         self.task_defs: dict[str, dict[str, Any]] = {
             name: _definition_file(_task_file(name), task.model_dump(mode="json", exclude_unset=True))
             for name, task in self.project.task_defs.items()
@@ -292,11 +211,25 @@ class Registry:
             not_found(f"No such workflow found by name: {name}{suffix}{hint}")
         return found
 
-    def workflow_of_state_machine(self, state_machine_arn: str) -> str | None:
-        for name, arn in self.engine.deployment.state_machine_arns.items():
-            if arn == state_machine_arn:
-                return name
-        return None
+    # the catalog lambdas.conductor.executions.Executions reads
+    def target(self, name: str, version: int | None) -> WorkflowTarget:
+        registered = self.workflow(checked_name(name, "name"), version)
+        return self._target(name, registered)
+
+    def targets(self) -> list[WorkflowTarget]:
+        with self.lock:
+            registered = dict(self.workflows)
+        arns = self.engine.deployment.state_machine_arns
+        return [self._target(name, workflow) for name, workflow in registered.items() if name in arns]
+
+    def _target(self, name: str, registered: RegisteredWorkflow) -> WorkflowTarget:
+        arn = self.engine.state_machine_arn(name)
+        with self.lock:
+            express = self.express.get(arn)
+            if express is None:
+                described = self.sfn.describe_state_machine(stateMachineArn=arn)
+                express = self.express[arn] = described["type"] == "EXPRESS"
+        return WorkflowTarget(name, registered.version, arn, registered.definition, express)
 
     def _same_definition(self, first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
         from statemachines.translator.model import WorkflowDef
@@ -411,106 +344,16 @@ def _task_name_locations(document: Any, task_name: str, path: str = "") -> list[
 
 
 # --- executions ------------------------------------------------------------------------------------
-class Executions:
-    """Start/read/stop/redrive through the Step Functions API; only Conductor-only fields are kept here."""
+class Executions(conductor.Executions):
+    """The shared start/read/stop/redrive (lambdas/conductor/executions.py) over the engine, keeping
+    the correlationId, priority and terminate reason of the runs it started."""
 
     def __init__(self, engine: LocalAws, registry: Registry) -> None:
-        self.engine = engine
-        self.registry = registry
-        with registry.lock:  # boto3's client creation is not thread-safe: one client, made once
-            self.sfn = engine.sfn
-        self.metadata: dict[str, RunMetadata] = {}
-
-    def start(
-        self, name: str, version: int | None, correlation_id: str | None, priority: int, workflow_input: Any
-    ) -> str:
-        checked_name(name, "name")
-        if priority not in PRIORITY_RANGE:
-            refused([{"path": "priority", "message": "must be 0..99", "invalidValue": str(priority)}])
-        if correlation_id is not None and len(correlation_id) > 256:
-            refused([{"path": "correlationId", "message": "at most 256 characters"}])
-        if not isinstance(workflow_input, dict):
-            refused([{"path": "input", "message": "the workflow input is a JSON object"}])
-        self.registry.workflow(name, version)
-        payload = json.dumps(workflow_input)
-        if len(payload.encode()) > MAX_EXECUTION_INPUT_BYTES:
-            raise ConductorError(
-                413,
-                f"the input is over {MAX_EXECUTION_INPUT_BYTES} bytes, Step Functions' execution input quota",
-            )
-        workflow_id = str(uuid.uuid4())
-        self.metadata[workflow_id] = RunMetadata(correlation_id, priority)
-        self.sfn.start_execution(
-            stateMachineArn=self.engine.state_machine_arn(name), name=workflow_id, input=payload
-        )
-        return workflow_id
-
-    def arn(self, workflow_id: str) -> str:
-        """The execution a Conductor workflow id names: its execution name (or its full ARN)."""
-        if EXECUTION_ARN.fullmatch(workflow_id):
-            candidates = [workflow_id]
-        else:
-            checked_name(workflow_id, "workflowId")
-            prefix = f"arn:aws:states:{self.engine.region}:"
-            candidates = [
-                arn.replace(":stateMachine:", ":execution:", 1) + f":{workflow_id}"
-                for arn in self.engine.deployment.state_machine_arns.values()
-                if arn.startswith(prefix)
-            ]
-        for candidate in candidates:
-            try:
-                self.sfn.describe_execution(executionArn=candidate)
-            except self.sfn.exceptions.ExecutionDoesNotExist:
-                continue
-            return candidate
-        not_found(f"No such workflow found by id: {workflow_id}")
-
-    def document(self, workflow_id: str, include_tasks: bool) -> dict[str, Any]:
-        arn = self.arn(workflow_id)
-        described = self.sfn.describe_execution(executionArn=arn)
-        name = (
-            self.registry.workflow_of_state_machine(described["stateMachineArn"])
-            or described["stateMachineArn"]
-        )
-        registered = self.registry.workflows.get(name)
-        return workflow_document(
-            described,
-            execution_history(self.sfn, arn),  # failedReferenceTaskNames need it even without tasks
-            workflow_name=name,
-            workflow_version=registered.version if registered else 1,
-            definition=registered.definition if registered else None,
-            metadata=self.metadata.get(described["name"], RunMetadata()),
-            include_tasks=include_tasks,
-        )
-
-    def terminate(self, workflow_id: str, reason: str | None) -> None:
-        arn = self.arn(workflow_id)
-        status = self.sfn.describe_execution(executionArn=arn)["status"]
-        if status != "RUNNING":
-            raise ConductorError(
-                409, f"Workflow {workflow_id} is not running (Step Functions status {status})"
-            )
-        cause = (reason or "terminated")[:32768]  # StopExecution's cause: at most 32768 characters
-        name = arn.rsplit(":", 1)[-1]
-        self.metadata[name] = replace(self.metadata.get(name, RunMetadata()), terminate_reason=cause)
-        self.sfn.stop_execution(executionArn=arn, error="TERMINATED", cause=cause)
+        super().__init__(registry.sfn, registry, metadata={})
 
     def retry(self, workflow_id: str) -> None:
-        arn = self.arn(workflow_id)
-        status = workflow_document(
-            self.sfn.describe_execution(executionArn=arn),
-            [],
-            workflow_name="",
-            workflow_version=1,
-            definition=None,
-        )["status"]
-        if status not in RESTARTABLE:
-            raise ConductorError(
-                409,
-                f"Workflow {workflow_id} is {status}: only a FAILED, TIMED_OUT or TERMINATED one is retried",
-            )
         try:
-            self.sfn.redrive_execution(executionArn=arn)
+            super().retry(workflow_id)
         except NotImplementedError as error:
             raise ConductorError(
                 501,
@@ -521,68 +364,12 @@ class Executions:
 
 
 # --- endpoints without a Step Functions counterpart -----------------------------------------------
-NO_INDEX = "there is no search index; use `aws stepfunctions list-executions`"
-NOT_POLLED = "Lambda workers are invoked by Step Functions, not polled"
-NO_CORRELATION = "Step Functions has no correlation id to search by"
 KEPT = "the local engine keeps its definitions and state machines until it stops"
 UNSUPPORTED: tuple[tuple[str, str, str], ...] = (
-    ("PUT", "/workflow/<workflowId>/pause", "Step Functions cannot pause an execution"),
-    ("PUT", "/workflow/<workflowId>/resume", "Step Functions cannot pause an execution, so none is resumed"),
-    (
-        "DELETE",
-        "/workflow/<workflowId>/remove",
-        "Step Functions keeps every execution's history; none is deleted",
-    ),
-    (
-        "POST",
-        "/workflow/<workflowId>/rerun",
-        "Step Functions cannot rerun from a chosen task; start a new execution",
-    ),
-    (
-        "POST",
-        "/workflow/<workflowId>/restart",
-        "use POST /api/workflow/{name} with the same input (a new execution)",
-    ),
-    (
-        "PUT",
-        "/workflow/<workflowId>/skiptask/<taskReferenceName>",
-        "Step Functions cannot skip a state of a running execution",
-    ),
-    (
-        "POST",
-        "/workflow/<workflowId>/resetcallbacks",
-        "Lambda tasks are invoked, not polled: there are no callbacks",
-    ),
-    ("PUT", "/workflow/decide/<workflowId>", "Step Functions decides by itself; there is no decider to run"),
-    ("GET", "/workflow/running/<name>", "use `aws stepfunctions list-executions --status-filter RUNNING`"),
-    ("GET", "/workflow/<name>/correlated/<correlationId>", NO_CORRELATION),
-    ("POST", "/workflow/<name>/correlated", NO_CORRELATION),
-    ("GET", "/workflow/search", NO_INDEX),
-    ("GET", "/workflow/search-v2", NO_INDEX),
-    ("GET", "/workflow/search-by-tasks", NO_INDEX),
-    ("GET", "/workflow/search-by-tasks-v2", NO_INDEX),
-    ("POST", "/workflow/test", "there is no mock execution mode"),
-    ("GET", "/tasks/poll/<path:rest>", NOT_POLLED),
-    ("GET", "/tasks/poll/batch/<path:rest>", NOT_POLLED),
-    ("POST", "/tasks", "task results come from the Lambda invocation, not from a worker's update"),
+    *WORKFLOW_UNSUPPORTED,
     ("DELETE", "/metadata/workflow/<name>/<int:version>", KEPT),
     ("DELETE", "/metadata/taskdefs/<name>", KEPT),
 )
-
-
-def _query_int(name: str, default: int | None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        refused([{"path": name, "message": "must be an integer", "invalidValue": raw[:100]}])
-
-
-def _flag(name: str, default: bool) -> bool:
-    raw = request.args.get(name)
-    return default if raw is None else raw.strip().lower() in ("true", "1", "yes")
 
 
 def conductor_blueprint(registry: Registry, executions: Executions) -> Blueprint:
@@ -616,50 +403,25 @@ def conductor_blueprint(registry: Registry, executions: Executions) -> Blueprint
 
     @api.get("/metadata/workflow/<name>")
     def get_workflow(name: str) -> Any:
-        return registry.workflow(checked_name(name, "name"), _query_int("version", None)).definition
+        return registry.workflow(
+            checked_name(name, "name"), conductor.query_int(request.args, "version", None)
+        ).definition
 
     @api.post("/workflow")
     def start_request() -> Response:
         body = read_json_body(MAX_EXECUTION_INPUT_BYTES + MAX_DEFINITION_BYTES)
-        if not isinstance(body, dict):
-            refused([{"path": "body", "message": "a StartWorkflowRequest is a JSON object"}])
-        for field in ("workflowDef", "externalInputPayloadStoragePath", "taskToDomain", "idempotencyKey"):
-            if body.get(field):
-                raise ConductorError(
-                    501,
-                    f"StartWorkflowRequest.{field} is not supported: "
-                    "register the workflow, then start it by name",
-                )
-        name = body.get("name")
-        if not isinstance(name, str):
-            refused([{"path": "name", "message": "the workflow name is required"}])
-        version, priority = body.get("version"), body.get("priority", 0)
-        correlation_id = body.get("correlationId")
-        for key, value, kind in (
-            ("version", version, int),
-            ("priority", priority, int),
-            ("correlationId", correlation_id, str),
-        ):
-            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-                refused([{"path": key, "message": f"must be {'an integer' if kind is int else 'a string'}"}])
-        workflow_id = executions.start(name, version, correlation_id, priority or 0, body.get("input", {}))
+        workflow_id = executions.start(conductor.start_request_from_body(body))
         return Response(workflow_id, mimetype="text/plain")
 
     @api.post("/workflow/<name>")
     def start(name: str) -> Response:
         workflow_input = read_json_body(MAX_EXECUTION_INPUT_BYTES, empty={})
-        workflow_id = executions.start(
-            name,
-            _query_int("version", None),
-            request.args.get("correlationId"),
-            _query_int("priority", 0) or 0,
-            workflow_input,
-        )
+        workflow_id = executions.start(conductor.start_request_from_query(name, request.args, workflow_input))
         return Response(workflow_id, mimetype="text/plain")
 
     @api.get("/workflow/<workflow_id>")
     def status(workflow_id: str) -> Any:
-        return executions.document(workflow_id, _flag("includeTasks", True))
+        return executions.document(workflow_id, conductor.query_flag(request.args, "includeTasks", True))
 
     @api.delete("/workflow/<workflow_id>")
     def terminate(workflow_id: str) -> Response:
@@ -689,10 +451,8 @@ def _metadata_write(action: Callable[[Any], None]) -> Callable[[], Response]:
 
 
 def _unsupported(method: str, rule: str, why: str) -> Callable[..., Response]:
-    shown = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
-
     def answer(**_: Any) -> Response:
-        raise ConductorError(501, f"{method} /api{shown} has no Step Functions equivalent: {why}")
+        raise ConductorError(501, unsupported_message(method, rule, why))
 
     return answer
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.conductor.status import readable_cause
 from lambdas.core.decode import ALLOWED_INPUT_FORMATS
 
 Event = Mapping[str, Any]
@@ -159,19 +160,6 @@ def _find_state(definition: Mapping[str, Any], name: str) -> Mapping[str, Any] |
             if isinstance(inner, Mapping) and (hit := _find_state(inner, name)) is not None:
                 return hit
     return None
-
-
-def readable_cause(cause: Any) -> str | None:
-    """Lambda failures carry a JSON cause (errorMessage, stackTrace): keep the message."""
-    if not isinstance(cause, str):
-        return None if cause is None else str(cause)
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        return cause
-    if isinstance(parsed, Mapping) and "errorMessage" in parsed:
-        return str(parsed["errorMessage"])
-    return cause
 
 
 # --- renditions ---------------------------------------------------------------------------------

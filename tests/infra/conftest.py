@@ -82,3 +82,9 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 def synth_destroy(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """A throw-away deployment (`-c imgpipe:removalPolicy=destroy`), the other mode that changes resources."""
     return synthesize(tmp_path_factory.mktemp("cdk.out.destroy"), {"imgpipe:removalPolicy": "destroy"})
+
+
+@pytest.fixture(scope="session")
+def synth_conductor_api(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The deployment with Conductor's REST API (`-c imgpipe:conductorApi=true`); nag runs on it too."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out.conductor"), {"imgpipe:conductorApi": True})

@@ -304,3 +304,39 @@ def test_a_rendition_of_the_wrong_size_or_a_failed_invocation_is_reported(s3_wit
     assert problems[0] == "event 1: ImageTooLargeError: too big"
     assert "wrote PNG (100, 75)" in problems[1]
     assert len(problems) == 2
+
+
+def test_a_join_of_state_machine_refs_resolves_to_local_arns():
+    template = _template(WORKFLOWS={"Fn::Join": ["", ['{"arn":"', {"Ref": "Machine"}, '"}']]})
+    template["Resources"]["Machine"] = {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {"StateMachineName": "demo-image_convert_resize"},
+    }
+    functions = synthesized.functions_in_template(template, ASSETS, synthesized.local_value_of)
+    render = next(f for f in functions if f.logical_id == "Render")
+    assert render.environment["WORKFLOWS"] == (
+        '{"arn":"arn:aws:states:us-east-1:123456789012:stateMachine:demo-image_convert_resize"}'
+    )
+    assert render.environment["OUTPUT_BUCKET"] == "verify-out"  # buckets resolve as before
+    with pytest.raises(AssemblyError, match="WORKFLOWS"):  # a state machine is not a bucket name
+        synthesized.functions_in_template(template, ASSETS, synthesized.bucket_name_of)
+
+
+def test_the_conductor_api_function_gets_its_calls_and_is_judged_by_status():
+    sources = {
+        name: verify_bundle.Source(f"uploads/{name}", b"", "image/png")
+        for name in ("photo", "logo", "gif", "webp", "heic")
+    }
+    (job,) = verify_bundle.plan_jobs([_function("conductor_api")], sources)
+    assert [event["rawPath"] for event in job.events] == [
+        event["rawPath"] for event, _ in verify_bundle.CONDUCTOR_API_CALLS
+    ]
+    answers = [
+        {"ok": True, "output": {"statusCode": status, "body": f'{{"status": {status}}}'}}
+        for _, status in verify_bundle.CONDUCTOR_API_CALLS
+    ]
+    assert job.check(answers, None) == []
+    answers[0] = {"ok": True, "output": {"statusCode": 200, "body": "{}"}}
+    (problem,) = job.check(answers, None)
+    assert "/api/metadata/workflow" in problem
+    assert verify_bundle.OPT_IN_FEATURES == {"imgpipe:conductorApi": True}

@@ -16,14 +16,13 @@ from PIL import Image
 
 from imgpipe.local.conductor_api import (
     MAX_EXECUTION_INPUT_BYTES,
-    MAX_JSON_DEPTH,
     UNSUPPORTED,
     ConductorDispatcher,
     create_app,
     is_aws_request,
-    json_depth,
 )
 from imgpipe.local.engine import LocalAws
+from lambdas.conductor.bodies import MAX_JSON_DEPTH, json_depth
 
 SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
 GUARD_SECONDS = 120  # hang guard for polling, not a performance threshold
@@ -433,3 +432,19 @@ def test_signed_aws_requests_never_reach_the_conductor_routes() -> None:
     assert seen == ["aws", "aws", "aws", "conductor"]
     assert is_aws_request(signed)
     assert not is_aws_request({"PATH_INFO": "/api/x"})
+
+
+def test_an_express_workflow_starts_but_is_not_read_back_as_on_aws(api: Api) -> None:
+    """image_renditions is deployed Express (as on AWS): started by name, then 404 saying why, not
+    the history moto would have kept. An empty body is the empty input."""
+    source = _source(api.engine, "local-runs/api/express.png")
+    body = {"fileLocation": source, "outputFormats": ["png"], "outputSizes": [{"width": 16, "height": 16}]}
+    started = api.call("POST", "/api/workflow/image_renditions", body)
+    assert started.status_code == 200
+    status = api.call("GET", f"/api/workflow/{started.get_data(as_text=True)}")
+    assert status.status_code == 404
+    assert "Express workflows (image_renditions)" in status.get_json()["message"]
+    assert api.call("POST", f"/api/workflow/{started.get_data(as_text=True)}/retry").status_code == 404
+    empty = api.call("POST", "/api/workflow/image_convert_resize")
+    assert empty.status_code == 200
+    assert api.wait(empty.get_data(as_text=True))["input"] == {}

@@ -9,8 +9,8 @@ from typing import Any
 
 from PIL import Image
 
-from imgpipe.local.conductor_status import RunMetadata, workflow_document
 from imgpipe.local.engine import LocalAws, default_handler
+from lambdas.conductor.status import RunMetadata, workflow_document
 from lambdas.core.errors import StorageThrottledError
 
 GUARD_SECONDS = 120  # hang guard for the wait, not a performance threshold

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from imgpipe.local.results import readable_cause
-
 Event = Mapping[str, Any]
 
 WORKFLOW_STATUS = {
@@ -332,6 +330,19 @@ class _Builder:
         elif kind == "TaskTimedOut":
             task.status, task.end = "TIMED_OUT", stamp
             task.reason = _reason(details) or "the task timed out"
+
+
+def readable_cause(cause: Any) -> str | None:
+    """Lambda failures carry a JSON cause (errorMessage, stackTrace): keep the message."""
+    if not isinstance(cause, str):
+        return None if cause is None else str(cause)
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(parsed, Mapping) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])
+    return cause
 
 
 def _reason(details: Mapping[str, Any]) -> str | None:
