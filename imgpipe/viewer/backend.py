@@ -21,12 +21,13 @@ from typing import Any
 
 from imgpipe.config import DeploymentConfig
 from imgpipe.local import remote, results, runner
-from imgpipe.local.conductor_api import MAX_EXECUTION_INPUT_BYTES, MAX_JSON_DEPTH, json_depth
-from imgpipe.local.conductor_status import _json
 from imgpipe.local.contact_sheet import make_contact_sheet
 from imgpipe.local.engine import TERMINAL, execution_history, existing_execution
 from imgpipe.viewer import runs as state_runs
 from imgpipe.viewer.graph import StateMachineGraph, state_machine_graph
+from lambdas.conductor.bodies import MAX_JSON_DEPTH, json_depth
+from lambdas.conductor.executions import MAX_EXECUTION_INPUT_BYTES
+from lambdas.conductor.status import json_or_text
 
 EXECUTIONS_PER_MACHINE = 100  # one ListExecutions page per state machine (its maximum is 1000)
 EXECUTIONS_SHOWN = 50  # rows of `/`, each read once (GetExecutionHistory) for its transitions
@@ -105,11 +106,11 @@ class ExecutionView:
 
     @property
     def input(self) -> Any:
-        return _json(self.described.get("input"))
+        return json_or_text(self.described.get("input"))
 
     @property
     def output(self) -> Any:
-        return _json(self.described.get("output"))
+        return json_or_text(self.described.get("output"))
 
     @property
     def transitions(self) -> int:
@@ -362,7 +363,7 @@ class ViewerBackend:
         if known is not None:
             return known
         text = self.sfn.describe_state_machine_for_execution(executionArn=arn)["definition"]
-        parsed = _json(text)
+        parsed = json_or_text(text)
         definition = parsed if isinstance(parsed, dict) else {}
         drawn = (definition, state_machine_graph(definition))
         with self._lock:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from imgpipe.local.conductor_status import _json
 from imgpipe.local.results import SCHEDULED, _details, readable_cause
+from lambdas.conductor.status import json_or_text
 
 Event = Mapping[str, Any]
 
@@ -187,7 +187,7 @@ def _child_execution(kind: str, details: Mapping[str, Any]) -> str | None:
     the child's DescribeExecution (results.child_execution_arns reads the same fields)."""
     if kind not in ("TaskSubmitted", "TaskSucceeded", "TaskFailed"):
         return None
-    document = _json(details.get("cause" if kind == "TaskFailed" else "output"))
+    document = json_or_text(details.get("cause" if kind == "TaskFailed" else "output"))
     arn = document.get("ExecutionArn") if isinstance(document, dict) else None
     return arn if isinstance(arn, str) else None
 
@@ -205,7 +205,7 @@ def state_runs(events: Sequence[Event], execution_status: str) -> list[StateRun]
                 state=str(details.get("name", "?")),
                 entered_id=event_id,
                 entered=stamp,
-                input=_json(details.get("input")),
+                input=json_or_text(details.get("input")),
                 iteration=links.iteration(event_id),
             )
             if kind == "FailStateEntered":
@@ -217,7 +217,7 @@ def state_runs(events: Sequence[Event], execution_status: str) -> list[StateRun]
             continue
         run.child_execution = _child_execution(kind, details) or run.child_execution
         if kind.endswith("StateExited"):
-            run.exited, run.output = stamp, _json(details.get("output"))
+            run.exited, run.output = stamp, json_or_text(details.get("output"))
             if run.status != FAILED or kind != "FailStateExited":
                 run.status = CAUGHT if run.status == FAILED else SUCCEEDED
         elif kind in SCHEDULED:

@@ -71,7 +71,8 @@ def millis(value: Any) -> int:
     return 0
 
 
-def _json(text: Any) -> Any:
+def json_or_text(text: Any) -> Any:
+    """A history event's JSON text decoded; anything that is not JSON text as it is."""
     if not isinstance(text, str):
         return text
     try:
@@ -221,7 +222,7 @@ class _Builder:
     def _entered(self, event: Event, kind: str) -> None:
         details = _details(event)
         state = str(details.get("name", ""))
-        state_input = _json(details.get("input"))
+        state_input = json_or_text(details.get("input"))
         ref = self._ref_of(state)
         item = state_input.get("item") if isinstance(state_input, dict) else None
         if kind == "TaskStateEntered" and state not in self.refs and isinstance(item, dict):
@@ -282,7 +283,7 @@ class _Builder:
     def _exited(self, event: Event) -> None:
         """A control-flow task's output is what the translated context holds for its reference."""
         details = _details(event)
-        output = _json(details.get("output"))
+        output = json_or_text(details.get("output"))
         if not isinstance(output, dict) or not isinstance(output.get("tasks"), dict):
             return
         for task in self.tasks:
@@ -309,20 +310,20 @@ class _Builder:
                 if self.current_top is task:
                     self.current_top = retry
                 task = retry
-            parameters = _json(details.get("parameters"))
+            parameters = json_or_text(details.get("parameters"))
             if isinstance(parameters, dict):
-                payload = parameters.get("Payload", _json(parameters.get("Input")))
+                payload = parameters.get("Payload", json_or_text(parameters.get("Input")))
                 task.input = _as_map(payload if payload is not None else task.input)
             task.scheduled = task.scheduled or stamp
         elif kind == "TaskStarted":
             task.status, task.start = "IN_PROGRESS", stamp
         elif kind == "TaskSucceeded":
-            output = _json(details.get("output"))
+            output = json_or_text(details.get("output"))
             if isinstance(output, dict) and "Payload" in output:
                 output = output["Payload"]
             elif isinstance(output, dict) and "ExecutionArn" in output:
                 task.sub_workflow = str(output["ExecutionArn"]).rsplit(":", 1)[-1]
-                output = _json(output.get("Output"))
+                output = json_or_text(output.get("Output"))
             task.status, task.end, task.output = "COMPLETED", stamp, _as_map(output)
         elif kind in ("TaskFailed", "TaskStartFailed", "TaskSubmitFailed"):
             task.status, task.end = "FAILED", stamp
@@ -399,8 +400,8 @@ def workflow_document(
         "startTime": millis(described.get("startDate")),
         "endTime": end,
         "updateTime": end or max((t.end or t.start or t.scheduled for t in tasks), default=0),
-        "input": _as_map(_json(described.get("input"))),
-        "output": _as_map(_json(described.get("output"))) if status == "COMPLETED" else {},
+        "input": _as_map(json_or_text(described.get("input"))),
+        "output": _as_map(json_or_text(described.get("output"))) if status == "COMPLETED" else {},
         "priority": metadata.priority,
         "taskToDomain": {},
         "variables": {},
