@@ -68,6 +68,8 @@ class EmitterState:
         self.emit_scope.referenced = self.scope.referenced
         self.emit_scope.inputs_read = self.scope.inputs_read
         self.policy_warned: set[str] = set()
+        # whether the last Lambda state's States.Timeout is Conductor's TIME_OUT_WF (task_states)
+        self.last_timeout_ends_workflow = False
         self.output_state = ""
         # end states that make a task nested at the workflow's end its output (emitter._output_of)
         self.tail_outputs: dict[str, str] = {}
