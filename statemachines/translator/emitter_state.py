@@ -16,6 +16,7 @@ from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.expressions import Scope, parameters
 from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
 from statemachines.translator.options import TranslatorOptions
+from statemachines.translator.read_views import plan_views, view_locator
 from statemachines.translator.references import context_refs, dynamic_join_refs
 
 
@@ -67,6 +68,10 @@ class EmitterState:
         )
         self.emit_scope.referenced = self.scope.referenced
         self.emit_scope.inputs_read = self.scope.inputs_read
+        # read paths something else sees through are read from a copy (missing_paths.py)
+        self.views = plan_views(workflow, self.scope.referenced)
+        self.locate = view_locator(self.views)
+        self.emit_scope.locate = self.locate
         self.policy_warned: set[str] = set()
         # whether the last Lambda state's States.Timeout is Conductor's TIME_OUT_WF (task_states)
         self.last_timeout_ends_workflow = False

@@ -489,3 +489,81 @@ def test_task_policy_fields_without_equivalent_are_warned_naming_workflow_task_a
     } <= warned
     # the inline definition replaced the registered one: its fields are not reported for task t
     assert ("unmapped", "taskDefs.echo.pollTimeoutSeconds") not in warned
+
+
+# --- missing paths: null in the reading task's input, never a key of the task's own output ----------
+def test_a_missing_path_reads_as_null_without_adding_keys_to_the_tasks_output() -> None:
+    definition = workflow(
+        "null_reads",
+        [
+            simple("first", n=1),
+            simple("second", deep="${first.output.nope.deeper}", absent="${first.output.received.absent}"),
+        ],
+        {
+            "first": "${first.output}",
+            "received": "${first.output.received}",
+            "deep": "${first.output.nope.deeper}",
+            "second": "${second.output.received}",
+        },
+    )
+    result, _ = run_one(definition, {}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {
+        "first": {"received": {"n": 1}},  # exactly what the worker returned
+        "received": {"n": 1},
+        "deep": None,
+        "second": {"deep": None, "absent": None},  # the reading task's input has the nulls
+    }
+
+
+def test_a_join_outputs_its_tasks_outputs_as_they_are_when_a_later_task_reads_a_missing_path() -> None:
+    definition = workflow(
+        "join_null_reads",
+        [
+            {
+                "name": "fork",
+                "taskReferenceName": "fork_ref",
+                "type": "FORK_JOIN",
+                "forkTasks": [[simple("a", x=1)], [simple("b", y=2)]],
+            },
+            {"name": "join", "taskReferenceName": "join_ref", "type": "JOIN", "joinOn": ["a", "b"]},
+            simple("after", missing="${a.output.received.missing}", deeper="${b.output.not.there}"),
+        ],
+        {"join": "${join_ref.output}", "after": "${after.output.received}"},
+    )
+    result, _ = run_one(definition, {}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {
+        "join": {"a": {"received": {"x": 1}}, "b": {"received": {"y": 2}}},
+        "after": {"missing": None, "deeper": None},
+    }
+
+
+@pytest.mark.parametrize(("kind", "ran"), [("run", True), ("skip", False)])
+def test_a_task_that_did_not_run_reads_as_null_whole_and_deep(kind: str, ran: bool) -> None:
+    definition = routing(
+        "SWITCH",
+        {"run": [simple("maybe", took="run")]},
+        {
+            "whole": "${maybe.output}",
+            "deep": "${maybe.output.received.took}",
+            "deeper": "${maybe.output.a.b}",
+        },
+    )
+    result, _ = run_one(definition, {"kind": kind}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    expected_whole = {"received": {"took": "run"}} if ran else None
+    assert result.output == {"whole": expected_whole, "deep": "run" if ran else None, "deeper": None}
+
+
+def test_views_are_planned_only_where_another_read_sees_through_the_path() -> None:
+    """Paths no other read, JOIN or workflow output can see are defaulted in place (no extra state)."""
+    from statemachines.translator.read_views import plan_views
+
+    definition = WorkflowDef.model_validate(
+        workflow("plan", [simple("t"), simple("u")], {"x": "${t.output.a.b}", "y": "${u.output.c}"})
+    )
+    leaves = {("tasks", "t", "output", "a", "b"), ("tasks", "u", "output", "c")}
+    assert plan_views(definition, leaves) == {}
+    seen = plan_views(definition, leaves | {("tasks", "t", "output", "a")})
+    assert seen == {("tasks", "t", "output", "a", "b"): "output_a_b"}
