@@ -20,7 +20,7 @@ from typing import Any
 
 from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import path_of
-from statemachines.translator.read_views import VIEWS_KEY
+from statemachines.translator.read_views import VIEWS_KEY, WORKFLOW_OWNER, view_owner
 
 NULL_PATH = "$.workflow.missing"  # always null: the value a missing Conductor path reads as
 
@@ -31,11 +31,10 @@ class MissingPathsMixin(EmitterState):
     def _skeleton(self) -> dict[str, Any]:
         """`tasks` with every reference, and null at every read path: Conductor's missing value."""
         skeleton: dict[str, Any] = {ref: {"output": None} for ref in sorted(self.refs)}
+        for path, key in sorted(self.views.items()):
+            skeleton.setdefault(view_owner(path), {}).setdefault(VIEWS_KEY, {})[key] = None
         for path in sorted(self.scope.referenced):
-            if path[0] != "tasks" or len(path) < 3:
-                continue
-            if path in self.views:
-                skeleton[path[1]].setdefault(VIEWS_KEY, {})[self.views[path]] = None
+            if path[0] != "tasks" or len(path) < 3 or path in self.views:
                 continue
             node = skeleton.setdefault(path[1], {})
             for depth, segment in enumerate(path[2:]):
@@ -118,9 +117,9 @@ class MissingPathsMixin(EmitterState):
         return fast
 
     def _ensure_views(self, ref: str, states: dict[str, Any], next_name: str | None) -> str | None:
-        """After a run of `ref`: its views, each a copy of its path or null when the path is missing
-        (one Choice and one Pass when every path is present)."""
-        viewed = sorted((path, key) for path, key in self.views.items() if path[1] == ref)
+        """After a run of `ref` (or the start, for `workflow`): its views, each a copy of its path or
+        null when the path is missing (one Choice and one Pass when every path is present)."""
+        viewed = sorted((path, key) for path, key in self.views.items() if view_owner(path) == ref)
         if not viewed:
             return next_name
         next_name = self._end_if_none(f"{ref}: views", states, next_name)
@@ -155,6 +154,14 @@ class MissingPathsMixin(EmitterState):
             "Next": follow,
         }
         return self._all_present([p for p, _ in viewed], f"{ref}: read values", states, copy, nulls)
+
+    def _ensure_workflow_input(self, states: dict[str, Any], next_name: str | None) -> str | None:
+        """After the start: the workflow input's and variables' read paths."""
+        after = self._ensure_views(WORKFLOW_OWNER, states, next_name)
+        paths = [
+            p for p in self.scope.referenced if p[:1] == ("workflow",) and len(p) > 2 and p not in self.views
+        ]
+        return self._ensure(paths, "workflow input", states, after, guaranteed=2)
 
     def _ensure_outputs(self, ref: str, states: dict[str, Any], next_name: str | None) -> str | None:
         after = self._ensure_views(ref, states, next_name)

@@ -36,13 +36,31 @@ def _joined(tasks: Iterable[WorkflowTask]) -> set[str]:
     return joined
 
 
+# the owner of the workflow input's views: never a task reference (emitter_state refuses it as one)
+WORKFLOW_OWNER = "workflow"
+
+
+def view_owner(path: tuple[str, ...]) -> str:
+    """The context entry whose `reads` holds the view of `path`: its task, or `workflow`."""
+    return path[1] if path[0] == "tasks" else WORKFLOW_OWNER
+
+
+def _viewable_from(path: tuple[str, ...], kinds: Mapping[str, str]) -> int | None:
+    """How short an enclosing read may be to see through `path` (None: `path` is never viewed)."""
+    if path[0] == "tasks" and len(path) > 3 and kinds.get(path[1]) in VIEWED_KINDS:
+        return 3  # ("tasks", ref, "output"|"input")
+    if path[:2] == ("workflow", "input") and len(path) > 2:
+        return 2  # ("workflow", "input")
+    return None
+
+
 def plan_views(workflow: WorkflowDef, referenced: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], str]:
     """The read paths that are read from a view, each with its view's key.
 
     A path needs one when something reads an enclosing value: another read path that is a prefix of
     it, a JOIN that outputs the task's whole output, or (without outputParameters) the workflow output,
-    which may be any task's. Only tasks whose views the emitter rebuilds after each run get views;
-    the others keep the in-place defaults."""
+    which may be any task's. Only tasks whose views the emitter rebuilds after each run get views
+    (and the workflow input, which never changes); the others keep the in-place defaults."""
     kinds = _kinds(workflow.tasks)
     reads = set(referenced)
     observers = set(reads)
@@ -52,12 +70,11 @@ def plan_views(workflow: WorkflowDef, referenced: Iterable[tuple[str, ...]]) -> 
     views: dict[tuple[str, ...], str] = {}
     taken: dict[str, set[str]] = {}
     for path in sorted(reads):
-        if path[0] != "tasks" or len(path) < 4 or kinds.get(path[1]) not in VIEWED_KINDS:
+        shallowest = _viewable_from(path, kinds)
+        if shallowest is None or not any(path[:depth] in observers for depth in range(shallowest, len(path))):
             continue
-        if not any(path[:depth] in observers for depth in range(3, len(path))):
-            continue
-        keys = taken.setdefault(path[1], set())
-        base = re.sub(r"\W", "_", "_".join(path[2:]))
+        keys = taken.setdefault(view_owner(path), set())
+        base = re.sub(r"\W", "_", "_".join(path[2:] if path[0] == "tasks" else path[1:]))
         key, number = base, 1
         while key in keys:
             number += 1
@@ -71,10 +88,11 @@ def view_locator(views: Mapping[tuple[str, ...], str]) -> Callable[[tuple[str, .
     """`locate(path)`: the JSONPath an expression reads `path` (a tuple of segments) at."""
 
     def locate(segments: tuple[str, ...]) -> str:
-        for depth in range(len(segments), 3, -1):
+        for depth in range(len(segments), 2, -1):
             key = views.get(segments[:depth])
             if key is not None:
-                return path_of(segments[depth:], path_of(("tasks", segments[1], VIEWS_KEY, key)))
+                view = path_of(("tasks", view_owner(segments), VIEWS_KEY, key))
+                return path_of(segments[depth:], view)
         return path_of(segments)
 
     return locate

@@ -567,3 +567,14 @@ def test_views_are_planned_only_where_another_read_sees_through_the_path() -> No
     assert plan_views(definition, leaves) == {}
     seen = plan_views(definition, leaves | {("tasks", "t", "output", "a")})
     assert seen == {("tasks", "t", "output", "a", "b"): "output_a_b"}
+
+
+def test_the_workflow_input_read_whole_keeps_its_keys_beside_a_missing_path() -> None:
+    definition = workflow(
+        "input_null_reads",
+        [simple("t", size="${workflow.input.options.size}", name_="${workflow.input.label}")],
+        {"input": "${workflow.input}", "t": "${t.output.received}"},
+    )
+    result, _ = run_one(definition, {"label": "cat"}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"input": {"label": "cat"}, "t": {"size": None, "name_": "cat"}}
