@@ -73,8 +73,8 @@ class EmitterState:
         self.locate = view_locator(self.views)
         self.emit_scope.locate = self.locate
         self.policy_warned: set[str] = set()
-        # whether the last Lambda state's States.Timeout is Conductor's TIME_OUT_WF (task_states)
-        self.last_timeout_ends_workflow = False
+        # what an optional task's Catch may catch under the last Lambda state's policy (task_states)
+        self.last_catch_errors: list[str] = ["States.ALL"]
         self.output_state = ""
         # end states that make a task nested at the workflow's end its output (emitter._output_of)
         self.tail_outputs: dict[str, str] = {}

@@ -121,6 +121,18 @@ class TaskPolicy:
     # may record it as COMPLETED_WITH_ERRORS (DeciderService.checkTaskTimeout throws before retry())
     timeout_ends_workflow: bool = False
 
+    @property
+    def optional_catch_errors(self) -> list[str]:
+        """The ErrorEquals of an optional task's Catch: everything, or everything but a TIME_OUT_WF
+        timeout (`States.TaskFailed` matches every error except States.Timeout,
+        https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html), with a
+        heartbeat timeout (a response timeout, retried then recorded as in Conductor) named outright."""
+        if not self.timeout_ends_workflow:
+            return ["States.ALL"]
+        if "HeartbeatSeconds" in self.fields:
+            return ["States.HeartbeatTimeout", "States.TaskFailed"]
+        return ["States.TaskFailed"]
+
 
 def task_policy(
     task_def: TaskDef,

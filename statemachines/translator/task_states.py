@@ -34,7 +34,8 @@ class TaskStatesMixin(EmitterState):
         """A Lambda Task state: the optimised integration, whose result `{"output": <worker output>}`
         is what the context keeps per task. `payload` is a Parameters object or a JSONPath; `task`,
         the workflow task when the workflow spells it out (its retryCount and inline taskDefinition
-        count). The Task policy's `timeout_ends_workflow` is kept in `self.fatal_timeouts`."""
+        count). What an optional task's Catch may catch under this policy is kept in
+        `self.last_catch_errors`."""
         governing = governing_task_def(task_name, task, self.task_defs, task_location)
         if not PLACEHOLDER_NAME.match(task_name):
             self.diagnostics.error(location, f"task name '{task_name}' cannot be part of a placeholder")
@@ -64,7 +65,7 @@ class TaskStatesMixin(EmitterState):
         }
         policy = task_policy(governing.task_def, self.options, sink, governing.location)
         state.update(policy.fields)
-        self.last_timeout_ends_workflow = policy.timeout_ends_workflow
+        self.last_catch_errors = policy.optional_catch_errors
         return state
 
     def _emit_simple(
@@ -98,21 +99,18 @@ class TaskStatesMixin(EmitterState):
         state["ResultPath"] = f"$.tasks.{ref}"
         name = self.names.allocate(ref)
         if task.optional:
-            state["Catch"] = [
-                self._optional_catch(ref, states, after, spare_timeouts=self.last_timeout_ends_workflow)
-            ]
+            state["Catch"] = [self._optional_catch(ref, states, after, errors=self.last_catch_errors)]
         states[name] = link(state, after)
         return name
 
     def _optional_catch(
-        self, ref: str, states: dict[str, Any], next_name: str | None, *, spare_timeouts: bool = False
+        self, ref: str, states: dict[str, Any], next_name: str | None, *, errors: list[str] | None = None
     ) -> dict[str, Any]:
         """optional: true -> after the retries, record COMPLETED_WITH_ERRORS and carry on.
 
-        `spare_timeouts`: a States.Timeout is Conductor's TIME_OUT_WF, which times the workflow out even
-        for an optional task (DeciderService.checkTaskTimeout throws before retry() looks at
-        `optional`): the Catch is then `States.TaskFailed`, which matches every error but
-        States.Timeout (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html)."""
+        `errors`: what the task's policy lets it catch (`TaskPolicy.optional_catch_errors`, default
+        everything): a TIME_OUT_WF timeout times the workflow out even for an optional task
+        (DeciderService.checkTaskTimeout throws before retry() looks at `optional`)."""
         record = self.names.allocate(f"{ref}: completed with errors")
         states[record] = link(
             {
@@ -128,8 +126,8 @@ class TaskStatesMixin(EmitterState):
             },
             next_name,
         )
-        errors = ["States.TaskFailed"] if spare_timeouts else ["States.ALL"]
-        return {"ErrorEquals": errors, "ResultPath": f"$.tasks.{ref}.failure", "Next": record}
+        caught = errors or ["States.ALL"]
+        return {"ErrorEquals": caught, "ResultPath": f"$.tasks.{ref}.failure", "Next": record}
 
     # --- SUB_WORKFLOW ------------------------------------------------------------------------------
     def _child_name(self, task: WorkflowTask, location: str) -> str | None:
