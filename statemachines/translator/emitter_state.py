@@ -18,6 +18,7 @@ from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
 from statemachines.translator.options import TranslatorOptions
 from statemachines.translator.read_views import plan_views, view_locator
 from statemachines.translator.references import context_refs, dynamic_join_refs
+from statemachines.translator.task_definitions import governing_task_def, template_inputs
 
 
 @dataclass
@@ -95,6 +96,12 @@ class EmitterState:
         for index, task in enumerate(tasks):
             where = f"{location}[{index}]"
             parameters(task.inputParameters, f"{where}.inputParameters", self.scope.resolve, self.diagnostics)
+            if task.type == "SIMPLE":
+                governing = governing_task_def(task.name, task, self.task_defs, where)
+                template = template_inputs(task, governing.task_def)
+                parameters(
+                    template, f"{governing.location}.inputTemplate", self.scope.resolve, self.diagnostics
+                )
             for b, branch in enumerate(task.forkTasks):
                 self._collect(branch, f"{where}.forkTasks[{b}]")
             for case, case_tasks in task.decisionCases.items():

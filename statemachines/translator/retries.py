@@ -141,12 +141,16 @@ def task_policy(
     location: str,
     *,
     heartbeats: bool = False,
+    input_template: bool = False,
 ) -> TaskPolicy:
     """The policy of a Lambda Task state (`heartbeats=False`: the worker answers once, at the end) or
     of a task whose worker reports progress (`heartbeats=True`: an activity or a callback task, where
     `responseTimeoutSeconds` becomes HeartbeatSeconds). Lambda's own throttle and service errors are
-    retried only on Lambda tasks; see `conductor_policy` for the rest."""
-    policy = conductor_policy(task_def, options, diagnostics, location, heartbeats=heartbeats)
+    retried only on Lambda tasks; see `conductor_policy` for the rest. `input_template`: the caller
+    merges the definition's inputTemplate into the task input (else it is warned as ignored)."""
+    policy = conductor_policy(
+        task_def, options, diagnostics, location, heartbeats=heartbeats, input_template=input_template
+    )
     if heartbeats:
         return policy
     lambda_retry: list[dict[str, Any]] = [
@@ -171,6 +175,7 @@ def conductor_policy(
     location: str,
     *,
     heartbeats: bool,
+    input_template: bool = False,
 ) -> TaskPolicy:
     """Conductor's timeouts and retries of one task (DeciderService): `timeoutSeconds` ends an
     attempt under its `timeoutPolicy`; `responseTimeoutSeconds` ends an attempt that stays silent
@@ -210,7 +215,9 @@ def conductor_policy(
     if conductor is not None:
         retry.append(conductor)
     fields["Retry"] = retry
-    warn_unmapped_task_def(task_def, diagnostics, location, heartbeats=heartbeats)
+    warn_unmapped_task_def(
+        task_def, diagnostics, location, heartbeats=heartbeats, input_template=input_template
+    )
     return TaskPolicy(fields, fatal)
 
 
@@ -301,8 +308,8 @@ UNMAPPED_TASK_DEF_FIELDS = {
     "rateLimitPerFrequency": "Step Functions has no per-task rate limit; use the function's reserved "
     "concurrency",
     "pollTimeoutSeconds": "Lambda tasks are pushed, not polled",
-    "inputTemplate": "default inputs from the task definition are not merged into the task input; "
-    "give them in inputParameters",
+    "inputTemplate": "default inputs from the task definition are not merged into a dynamically "
+    "forked task's input; give them in its input",
     "backoffJitterMs": "Step Functions' jitter is all or nothing (JitterStrategy FULL); no "
     "millisecond jitter",
     "totalTimeoutSeconds": "no bound on all attempts together: each attempt has its own TimeoutSeconds",
@@ -328,12 +335,20 @@ def _is_set(value: Any) -> bool:
 
 
 def warn_unmapped_task_def(
-    task_def: TaskDef, diagnostics: Diagnostics, location: str, *, heartbeats: bool = False
+    task_def: TaskDef,
+    diagnostics: Diagnostics,
+    location: str,
+    *,
+    heartbeats: bool = False,
+    input_template: bool = False,
 ) -> None:
     """A warning per TaskDef field that changes Conductor's behaviour and has no equivalent here,
-    named by its location: nothing is dropped silently."""
+    named by its location: nothing is dropped silently. `input_template`: the inputTemplate is merged
+    into the task input by the caller (task_states), so it is mapped, not warned."""
     # rateLimitFrequencyInSeconds is the window of rateLimitPerFrequency: warned with it
     values = task_def.model_dump(include={"rateLimitPerFrequency", "pollTimeoutSeconds", "inputTemplate"})
+    if input_template:
+        values.pop("inputTemplate")
     values |= task_def.model_extra or {}
     if heartbeats:
         values["concurrentExecLimit"] = task_def.concurrentExecLimit

@@ -16,7 +16,11 @@ from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import parameters
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.retries import start_execution_retry, task_policy, warn_unmapped_workflow_task
-from statemachines.translator.task_definitions import default_definition_note, governing_task_def
+from statemachines.translator.task_definitions import (
+    default_definition_note,
+    governing_task_def,
+    template_inputs,
+)
 
 
 class TaskStatesMixin(EmitterState):
@@ -63,7 +67,9 @@ class TaskStatesMixin(EmitterState):
             "Parameters": arguments,
             "ResultSelector": {"output.$": "$.Payload"},
         }
-        policy = task_policy(governing.task_def, self.options, sink, governing.location)
+        policy = task_policy(
+            governing.task_def, self.options, sink, governing.location, input_template=task is not None
+        )
         state.update(policy.fields)
         self.last_catch_errors = policy.optional_catch_errors
         return state
@@ -81,6 +87,12 @@ class TaskStatesMixin(EmitterState):
         after = self._ensure_outputs(ref, states, next_name)
         params = parameters(
             task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
+        )
+        governing = governing_task_def(task.name, task, self.task_defs, location)
+        template = template_inputs(task, governing.task_def)
+        # the definition's inputTemplate fills the keys inputParameters leave out (getTaskInputV2)
+        params |= parameters(
+            template, f"{governing.location}.inputTemplate", self.emit_scope.resolve, self.quiet
         )
         if ref in self.scope.inputs_read:
             input_name = self.names.allocate(f"{ref}: keep input")

@@ -467,7 +467,7 @@ def test_an_optional_tasks_failure_under_time_out_wf_is_still_recorded() -> None
 
 
 def test_task_policy_fields_without_equivalent_are_warned_naming_workflow_task_and_field() -> None:
-    inline = {"retryCount": 1, "backoffJitterMs": 100, "totalTimeoutSeconds": 600, "inputTemplate": {"a": 1}}
+    inline = {"retryCount": 1, "backoffJitterMs": 100, "totalTimeoutSeconds": 600}
     definition = workflow(
         "unmapped",
         [
@@ -481,7 +481,6 @@ def test_task_policy_fields_without_equivalent_are_warned_naming_workflow_task_a
     assert {
         ("unmapped", "tasks[0].taskDefinition.backoffJitterMs"),
         ("unmapped", "tasks[0].taskDefinition.totalTimeoutSeconds"),
-        ("unmapped", "tasks[0].taskDefinition.inputTemplate"),
         ("unmapped", "tasks[0].permissive"),
         ("unmapped", "tasks[0].startDelay"),
         ("unmapped", "taskDefs.other.pollTimeoutSeconds"),
@@ -578,3 +577,16 @@ def test_the_workflow_input_read_whole_keeps_its_keys_beside_a_missing_path() ->
     result, _ = run_one(definition, {"label": "cat"}, {"echo": echo})
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == {"input": {"label": "cat"}, "t": {"size": None, "name_": "cat"}}
+
+
+def test_the_task_definitions_input_template_fills_the_keys_input_parameters_leave_out() -> None:
+    """ParametersUtils.getTaskInputV2: template entries `putIfAbsent`, then resolved like the rest."""
+    template = {"url": "https://default.example", "size": "${workflow.input.size}", "given": "template"}
+    definition = workflow("templated", [simple("t", given="task")], {"received": "${t.output.received}"})
+    defs = task_defs("echo")
+    defs["echo"] = defs["echo"].model_copy(update={"inputTemplate": template})
+    _, diagnostics = translate(definition, defs)
+    assert not [d for d in diagnostics if d.location.endswith("inputTemplate")]  # mapped, not warned
+    result, _ = run_one(definition, {"size": 5}, {"echo": echo}, defs)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"received": {"given": "task", "url": "https://default.example", "size": 5}}
