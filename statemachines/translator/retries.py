@@ -11,7 +11,7 @@ throttle budget allows: a burst degrades into waiting. In a workflow with a dura
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -367,3 +367,22 @@ def warn_unmapped_workflow_task(task: WorkflowTask, diagnostics: Diagnostics, lo
     for field_name, reason in UNMAPPED_WORKFLOW_TASK_FIELDS.items():
         if _is_set(extra.get(field_name)):
             diagnostics.warning(f"{location}.{field_name}", f"{reason}: '{field_name}' is ignored")
+
+
+def warn_child_policy(
+    task: WorkflowTask, registered: Mapping[str, TaskDef], diagnostics: Diagnostics, location: str
+) -> None:
+    """A SUB_WORKFLOW task with a task policy of its own (its `retryCount`, an inline or registered
+    definition of its name): Conductor would retry the child or time it out (DeciderService.retry
+    reads the task's definition for any task type); the translation starts each child once."""
+    governing = task.taskDefinition or registered.get(task.name)
+    retries = task.retryCount if task.retryCount is not None else (governing.retryCount if governing else 0)
+    timeout = governing.timeoutSeconds if governing else 0
+    if retries or timeout:
+        where = f"{location}.retryCount" if task.retryCount else f"{location}.name"
+        diagnostics.warning(
+            where,
+            f"SUB_WORKFLOW '{task.taskReferenceName}' has a task policy (retryCount {retries}, "
+            f"timeoutSeconds {timeout}): a failed child is not started again and no timeout is set; "
+            "only a refused or lost start is retried",
+        )

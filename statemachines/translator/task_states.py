@@ -15,7 +15,12 @@ from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import parameters
 from statemachines.translator.model import WorkflowTask
-from statemachines.translator.retries import start_execution_retry, task_policy, warn_unmapped_workflow_task
+from statemachines.translator.retries import (
+    start_execution_retry,
+    task_policy,
+    warn_child_policy,
+    warn_unmapped_workflow_task,
+)
 from statemachines.translator.task_definitions import (
     default_definition_note,
     governing_task_def,
@@ -182,6 +187,7 @@ class TaskStatesMixin(EmitterState):
         child = self._child_name(task, location)
         if child is None:
             return next_name
+        warn_child_policy(task, self.task_defs, self.diagnostics, location)
         after = self._ensure_outputs(ref, states, next_name)
         params = parameters(
             task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet

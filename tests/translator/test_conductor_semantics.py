@@ -590,3 +590,23 @@ def test_the_task_definitions_input_template_fills_the_keys_input_parameters_lea
     result, _ = run_one(definition, {"size": 5}, {"echo": echo}, defs)
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == {"received": {"given": "task", "url": "https://default.example", "size": 5}}
+
+
+def test_a_sub_workflow_tasks_own_retry_policy_is_warned_not_dropped() -> None:
+    child = workflow("child", [simple("inside")])
+    parent = workflow(
+        "parent",
+        [
+            {
+                "name": "child",
+                "taskReferenceName": "c",
+                "type": "SUB_WORKFLOW",
+                "subWorkflowParam": {"name": "child"},
+                "retryCount": 2,
+            }
+        ],
+    )
+    _, diagnostics = translate(parent, task_defs("echo"), {"child": WorkflowDef.model_validate(child)})
+    [warning] = [d for d in diagnostics if d.location == "tasks[0].retryCount"]
+    assert "retryCount 2" in warning.message
+    assert warning.workflow == "parent"
