@@ -14,37 +14,52 @@ from statemachines.translator.asl_states import (
 from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import parameters
-from statemachines.translator.model import TaskDef, WorkflowTask
-from statemachines.translator.retries import start_execution_retry, task_policy
+from statemachines.translator.model import WorkflowTask
+from statemachines.translator.retries import (
+    start_execution_retry,
+    task_policy,
+    warn_child_policy,
+    warn_unmapped_workflow_task,
+)
+from statemachines.translator.task_definitions import (
+    default_definition_note,
+    governing_task_def,
+    template_inputs,
+)
 
 
 class TaskStatesMixin(EmitterState):
     """Task states that run a worker or a child workflow, and the optional-task catch."""
 
     # --- SIMPLE ------------------------------------------------------------------------------------
-    def _task_def(self, name: str, location: str) -> TaskDef:
-        task_def = self.task_defs.get(name)
-        if task_def is None:
-            self.diagnostics.error(
-                location,
-                f"SIMPLE task '{name}' has no task definition: no worker is registered under that name "
-                f"(known: {', '.join(sorted(self.task_defs)) or 'none'})",
-            )
-            return TaskDef.model_validate({"name": name})
-        return task_def
-
-    def _lambda_state(self, task_name: str, location: str, payload: dict[str, Any] | str) -> dict[str, Any]:
+    def _lambda_state(
+        self,
+        task_name: str,
+        location: str,
+        payload: dict[str, Any] | str,
+        task: WorkflowTask | None = None,
+        task_location: str = "",
+    ) -> dict[str, Any]:
         """A Lambda Task state: the optimised integration, whose result `{"output": <worker output>}`
-        is what the context keeps per task. `payload` is a Parameters object or a JSONPath."""
-        task_def = self._task_def(task_name, location)
+        is what the context keeps per task. `payload` is a Parameters object or a JSONPath; `task`,
+        the workflow task when the workflow spells it out (its retryCount and inline taskDefinition
+        count). What an optional task's Catch may catch under this policy is kept in
+        `self.last_catch_errors`."""
+        governing = governing_task_def(task_name, task, self.task_defs, task_location)
         if not PLACEHOLDER_NAME.match(task_name):
             self.diagnostics.error(location, f"task name '{task_name}' cannot be part of a placeholder")
         self.result.lambda_tasks.add(task_name)
-        if task_def.concurrentExecLimit:
-            self.result.concurrency_hints[task_name] = task_def.concurrentExecLimit
-        # task-definition findings are reported once per workflow, at the task definition
-        sink = self.diagnostics if task_name not in self.policy_warned else self.quiet
-        self.policy_warned.add(task_name)
+        if governing.task_def.concurrentExecLimit:
+            limit = governing.task_def.concurrentExecLimit
+            self.result.concurrency_hints[task_name] = min(
+                limit, self.result.concurrency_hints.get(task_name, limit)
+            )
+        # a definition's findings are reported once per workflow, at the definition
+        first = governing.location not in self.policy_warned
+        sink = self.diagnostics if first else self.quiet
+        if governing.origin == "default" and first:
+            self.diagnostics.warning(location, default_definition_note(task_name))
+        self.policy_warned.add(governing.location)
         arguments: dict[str, Any] = {"FunctionName": f"${{LambdaArn_{task_name}}}"}
         if isinstance(payload, str):
             arguments["Payload.$"] = payload
@@ -57,7 +72,11 @@ class TaskStatesMixin(EmitterState):
             "Parameters": arguments,
             "ResultSelector": {"output.$": "$.Payload"},
         }
-        state.update(task_policy(task_def, self.options, sink, f"taskDefs.{task_name}"))
+        policy = task_policy(
+            governing.task_def, self.options, sink, governing.location, input_template=task is not None
+        )
+        state.update(policy.fields)
+        self.last_catch_errors = policy.optional_catch_errors
         return state
 
     def _emit_simple(
@@ -74,6 +93,12 @@ class TaskStatesMixin(EmitterState):
         params = parameters(
             task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
         )
+        governing = governing_task_def(task.name, task, self.task_defs, location)
+        template = template_inputs(task, governing.task_def)
+        # the definition's inputTemplate fills the keys inputParameters leave out (getTaskInputV2)
+        params |= parameters(
+            template, f"{governing.location}.inputTemplate", self.emit_scope.resolve, self.quiet
+        )
         if ref in self.scope.inputs_read:
             input_name = self.names.allocate(f"{ref}: keep input")
             states[input_name] = link(
@@ -86,16 +111,23 @@ class TaskStatesMixin(EmitterState):
                 after,
             )
             after = input_name
-        state = self._lambda_state(task.name, f"{location}.name", params)
+        warn_unmapped_workflow_task(task, self.diagnostics, location)
+        state = self._lambda_state(task.name, f"{location}.name", params, task, location)
         state["ResultPath"] = f"$.tasks.{ref}"
         name = self.names.allocate(ref)
         if task.optional:
-            state["Catch"] = [self._optional_catch(ref, states, after)]
+            state["Catch"] = [self._optional_catch(ref, states, after, errors=self.last_catch_errors)]
         states[name] = link(state, after)
         return name
 
-    def _optional_catch(self, ref: str, states: dict[str, Any], next_name: str | None) -> dict[str, Any]:
-        """optional: true -> after the retries, record COMPLETED_WITH_ERRORS and carry on."""
+    def _optional_catch(
+        self, ref: str, states: dict[str, Any], next_name: str | None, *, errors: list[str] | None = None
+    ) -> dict[str, Any]:
+        """optional: true -> after the retries, record COMPLETED_WITH_ERRORS and carry on.
+
+        `errors`: what the task's policy lets it catch (`TaskPolicy.optional_catch_errors`, default
+        everything): a TIME_OUT_WF timeout times the workflow out even for an optional task
+        (DeciderService.checkTaskTimeout throws before retry() looks at `optional`)."""
         record = self.names.allocate(f"{ref}: completed with errors")
         states[record] = link(
             {
@@ -111,7 +143,8 @@ class TaskStatesMixin(EmitterState):
             },
             next_name,
         )
-        return {"ErrorEquals": ["States.ALL"], "ResultPath": f"$.tasks.{ref}.failure", "Next": record}
+        caught = errors or ["States.ALL"]
+        return {"ErrorEquals": caught, "ResultPath": f"$.tasks.{ref}.failure", "Next": record}
 
     # --- SUB_WORKFLOW ------------------------------------------------------------------------------
     def _child_name(self, task: WorkflowTask, location: str) -> str | None:
@@ -154,6 +187,7 @@ class TaskStatesMixin(EmitterState):
         child = self._child_name(task, location)
         if child is None:
             return next_name
+        warn_child_policy(task, self.task_defs, self.diagnostics, location)
         after = self._ensure_outputs(ref, states, next_name)
         params = parameters(
             task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet

@@ -27,17 +27,30 @@ def test_errors_exit_1_with_locations(capsys) -> None:
 
 
 def test_json_diagnostics(capsys) -> None:
-    assert main(["translate", "--json", str(SEEDS / "000" / "curl" / "image_convert_resize.json")]) == 1
+    assert (
+        main(["translate", "--json", str(SEEDS / "003" / "workflows" / "image_multiple_convert_resize.json")])
+        == 1
+    )
     records = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     errors = [r for r in records if r["severity"] == "error"]
     assert errors == [
         {
             "severity": "error",
-            "workflows": ["image_convert_resize"],
-            "location": "tasks[1].name",
+            "workflows": ["image_multiple_convert_resize"],
+            "location": "outputParameters.fileLocations",
             "message": errors[0]["message"],
         }
     ]
+
+
+def test_json_diagnostics_name_the_workflow_task_and_field_of_each_warning(capsys) -> None:
+    """A task without a definition (Conductor's default applies) and task-definition fields without
+    an equivalent are warnings, each located at its field: the translation goes on."""
+    assert main(["translate", "--json", str(SEEDS / "000" / "curl" / "image_convert_resize.json")]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    warned = {(r["location"], tuple(r["workflows"])) for r in records if r["severity"] == "warning"}
+    assert ("tasks[1].name", ("image_convert_resize",)) in warned  # image_toS3: the default definition
+    assert ("taskDefs.image_convert_resize.pollTimeoutSeconds", ("image_convert_resize",)) in warned
 
 
 def test_invalid_json_and_missing_path_are_reported_not_raised(tmp_path: Path, capsys) -> None:
