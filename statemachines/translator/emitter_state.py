@@ -25,6 +25,7 @@ class EmitResult:
 
     asl: dict[str, Any]
     lambda_tasks: set[str] = field(default_factory=set)
+    activity_tasks: set[str] = field(default_factory=set)
     child_workflows: set[str] = field(default_factory=set)
     concurrency_hints: dict[str, int] = field(default_factory=dict)
     longest_wait_seconds: int = 0
@@ -120,6 +121,8 @@ class EmitterState:
         ) -> dict[str, Any]: ...
 
         def _start_execution_state(self, child: str) -> dict[str, Any]: ...
+
+        def _task_def(self, name: str, location: str) -> TaskDef: ...
 
         def _at_workflow_end(self, next_name: str | None) -> bool: ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from statemachines.translator.activities import ActivityTaskMixin
 from statemachines.translator.asl_states import (
     LAMBDA_INVOKE,
     PLACEHOLDER_NAME,
@@ -12,13 +13,12 @@ from statemachines.translator.asl_states import (
     prefixed_states,
 )
 from statemachines.translator.diagnostics import Diagnostics
-from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import parameters
 from statemachines.translator.model import TaskDef, WorkflowTask
 from statemachines.translator.retries import start_execution_retry, task_policy
 
 
-class TaskStatesMixin(EmitterState):
+class TaskStatesMixin(ActivityTaskMixin):
     """Task states that run a worker or a child workflow, and the optional-task catch."""
 
     # --- SIMPLE ------------------------------------------------------------------------------------
@@ -35,7 +35,10 @@ class TaskStatesMixin(EmitterState):
 
     def _lambda_state(self, task_name: str, location: str, payload: dict[str, Any] | str) -> dict[str, Any]:
         """A Lambda Task state: the optimised integration, whose result `{"output": <worker output>}`
-        is what the context keeps per task. `payload` is a Parameters object or a JSONPath."""
+        is what the context keeps per task. `payload` is a Parameters object or a JSONPath. A task no
+        Lambda worker serves is an activity instead (statemachines.translator.activities)."""
+        if not self._served_by_lambda(task_name):
+            return self._activity_state(task_name, location, payload)
         task_def = self._task_def(task_name, location)
         if not PLACEHOLDER_NAME.match(task_name):
             self.diagnostics.error(location, f"task name '{task_name}' cannot be part of a placeholder")
@@ -208,6 +211,7 @@ class TaskStatesMixin(EmitterState):
         ).emit()
         self.diagnostics.items.extend(child_diagnostics.items)
         self.result.lambda_tasks |= child_asl.lambda_tasks
+        self.result.activity_tasks |= child_asl.activity_tasks
         self.result.child_workflows |= child_asl.child_workflows
         branch = prefixed_states(child_asl.asl, f"{ref}/", self.names)
         return {

@@ -34,6 +34,7 @@ def test_json_diagnostics(capsys) -> None:
         {
             "severity": "error",
             "workflows": ["image_convert_resize"],
+            "task": "image_toS3_ref",
             "location": "tasks[1].name",
             "message": errors[0]["message"],
         }
