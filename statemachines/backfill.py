@@ -116,7 +116,7 @@ def _source_location() -> str:
 
 def _render_source(worker_task: str, task_def: TaskDef, suffixes: tuple[str, ...]) -> dict[str, Any]:
     """The inline processor of one source: suffix Choice, worker invocation, per-source Catch."""
-    policy = task_policy(task_def, TranslatorOptions(), Diagnostics(), f"tasks.{worker_task}")
+    policy = task_policy(task_def, TranslatorOptions(), Diagnostics(), f"tasks.{worker_task}").fields
     return {
         "StartAt": "IsImage",
         "States": {

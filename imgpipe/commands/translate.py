@@ -127,8 +127,10 @@ def run(args: argparse.Namespace) -> int:
     if not translated and not failed:
         print(f"error: {args.path}: no workflow definitions found", file=sys.stderr)
         return 1
-    broken_files = {f.location.split(":")[0] for f in per_file.errors}
-    _summary(translated, refused | broken_files, len(names) + len(broken_files), args.json)
+    if args.path.is_dir():
+        _summary(
+            args.path, translated, refused | {f.location.split(":")[0] for f in per_file.errors}, args.json
+        )
     if args.out is None:
         if args.diagram:
             for name in translated:
@@ -143,17 +145,24 @@ def run(args: argparse.Namespace) -> int:
         (args.out / f"{name}.asl.json").write_text(tw.asl_json + "\n", encoding="utf-8")
         if args.diagram:
             (args.out / f"{name}.mmd").write_text(workflow_diagram(project.workflows[name]), encoding="utf-8")
-    print(f"wrote {len(translated)} state machine(s) to {args.out}", file=sys.stderr)
+    if not args.json:
+        print(f"wrote {len(translated)} state machine(s) to {args.out}", file=sys.stderr)
     return 1 if failed else 0
 
 
-def _summary(translated: dict[str, TranslatedWorkflow], refused: set[str], total: int, as_json: bool) -> None:
-    """One line for a directory: how many translated, which were refused."""
-    if total <= 1 and not refused:
-        return
+def _summary(path: Path, translated: dict[str, TranslatedWorkflow], refused: set[str], as_json: bool) -> None:
+    """One line for a directory: how many translated, which were refused (in --json, a record of the
+    diagnostics' shape with severity "summary" and the translated workflows)."""
+    listed = f": {', '.join(sorted(refused))}" if refused else ""
+    message = f"translated {len(translated)}, refused {len(refused)}{listed}"
     if as_json:
-        record = {"severity": "summary", "translated": sorted(translated), "refused": sorted(refused)}
+        record = {
+            "severity": "summary",
+            "workflows": sorted(translated),
+            "task": None,
+            "location": str(path),
+            "message": message,
+        }
         print(json.dumps(record), file=sys.stderr)
     else:
-        listed = f": {', '.join(sorted(refused))}" if refused else ""
-        print(f"translated {len(translated)}, refused {len(refused)}{listed}", file=sys.stderr)
+        print(message, file=sys.stderr)

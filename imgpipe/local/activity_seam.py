@@ -18,7 +18,13 @@ activities. Four things are missing between the two:
   accepts it; the seam accepts a heartbeat for any task still waiting for its outcome;
 - a worker that answers at once can answer before the engine arms the heartbeat clock; the engine
   then waits a whole HeartbeatSeconds and times the task out although its outcome is in. The seam
-  arms the clock already rung when the outcome is there.
+  arms the clock already rung when the outcome is there;
+- a heartbeat timeout is reported as ``States.Timeout`` and matches only that name, where AWS also
+  matches it by ``States.HeartbeatTimeout`` in Retry and Catch ("States.HeartbeatTimeout ... is
+  only available inside the Catch and Retry fields",
+  https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html), the name the
+  translator retries a silent attempt by (Conductor's responseTimeoutSeconds). The seam keeps the
+  reported name and lets it match both.
 
 ``verify_moto_activity_internals()`` fails loudly if moto moves any of this
 (``tests/local/test_activity_seam.py`` runs it and checks it notices each move).
@@ -46,6 +52,10 @@ SFN_RESPONSES = "moto.stepfunctions.responses"
 SFN_RESPONSES_CLASS = "StepFunctionResponse"
 PARSER_API = "moto.stepfunctions.parser.api"
 CORE_RESPONSES = "moto.core.responses"
+ACTIVITY_STATE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_activitiy"
+STATES_ERROR_NAME = "moto.stepfunctions.parser.asl.component.common.error_name.states_error_name"
+STATES_ERROR_TYPE = "moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type"
+HEARTBEAT_TIMEOUT_NAMES = ("States.Timeout", "States.HeartbeatTimeout")
 
 # AWS holds a GetActivityTask request for at most 60 seconds (the API reference above).
 LONG_POLL_SECONDS = 60.0
@@ -77,6 +87,12 @@ def verify_moto_activity_internals() -> None:
         raise MotoInternalsChanged(f"moto's {SFN_RESPONSES_CLASS} has no send_task_failure any more")
     moto_attribute(PARSER_API, "InvalidToken")
     moto_attribute(CORE_RESPONSES, "ActionResult")
+    if not callable(getattr(moto_attribute(ACTIVITY_STATE, "StateTaskActivity"), "_from_error", None)):
+        raise MotoInternalsChanged("moto's StateTaskActivity has no _from_error any more")
+    moto_attribute(CALLBACK, "HeartbeatTimeoutError")
+    if not callable(getattr(moto_attribute(STATES_ERROR_NAME, "StatesErrorName"), "matches", None)):
+        raise MotoInternalsChanged("moto's StatesErrorName has no matches any more")
+    moto_attribute(STATES_ERROR_TYPE, "StatesErrorNameType")
 
 
 def _waiting_endpoint(backend: Any, task_token: str) -> Any | None:
@@ -148,18 +164,12 @@ class _ActivityStore(dict[str, Any]):
         return default
 
 
-@contextmanager
-def install(*, long_poll_seconds: float = LONG_POLL_SECONDS) -> Iterator[None]:
-    """Executions see the activities created through the API; GetActivityTask, SendTaskFailure's
-    cause and SendTaskHeartbeat behave as on AWS. `long_poll_seconds`: how long an empty poll waits."""
-    verify_moto_activity_internals()
+Patch = tuple[Any, str, Any]  # (moto class or module, attribute, replacement)
+
+
+def _store_patches(queues: _Queues) -> list[Patch]:
+    """Executions get the activities' queues instead of an empty store."""
     parser_models = importlib.import_module(PARSER_MODELS)
-    backend_class = getattr(parser_models, PARSER_BACKEND_CLASS)
-    responses_class = moto_attribute(SFN_RESPONSES, SFN_RESPONSES_CLASS)
-    invalid_token = moto_attribute(PARSER_API, "InvalidToken")
-    action_result = moto_attribute(CORE_RESPONSES, "ActionResult")
-    empty_result = moto_attribute(CORE_RESPONSES, "EmptyResult")
-    queues = _Queues(moto_attribute(PARSER_ACTIVITY, "Activity"))
     execution_class: Any = getattr(parser_models, PARSER_EXECUTION)
 
     class ExecutionWithActivities(execution_class):
@@ -168,6 +178,17 @@ def install(*, long_poll_seconds: float = LONG_POLL_SECONDS) -> Iterator[None]:
             backend = backends[kwargs["account_id"]][kwargs["region_name"]]
             kwargs["activity_store"] = _ActivityStore(queues, backend)
             super().__init__(*args, **kwargs)
+
+    return [(parser_models, PARSER_EXECUTION, ExecutionWithActivities)]
+
+
+def _api_patches(queues: _Queues, long_poll_seconds: float) -> list[Patch]:
+    """GetActivityTask, SendTaskFailure with its cause, SendTaskHeartbeat as AWS answers them."""
+    responses_class = moto_attribute(SFN_RESPONSES, SFN_RESPONSES_CLASS)
+    backend_class = moto_attribute(PARSER_MODELS, PARSER_BACKEND_CLASS)
+    invalid_token = moto_attribute(PARSER_API, "InvalidToken")
+    action_result = moto_attribute(CORE_RESPONSES, "ActionResult")
+    empty_result = moto_attribute(CORE_RESPONSES, "EmptyResult")
 
     def get_activity_task(self: Any) -> Any:
         """GetActivityTask: the next live task of the activity, or no token after the long poll."""
@@ -203,6 +224,15 @@ def install(*, long_poll_seconds: float = LONG_POLL_SECONDS) -> Iterator[None]:
                 raise
             return None  # a task without HeartbeatSeconds, or one whose heartbeat clock is not armed yet
 
+    return [
+        (responses_class, "get_activity_task", get_activity_task),
+        (responses_class, "send_task_failure", send_task_failure),
+        (backend_class, "send_task_heartbeat", send_task_heartbeat),
+    ]
+
+
+def _heartbeat_patches() -> list[Patch]:
+    """The early answer's heartbeat race, and heartbeat timeouts matched by States.HeartbeatTimeout."""
     endpoint_class = moto_attribute(CALLBACK, "CallbackEndpoint")
     original_setup = endpoint_class.setup_heartbeat_endpoint
 
@@ -212,14 +242,38 @@ def install(*, long_poll_seconds: float = LONG_POLL_SECONDS) -> Iterator[None]:
             heartbeat.notify()
         return heartbeat
 
+    activity_state = moto_attribute(ACTIVITY_STATE, "StateTaskActivity")
+    original_from_error = activity_state._from_error
+    heartbeat_timeout = moto_attribute(CALLBACK, "HeartbeatTimeoutError")
+    states_error_name: Any = moto_attribute(STATES_ERROR_NAME, "StatesErrorName")
+    timeout_type = moto_attribute(STATES_ERROR_TYPE, "StatesErrorNameType").StatesTimeout
+
+    class HeartbeatTimeoutName(states_error_name):
+        """States.Timeout as reported, matched by States.HeartbeatTimeout too."""
+
+        def matches(self, error_name: str | None) -> bool:
+            return error_name in HEARTBEAT_TIMEOUT_NAMES
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        event = original_from_error(self, env, ex)
+        if isinstance(ex, heartbeat_timeout):
+            event.error_name = HeartbeatTimeoutName(typ=timeout_type)
+        return event
+
+    return [
+        (endpoint_class, "setup_heartbeat_endpoint", setup_heartbeat_endpoint),
+        (activity_state, "_from_error", from_error),
+    ]
+
+
+@contextmanager
+def install(*, long_poll_seconds: float = LONG_POLL_SECONDS) -> Iterator[None]:
+    """Executions see the activities created through the API; GetActivityTask, SendTaskFailure's
+    cause and SendTaskHeartbeat behave as on AWS. `long_poll_seconds`: how long an empty poll waits."""
+    verify_moto_activity_internals()
+    queues = _Queues(moto_attribute(PARSER_ACTIVITY, "Activity"))
+    patches = _store_patches(queues) + _api_patches(queues, long_poll_seconds) + _heartbeat_patches()
     with ExitStack() as stack:
-        stack.enter_context(mock.patch.object(parser_models, PARSER_EXECUTION, ExecutionWithActivities))
-        stack.enter_context(
-            mock.patch.object(endpoint_class, "setup_heartbeat_endpoint", setup_heartbeat_endpoint)
-        )
-        stack.enter_context(
-            mock.patch.object(responses_class, "get_activity_task", get_activity_task, create=True)
-        )
-        stack.enter_context(mock.patch.object(responses_class, "send_task_failure", send_task_failure))
-        stack.enter_context(mock.patch.object(backend_class, "send_task_heartbeat", send_task_heartbeat))
+        for target, attribute, replacement in patches:
+            stack.enter_context(mock.patch.object(target, attribute, replacement, create=True))
         yield

@@ -45,6 +45,12 @@ fails with ``IndexError`` or a QueryLanguage ``ValueError`` in its worker thread
 for ever. On AWS executions are
 independent. The fix gives each parser its own stack.
 
+A sixth: moto's context object holds ``$$.Execution.StartTime`` as a Python ``datetime``, where AWS
+documents an ISO 8601 string (``"2019-03-26T20:14:13.192Z"``,
+https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html), so any ASL
+that copies it into its output makes DescribeExecution raise ``TypeError`` (not JSON serializable)
+and ``imgpipe run`` crash. The fix gives it AWS's string (UTC, milliseconds, ``Z``).
+
 ``verify_moto_fix_targets()``
 fails loudly if moto moves what is patched; ``tests/local/test_moto_fixes.py`` runs a two-state
 parent/child pair with and without the fix, so it also fails when moto fixes the defect itself.
@@ -62,7 +68,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -277,10 +283,18 @@ def emulated_redrive(execution_name: str, *, of_execution_arn: str, redrive_coun
             _emulated_redrives.pop(execution_name, None)
 
 
-def _with_redrive_count(original: Any) -> Any:
+def aws_timestamp(moment: datetime) -> str:
+    """A context-object timestamp as AWS writes it: ISO 8601 in UTC with milliseconds and `Z`."""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _aws_context_object(original: Any) -> Any:
     def evaluation_environment(self: Any) -> Any:
         env = original(self)
         execution = env.states.context_object.context_object_data["Execution"]
+        if isinstance(execution.get("StartTime"), datetime):
+            execution["StartTime"] = aws_timestamp(execution["StartTime"])
         with _emulated_redrives_lock:
             emulated = _emulated_redrives.get(execution.get("Name"))
         execution["RedriveCount"] = 0 if emulated is None else emulated.redrive_count
@@ -328,7 +342,7 @@ def install() -> Iterator[None]:
             mock.patch.object(
                 worker,
                 "_get_evaluation_environment",
-                _with_redrive_count(worker._get_evaluation_environment),
+                _aws_context_object(worker._get_evaluation_environment),
             )
         )
         preprocessor = getattr(importlib.import_module(ASL_PREPROCESSOR), ASL_PREPROCESSOR_CLASS)

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
+from statemachines.translator.asl_states import LAMBDA_INVOKE
 from statemachines.translator.options import REFUSED_BEFORE_RUNNING
 
-# Step Functions' own ceiling for a Lambda invocation without TimeoutSeconds is the Lambda limit.
+# Lambda's own ceiling on one invocation (its maximum function timeout).
 LAMBDA_MAX_SECONDS = 900
 
 
@@ -44,9 +45,17 @@ def _retry_seconds(state: dict[str, Any], attempt_seconds: float) -> float:
 def _state_seconds(state: dict[str, Any]) -> float | None:
     kind = state["Type"]
     if kind == "Task":
-        if ".sync" in state.get("Resource", ""):
+        resource = state.get("Resource", "")
+        if ".sync" in resource:
             return None
-        attempt = float(state.get("TimeoutSeconds", LAMBDA_MAX_SECONDS))
+        if resource == LAMBDA_INVOKE:
+            # a Lambda invocation ends by the function's timeout at the latest, whatever TimeoutSeconds
+            # says (Conductor's default responseTimeoutSeconds of 3600 s becomes TimeoutSeconds)
+            attempt = float(min(state.get("TimeoutSeconds", LAMBDA_MAX_SECONDS), LAMBDA_MAX_SECONDS))
+        elif "TimeoutSeconds" in state:
+            attempt = float(state["TimeoutSeconds"])
+        else:
+            return None  # an activity or a callback without TimeoutSeconds may wait for a year
         return attempt + _retry_seconds(state, attempt)
     if kind == "Wait":
         return float(state["Seconds"]) if "Seconds" in state else None

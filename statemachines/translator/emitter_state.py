@@ -17,6 +17,7 @@ from statemachines.translator.expressions import Scope, parameters
 from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
 from statemachines.translator.options import TranslatorOptions
 from statemachines.translator.references import context_refs, dynamic_join_refs
+from statemachines.translator.task_definitions import GoverningTaskDef
 
 
 @dataclass
@@ -69,6 +70,8 @@ class EmitterState:
         self.emit_scope.referenced = self.scope.referenced
         self.emit_scope.inputs_read = self.scope.inputs_read
         self.policy_warned: set[str] = set()
+        # whether the last Lambda state's States.Timeout is Conductor's TIME_OUT_WF (task_states)
+        self.last_timeout_ends_workflow = False
         self.output_state = ""
         # end states that make a task nested at the workflow's end its output (emitter._output_of)
         self.tail_outputs: dict[str, str] = {}
@@ -122,7 +125,9 @@ class EmitterState:
 
         def _start_execution_state(self, child: str) -> dict[str, Any]: ...
 
-        def _task_def(self, name: str, location: str) -> TaskDef: ...
+        def _worker_definition(
+            self, task_name: str, location: str, task: WorkflowTask | None, task_location: str
+        ) -> tuple[GoverningTaskDef, Diagnostics]: ...
 
         def _at_workflow_end(self, next_name: str | None) -> bool: ...
 

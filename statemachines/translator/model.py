@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Conductor(BaseModel):
@@ -16,7 +16,9 @@ class _Conductor(BaseModel):
 
 
 class TaskDef(_Conductor):
-    """A Conductor task definition: the retry/timeout policy of a worker task."""
+    """A Conductor task definition: the retry/timeout policy of a worker task. The defaults are
+    Conductor's own (conductor-oss common/.../metadata/tasks/TaskDef.java): what a task with no
+    registered definition gets."""
 
     name: str = Field(min_length=1)
     retryCount: int = Field(3, ge=0)
@@ -26,13 +28,14 @@ class TaskDef(_Conductor):
     backoffScaleFactor: int = Field(1, ge=1)
     timeoutSeconds: int = Field(0, ge=0)
     timeoutPolicy: str = "TIME_OUT_WF"
-    responseTimeoutSeconds: int | None = Field(None, ge=0)
+    responseTimeoutSeconds: int = Field(3600, ge=0)  # TaskDef.ONE_HOUR; 0 = none
     pollTimeoutSeconds: int | None = Field(None, ge=0)
     concurrentExecLimit: int | None = Field(None, ge=0)
     rateLimitPerFrequency: int | None = Field(None, ge=0)
     rateLimitFrequencyInSeconds: int | None = Field(None, ge=0)
     inputKeys: list[str] = Field(default_factory=list)
     outputKeys: list[str] = Field(default_factory=list)
+    inputTemplate: dict[str, Any] = Field(default_factory=dict)
 
 
 class WorkflowTask(_Conductor):
@@ -43,6 +46,10 @@ class WorkflowTask(_Conductor):
     type: str = "SIMPLE"
     inputParameters: dict[str, Any] = Field(default_factory=dict)
     optional: bool = False
+    # task policy on the workflow task: overrides the registered task definition (DeciderService.retry,
+    # MetadataMapperService: an inline definition replaces the registered one)
+    retryCount: int | None = Field(None, ge=0)
+    taskDefinition: TaskDef | None = None
     # FORK_JOIN
     forkTasks: list[list[WorkflowTask]] = Field(default_factory=list)
     # JOIN
@@ -69,6 +76,16 @@ class WorkflowTask(_Conductor):
     @classmethod
     def _missing_type_is_simple(cls, value: Any) -> Any:
         return "SIMPLE" if value in (None, "") else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inline_definition_named_after_the_task(cls, value: Any) -> Any:
+        """An inline `taskDefinition` often omits its name: it is the task's own."""
+        if isinstance(value, dict) and isinstance(value.get("taskDefinition"), dict):
+            inline = value["taskDefinition"]
+            if not inline.get("name") and value.get("name"):
+                value = {**value, "taskDefinition": {**inline, "name": value["name"]}}
+        return value
 
 
 class WorkflowDef(_Conductor):

@@ -12,11 +12,12 @@ throttle budget allows: a burst degrades into waiting. In a workflow with a dura
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.duration import longest_seconds
-from statemachines.translator.model import TaskDef
+from statemachines.translator.model import TaskDef, WorkflowTask
 from statemachines.translator.options import TranslatorOptions
 
 TIMEOUT_POLICIES = ("TIME_OUT_WF", "RETRY", "ALERT_ONLY")
@@ -111,24 +112,32 @@ def fit_throttle_retries(
     fits(low)
 
 
+@dataclass(frozen=True)
+class TaskPolicy:
+    """The ASL fields of one task's Conductor policy, and what its Catch must respect."""
+
+    fields: dict[str, Any]  # TimeoutSeconds, HeartbeatSeconds, Retry
+    # a States.Timeout is Conductor's TIME_OUT_WF: it ends the workflow, so no optional task's Catch
+    # may record it as COMPLETED_WITH_ERRORS (DeciderService.checkTaskTimeout throws before retry())
+    timeout_ends_workflow: bool = False
+
+
 def task_policy(
-    task_def: TaskDef, options: TranslatorOptions, diagnostics: Diagnostics, location: str
-) -> dict[str, Any]:
-    """The `TimeoutSeconds` and `Retry` fields of a Lambda Task state for this task definition."""
-    fields: dict[str, Any] = {}
-    timeout_policy = task_def.timeoutPolicy
-    if timeout_policy not in TIMEOUT_POLICIES:
-        diagnostics.error(f"{location}.timeoutPolicy", f"unknown timeoutPolicy '{timeout_policy}'")
-    if task_def.timeoutSeconds > 0:
-        if timeout_policy == "ALERT_ONLY":
-            diagnostics.warning(
-                f"{location}.timeoutPolicy",
-                "ALERT_ONLY lets a task run past timeoutSeconds; no TimeoutSeconds is set "
-                "(the Lambda function's own timeout still applies)",
-            )
-        else:
-            fields["TimeoutSeconds"] = task_def.timeoutSeconds
-    retry: list[dict[str, Any]] = [
+    task_def: TaskDef,
+    options: TranslatorOptions,
+    diagnostics: Diagnostics,
+    location: str,
+    *,
+    heartbeats: bool = False,
+) -> TaskPolicy:
+    """The policy of a Lambda Task state (`heartbeats=False`: the worker answers once, at the end) or
+    of a task whose worker reports progress (`heartbeats=True`: an activity or a callback task, where
+    `responseTimeoutSeconds` becomes HeartbeatSeconds). Lambda's own throttle and service errors are
+    retried only on Lambda tasks; see `conductor_policy` for the rest."""
+    policy = conductor_policy(task_def, options, diagnostics, location, heartbeats=heartbeats)
+    if heartbeats:
+        return policy
+    lambda_retry: list[dict[str, Any]] = [
         throttle_retrier(options.lambda_throttle_errors, options),
         {
             "ErrorEquals": list(options.lambda_service_errors),
@@ -139,16 +148,93 @@ def task_policy(
             "JitterStrategy": "FULL",
         },
     ]
+    fields = {**policy.fields, "Retry": lambda_retry + policy.fields["Retry"]}
+    return TaskPolicy(fields, policy.timeout_ends_workflow)
+
+
+def conductor_policy(
+    task_def: TaskDef,
+    options: TranslatorOptions,
+    diagnostics: Diagnostics,
+    location: str,
+    *,
+    heartbeats: bool,
+) -> TaskPolicy:
+    """Conductor's timeouts and retries of one task (DeciderService): `timeoutSeconds` ends an
+    attempt under its `timeoutPolicy`; `responseTimeoutSeconds` ends an attempt that stays silent
+    that long and is retried whatever the policy (`timeoutTask` marks it TIMED_OUT, then `retry()`);
+    a failure is retried `retryCount` times; the workers' non-retryable errors never are."""
+    timeout_policy = task_def.timeoutPolicy
+    if timeout_policy not in TIMEOUT_POLICIES:
+        diagnostics.error(f"{location}.timeoutPolicy", f"unknown timeoutPolicy '{timeout_policy}'")
+    task_timeout = _task_timeout(task_def, diagnostics, location)
+    response = _response_timeout(task_def, task_timeout, diagnostics, location)
+    fields: dict[str, Any] = {}
+    retry: list[dict[str, Any]] = []
+    conductor = _conductor_retrier(task_def, diagnostics, location) if task_def.retryCount > 0 else None
+    if heartbeats:
+        if response is not None:
+            fields["HeartbeatSeconds"] = response
+        if task_timeout is not None:
+            fields["TimeoutSeconds"] = task_timeout
+        # States.Timeout also matches a heartbeat timeout: the silent attempt is retried first
+        if response is not None and conductor is not None:
+            retry.append({**conductor, "ErrorEquals": ["States.HeartbeatTimeout"]})
+        # without a response timeout, Step Functions' own default (99999999 s) bounds the wait
+        fatal = task_timeout is not None and timeout_policy == "TIME_OUT_WF"
+    elif response is not None:
+        # the worker answers once: the attempt ends at the response timeout, which is retried
+        fields["TimeoutSeconds"] = response
+        fatal = False
+    else:
+        if task_timeout is not None:
+            fields["TimeoutSeconds"] = task_timeout
+        fatal = task_timeout is not None and timeout_policy == "TIME_OUT_WF"
     never = list(options.non_retryable_errors)
-    if timeout_policy == "TIME_OUT_WF" and "TimeoutSeconds" in fields:
+    if fatal:
         never.append("States.Timeout")  # Conductor times the whole workflow out, no retry
     if never:
         retry.append({"ErrorEquals": never, "MaxAttempts": 0})
-    if task_def.retryCount > 0:
-        retry.append(_conductor_retrier(task_def, diagnostics, location))
+    if conductor is not None:
+        retry.append(conductor)
     fields["Retry"] = retry
-    _warn_unmapped(task_def, diagnostics, location)
-    return fields
+    warn_unmapped_task_def(task_def, diagnostics, location, heartbeats=heartbeats)
+    return TaskPolicy(fields, fatal)
+
+
+def _task_timeout(task_def: TaskDef, diagnostics: Diagnostics, location: str) -> int | None:
+    """`timeoutSeconds` as an attempt's TimeoutSeconds, unless ALERT_ONLY lets the task run on."""
+    if task_def.timeoutSeconds <= 0:
+        return None
+    if task_def.timeoutPolicy == "ALERT_ONLY":
+        diagnostics.warning(
+            f"{location}.timeoutPolicy",
+            "ALERT_ONLY lets a task run past timeoutSeconds; no TimeoutSeconds is set "
+            "(the Lambda function's own timeout still applies)",
+        )
+        return None
+    return task_def.timeoutSeconds
+
+
+def _response_timeout(
+    task_def: TaskDef, task_timeout: int | None, diagnostics: Diagnostics, location: str
+) -> int | None:
+    """`responseTimeoutSeconds` when it ends an attempt before `timeoutSeconds` does (Conductor checks
+    the task timeout first: at equal values the timeout policy applies); None otherwise."""
+    response = task_def.responseTimeoutSeconds
+    if response <= 0:
+        return None
+    if task_def.timeoutSeconds > 0 and response > task_def.timeoutSeconds:
+        given = "" if "responseTimeoutSeconds" in task_def.model_fields_set else ", Conductor's default"
+        diagnostics.warning(
+            f"{location}.responseTimeoutSeconds",
+            f"responseTimeoutSeconds ({response}{given}) exceeds timeoutSeconds "
+            f"({task_def.timeoutSeconds}): Conductor refuses this task definition "
+            "(TaskTimeoutConstraint); here timeoutSeconds ends each attempt first",
+        )
+    if task_timeout is not None and response >= task_timeout:
+        return None
+    return response
 
 
 def _conductor_retrier(task_def: TaskDef, diagnostics: Diagnostics, location: str) -> dict[str, Any]:
@@ -181,16 +267,76 @@ def _conductor_retrier(task_def: TaskDef, diagnostics: Diagnostics, location: st
     return retrier
 
 
-def _warn_unmapped(task_def: TaskDef, diagnostics: Diagnostics, location: str) -> None:
-    if task_def.rateLimitPerFrequency:
-        diagnostics.warning(
-            f"{location}.rateLimitPerFrequency",
-            "Step Functions has no per-task rate limit; use the function's reserved concurrency",
-        )
-    if task_def.pollTimeoutSeconds:
-        diagnostics.warning(f"{location}.pollTimeoutSeconds", "Lambda tasks are pushed, not polled: ignored")
-    if task_def.responseTimeoutSeconds:
-        diagnostics.warning(
-            f"{location}.responseTimeoutSeconds",
-            "a synchronous Lambda invoke has no separate response timeout: TimeoutSeconds covers it",
-        )
+# TaskDef fields that document or identify a definition and change nothing at run time
+DESCRIPTIVE_TASK_DEF_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "ownerEmail",
+        "ownerApp",
+        "createTime",
+        "updateTime",
+        "createdBy",
+        "updatedBy",
+        "inputKeys",
+        "outputKeys",
+        "tags",
+        "accessPolicy",
+    }
+)
+# TaskDef fields (Conductor OSS and Orkes) with no Step Functions equivalent, and why
+UNMAPPED_TASK_DEF_FIELDS = {
+    "rateLimitPerFrequency": "Step Functions has no per-task rate limit; use the function's reserved "
+    "concurrency",
+    "pollTimeoutSeconds": "Lambda tasks are pushed, not polled",
+    "inputTemplate": "default inputs from the task definition are not merged into the task input; "
+    "give them in inputParameters",
+    "backoffJitterMs": "Step Functions' jitter is all or nothing (JitterStrategy FULL); no "
+    "millisecond jitter",
+    "totalTimeoutSeconds": "no bound on all attempts together: each attempt has its own TimeoutSeconds",
+    "isolationGroupId": "workers are Lambda functions, not isolated polling groups",
+    "executionNameSpace": "workers are Lambda functions, not polling namespaces",
+    "enforceSchema": "input and output schemas are not validated",
+    "inputSchema": "input schemas are not validated",
+    "outputSchema": "output schemas are not validated",
+}
+# WorkflowTask fields of a worker task with no Step Functions equivalent
+UNMAPPED_WORKFLOW_TASK_FIELDS = {
+    "startDelay": "a task starts as soon as the previous one ends",
+    "rateLimited": "Step Functions has no per-task rate limit",
+    "asyncComplete": "a Lambda task completes when the function returns",
+    "permissive": "a task's failure follows its retries and `optional` only",
+    "cacheConfig": "task results are not cached",
+    "onStateChange": "task state changes publish no events",
+}
+
+
+def _is_set(value: Any) -> bool:
+    return value not in (None, False, 0, "", [], {})
+
+
+def warn_unmapped_task_def(
+    task_def: TaskDef, diagnostics: Diagnostics, location: str, *, heartbeats: bool = False
+) -> None:
+    """A warning per TaskDef field that changes Conductor's behaviour and has no equivalent here,
+    named by its location: nothing is dropped silently."""
+    # rateLimitFrequencyInSeconds is the window of rateLimitPerFrequency: warned with it
+    values = task_def.model_dump(include={"rateLimitPerFrequency", "pollTimeoutSeconds", "inputTemplate"})
+    values |= task_def.model_extra or {}
+    if heartbeats:
+        values["concurrentExecLimit"] = task_def.concurrentExecLimit
+    for field_name, value in values.items():
+        if field_name in DESCRIPTIVE_TASK_DEF_FIELDS or not _is_set(value):
+            continue
+        reason = UNMAPPED_TASK_DEF_FIELDS.get(field_name, "no Step Functions equivalent")
+        if field_name == "concurrentExecLimit":
+            reason = "the number of workers polling an activity is its only concurrency limit"
+        diagnostics.warning(f"{location}.{field_name}", f"{reason}: ignored")
+
+
+def warn_unmapped_workflow_task(task: WorkflowTask, diagnostics: Diagnostics, location: str) -> None:
+    """A warning per field of a worker task in the workflow that has no equivalent here."""
+    extra = task.model_extra or {}
+    for field_name, reason in UNMAPPED_WORKFLOW_TASK_FIELDS.items():
+        if _is_set(extra.get(field_name)):
+            diagnostics.warning(f"{location}.{field_name}", f"{reason}: '{field_name}' is ignored")

@@ -14,40 +14,41 @@ from statemachines.translator.asl_states import (
 )
 from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.expressions import parameters
-from statemachines.translator.model import TaskDef, WorkflowTask
-from statemachines.translator.retries import start_execution_retry, task_policy
+from statemachines.translator.model import WorkflowTask
+from statemachines.translator.retries import start_execution_retry, task_policy, warn_unmapped_workflow_task
+from statemachines.translator.task_definitions import (
+    GoverningTaskDef,
+    default_definition_note,
+    governing_task_def,
+)
 
 
 class TaskStatesMixin(ActivityTaskMixin):
     """Task states that run a worker or a child workflow, and the optional-task catch."""
 
     # --- SIMPLE ------------------------------------------------------------------------------------
-    def _task_def(self, name: str, location: str) -> TaskDef:
-        task_def = self.task_defs.get(name)
-        if task_def is None:
-            self.diagnostics.error(
-                location,
-                f"SIMPLE task '{name}' has no task definition: no worker is registered under that name "
-                f"(known: {', '.join(sorted(self.task_defs)) or 'none'})",
-            )
-            return TaskDef.model_validate({"name": name})
-        return task_def
-
-    def _lambda_state(self, task_name: str, location: str, payload: dict[str, Any] | str) -> dict[str, Any]:
+    def _lambda_state(
+        self,
+        task_name: str,
+        location: str,
+        payload: dict[str, Any] | str,
+        task: WorkflowTask | None = None,
+        task_location: str = "",
+    ) -> dict[str, Any]:
         """A Lambda Task state: the optimised integration, whose result `{"output": <worker output>}`
-        is what the context keeps per task. `payload` is a Parameters object or a JSONPath. A task no
+        is what the context keeps per task. `payload` is a Parameters object or a JSONPath; `task`,
+        the workflow task when the workflow spells it out (its retryCount and inline taskDefinition
+        count). The Task policy's `timeout_ends_workflow` is kept in `self.fatal_timeouts`. A task no
         Lambda worker serves is an activity instead (statemachines.translator.activities)."""
+        governing, sink = self._worker_definition(task_name, location, task, task_location)
         if not self._served_by_lambda(task_name):
-            return self._activity_state(task_name, location, payload)
-        task_def = self._task_def(task_name, location)
-        if not PLACEHOLDER_NAME.match(task_name):
-            self.diagnostics.error(location, f"task name '{task_name}' cannot be part of a placeholder")
+            return self._activity_state(task_name, payload, governing, sink)
         self.result.lambda_tasks.add(task_name)
-        if task_def.concurrentExecLimit:
-            self.result.concurrency_hints[task_name] = task_def.concurrentExecLimit
-        # task-definition findings are reported once per workflow, at the task definition
-        sink = self.diagnostics if task_name not in self.policy_warned else self.quiet
-        self.policy_warned.add(task_name)
+        if governing.task_def.concurrentExecLimit:
+            limit = governing.task_def.concurrentExecLimit
+            self.result.concurrency_hints[task_name] = min(
+                limit, self.result.concurrency_hints.get(task_name, limit)
+            )
         arguments: dict[str, Any] = {"FunctionName": f"${{LambdaArn_{task_name}}}"}
         if isinstance(payload, str):
             arguments["Payload.$"] = payload
@@ -60,8 +61,24 @@ class TaskStatesMixin(ActivityTaskMixin):
             "Parameters": arguments,
             "ResultSelector": {"output.$": "$.Payload"},
         }
-        state.update(task_policy(task_def, self.options, sink, f"taskDefs.{task_name}"))
+        policy = task_policy(governing.task_def, self.options, sink, governing.location)
+        state.update(policy.fields)
+        self.last_timeout_ends_workflow = policy.timeout_ends_workflow
         return state
+
+    def _worker_definition(
+        self, task_name: str, location: str, task: WorkflowTask | None, task_location: str
+    ) -> tuple[GoverningTaskDef, Diagnostics]:
+        """The definition a worker task runs under, and where its findings go: a definition's
+        findings are reported once per workflow, at the definition (later uses: `self.quiet`)."""
+        governing = governing_task_def(task_name, task, self.task_defs, task_location)
+        if not PLACEHOLDER_NAME.match(task_name):
+            self.diagnostics.error(location, f"task name '{task_name}' cannot be part of a placeholder")
+        first = governing.location not in self.policy_warned
+        if governing.origin == "default" and first:
+            self.diagnostics.warning(location, default_definition_note(task_name))
+        self.policy_warned.add(governing.location)
+        return governing, self.diagnostics if first else self.quiet
 
     def _emit_simple(
         self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
@@ -89,16 +106,26 @@ class TaskStatesMixin(ActivityTaskMixin):
                 after,
             )
             after = input_name
-        state = self._lambda_state(task.name, f"{location}.name", params)
+        warn_unmapped_workflow_task(task, self.diagnostics, location)
+        state = self._lambda_state(task.name, f"{location}.name", params, task, location)
         state["ResultPath"] = f"$.tasks.{ref}"
         name = self.names.allocate(ref)
         if task.optional:
-            state["Catch"] = [self._optional_catch(ref, states, after)]
+            state["Catch"] = [
+                self._optional_catch(ref, states, after, spare_timeouts=self.last_timeout_ends_workflow)
+            ]
         states[name] = link(state, after)
         return name
 
-    def _optional_catch(self, ref: str, states: dict[str, Any], next_name: str | None) -> dict[str, Any]:
-        """optional: true -> after the retries, record COMPLETED_WITH_ERRORS and carry on."""
+    def _optional_catch(
+        self, ref: str, states: dict[str, Any], next_name: str | None, *, spare_timeouts: bool = False
+    ) -> dict[str, Any]:
+        """optional: true -> after the retries, record COMPLETED_WITH_ERRORS and carry on.
+
+        `spare_timeouts`: a States.Timeout is Conductor's TIME_OUT_WF, which times the workflow out even
+        for an optional task (DeciderService.checkTaskTimeout throws before retry() looks at
+        `optional`): the Catch is then `States.TaskFailed`, which matches every error but
+        States.Timeout (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html)."""
         record = self.names.allocate(f"{ref}: completed with errors")
         states[record] = link(
             {
@@ -114,7 +141,8 @@ class TaskStatesMixin(ActivityTaskMixin):
             },
             next_name,
         )
-        return {"ErrorEquals": ["States.ALL"], "ResultPath": f"$.tasks.{ref}.failure", "Next": record}
+        errors = ["States.TaskFailed"] if spare_timeouts else ["States.ALL"]
+        return {"ErrorEquals": errors, "ResultPath": f"$.tasks.{ref}.failure", "Next": record}
 
     # --- SUB_WORKFLOW ------------------------------------------------------------------------------
     def _child_name(self, task: WorkflowTask, location: str) -> str | None:

@@ -306,3 +306,28 @@ def test_bad_workflow_files_exit_2_naming_the_problem(
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("json_output", [True, False])
+def test_workflow_start_time_in_the_output_does_not_crash_the_run(
+    json_output: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`${workflow.startTime}` is null in Conductor (not a workflow attribute), so it is null here; the
+    local engine's own timestamps are text as on AWS (moto_fixes), so nothing in an output is a datetime."""
+    definition = _thumbnail_workflow()
+    definition["outputParameters"] |= {"started": "${workflow.startTime}", "id": "${workflow.workflowId}"}
+    workflow_file = tmp_path / "stamped.json"
+    workflow_file.write_text(json.dumps(definition))
+    argv = [str(workflow_file), "--input", json.dumps({"fileLocation": str(_source(tmp_path))})]
+    argv += ["--out", str(tmp_path / "o")]
+    if json_output:
+        code, result = _run(capsys, *argv)
+        assert code == 0, result
+        assert result["output"]["started"] is None
+        assert result["output"]["id"] == result["executionArn"].rsplit(":", 1)[1]
+    else:
+        code = main(["run", *argv, "--time-scale", "0"])
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        assert "SUCCEEDED" in captured.out
+        assert "Traceback" not in captured.err

@@ -163,3 +163,24 @@ def test_a_heartbeating_worker_outlives_the_heartbeat_timeout(
     thread.join(GUARD_SECONDS)
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"])["label"] == "slow"
+
+
+@pytest.mark.parametrize("engine", [{"responseTimeoutSeconds": 1, "retryCount": 1}], indirect=True)
+def test_a_silent_attempt_is_retried_and_the_next_worker_completes_it(
+    engine: tuple[LocalAws, TranslatedWorkflow],
+) -> None:
+    """Conductor retries a task whose worker went silent past responseTimeoutSeconds, whatever its
+    timeoutPolicy: the heartbeat timeout is retried (States.HeartbeatTimeout), the task timeout is not."""
+    aws, _ = engine
+    arn = _start(aws)
+    sfn = aws.client("stepfunctions")
+    sfn.get_activity_task(activityArn=aws.deployment.activity_arns[TASK], workerName="dies")
+    worker = ActivityWorker(sfn, aws.deployment.activity_arns[TASK], lambda _: {"label": "second", "seen": 2})
+    thread = _in_thread(worker)
+    described = aws.wait(arn, timeout_seconds=GUARD_SECONDS)
+    thread.join(GUARD_SECONDS)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"label": "second", "seen": 2}
+    types = [e["type"] for e in aws.history(arn)]
+    assert types.count("ActivityScheduled") == 2
+    assert types.count("ActivityTimedOut") == 1

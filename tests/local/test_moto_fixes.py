@@ -5,6 +5,7 @@ must fail loudly when moto moves what the fix patches or fixes the defect itself
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -205,13 +206,15 @@ def _parse_while_another_parser_is_inside_a_jsonata_scope() -> str | None:
         },
     }
     other = Preprocessor()
-    other._query_language_per_scope.append(QueryLanguage(query_language_mode=QueryLanguageMode.JSONata))
+    scopes = other._query_language_per_scope
+    before = list(scopes)
+    scopes.append(QueryLanguage(query_language_mode=QueryLanguageMode.JSONata))
     try:
         AmazonStateLanguageParser.parse(json.dumps(definition))
     except ValueError as error:
         return str(error)
     finally:
-        other._query_language_per_scope.pop()
+        scopes[:] = before  # a failed parse leaves its own scopes behind too (the shared list, unfixed)
     return None
 
 
@@ -225,3 +228,47 @@ def test_without_the_fix_moto_parsers_share_one_scope_stack() -> None:
     error = _parse_while_another_parser_is_inside_a_jsonata_scope()
     assert error is not None
     assert "QueryLanguage" in error
+
+
+START_TIME = {
+    "StartAt": "Stamp",
+    "States": {"Stamp": {"Type": "Pass", "Parameters": {"started.$": "$$.Execution.StartTime"}, "End": True}},
+}
+
+
+def _stamped_execution(sfn: Any) -> str:
+    """Starts START_TIME and waits for it to end (ListExecutions: DescribeExecution reads the output)."""
+    machine = sfn.create_state_machine(name="stamp", definition=json.dumps(START_TIME), roleArn=ROLE)
+    arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]
+    deadline = time.monotonic() + GUARD_SECONDS
+    while sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"][0]["status"] == (
+        "RUNNING"
+    ):
+        assert time.monotonic() < deadline, "execution hangs"
+        time.sleep(0.02)
+    return str(arn)
+
+
+def test_with_the_fix_the_execution_start_time_is_the_iso_8601_text_aws_gives(sfn: Any) -> None:
+    with moto_fixes.install():
+        described = sfn.describe_execution(executionArn=_stamped_execution(sfn))
+    assert described["status"] == "SUCCEEDED", described
+    started = json.loads(described["output"])["started"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", started), started
+    # the same instant as the execution's own start date, to the millisecond
+    assert started == moto_fixes.aws_timestamp(described["startDate"])
+
+
+def test_without_the_fix_a_start_time_in_the_output_breaks_describe_execution(sfn: Any) -> None:
+    """If this fails, moto's context object holds AWS's text: drop that part of the fix."""
+    arn = _stamped_execution(sfn)
+    with pytest.raises(TypeError, match="datetime"):
+        sfn.describe_execution(executionArn=arn)
+
+
+def test_aws_timestamps_are_utc_with_milliseconds() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    moment = datetime(2026, 12, 1, 18, 4, 5, 678901, tzinfo=timezone(timedelta(hours=2)))
+    assert moto_fixes.aws_timestamp(moment) == "2026-12-01T16:04:05.678Z"
+    assert moto_fixes.aws_timestamp(moment.replace(tzinfo=None)) == "2026-12-01T18:04:05.678Z"

@@ -64,16 +64,30 @@ def test_a_heartbeat_without_a_task_timeout_gets_the_documented_default_timeout(
     assert (label["HeartbeatSeconds"], label["TimeoutSeconds"]) == (3600, 99_999_999)
 
 
-def test_a_response_timeout_not_below_the_timeout_is_left_to_the_timeout_and_warned() -> None:
+def test_a_response_timeout_not_below_the_timeout_is_left_to_the_timeout() -> None:
     asl, diagnostics = translate(
-        _workflow("label"), task_defs("label", timeoutSeconds=30, responseTimeoutSeconds=30), options=WORKERS
+        _workflow("label"), task_defs("label", timeoutSeconds=30, responseTimeoutSeconds=40), options=WORKERS
     )
     label = _task_states(asl)["label_ref"]
     assert "HeartbeatSeconds" not in label
     assert label["TimeoutSeconds"] == 30
-    assert [d.location for d in diagnostics if "not below timeoutSeconds" in d.message] == [
+    assert [d.location for d in diagnostics if "exceeds timeoutSeconds" in d.message] == [
         "taskDefs.label.responseTimeoutSeconds"
     ]
+
+
+def test_a_task_without_a_definition_is_an_activity_under_conductors_default_definition() -> None:
+    asl, diagnostics = translate(_workflow("label"), {}, options=WORKERS)
+    assert not [d for d in diagnostics if d.severity == "error"]
+    label = _task_states(asl)["label_ref"]
+    assert (label["HeartbeatSeconds"], label["TimeoutSeconds"]) == (3600, 99_999_999)
+    assert {
+        "ErrorEquals": ["States.HeartbeatTimeout"],
+        "IntervalSeconds": 60,
+        "MaxAttempts": 3,
+        "BackoffRate": 1.0,
+    } in label["Retry"]
+    assert [d.location for d in diagnostics if "default definition" in d.message] == ["tasks[0].name"]
 
 
 def test_a_poll_timeout_is_warned_as_an_activity_finding() -> None:

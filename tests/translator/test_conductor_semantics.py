@@ -5,12 +5,14 @@ updateWorkflowOutput, ParametersUtils.getTaskInputV2)."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
 
 from statemachines.translator.model import WorkflowDef
 from tests.translator.harness import engine, task_defs, translate
+from tests.translator.stubs import InvalidRecipeError, TransientSourceError
 from tests.translator.test_constructs_execution import echo, run_one, selector, simple, workflow
 
 pytestmark = pytest.mark.slow
@@ -341,3 +343,149 @@ def test_fork_task_fields_outside_input_parameters_are_refused() -> None:
     [error] = [d for d in diagnostics if d.severity == "error"]
     assert error.location == "tasks[0].forkTaskName"
     assert "inputParameters" in error.message
+
+
+# --- task policy (DeciderService.retry/checkTaskTimeout/isResponseTimedOut, MetadataMapperService) ----
+def flaky(failures: int) -> tuple[Any, list[Any]]:
+    """A worker that fails its first `failures` calls with a retryable error, then answers."""
+    calls: list[Any] = []
+
+    def handler(event: Any, _context: Any) -> Any:
+        calls.append(event)
+        if len(calls) <= failures:
+            raise TransientSourceError("busy")
+        return {"calls": len(calls)}
+
+    return handler, calls
+
+
+def silent_first(seconds: float) -> tuple[Any, list[Any]]:
+    """A worker whose first attempt stays silent for `seconds` (then the thread ends by itself)."""
+    calls: list[Any] = []
+
+    def handler(event: Any, _context: Any) -> Any:
+        calls.append(event)
+        if len(calls) == 1:
+            threading.Event().wait(seconds)
+        return {"calls": len(calls)}
+
+    return handler, calls
+
+
+@pytest.mark.parametrize(
+    ("registered", "on_task", "attempts", "status"), [(2, 0, 1, "FAILED"), (1, 4, 4, "SUCCEEDED")]
+)
+def test_retry_count_on_the_workflow_task_overrides_the_task_definition(
+    registered: int, on_task: int, attempts: int, status: str
+) -> None:
+    handler, calls = flaky(3)
+    definition = workflow("task_retries", [{**simple("t", name="flaky"), "retryCount": on_task}])
+    result = run_one(definition, {}, {"flaky": handler}, task_defs("flaky", retryCount=registered))[0]
+    assert result.status == status, result.cause
+    assert len(calls) == attempts
+    assert result.count("TaskScheduled") == attempts
+
+
+def test_an_inline_task_definition_replaces_the_registered_one() -> None:
+    """Not merged: the registered retryCount 2 and timeoutSeconds 30 do not apply."""
+    handler, calls = silent_first(3)
+    inline = {"retryCount": 0, "timeoutSeconds": 1, "responseTimeoutSeconds": 1, "timeoutPolicy": "RETRY"}
+    definition = workflow("inline_def", [{**simple("t", name="slow"), "taskDefinition": inline}])
+    result = run_one(definition, {}, {"slow": handler}, task_defs("slow"))[0]
+    assert result.status == "FAILED"
+    assert result.error == "States.Timeout"
+    assert len(calls) == 1  # retryCount 0 from the inline definition
+
+
+def test_a_task_without_definition_runs_under_conductors_default_definition() -> None:
+    """new TaskDef(name): retryCount 3 (FIXED 60 s; moto's waits are scaled to zero here)."""
+    handler, _ = flaky(3)
+    definition = workflow("default_def", [simple("t", name="flaky")], {"calls": "${t.output.calls}"})
+    result = run_one(definition, {}, {"flaky": handler}, task_defs("echo"))[0]
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"calls": 4}
+    assert result.count("TaskScheduled") == 4
+    always, _ = flaky(99)
+    result = run_one(definition, {}, {"flaky": always}, task_defs("echo"))[0]
+    assert result.status == "FAILED"
+    assert result.count("TaskScheduled") == 4  # the first attempt and three retries
+
+
+@pytest.mark.parametrize("timeout_policy", ["TIME_OUT_WF", "RETRY", "ALERT_ONLY"])
+def test_a_silent_attempt_is_retried_after_the_response_timeout_whatever_the_policy(
+    timeout_policy: str,
+) -> None:
+    handler, _ = silent_first(3)
+    definition = workflow("silent", [simple("t", name="slow")], {"calls": "${t.output.calls}"})
+    defs = task_defs(
+        "slow", retryCount=1, timeoutSeconds=30, responseTimeoutSeconds=1, timeoutPolicy=timeout_policy
+    )
+    result = run_one(definition, {}, {"slow": handler}, defs)[0]
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"calls": 2}
+    assert result.count("TaskTimedOut") == 1
+    assert result.count("TaskScheduled") == 2
+
+
+@pytest.mark.parametrize(("timeout_policy", "status"), [("TIME_OUT_WF", "FAILED"), ("RETRY", "SUCCEEDED")])
+def test_an_optional_tasks_timeout_under_time_out_wf_still_times_the_workflow_out(
+    timeout_policy: str, status: str
+) -> None:
+    handler, _ = silent_first(3)
+    definition = workflow(
+        "optional_timeout",
+        [{**simple("maybe", name="slow"), "optional": True}, simple("after", name="echo")],
+        {"maybe": "${maybe.output}", "after": "${after.output.received}"},
+    )
+    defs = task_defs("slow", "echo", retryCount=0, timeoutSeconds=1, responseTimeoutSeconds=1)
+    defs["slow"] = defs["slow"].model_copy(update={"timeoutPolicy": timeout_policy})
+    result = run_one(definition, {}, {"slow": handler, "echo": echo}, defs)[0]
+    assert result.status == status, result.cause
+    if status == "FAILED":
+        assert result.error == "States.Timeout"  # the workflow timed out, as in Conductor
+    else:
+        assert result.output == {"maybe": {}, "after": {}}  # COMPLETED_WITH_ERRORS, then on
+
+
+def test_an_optional_tasks_failure_under_time_out_wf_is_still_recorded() -> None:
+    """The Catch that spares timeouts (States.TaskFailed) still catches every other error."""
+
+    def invalid(_event: Any, _context: Any) -> Any:
+        raise InvalidRecipeError("bad recipe")
+
+    definition = workflow(
+        "optional_failure",
+        [{**simple("maybe", name="invalid"), "optional": True}, simple("after", name="echo", x=1)],
+        {"after": "${after.output.received}"},
+    )
+    defs = task_defs("invalid", "echo", timeoutSeconds=5, responseTimeoutSeconds=5)
+    asl, _ = translate(definition, defs)
+    assert asl["States"]["maybe"]["Catch"][0]["ErrorEquals"] == ["States.TaskFailed"]
+    result = run_one(definition, {}, {"invalid": invalid, "echo": echo}, defs)[0]
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"after": {"x": 1}}
+
+
+def test_task_policy_fields_without_equivalent_are_warned_naming_workflow_task_and_field() -> None:
+    inline = {"retryCount": 1, "backoffJitterMs": 100, "totalTimeoutSeconds": 600, "inputTemplate": {"a": 1}}
+    definition = workflow(
+        "unmapped",
+        [
+            {**simple("t", name="echo"), "taskDefinition": inline, "permissive": True, "startDelay": 5},
+            simple("u", name="other"),
+        ],
+    )
+    defs = task_defs("echo", "other", pollTimeoutSeconds=10, rateLimitPerFrequency=5, concurrentExecLimit=2)
+    _, diagnostics = translate(definition, defs)
+    warned = {(d.workflow, d.location) for d in diagnostics if d.severity == "warning"}
+    assert {
+        ("unmapped", "tasks[0].taskDefinition.backoffJitterMs"),
+        ("unmapped", "tasks[0].taskDefinition.totalTimeoutSeconds"),
+        ("unmapped", "tasks[0].taskDefinition.inputTemplate"),
+        ("unmapped", "tasks[0].permissive"),
+        ("unmapped", "tasks[0].startDelay"),
+        ("unmapped", "taskDefs.other.pollTimeoutSeconds"),
+        ("unmapped", "taskDefs.other.rateLimitPerFrequency"),
+    } <= warned
+    # the inline definition replaced the registered one: its fields are not reported for task t
+    assert ("unmapped", "taskDefs.echo.pollTimeoutSeconds") not in warned

@@ -29,8 +29,15 @@ def workflow(name: str, tasks: list[dict[str, Any]], output: dict[str, Any] | No
     return {"name": name, "tasks": tasks, "outputParameters": output or {}, **extra}
 
 
-def run_one(definition: dict[str, Any], payload: Any, workers: dict[str, Any], **defs_overrides: Any):
-    defs = task_defs(*workers, **defs_overrides)
+def run_one(
+    definition: dict[str, Any],
+    payload: Any,
+    workers: dict[str, Any],
+    defs: dict[str, Any] | None = None,
+    **defs_overrides: Any,
+):
+    """Runs `definition`; task definitions are `defs` exactly, or else one per worker."""
+    defs = defs if defs is not None else task_defs(*workers, **defs_overrides)
     asl, diagnostics = translate(definition, defs)
     assert not [d for d in diagnostics if d.severity == "error"], diagnostics
     with engine() as runtime:

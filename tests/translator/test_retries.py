@@ -21,10 +21,13 @@ from statemachines.translator.options import (
 from statemachines.translator.retries import attempts_within, task_policy
 
 
-def policy(options: TranslatorOptions | None = None, **fields: Any) -> tuple[dict[str, Any], Diagnostics]:
+def policy(
+    options: TranslatorOptions | None = None, *, heartbeats: bool = False, **fields: Any
+) -> tuple[dict[str, Any], Diagnostics]:
     diagnostics = Diagnostics("wf")
     task_def = TaskDef.model_validate({"name": "t", **fields})
-    return task_policy(task_def, options or TranslatorOptions(), diagnostics, "taskDefs.t"), diagnostics
+    chosen = options or TranslatorOptions()
+    return task_policy(task_def, chosen, diagnostics, "taskDefs.t", heartbeats=heartbeats).fields, diagnostics
 
 
 def retrier(result: dict[str, Any], error: str) -> dict[str, Any]:
@@ -122,15 +125,100 @@ def test_retry_policy_retries_timeouts() -> None:
 
 
 def test_alert_only_sets_no_timeout_and_warns() -> None:
-    result, diagnostics = policy(timeoutSeconds=30, timeoutPolicy="ALERT_ONLY")
+    result, diagnostics = policy(timeoutSeconds=30, timeoutPolicy="ALERT_ONLY", responseTimeoutSeconds=0)
     assert "TimeoutSeconds" not in result
     assert [d.location for d in diagnostics.warnings] == ["taskDefs.t.timeoutPolicy"]
+    # the response timeout still ends a silent attempt
+    result, _ = policy(timeoutSeconds=30, timeoutPolicy="ALERT_ONLY", responseTimeoutSeconds=20)
+    assert result["TimeoutSeconds"] == 20
 
 
-@pytest.mark.parametrize("field", ["rateLimitPerFrequency", "pollTimeoutSeconds", "responseTimeoutSeconds"])
-def test_fields_without_equivalent_are_warned(field: str) -> None:
-    _, diagnostics = policy(None, **{field: 10})
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("rateLimitPerFrequency", 10),
+        ("pollTimeoutSeconds", 10),
+        ("inputTemplate", {"url": "https://example.com"}),
+        ("backoffJitterMs", 250),
+        ("totalTimeoutSeconds", 600),
+        ("isolationGroupId", "gpu"),
+        ("enforceSchema", True),
+        ("someFutureField", "x"),
+    ],
+)
+def test_fields_without_equivalent_are_warned(field: str, value: Any) -> None:
+    _, diagnostics = policy(None, **{field: value})
     assert [d.location for d in diagnostics.warnings] == [f"taskDefs.t.{field}"]
+    assert diagnostics.warnings[0].workflow == "wf"
+
+
+def test_descriptive_fields_and_unset_limits_are_not_warned() -> None:
+    _, diagnostics = policy(
+        None,
+        description="d",
+        ownerEmail="a@b.c",
+        inputKeys=["x"],
+        createTime=1,
+        rateLimitPerFrequency=0,
+        rateLimitFrequencyInSeconds=60,
+        inputTemplate={},
+        concurrentExecLimit=5,  # a Lambda function's reserved concurrency (infra/concurrency.py)
+    )
+    assert not diagnostics.items
+
+
+def test_conductor_defaults_are_those_of_its_task_def() -> None:
+    """conductor-oss TaskDef.java: retryCount 3, FIXED, 60 s, responseTimeoutSeconds ONE_HOUR,
+    timeoutSeconds 0, TIME_OUT_WF."""
+    default = TaskDef.model_validate({"name": "t"})
+    assert (default.retryCount, default.retryLogic, default.retryDelaySeconds) == (3, "FIXED", 60)
+    assert (default.responseTimeoutSeconds, default.timeoutSeconds) == (3600, 0)
+    assert default.timeoutPolicy == "TIME_OUT_WF"
+    result, diagnostics = policy()
+    assert result["TimeoutSeconds"] == 3600  # the response timeout ends a silent attempt ...
+    assert all("States.Timeout" not in r["ErrorEquals"] for r in result["Retry"])  # ... and is retried
+    assert retrier(result, "States.ALL")["MaxAttempts"] == 3
+    assert not diagnostics.items
+
+
+@pytest.mark.parametrize("timeout_policy", ["TIME_OUT_WF", "RETRY", "ALERT_ONLY"])
+def test_a_response_timeout_shorter_than_the_timeout_is_retried_whatever_the_policy(
+    timeout_policy: str,
+) -> None:
+    result, _ = policy(timeoutSeconds=60, responseTimeoutSeconds=5, timeoutPolicy=timeout_policy)
+    assert result["TimeoutSeconds"] == 5
+    assert all("States.Timeout" not in r["ErrorEquals"] for r in result["Retry"])
+
+
+def test_the_timeout_policy_applies_when_the_timeout_comes_first() -> None:
+    """Conductor checks timeoutSeconds before responseTimeoutSeconds: at equal values the policy wins."""
+    result, diagnostics = policy(timeoutSeconds=30, responseTimeoutSeconds=30, timeoutPolicy="TIME_OUT_WF")
+    assert result["TimeoutSeconds"] == 30
+    assert retrier(result, "States.Timeout")["MaxAttempts"] == 0
+    assert not diagnostics.items
+
+
+def test_a_response_timeout_over_the_timeout_is_warned_as_conductor_refuses_it() -> None:
+    result, diagnostics = policy(timeoutSeconds=40)  # responseTimeoutSeconds: the default 3600
+    assert result["TimeoutSeconds"] == 40
+    [warning] = diagnostics.warnings
+    assert warning.location == "taskDefs.t.responseTimeoutSeconds"
+    assert "3600, Conductor's default" in warning.message
+    assert "TaskTimeoutConstraint" in warning.message
+
+
+def test_with_heartbeats_the_response_timeout_is_heartbeat_seconds_retried_before_the_policy() -> None:
+    result, _ = policy(
+        heartbeats=True, timeoutSeconds=300, responseTimeoutSeconds=20, retryCount=2, retryDelaySeconds=5
+    )
+    assert (result["HeartbeatSeconds"], result["TimeoutSeconds"]) == (20, 300)
+    errors = [r["ErrorEquals"] for r in result["Retry"]]
+    # States.Timeout also matches a heartbeat timeout: the heartbeat retrier must come first
+    assert errors.index(["States.HeartbeatTimeout"]) < next(
+        i for i, e in enumerate(errors) if "States.Timeout" in e
+    )
+    assert retrier(result, "States.HeartbeatTimeout")["MaxAttempts"] == 2
+    assert "Lambda.ServiceException" not in str(errors)  # not a Lambda task
 
 
 def test_zero_delay_becomes_one_second_with_a_warning() -> None:

@@ -61,11 +61,17 @@ def test_untranslatable_task_types_are_refused_naming_reference_and_type(kind: s
     assert reason in message
 
 
-def test_simple_task_without_definition_is_an_error() -> None:
-    _, diagnostics = translate({"name": "w", "tasks": [simple("a", name="image_toS3")]}, task_defs("echo"))
-    [(location, message)] = errors(diagnostics)
-    assert location == "tasks[0].name"
-    assert "image_toS3" in message
+def test_simple_task_without_definition_gets_conductors_default_definition() -> None:
+    """MetadataMapperService gives a SIMPLE task without a definition `new TaskDef(name)`."""
+    asl, diagnostics = translate({"name": "w", "tasks": [simple("a", name="image_toS3")]}, task_defs("echo"))
+    assert not errors(diagnostics)
+    [warning] = [d for d in diagnostics if d.location == "tasks[0].name"]
+    assert "image_toS3" in warning.message
+    assert "Conductor's default definition" in warning.message
+    state = asl["States"]["a"]
+    assert state["TimeoutSeconds"] == 3600  # responseTimeoutSeconds: a silent attempt ends, retried
+    [conductor] = [r for r in state["Retry"] if r["ErrorEquals"] == ["States.ALL"]]
+    assert (conductor["MaxAttempts"], conductor["IntervalSeconds"], conductor["BackoffRate"]) == (3, 60, 1.0)
 
 
 def test_output_parameters_referencing_unknown_tasks_are_errors_with_their_path() -> None:
