@@ -34,7 +34,7 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("loop condition", re.compile(r"loopCondition|loop condition", re.IGNORECASE)),
     ("switch/decision expression", re.compile(r"evaluatorType|JavaScript|caseExpression", re.IGNORECASE)),
     ("expression", re.compile(r"expression|\$\{", re.IGNORECASE)),
-    ("fork/join structure", re.compile(r"JOIN|fork", re.IGNORECASE)),
+    ("fork/join structure", re.compile(r"\bJOIN\b|FORK_JOIN\b|\bfork\b")),
     ("dynamic fork", re.compile(r"FORK_JOIN_DYNAMIC|dynamicFork", re.IGNORECASE)),
     ("definition schema", re.compile(r"Field required|Input should|String should|List should")),
     ("duplicate name", re.compile(r"defined twice|used more than once")),
@@ -54,6 +54,8 @@ def is_workflow_definition(document: Any) -> bool:
 def category(message: str, location: str = "") -> str:
     if location.endswith(".name") and message == "Field required":
         return "task without a name (Conductor's system tasks may omit it)"
+    if location.endswith(".loopCondition"):
+        return "loop condition"
     found = UNSUPPORTED_TYPE.search(message)
     if found:
         return f"task type {found.group(1)}"
