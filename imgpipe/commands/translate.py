@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from statemachines.project import Project, TranslatedWorkflow, load_for_path, translate_all
-from statemachines.translator import Diagnostic, Diagnostics
+from statemachines.translator import Diagnostic, Diagnostics, TranslationError
 from statemachines.translator.mermaid import workflow_diagram
 
 LOCATION_PART = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
@@ -89,7 +89,8 @@ def _report(project: Project, findings: list[Diagnostic], as_json: bool) -> None
             print(json.dumps(record), file=sys.stderr)
         else:
             where = ", ".join(workflows)
-            print(f"{severity}: {where + ': ' if where else ''}{location}: {message}", file=sys.stderr)
+            task = f" [{tasks[key]}]" if tasks[key] else ""
+            print(f"{severity}: {where + ': ' if where else ''}{location}{task}: {message}", file=sys.stderr)
 
 
 def _refused_parents(translated: dict[str, TranslatedWorkflow], refused: set[str]) -> list[Diagnostic]:
@@ -114,7 +115,11 @@ def _refused_parents(translated: dict[str, TranslatedWorkflow], refused: set[str
 def run(args: argparse.Namespace) -> int:
     diagnostics = Diagnostics()  # task definitions, options: every workflow depends on them
     per_file = Diagnostics()  # one broken workflow file: only that workflow is refused
-    project, names = load_for_path(args.path, diagnostics, per_file)
+    try:
+        project, names = load_for_path(args.path, diagnostics, per_file)
+    except TranslationError as error:  # the project's own definitions, which a lone file joins
+        _report(Project({}, {}), error.diagnostics, args.json)
+        return 1
     if args.inline_sub_workflows:
         project = replace(project, options=replace(project.options, inline_sub_workflows=True))
     translated, findings = ({}, []) if diagnostics.errors else translate_all(project, names=names)

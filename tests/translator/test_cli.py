@@ -22,6 +22,18 @@ def test_single_file_prints_its_asl(capsys) -> None:
     assert "warning:" in err
 
 
+def test_text_diagnostics_name_the_task(tmp_path: Path, capsys) -> None:
+    workflow = {
+        "name": "w",
+        "tasks": [{"name": "k", "taskReferenceName": "publish", "type": "KAFKA_PUBLISH"}],
+    }
+    (tmp_path / "w.json").write_text(json.dumps(workflow))
+    assert main(["translate", str(tmp_path / "w.json")]) == 1
+    assert (
+        "error: w: tasks[0].type [publish]: task 'publish' of type KAFKA_PUBLISH" in capsys.readouterr().err
+    )
+
+
 def test_errors_exit_1_with_locations(capsys) -> None:
     assert main(["translate", str(SEEDS / "003" / "workflows")]) == 1
     out, err = capsys.readouterr()
