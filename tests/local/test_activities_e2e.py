@@ -184,3 +184,30 @@ def test_a_silent_attempt_is_retried_and_the_next_worker_completes_it(
     types = [e["type"] for e in aws.history(arn)]
     assert types.count("ActivityScheduled") == 2
     assert types.count("ActivityTimedOut") == 1
+
+
+def test_a_worker_finds_its_activity_by_task_name_and_refuses_an_unknown_one(
+    engine: tuple[LocalAws, TranslatedWorkflow],
+) -> None:
+    aws, _ = engine
+    sfn = aws.client("stepfunctions")
+    worker = ActivityWorker.for_task(sfn, TASK, lambda _: {}, config=aws.config)
+    assert worker.activity_arn == aws.deployment.activity_arns[TASK]
+    with pytest.raises(LookupError, match="no_such_task"):
+        ActivityWorker.for_task(sfn, "no_such_task", lambda _: {}, config=aws.config)
+
+
+def test_an_output_that_is_not_a_json_object_fails_the_task_by_name(
+    engine: tuple[LocalAws, TranslatedWorkflow],
+) -> None:
+    aws, _ = engine
+
+    def listing(task_input: Any) -> Any:  # what a careless task function might return
+        return ["a", "list"]
+
+    worker = ActivityWorker(aws.client("stepfunctions"), aws.deployment.activity_arns[TASK], listing)
+    thread = _in_thread(worker)
+    described = aws.wait(_start(aws), timeout_seconds=GUARD_SECONDS)
+    thread.join(GUARD_SECONDS)
+    assert (described["status"], described.get("error")) == ("FAILED", "InvalidTaskOutputError")
+    assert "JSON object" in described.get("cause", "")
