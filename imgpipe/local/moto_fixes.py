@@ -128,7 +128,9 @@ def verify_moto_fix_targets() -> None:
             f"moto's {EXECUTION_WORKER}.{EXECUTION_WORKER_CLASS}._get_evaluation_environment moved"
         )
     preprocessor = moto_attribute(ASL_PREPROCESSOR, ASL_PREPROCESSOR_CLASS)
-    if not isinstance(vars(preprocessor).get(SCOPE_STACK), list):
+    scopes = vars(preprocessor).get(SCOPE_STACK)
+    ours = isinstance(scopes, property) and scopes.fget is _own_scope_stack  # an install() is active
+    if not isinstance(scopes, list) and not ours:
         raise MotoInternalsChanged(
             f"moto's {ASL_PREPROCESSOR_CLASS}.{SCOPE_STACK} is no class-level list any more"
         )

@@ -47,10 +47,17 @@ class ActivityTaskMixin(EmitterState):
         return workers is None or task_name in workers
 
     def _activity_state(
-        self, task_name: str, payload: dict[str, Any] | str, governing: GoverningTaskDef, sink: Diagnostics
+        self,
+        task_name: str,
+        payload: dict[str, Any] | str,
+        governing: GoverningTaskDef,
+        sink: Diagnostics,
+        *,
+        input_template: bool = False,
     ) -> dict[str, Any]:
         """`payload`: the Parameters object, or a JSONPath selecting the input (InputPath); `governing`
-        and `sink`: the definition the task runs under and where its findings go (`_worker_definition`)."""
+        and `sink`: the definition the task runs under and where its findings go (`_worker_definition`);
+        `input_template`: the caller merged the definition's inputTemplate into the input."""
         self.result.activity_tasks.add(task_name)
         state: dict[str, Any] = {
             "Type": "Task",
@@ -63,7 +70,14 @@ class ActivityTaskMixin(EmitterState):
             state["Parameters"] = payload
         state["ResultSelector"] = {"output.$": "$"}
         collected = Diagnostics(self.workflow.name)
-        policy = task_policy(governing.task_def, self.options, collected, governing.location, heartbeats=True)
+        policy = task_policy(
+            governing.task_def,
+            self.options,
+            collected,
+            governing.location,
+            heartbeats=True,
+            input_template=input_template,
+        )
         poll = f"{governing.location}.pollTimeoutSeconds"
         sink.items.extend(d for d in collected.items if d.location != poll)
         if governing.task_def.pollTimeoutSeconds:
@@ -75,5 +89,5 @@ class ActivityTaskMixin(EmitterState):
         state.update(policy.fields)
         if "HeartbeatSeconds" in state and "TimeoutSeconds" not in state:
             state["TimeoutSeconds"] = ASL_MAX_TIMEOUT_SECONDS
-        self.last_timeout_ends_workflow = policy.timeout_ends_workflow
+        self.last_catch_errors = policy.optional_catch_errors
         return state

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from statemachines.translator.conditions import ConditionError, choice_rule
@@ -23,7 +24,7 @@ class DoWhileMixin(EmitterState):
             self.diagnostics.error(f"{location}.loopOver", f"DO_WHILE '{ref}' has no tasks to loop over")
             return next_name
         resolve = loop_variable(
-            ref, set(context_refs(task.loopOver)), task.inputParameters, self.scope.referenced
+            ref, set(context_refs(task.loopOver)), task.inputParameters, self.scope.referenced, self.locate
         )
         try:
             rule = choice_rule(task.loopCondition or "", resolve)
@@ -91,9 +92,14 @@ class DoWhileMixin(EmitterState):
 
 
 def loop_variable(
-    loop_ref: str, body_refs: set[str], inputs: dict[str, Any], referenced: set[tuple[str, ...]]
+    loop_ref: str,
+    body_refs: set[str],
+    inputs: dict[str, Any],
+    referenced: set[tuple[str, ...]],
+    locate: Callable[[tuple[str, ...]], str] = path_of,
 ) -> Any:
-    """Resolves `$.name...` in a loop condition: the loop itself, a task of its body, or an input."""
+    """Resolves `$.name...` in a loop condition: the loop itself, a task of its body, or an input;
+    `locate` gives the JSONPath a context path is read at (read_views.py)."""
 
     def resolve(segments: list[str]) -> str | None:
         if not segments:
@@ -108,7 +114,7 @@ def loop_variable(
         else:
             return None
         referenced.add(path)
-        return path_of(path)
+        return locate(path)
 
     return resolve
 

@@ -190,7 +190,7 @@ class DynamicForkMixin(EmitterState):
         )
         segments = ("tasks", producer, "output", *items.split("."))
         self.scope.referenced.add(segments)
-        return path_of(segments)
+        return self.locate(segments)
 
     def _new_form_items(self, task: WorkflowTask, location: str) -> tuple[str | None, dict[str, Any] | None]:
         """The list the Map iterates: `forkTaskInputs` as one expression, or a literal list."""

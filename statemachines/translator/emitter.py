@@ -184,8 +184,7 @@ class WorkflowEmitter(
 
     # --- start and end ---------------------------------------------------------------------------
     def _emit_start(self, states: dict[str, Any], next_name: str) -> str:
-        ensured = [p for p in self.scope.referenced if p[:1] == ("workflow",) and len(p) > 2]
-        after = self._ensure(ensured, "workflow input", states, next_name, guaranteed=2)
+        after = self._ensure_workflow_input(states, next_name)
         workflow: dict[str, Any] = {"input.$": "$", "variables": self.workflow.variables, "missing": None}
         if self.workflow.inputTemplate:
             workflow["template"] = self.workflow.inputTemplate

@@ -16,8 +16,9 @@ from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.expressions import Scope, parameters
 from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
 from statemachines.translator.options import TranslatorOptions
+from statemachines.translator.read_views import plan_views, view_locator
 from statemachines.translator.references import context_refs, dynamic_join_refs
-from statemachines.translator.task_definitions import GoverningTaskDef
+from statemachines.translator.task_definitions import GoverningTaskDef, governing_task_def, template_inputs
 
 
 @dataclass
@@ -69,9 +70,13 @@ class EmitterState:
         )
         self.emit_scope.referenced = self.scope.referenced
         self.emit_scope.inputs_read = self.scope.inputs_read
+        # read paths something else sees through are read from a copy (missing_paths.py)
+        self.views = plan_views(workflow, self.scope.referenced)
+        self.locate = view_locator(self.views)
+        self.emit_scope.locate = self.locate
         self.policy_warned: set[str] = set()
-        # whether the last Lambda state's States.Timeout is Conductor's TIME_OUT_WF (task_states)
-        self.last_timeout_ends_workflow = False
+        # what an optional task's Catch may catch under the last Lambda state's policy (task_states)
+        self.last_catch_errors: list[str] = ["States.ALL"]
         self.output_state = ""
         # end states that make a task nested at the workflow's end its output (emitter._output_of)
         self.tail_outputs: dict[str, str] = {}
@@ -92,6 +97,12 @@ class EmitterState:
         for index, task in enumerate(tasks):
             where = f"{location}[{index}]"
             parameters(task.inputParameters, f"{where}.inputParameters", self.scope.resolve, self.diagnostics)
+            if task.type == "SIMPLE":
+                governing = governing_task_def(task.name, task, self.task_defs, where)
+                template = template_inputs(task, governing.task_def)
+                parameters(
+                    template, f"{governing.location}.inputTemplate", self.scope.resolve, self.diagnostics
+                )
             for b, branch in enumerate(task.forkTasks):
                 self._collect(branch, f"{where}.forkTasks[{b}]")
             for case, case_tasks in task.decisionCases.items():
@@ -118,6 +129,8 @@ class EmitterState:
         ) -> str | None: ...
 
         def _ensure_outputs(self, ref: str, states: dict[str, Any], next_name: str | None) -> str | None: ...
+
+        def _ensure_workflow_input(self, states: dict[str, Any], next_name: str | None) -> str | None: ...
 
         def _lambda_state(
             self, task_name: str, location: str, payload: dict[str, Any] | str

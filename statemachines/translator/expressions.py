@@ -75,6 +75,8 @@ class Scope:
     inputs_read: set[str] = field(default_factory=set)
     # dynamic JOINs whose output is a list (dynamic_join_output "list"): no key can be read from them
     list_outputs: frozenset[str] = frozenset()
+    # where a context path is read (a view of it, read_views.py); None: where it is
+    locate: Callable[[tuple[str, ...]], str] | None = None
 
     def resolve(self, expression: str, location: str) -> Resolved | None:
         """Resolve the inside of one `${...}`; report and return None if it cannot be."""
@@ -162,7 +164,7 @@ class Scope:
             ensure.append(segment)
         ensured = tuple(ensure)
         self.referenced.add(ensured)
-        return Path(path_of(segments), ensured)
+        return Path(self.locate(segments) if self.locate else path_of(segments), ensured)
 
 
 def _split(path: str) -> list[str] | None:

@@ -11,7 +11,7 @@ throttle budget allows: a burst degrades into waiting. In a workflow with a dura
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +121,18 @@ class TaskPolicy:
     # may record it as COMPLETED_WITH_ERRORS (DeciderService.checkTaskTimeout throws before retry())
     timeout_ends_workflow: bool = False
 
+    @property
+    def optional_catch_errors(self) -> list[str]:
+        """The ErrorEquals of an optional task's Catch: everything, or everything but a TIME_OUT_WF
+        timeout (`States.TaskFailed` matches every error except States.Timeout,
+        https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html), with a
+        heartbeat timeout (a response timeout, retried then recorded as in Conductor) named outright."""
+        if not self.timeout_ends_workflow:
+            return ["States.ALL"]
+        if "HeartbeatSeconds" in self.fields:
+            return ["States.HeartbeatTimeout", "States.TaskFailed"]
+        return ["States.TaskFailed"]
+
 
 def task_policy(
     task_def: TaskDef,
@@ -129,12 +141,16 @@ def task_policy(
     location: str,
     *,
     heartbeats: bool = False,
+    input_template: bool = False,
 ) -> TaskPolicy:
     """The policy of a Lambda Task state (`heartbeats=False`: the worker answers once, at the end) or
     of a task whose worker reports progress (`heartbeats=True`: an activity or a callback task, where
     `responseTimeoutSeconds` becomes HeartbeatSeconds). Lambda's own throttle and service errors are
-    retried only on Lambda tasks; see `conductor_policy` for the rest."""
-    policy = conductor_policy(task_def, options, diagnostics, location, heartbeats=heartbeats)
+    retried only on Lambda tasks; see `conductor_policy` for the rest. `input_template`: the caller
+    merges the definition's inputTemplate into the task input (else it is warned as ignored)."""
+    policy = conductor_policy(
+        task_def, options, diagnostics, location, heartbeats=heartbeats, input_template=input_template
+    )
     if heartbeats:
         return policy
     lambda_retry: list[dict[str, Any]] = [
@@ -159,6 +175,7 @@ def conductor_policy(
     location: str,
     *,
     heartbeats: bool,
+    input_template: bool = False,
 ) -> TaskPolicy:
     """Conductor's timeouts and retries of one task (DeciderService): `timeoutSeconds` ends an
     attempt under its `timeoutPolicy`; `responseTimeoutSeconds` ends an attempt that stays silent
@@ -198,7 +215,9 @@ def conductor_policy(
     if conductor is not None:
         retry.append(conductor)
     fields["Retry"] = retry
-    warn_unmapped_task_def(task_def, diagnostics, location, heartbeats=heartbeats)
+    warn_unmapped_task_def(
+        task_def, diagnostics, location, heartbeats=heartbeats, input_template=input_template
+    )
     return TaskPolicy(fields, fatal)
 
 
@@ -289,8 +308,8 @@ UNMAPPED_TASK_DEF_FIELDS = {
     "rateLimitPerFrequency": "Step Functions has no per-task rate limit; use the function's reserved "
     "concurrency",
     "pollTimeoutSeconds": "Lambda tasks are pushed, not polled",
-    "inputTemplate": "default inputs from the task definition are not merged into the task input; "
-    "give them in inputParameters",
+    "inputTemplate": "default inputs from the task definition are not merged into a dynamically "
+    "forked task's input; give them in its input",
     "backoffJitterMs": "Step Functions' jitter is all or nothing (JitterStrategy FULL); no "
     "millisecond jitter",
     "totalTimeoutSeconds": "no bound on all attempts together: each attempt has its own TimeoutSeconds",
@@ -316,12 +335,20 @@ def _is_set(value: Any) -> bool:
 
 
 def warn_unmapped_task_def(
-    task_def: TaskDef, diagnostics: Diagnostics, location: str, *, heartbeats: bool = False
+    task_def: TaskDef,
+    diagnostics: Diagnostics,
+    location: str,
+    *,
+    heartbeats: bool = False,
+    input_template: bool = False,
 ) -> None:
     """A warning per TaskDef field that changes Conductor's behaviour and has no equivalent here,
-    named by its location: nothing is dropped silently."""
+    named by its location: nothing is dropped silently. `input_template`: the inputTemplate is merged
+    into the task input by the caller (task_states), so it is mapped, not warned."""
     # rateLimitFrequencyInSeconds is the window of rateLimitPerFrequency: warned with it
     values = task_def.model_dump(include={"rateLimitPerFrequency", "pollTimeoutSeconds", "inputTemplate"})
+    if input_template:
+        values.pop("inputTemplate")
     values |= task_def.model_extra or {}
     if heartbeats:
         values["concurrentExecLimit"] = task_def.concurrentExecLimit
@@ -340,3 +367,22 @@ def warn_unmapped_workflow_task(task: WorkflowTask, diagnostics: Diagnostics, lo
     for field_name, reason in UNMAPPED_WORKFLOW_TASK_FIELDS.items():
         if _is_set(extra.get(field_name)):
             diagnostics.warning(f"{location}.{field_name}", f"{reason}: '{field_name}' is ignored")
+
+
+def warn_child_policy(
+    task: WorkflowTask, registered: Mapping[str, TaskDef], diagnostics: Diagnostics, location: str
+) -> None:
+    """A SUB_WORKFLOW task with a task policy of its own (its `retryCount`, an inline or registered
+    definition of its name): Conductor would retry the child or time it out (DeciderService.retry
+    reads the task's definition for any task type); the translation starts each child once."""
+    governing = task.taskDefinition or registered.get(task.name)
+    retries = task.retryCount if task.retryCount is not None else (governing.retryCount if governing else 0)
+    timeout = governing.timeoutSeconds if governing else 0
+    if retries or timeout:
+        where = f"{location}.retryCount" if task.retryCount else f"{location}.name"
+        diagnostics.warning(
+            where,
+            f"SUB_WORKFLOW '{task.taskReferenceName}' has a task policy (retryCount {retries}, "
+            f"timeoutSeconds {timeout}): a failed child is not started again and no timeout is set; "
+            "only a refused or lost start is retried",
+        )

@@ -7,14 +7,15 @@ registered definition of that name; a SIMPLE task with neither gets `new TaskDef
 defaults (retryCount 3, FIXED, retryDelaySeconds 60, responseTimeoutSeconds 3600, timeoutSeconds 0,
 TIME_OUT_WF: common/.../metadata/tasks/TaskDef.java). The workflow task's own `retryCount`, when set,
 replaces the definition's (DeciderService.retry: `workflowTask.getRetryCount()` or else the
-definition's).
+definition's). The definition's `inputTemplate` supplies the task's input keys its `inputParameters`
+do not give, expressions included (ParametersUtils.getTaskInputV2: `putIfAbsent`, then resolved).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from statemachines.translator.model import TaskDef, WorkflowTask
 
@@ -61,3 +62,8 @@ def default_definition_note(name: str) -> str:
         f"responseTimeoutSeconds {default.responseTimeoutSeconds}, timeoutSeconds "
         f"{default.timeoutSeconds}, {default.timeoutPolicy}), as in Conductor"
     )
+
+
+def template_inputs(task: WorkflowTask, task_def: TaskDef) -> dict[str, Any]:
+    """The `inputTemplate` entries the task's own `inputParameters` do not override."""
+    return {key: value for key, value in task_def.inputTemplate.items() if key not in task.inputParameters}

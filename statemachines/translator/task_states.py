@@ -15,11 +15,17 @@ from statemachines.translator.asl_states import (
 from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.expressions import parameters
 from statemachines.translator.model import WorkflowTask
-from statemachines.translator.retries import start_execution_retry, task_policy, warn_unmapped_workflow_task
+from statemachines.translator.retries import (
+    start_execution_retry,
+    task_policy,
+    warn_child_policy,
+    warn_unmapped_workflow_task,
+)
 from statemachines.translator.task_definitions import (
     GoverningTaskDef,
     default_definition_note,
     governing_task_def,
+    template_inputs,
 )
 
 
@@ -38,11 +44,12 @@ class TaskStatesMixin(ActivityTaskMixin):
         """A Lambda Task state: the optimised integration, whose result `{"output": <worker output>}`
         is what the context keeps per task. `payload` is a Parameters object or a JSONPath; `task`,
         the workflow task when the workflow spells it out (its retryCount and inline taskDefinition
-        count). The Task policy's `timeout_ends_workflow` is kept in `self.fatal_timeouts`. A task no
-        Lambda worker serves is an activity instead (statemachines.translator.activities)."""
+        count). What an optional task's Catch may catch under this policy is kept in
+        `self.last_catch_errors`. A task no Lambda worker serves is an activity instead
+        (statemachines.translator.activities)."""
         governing, sink = self._worker_definition(task_name, location, task, task_location)
         if not self._served_by_lambda(task_name):
-            return self._activity_state(task_name, payload, governing, sink)
+            return self._activity_state(task_name, payload, governing, sink, input_template=task is not None)
         self.result.lambda_tasks.add(task_name)
         if governing.task_def.concurrentExecLimit:
             limit = governing.task_def.concurrentExecLimit
@@ -61,9 +68,11 @@ class TaskStatesMixin(ActivityTaskMixin):
             "Parameters": arguments,
             "ResultSelector": {"output.$": "$.Payload"},
         }
-        policy = task_policy(governing.task_def, self.options, sink, governing.location)
+        policy = task_policy(
+            governing.task_def, self.options, sink, governing.location, input_template=task is not None
+        )
         state.update(policy.fields)
-        self.last_timeout_ends_workflow = policy.timeout_ends_workflow
+        self.last_catch_errors = policy.optional_catch_errors
         return state
 
     def _worker_definition(
@@ -94,6 +103,12 @@ class TaskStatesMixin(ActivityTaskMixin):
         params = parameters(
             task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
         )
+        governing = governing_task_def(task.name, task, self.task_defs, location)
+        template = template_inputs(task, governing.task_def)
+        # the definition's inputTemplate fills the keys inputParameters leave out (getTaskInputV2)
+        params |= parameters(
+            template, f"{governing.location}.inputTemplate", self.emit_scope.resolve, self.quiet
+        )
         if ref in self.scope.inputs_read:
             input_name = self.names.allocate(f"{ref}: keep input")
             states[input_name] = link(
@@ -111,21 +126,18 @@ class TaskStatesMixin(ActivityTaskMixin):
         state["ResultPath"] = f"$.tasks.{ref}"
         name = self.names.allocate(ref)
         if task.optional:
-            state["Catch"] = [
-                self._optional_catch(ref, states, after, spare_timeouts=self.last_timeout_ends_workflow)
-            ]
+            state["Catch"] = [self._optional_catch(ref, states, after, errors=self.last_catch_errors)]
         states[name] = link(state, after)
         return name
 
     def _optional_catch(
-        self, ref: str, states: dict[str, Any], next_name: str | None, *, spare_timeouts: bool = False
+        self, ref: str, states: dict[str, Any], next_name: str | None, *, errors: list[str] | None = None
     ) -> dict[str, Any]:
         """optional: true -> after the retries, record COMPLETED_WITH_ERRORS and carry on.
 
-        `spare_timeouts`: a States.Timeout is Conductor's TIME_OUT_WF, which times the workflow out even
-        for an optional task (DeciderService.checkTaskTimeout throws before retry() looks at
-        `optional`): the Catch is then `States.TaskFailed`, which matches every error but
-        States.Timeout (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html)."""
+        `errors`: what the task's policy lets it catch (`TaskPolicy.optional_catch_errors`, default
+        everything): a TIME_OUT_WF timeout times the workflow out even for an optional task
+        (DeciderService.checkTaskTimeout throws before retry() looks at `optional`)."""
         record = self.names.allocate(f"{ref}: completed with errors")
         states[record] = link(
             {
@@ -141,8 +153,8 @@ class TaskStatesMixin(ActivityTaskMixin):
             },
             next_name,
         )
-        errors = ["States.TaskFailed"] if spare_timeouts else ["States.ALL"]
-        return {"ErrorEquals": errors, "ResultPath": f"$.tasks.{ref}.failure", "Next": record}
+        caught = errors or ["States.ALL"]
+        return {"ErrorEquals": caught, "ResultPath": f"$.tasks.{ref}.failure", "Next": record}
 
     # --- SUB_WORKFLOW ------------------------------------------------------------------------------
     def _child_name(self, task: WorkflowTask, location: str) -> str | None:
@@ -185,6 +197,7 @@ class TaskStatesMixin(ActivityTaskMixin):
         child = self._child_name(task, location)
         if child is None:
             return next_name
+        warn_child_policy(task, self.task_defs, self.diagnostics, location)
         after = self._ensure_outputs(ref, states, next_name)
         params = parameters(
             task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet

@@ -272,3 +272,10 @@ def test_aws_timestamps_are_utc_with_milliseconds() -> None:
     moment = datetime(2026, 12, 1, 18, 4, 5, 678901, tzinfo=timezone(timedelta(hours=2)))
     assert moto_fixes.aws_timestamp(moment) == "2026-12-01T16:04:05.678Z"
     assert moto_fixes.aws_timestamp(moment.replace(tzinfo=None)) == "2026-12-01T18:04:05.678Z"
+
+
+def test_the_fix_installs_again_while_installed() -> None:
+    """An engine opened while another is (a module-scoped fixture and a test's own engine) installs
+    the fix again: the check must recognise its own patch."""
+    with moto_fixes.install(), moto_fixes.install():
+        assert _parse_while_another_parser_is_inside_a_jsonata_scope() is None

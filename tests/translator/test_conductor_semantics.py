@@ -467,7 +467,7 @@ def test_an_optional_tasks_failure_under_time_out_wf_is_still_recorded() -> None
 
 
 def test_task_policy_fields_without_equivalent_are_warned_naming_workflow_task_and_field() -> None:
-    inline = {"retryCount": 1, "backoffJitterMs": 100, "totalTimeoutSeconds": 600, "inputTemplate": {"a": 1}}
+    inline = {"retryCount": 1, "backoffJitterMs": 100, "totalTimeoutSeconds": 600}
     definition = workflow(
         "unmapped",
         [
@@ -481,7 +481,6 @@ def test_task_policy_fields_without_equivalent_are_warned_naming_workflow_task_a
     assert {
         ("unmapped", "tasks[0].taskDefinition.backoffJitterMs"),
         ("unmapped", "tasks[0].taskDefinition.totalTimeoutSeconds"),
-        ("unmapped", "tasks[0].taskDefinition.inputTemplate"),
         ("unmapped", "tasks[0].permissive"),
         ("unmapped", "tasks[0].startDelay"),
         ("unmapped", "taskDefs.other.pollTimeoutSeconds"),
@@ -489,3 +488,125 @@ def test_task_policy_fields_without_equivalent_are_warned_naming_workflow_task_a
     } <= warned
     # the inline definition replaced the registered one: its fields are not reported for task t
     assert ("unmapped", "taskDefs.echo.pollTimeoutSeconds") not in warned
+
+
+# --- missing paths: null in the reading task's input, never a key of the task's own output ----------
+def test_a_missing_path_reads_as_null_without_adding_keys_to_the_tasks_output() -> None:
+    definition = workflow(
+        "null_reads",
+        [
+            simple("first", n=1),
+            simple("second", deep="${first.output.nope.deeper}", absent="${first.output.received.absent}"),
+        ],
+        {
+            "first": "${first.output}",
+            "received": "${first.output.received}",
+            "deep": "${first.output.nope.deeper}",
+            "second": "${second.output.received}",
+        },
+    )
+    result, _ = run_one(definition, {}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {
+        "first": {"received": {"n": 1}},  # exactly what the worker returned
+        "received": {"n": 1},
+        "deep": None,
+        "second": {"deep": None, "absent": None},  # the reading task's input has the nulls
+    }
+
+
+def test_a_join_outputs_its_tasks_outputs_as_they_are_when_a_later_task_reads_a_missing_path() -> None:
+    definition = workflow(
+        "join_null_reads",
+        [
+            {
+                "name": "fork",
+                "taskReferenceName": "fork_ref",
+                "type": "FORK_JOIN",
+                "forkTasks": [[simple("a", x=1)], [simple("b", y=2)]],
+            },
+            {"name": "join", "taskReferenceName": "join_ref", "type": "JOIN", "joinOn": ["a", "b"]},
+            simple("after", missing="${a.output.received.missing}", deeper="${b.output.not.there}"),
+        ],
+        {"join": "${join_ref.output}", "after": "${after.output.received}"},
+    )
+    result, _ = run_one(definition, {}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {
+        "join": {"a": {"received": {"x": 1}}, "b": {"received": {"y": 2}}},
+        "after": {"missing": None, "deeper": None},
+    }
+
+
+@pytest.mark.parametrize(("kind", "ran"), [("run", True), ("skip", False)])
+def test_a_task_that_did_not_run_reads_as_null_whole_and_deep(kind: str, ran: bool) -> None:
+    definition = routing(
+        "SWITCH",
+        {"run": [simple("maybe", took="run")]},
+        {
+            "whole": "${maybe.output}",
+            "deep": "${maybe.output.received.took}",
+            "deeper": "${maybe.output.a.b}",
+        },
+    )
+    result, _ = run_one(definition, {"kind": kind}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    expected_whole = {"received": {"took": "run"}} if ran else None
+    assert result.output == {"whole": expected_whole, "deep": "run" if ran else None, "deeper": None}
+
+
+def test_views_are_planned_only_where_another_read_sees_through_the_path() -> None:
+    """Paths no other read, JOIN or workflow output can see are defaulted in place (no extra state)."""
+    from statemachines.translator.read_views import plan_views
+
+    definition = WorkflowDef.model_validate(
+        workflow("plan", [simple("t"), simple("u")], {"x": "${t.output.a.b}", "y": "${u.output.c}"})
+    )
+    leaves = {("tasks", "t", "output", "a", "b"), ("tasks", "u", "output", "c")}
+    assert plan_views(definition, leaves) == {}
+    seen = plan_views(definition, leaves | {("tasks", "t", "output", "a")})
+    assert seen == {("tasks", "t", "output", "a", "b"): "output_a_b"}
+
+
+def test_the_workflow_input_read_whole_keeps_its_keys_beside_a_missing_path() -> None:
+    definition = workflow(
+        "input_null_reads",
+        [simple("t", size="${workflow.input.options.size}", name_="${workflow.input.label}")],
+        {"input": "${workflow.input}", "t": "${t.output.received}"},
+    )
+    result, _ = run_one(definition, {"label": "cat"}, {"echo": echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"input": {"label": "cat"}, "t": {"size": None, "name_": "cat"}}
+
+
+def test_the_task_definitions_input_template_fills_the_keys_input_parameters_leave_out() -> None:
+    """ParametersUtils.getTaskInputV2: template entries `putIfAbsent`, then resolved like the rest."""
+    template = {"url": "https://default.example", "size": "${workflow.input.size}", "given": "template"}
+    definition = workflow("templated", [simple("t", given="task")], {"received": "${t.output.received}"})
+    defs = task_defs("echo")
+    defs["echo"] = defs["echo"].model_copy(update={"inputTemplate": template})
+    _, diagnostics = translate(definition, defs)
+    assert not [d for d in diagnostics if d.location.endswith("inputTemplate")]  # mapped, not warned
+    result, _ = run_one(definition, {"size": 5}, {"echo": echo}, defs)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"received": {"given": "task", "url": "https://default.example", "size": 5}}
+
+
+def test_a_sub_workflow_tasks_own_retry_policy_is_warned_not_dropped() -> None:
+    child = workflow("child", [simple("inside")])
+    parent = workflow(
+        "parent",
+        [
+            {
+                "name": "child",
+                "taskReferenceName": "c",
+                "type": "SUB_WORKFLOW",
+                "subWorkflowParam": {"name": "child"},
+                "retryCount": 2,
+            }
+        ],
+    )
+    _, diagnostics = translate(parent, task_defs("echo"), {"child": WorkflowDef.model_validate(child)})
+    [warning] = [d for d in diagnostics if d.location == "tasks[0].retryCount"]
+    assert "retryCount 2" in warning.message
+    assert warning.workflow == "parent"

@@ -107,3 +107,18 @@ def test_switch_takes_the_longest_branch() -> None:
         "defaultCase": [],
     }
     assert translation([switch]).longest_seconds == 200
+
+
+def test_a_lambda_attempt_counts_at_most_the_lambda_limit_whatever_its_timeout_seconds() -> None:
+    """Conductor's default responseTimeoutSeconds (3600) becomes TimeoutSeconds; Lambda ends at 900."""
+    from statemachines.translator.asl_states import LAMBDA_INVOKE
+    from statemachines.translator.duration import LAMBDA_MAX_SECONDS, longest_seconds
+
+    def machine(timeout: int) -> dict[str, Any]:
+        task = {"Type": "Task", "Resource": LAMBDA_INVOKE, "TimeoutSeconds": timeout, "End": True}
+        return {"StartAt": "T", "States": {"T": task}}
+
+    assert longest_seconds(machine(3600)) == LAMBDA_MAX_SECONDS
+    assert longest_seconds(machine(30)) == 30
+    activity = {"Type": "Task", "Resource": "arn:aws:states:us-east-1:1:activity:a", "End": True}
+    assert longest_seconds({"StartAt": "A", "States": {"A": activity}}) is None  # waits up to a year

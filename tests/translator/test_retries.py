@@ -221,6 +221,28 @@ def test_with_heartbeats_the_response_timeout_is_heartbeat_seconds_retried_befor
     assert "Lambda.ServiceException" not in str(errors)  # not a Lambda task
 
 
+TIMEOUTS = {"timeoutSeconds": 30, "responseTimeoutSeconds": 30}
+SHORT_RESPONSE = {"timeoutSeconds": 30, "responseTimeoutSeconds": 5}
+
+
+@pytest.mark.parametrize(
+    ("heartbeats", "fields", "caught"),
+    [
+        (False, TIMEOUTS, ["States.TaskFailed"]),
+        (False, SHORT_RESPONSE, ["States.ALL"]),  # the attempt ends at a response timeout: caught
+        (False, {**TIMEOUTS, "timeoutPolicy": "RETRY"}, ["States.ALL"]),
+        (True, SHORT_RESPONSE, ["States.HeartbeatTimeout", "States.TaskFailed"]),
+    ],
+)
+def test_an_optional_catch_spares_only_a_time_out_wf_timeout(
+    heartbeats: bool, fields: dict[str, Any], caught: list[str]
+) -> None:
+    task_def = TaskDef.model_validate({"name": "t", **fields})
+    diagnostics = Diagnostics("wf")
+    policy = task_policy(task_def, TranslatorOptions(), diagnostics, "taskDefs.t", heartbeats=heartbeats)
+    assert policy.optional_catch_errors == caught
+
+
 def test_zero_delay_becomes_one_second_with_a_warning() -> None:
     result, diagnostics = policy(retryCount=1, retryDelaySeconds=0)
     assert retrier(result, "States.ALL")["IntervalSeconds"] == 1
