@@ -211,3 +211,53 @@ def test_an_output_that_is_not_a_json_object_fails_the_task_by_name(
     thread.join(GUARD_SECONDS)
     assert (described["status"], described.get("error")) == ("FAILED", "InvalidTaskOutputError")
     assert "JSON object" in described.get("cause", "")
+
+
+def test_two_activities_in_a_fork_are_served_by_their_own_workers_at_once(tmp_path: Path) -> None:
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "defs.json").write_text(
+        json.dumps(
+            [{"name": n, "retryCount": 0, "timeoutSeconds": 30} for n in ("label_image", "score_image")]
+        )
+    )
+    fork = {
+        "name": "both",
+        "taskReferenceName": "both",
+        "type": "FORK_JOIN",
+        "forkTasks": [
+            [{"name": "label_image", "taskReferenceName": "label"}],
+            [{"name": "score_image", "taskReferenceName": "score"}],
+        ],
+    }
+    workflow = {
+        "name": "forked",
+        "tasks": [
+            fork,
+            {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["label", "score"]},
+        ],
+        "outputParameters": {"label": "${label.output.v}", "score": "${score.output.v}"},
+    }
+    (tmp_path / "forked.json").write_text(json.dumps(workflow))
+    project, names = load_for_path(tmp_path, Diagnostics())
+    translated, _ = translate_all(project, names=names)
+    both_started = threading.Barrier(2, timeout=GUARD_SECONDS)  # each waits for the other: truly at once
+
+    def answer(value: str) -> Any:
+        def work(task_input: Any) -> dict[str, Any]:
+            both_started.wait()
+            return {"v": value}
+
+        return work
+
+    with LocalAws(time_scale=0.0, workflows={"forked": translated["forked"]}) as aws:
+        threads = [
+            _in_thread(
+                ActivityWorker(aws.client("stepfunctions"), aws.deployment.activity_arns[task], answer(v))
+            )
+            for task, v in (("label_image", "tabby"), ("score_image", "0.9"))
+        ]
+        described = aws.wait(aws.start_execution("forked", {}), timeout_seconds=GUARD_SECONDS)
+        for thread in threads:
+            thread.join(GUARD_SECONDS)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"label": "tabby", "score": "0.9"}
