@@ -237,6 +237,10 @@ class DeploymentConfig(BaseModel):
     def state_machine_name(self, workflow_name: str) -> str:
         return f"{self.prefix}-{workflow_name}"
 
+    def activity_name(self, task_name: str) -> str:
+        """The Step Functions activity of a SIMPLE task no Lambda worker serves (infra/activities.py)."""
+        return f"{self.prefix}-{task_name}"
+
     def express_workflows(self, names: Iterable[str]) -> frozenset[str]:
         """The workflows this deployment asks to run as Express (before the translator's say)."""
         return frozenset(n for n in names if self.workflowTypes.get(n, self.workflowType) == "EXPRESS")

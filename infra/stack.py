@@ -16,6 +16,7 @@ from imgpipe.config import (
     DeploymentConfig,
     state_machine_output_key,
 )
+from infra.activities import Activities
 from infra.backfill import Backfill
 from infra.bundling import DependenciesLayer
 from infra.claims import TriggerClaims
@@ -98,13 +99,21 @@ class ImgpipeStack(Stack):
         if reserve_concurrency and plan.note:
             Annotations.of(self).add_warning(plan.note)
         self.claims = TriggerClaims(self, "TriggerClaims", config=config)
+        deployed = envelope.for_deployment(translated, config)
+        # SIMPLE tasks no Lambda worker serves: their activities (none for the project's own workflows)
+        self.activities = Activities(self, "Activities", config=config, translated=deployed)
+        substitutions = self.activities.substitutions()
+        substitutions[config.triggerWorkflow] = {
+            **substitutions.get(config.triggerWorkflow, {}),
+            **self.claims.substitutions(),
+        }
         self.workflows = Workflows(
             self,
             "Workflows",
             config=config,
-            translated=envelope.for_deployment(translated, config),
+            translated=deployed,
             functions=self.workers.functions,
-            extra_substitutions={config.triggerWorkflow: self.claims.substitutions()},
+            extra_substitutions=substitutions,
         )
         self.claims.grant_envelope(self.workflows.roles[config.triggerWorkflow])
         trigger_machine = self.workflows.state_machines[config.triggerWorkflow]

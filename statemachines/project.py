@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Container, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StringConstraints, ValidationError
 from pydantic_core import ErrorDetails
 
+from imgpipe.config import WORKER_TASKS
 from statemachines.translator import (
     Diagnostic,
     Diagnostics,
@@ -64,6 +65,8 @@ class TranslatedWorkflow:
     diagnostics: list[Diagnostic]
     # Every retry taken and every attempt timing out; None when unbounded (a Map, a child).
     worst_case_seconds: float | None = None
+    # SIMPLE tasks no Lambda worker serves: Step Functions activities (infra/activities.py)
+    activity_tasks: frozenset[str] = frozenset()
 
     @property
     def asl_json(self) -> str:
@@ -147,21 +150,62 @@ def load_options(path: Path, diagnostics: Diagnostics) -> TranslatorOptions:
         return TranslatorOptions()
 
 
-def load_sources(path: Path, diagnostics: Diagnostics) -> Project:
+def _task_base(workflow_dir: Path) -> Path | None:
+    """The directory holding the nearest `tasks/` (`<dir>/tasks`, else `<dir>/../tasks`), if any."""
+    bases = [b for b in (workflow_dir, workflow_dir.parent) if (b / "tasks").is_dir()]
+    return bases[0] if bases else None
+
+
+def _with_workers(options: TranslatorOptions) -> TranslatorOptions:
+    """SIMPLE tasks that imgpipe's Lambda workers serve are Lambda tasks; every other one is an activity."""
+    return replace(options, lambda_workers=frozenset(WORKER_TASKS))
+
+
+def load_sources(
+    path: Path, diagnostics: Diagnostics, workflow_diagnostics: Diagnostics | None = None
+) -> Project:
     """Workflows from a file or directory; task definitions from the nearest `tasks/` directory
-    (`<dir>/tasks`, else `<dir>/../tasks`), options from `translator.json` beside that directory."""
+    (`<dir>/tasks`, else `<dir>/../tasks`), options from `translator.json` beside that directory.
+
+    `workflow_diagnostics`: where the problems of single workflow files go (default `diagnostics`), so
+    that a caller can translate the other files when one of them is broken."""
     path = Path(path)
     workflow_dir = path if path.is_dir() else path.parent
     workflow_files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     if not path.exists():
         diagnostics.error(str(path), "no such file or directory")
         workflow_files = []
-    bases = [b for b in (workflow_dir, workflow_dir.parent) if (b / "tasks").is_dir()]
-    base = bases[0] if bases else workflow_dir
-    task_dirs = [base / "tasks"] if bases else []
-    sources = load_directory_pair(workflow_files, task_dirs, diagnostics)
-    options = load_options(base / OPTIONS_FILE, diagnostics)
-    return Project(sources.task_defs, sources.workflows, options, sources.files)
+    found = _task_base(workflow_dir)
+    base = found or workflow_dir
+    task_dirs = [base / "tasks"] if found else []
+    task_defs = load_directory_pair([], task_dirs, diagnostics).task_defs
+    sources = load_directory_pair(workflow_files, [], workflow_diagnostics or diagnostics)
+    options = _with_workers(load_options(base / OPTIONS_FILE, diagnostics))
+    return Project(task_defs, sources.workflows, options, sources.files)
+
+
+def load_for_path(
+    path: Path, diagnostics: Diagnostics, workflow_diagnostics: Diagnostics | None = None
+) -> tuple[Project, list[str]]:
+    """The project `path` is translated in, and the names of the workflows to translate from it:
+    what `imgpipe translate PATH` and `imgpipe run FILE` share.
+
+    A directory is one project: every workflow in it, children across files. A file with a `tasks/`
+    directory beside it (`<dir>/tasks` or `<dir>/../tasks`) belongs to its directory's project (its
+    sibling files are its possible children); any other file joins imgpipe's own project
+    (`statemachines/conductor`: its task definitions, options and workflows)."""
+    path = Path(path)
+    per_file = workflow_diagnostics or diagnostics
+    if path.is_dir() or not path.exists():
+        project = load_sources(path, diagnostics, per_file)
+        return project, sorted(project.workflows)
+    own = load_directory_pair([path], [], per_file)
+    if _task_base(path.parent) is None:
+        base = load_project()
+    else:  # the siblings' own problems are reported when they are translated, not here
+        base = load_sources(path.parent, diagnostics, Diagnostics())
+    workflows = {**base.workflows, **own.workflows}
+    return replace(base, workflows=workflows, files={**base.files, **own.files}), sorted(own.workflows)
 
 
 def load_project(conductor_dir: Path = CONDUCTOR_DIR) -> Project:
@@ -178,17 +222,18 @@ def translate_all(
     *,
     express: bool | Container[str] = False,
     reserved_seconds: Mapping[str, float] | None = None,
+    names: Iterable[str] | None = None,
 ) -> tuple[dict[str, TranslatedWorkflow], list[Diagnostic]]:
     """Translate every workflow; never raises, returns the findings beside the results.
 
     `express`: the workflows the deployment runs as Express when they are Express-compatible (True:
     all of them; cdk.json `workflowType`/`workflowTypes`), so their throttle retries are fitted into
     Express's 5 minutes, less `reserved_seconds[name]` (what states deployed around a workflow, such
-    as the trigger envelope, may take)."""
+    as the trigger envelope, may take). `names`: only these workflows (default: all of them)."""
     translated: dict[str, TranslatedWorkflow] = {}
     findings: list[Diagnostic] = []
     reserved = reserved_seconds or {}
-    for name in sorted(project.workflows):
+    for name in sorted(project.workflows if names is None else names):
         workflow = project.workflows[name]
         translation = translate_workflow(workflow, project.task_defs, project.workflows, project.options)
         wanted = express if isinstance(express, bool) else name in express
@@ -213,6 +258,7 @@ def _deployable(translation: Translation) -> TranslatedWorkflow:
         concurrency_hints=dict(sorted(result.concurrency_hints.items())),
         diagnostics=[d for d in translation.diagnostics if d.severity == "warning"],
         worst_case_seconds=translation.longest_seconds,
+        activity_tasks=frozenset(result.activity_tasks),
     )
 
 

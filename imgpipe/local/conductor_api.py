@@ -276,7 +276,8 @@ class Registry:
                     for d in error.diagnostics
                 ]
             )
-        unserved = sorted(set(translated.lambda_tasks) - set(WORKER_TASKS))
+        # a task no Lambda worker serves translates to an activity, which nothing here polls
+        unserved = sorted((set(translated.lambda_tasks) - set(WORKER_TASKS)) | set(translated.activity_tasks))
         if unserved:
             refused(
                 [

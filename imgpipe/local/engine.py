@@ -31,7 +31,7 @@ from moto import mock_aws
 
 from imgpipe import envelope, trigger
 from imgpipe.config import WORKER_TASKS, DeploymentConfig, function_environment, function_timeout_seconds
-from imgpipe.local import distributed_map_seam, lambda_seam, moto_fixes, s3_event_seam
+from imgpipe.local import activity_seam, distributed_map_seam, lambda_seam, moto_fixes, s3_event_seam
 
 DEFAULT_REGION = lambda_seam.DEFAULT_REGION
 ACCOUNT = lambda_seam.DEFAULT_ACCOUNT
@@ -71,6 +71,7 @@ class Deployment:
     output_bucket: str
     function_arns: dict[str, str] = field(default_factory=dict)
     state_machine_arns: dict[str, str] = field(default_factory=dict)
+    activity_arns: dict[str, str] = field(default_factory=dict)
 
 
 def local_bucket_names(config: DeploymentConfig) -> tuple[str, str]:
@@ -171,6 +172,7 @@ class LocalAws:
             stack.enter_context(s3_event_seam.install(self._on_object_created))
             stack.enter_context(moto_fixes.install())
             stack.enter_context(distributed_map_seam.install())
+            stack.enter_context(activity_seam.install())
             stack.callback(self.router.close)
             self._stack = stack
             self._create_buckets()
@@ -271,7 +273,14 @@ class LocalAws:
     def _substitutions(self) -> dict[str, str]:
         values = {f"LambdaArn_{task}": arn for task, arn in self.deployment.function_arns.items()}
         values |= {f"StateMachineArn_{wf}": arn for wf, arn in self.deployment.state_machine_arns.items()}
+        values |= {f"ActivityArn_{task}": arn for task, arn in self.deployment.activity_arns.items()}
         return values
+
+    def _create_activities(self, tasks: frozenset[str]) -> None:
+        """The activities of SIMPLE tasks no Lambda worker serves, named as infra/activities.py names them."""
+        for task in sorted(tasks - set(self.deployment.activity_arns)):
+            created = self.sfn.create_activity(name=self.config.activity_name(task))
+            self.deployment.activity_arns[task] = created["activityArn"]
 
     def _create_claims(self) -> dict[str, str]:
         """The claim table and failed-sources queue of the trigger envelope, as infra/claims.py makes them."""
@@ -309,6 +318,7 @@ class LocalAws:
     def _create_state_machine(self, workflow_name: str) -> str:
         assert self._workflows is not None
         translated = self._workflows[workflow_name]
+        self._create_activities(translated.activity_tasks)
         substitutions = self._substitutions()
         if workflow_name == self.config.triggerWorkflow:
             # Deployed exactly as infra/stack.py deploys it: inside the envelope (imgpipe.envelope).
@@ -376,6 +386,7 @@ class LocalAws:
                 f"workflow {translated.name!r} starts sub-workflow(s) {', '.join(missing)}, "
                 "which are not deployed"
             )
+        self._create_activities(translated.activity_tasks)
         definition = _substitute(translated.asl_json, self._substitutions())
         self.sfn.update_state_machine(stateMachineArn=arn, definition=definition)
         self._workflows[translated.name] = translated

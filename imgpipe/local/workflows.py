@@ -1,8 +1,10 @@
 """Conductor workflow files given to `imgpipe run`, translated on the fly by the project translator.
 
-The file is translated with the project's task definitions, translator options and workflows (its
-SUB_WORKFLOWs must be project workflows; its SIMPLE tasks must be tasks the project's workers serve),
-exactly as ``statemachines.project.translate_all`` translates the deployed ones.
+The file is loaded exactly as `imgpipe translate FILE` loads it (``statemachines.project.
+load_for_path``): with the task definitions of a sibling `tasks/` directory when there is one (its
+sibling files are its possible SUB_WORKFLOWs), otherwise with the project's task definitions, options
+and workflows. Its SIMPLE tasks must be tasks the project's workers serve: any other one is a Step
+Functions activity, which needs a worker polling an endpoint (`imgpipe serve`, `imgpipe.worker`).
 """
 
 from __future__ import annotations
@@ -32,30 +34,30 @@ def translate_workflow_file(path: Path) -> Any:
         raise UsageError(f"{path}: not a readable JSON workflow ({error})") from error
     if not isinstance(definition, dict) or not isinstance(definition.get("name"), str):
         raise UsageError(f"{path}: a Conductor workflow is a JSON object with a 'name'")
-    translated = _translate(definition, path)
-    unserved = sorted(set(translated.lambda_tasks) - set(WORKER_TASKS))
-    if unserved:
+    translated = _translate(path)
+    if translated.activity_tasks:
         raise UsageError(
-            f"{path}: SIMPLE task(s) {', '.join(unserved)} have no worker in this project "
-            f"(workers: {', '.join(WORKER_TASKS)})"
+            f"{path}: SIMPLE task(s) {', '.join(sorted(translated.activity_tasks))} have no worker in this "
+            f"project (workers: {', '.join(WORKER_TASKS)}); they translate to Step Functions activities, "
+            "which need a polling worker: run the workflow under `imgpipe serve` with imgpipe.worker"
         )
     return translated
 
 
-def _translate(definition: dict[str, Any], path: Path) -> Any:
-    from pydantic import ValidationError
+def _translate(path: Path) -> Any:
+    from statemachines.project import load_for_path, translate_all
+    from statemachines.translator import Diagnostics, TranslationError
 
-    from statemachines.project import translate_definition
-
+    diagnostics = Diagnostics()
     try:
-        return translate_definition(definition)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or '(root)'}: {item['msg']}"
-            for item in error.errors()[:5]
-        )
-        raise UsageError(f"{path}: invalid workflow definition: {problems}") from error
-    except UsageError as error:
-        raise UsageError(f"{path}: {error}") from error
-    except Exception as error:  # the translator's typed errors carry its diagnostics
+        project, names = load_for_path(path, diagnostics)
+    except TranslationError as error:  # the project's own definitions are broken
         raise UsageError(f"{path}: cannot translate: {error}") from error
+    problems = [str(d) for d in diagnostics.errors]
+    if problems:
+        raise UsageError(f"{path}: invalid workflow definition: {'; '.join(problems[:5])}")
+    translated, findings = translate_all(project, names=names)
+    errors = [d for d in findings if d.severity == "error"]
+    if errors:
+        raise UsageError(f"{path}: cannot translate: {TranslationError(errors)}")
+    return translated[names[0]]

@@ -18,7 +18,7 @@ from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
 from statemachines.translator.options import TranslatorOptions
 from statemachines.translator.read_views import plan_views, view_locator
 from statemachines.translator.references import context_refs, dynamic_join_refs
-from statemachines.translator.task_definitions import governing_task_def, template_inputs
+from statemachines.translator.task_definitions import GoverningTaskDef, governing_task_def, template_inputs
 
 
 @dataclass
@@ -27,6 +27,7 @@ class EmitResult:
 
     asl: dict[str, Any]
     lambda_tasks: set[str] = field(default_factory=set)
+    activity_tasks: set[str] = field(default_factory=set)
     child_workflows: set[str] = field(default_factory=set)
     concurrency_hints: dict[str, int] = field(default_factory=dict)
     longest_wait_seconds: int = 0
@@ -136,6 +137,10 @@ class EmitterState:
         ) -> dict[str, Any]: ...
 
         def _start_execution_state(self, child: str) -> dict[str, Any]: ...
+
+        def _worker_definition(
+            self, task_name: str, location: str, task: WorkflowTask | None, task_location: str
+        ) -> tuple[GoverningTaskDef, Diagnostics]: ...
 
         def _at_workflow_end(self, next_name: str | None) -> bool: ...
 

@@ -72,6 +72,9 @@ class TranslatorOptions:
     # "<workflow>.<fork taskReferenceName>" -> task and workflow names a legacy dynamic fork may run;
     # without an entry: every known task definition and every other known workflow
     dynamic_fork_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # the SIMPLE tasks a Lambda worker serves; every other SIMPLE task is a Step Functions activity
+    # (a polling worker, statemachines.translator.activities). None: every SIMPLE task is a Lambda task.
+    lambda_workers: frozenset[str] | None = None
     # JOIN output of every dynamic fork, and per "<workflow>.<join taskReferenceName>" overrides
     dynamic_join_output: DynamicJoinOutput = "map"
     dynamic_join_output_by_join: Mapping[str, DynamicJoinOutput] = field(default_factory=dict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from statemachines.translator.activities import ActivityTaskMixin
 from statemachines.translator.asl_states import (
     LAMBDA_INVOKE,
     PLACEHOLDER_NAME,
@@ -12,7 +13,6 @@ from statemachines.translator.asl_states import (
     prefixed_states,
 )
 from statemachines.translator.diagnostics import Diagnostics
-from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import parameters
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.retries import (
@@ -22,13 +22,14 @@ from statemachines.translator.retries import (
     warn_unmapped_workflow_task,
 )
 from statemachines.translator.task_definitions import (
+    GoverningTaskDef,
     default_definition_note,
     governing_task_def,
     template_inputs,
 )
 
 
-class TaskStatesMixin(EmitterState):
+class TaskStatesMixin(ActivityTaskMixin):
     """Task states that run a worker or a child workflow, and the optional-task catch."""
 
     # --- SIMPLE ------------------------------------------------------------------------------------
@@ -44,22 +45,17 @@ class TaskStatesMixin(EmitterState):
         is what the context keeps per task. `payload` is a Parameters object or a JSONPath; `task`,
         the workflow task when the workflow spells it out (its retryCount and inline taskDefinition
         count). What an optional task's Catch may catch under this policy is kept in
-        `self.last_catch_errors`."""
-        governing = governing_task_def(task_name, task, self.task_defs, task_location)
-        if not PLACEHOLDER_NAME.match(task_name):
-            self.diagnostics.error(location, f"task name '{task_name}' cannot be part of a placeholder")
+        `self.last_catch_errors`. A task no Lambda worker serves is an activity instead
+        (statemachines.translator.activities)."""
+        governing, sink = self._worker_definition(task_name, location, task, task_location)
+        if not self._served_by_lambda(task_name):
+            return self._activity_state(task_name, payload, governing, sink, input_template=task is not None)
         self.result.lambda_tasks.add(task_name)
         if governing.task_def.concurrentExecLimit:
             limit = governing.task_def.concurrentExecLimit
             self.result.concurrency_hints[task_name] = min(
                 limit, self.result.concurrency_hints.get(task_name, limit)
             )
-        # a definition's findings are reported once per workflow, at the definition
-        first = governing.location not in self.policy_warned
-        sink = self.diagnostics if first else self.quiet
-        if governing.origin == "default" and first:
-            self.diagnostics.warning(location, default_definition_note(task_name))
-        self.policy_warned.add(governing.location)
         arguments: dict[str, Any] = {"FunctionName": f"${{LambdaArn_{task_name}}}"}
         if isinstance(payload, str):
             arguments["Payload.$"] = payload
@@ -78,6 +74,20 @@ class TaskStatesMixin(EmitterState):
         state.update(policy.fields)
         self.last_catch_errors = policy.optional_catch_errors
         return state
+
+    def _worker_definition(
+        self, task_name: str, location: str, task: WorkflowTask | None, task_location: str
+    ) -> tuple[GoverningTaskDef, Diagnostics]:
+        """The definition a worker task runs under, and where its findings go: a definition's
+        findings are reported once per workflow, at the definition (later uses: `self.quiet`)."""
+        governing = governing_task_def(task_name, task, self.task_defs, task_location)
+        if not PLACEHOLDER_NAME.match(task_name):
+            self.diagnostics.error(location, f"task name '{task_name}' cannot be part of a placeholder")
+        first = governing.location not in self.policy_warned
+        if governing.origin == "default" and first:
+            self.diagnostics.warning(location, default_definition_note(task_name))
+        self.policy_warned.add(governing.location)
+        return governing, self.diagnostics if first else self.quiet
 
     def _emit_simple(
         self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
@@ -242,6 +252,7 @@ class TaskStatesMixin(EmitterState):
         ).emit()
         self.diagnostics.items.extend(child_diagnostics.items)
         self.result.lambda_tasks |= child_asl.lambda_tasks
+        self.result.activity_tasks |= child_asl.activity_tasks
         self.result.child_workflows |= child_asl.child_workflows
         branch = prefixed_states(child_asl.asl, f"{ref}/", self.names)
         return {

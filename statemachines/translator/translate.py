@@ -33,8 +33,13 @@ class Translation:
         """Express cannot wait for .sync children and stops at 5 minutes, so a workflow with children or
         with a Wait past that is Standard-only. Retries and timeouts are not counted here: their worst
         case (every attempt timing out, every back-off taken) is `longest_seconds`, which the CDK app
-        reports when a deployer chooses Express anyway."""
-        return not self.result.child_workflows and self.result.longest_wait_seconds <= EXPRESS_MAX_SECONDS
+        reports when a deployer chooses Express anyway. Express runs no activities either
+        (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-standard-vs-express.html)."""
+        return (
+            not self.result.child_workflows
+            and not self.result.activity_tasks
+            and self.result.longest_wait_seconds <= EXPRESS_MAX_SECONDS
+        )
 
 
 def translate_workflow(

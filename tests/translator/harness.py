@@ -60,6 +60,10 @@ class Engine:
         values |= {
             f"StateMachineArn_{wf}": self.arns[wf] for wf in _placeholders(asl_json, "StateMachineArn_")
         }
+        values |= {
+            f"ActivityArn_{task}": f"arn:aws:states:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}:activity:act-{task}"
+            for task in _placeholders(asl_json, "ActivityArn_")
+        }
         definition = substitute(asl_json, values)
         arn = self.client.create_state_machine(name=name, definition=definition, roleArn=ROLE)[
             "stateMachineArn"

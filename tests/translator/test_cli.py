@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from imgpipe.cli import main
 
@@ -17,6 +20,18 @@ def test_single_file_prints_its_asl(capsys) -> None:
     asl = json.loads(out)
     assert asl["StartAt"] == "Start"
     assert "warning:" in err
+
+
+def test_text_diagnostics_name_the_task(tmp_path: Path, capsys) -> None:
+    workflow = {
+        "name": "w",
+        "tasks": [{"name": "k", "taskReferenceName": "publish", "type": "KAFKA_PUBLISH"}],
+    }
+    (tmp_path / "w.json").write_text(json.dumps(workflow))
+    assert main(["translate", str(tmp_path / "w.json")]) == 1
+    assert (
+        "error: w: tasks[0].type [publish]: task 'publish' of type KAFKA_PUBLISH" in capsys.readouterr().err
+    )
 
 
 def test_errors_exit_1_with_locations(capsys) -> None:
@@ -37,6 +52,7 @@ def test_json_diagnostics(capsys) -> None:
         {
             "severity": "error",
             "workflows": ["image_multiple_convert_resize"],
+            "task": None,
             "location": "outputParameters.fileLocations",
             "message": errors[0]["message"],
         }
@@ -93,3 +109,86 @@ def test_loop_diagram_draws_the_back_edge(tmp_path: Path, capsys) -> None:
     (tmp_path / "w.json").write_text(json.dumps(loop))
     assert main(["translate", "--diagram", str(tmp_path / "w.json")]) == 0
     assert "-.->|while loopCondition|" in capsys.readouterr().out
+
+
+def _simple(name: str, ref: str) -> dict[str, Any]:
+    return {"name": name, "taskReferenceName": ref}
+
+
+def _starts(child: str, ref: str) -> dict[str, Any]:
+    return {
+        "name": child,
+        "taskReferenceName": ref,
+        "type": "SUB_WORKFLOW",
+        "subWorkflowParam": {"name": child},
+    }
+
+
+def test_a_directory_is_one_project_every_translatable_workflow_written_every_refusal_reported(
+    tmp_path: Path, capsys
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    child = {"name": "child", "tasks": [_simple("label_image", "label")]}
+    parent = {"name": "parent", "tasks": [_starts("child", "run_child")]}
+    kafka = {
+        "name": "kafka",
+        "tasks": [{"name": "k", "taskReferenceName": "publish", "type": "KAFKA_PUBLISH"}],
+    }
+    grand = {"name": "grand", "tasks": [_starts("kafka", "run_kafka")]}
+    for workflow in (child, parent, kafka, grand):
+        (project / f"{workflow['name']}.json").write_text(json.dumps(workflow))
+    (project / "broken.json").write_text("{not json")
+    out = tmp_path / "out"
+    assert main(["translate", str(project), "--out", str(out), "--json"]) == 1
+    records = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert sorted(p.name for p in out.iterdir()) == ["child.asl.json", "parent.asl.json"]
+    parent_asl = json.loads((out / "parent.asl.json").read_text())
+    assert "${StateMachineArn_child}" in json.dumps(parent_asl)  # the child in another file
+    errors = {(tuple(r["workflows"]), r["task"], r["location"]) for r in records if r["severity"] == "error"}
+    assert (("kafka",), "publish", "tasks[0].type") in errors
+    assert (("grand",), None, "tasks") in errors  # its child was refused: it cannot deploy either
+    assert any(r["location"].endswith("broken.json") for r in records if r["severity"] == "error")
+    [summary] = [r for r in records if r["severity"] == "summary"]
+    assert summary["workflows"] == ["child", "parent"]
+    assert summary["message"].startswith("translated 2, refused 3: ")
+    assert summary["message"].endswith("broken.json, grand, kafka")
+
+
+def test_a_file_uses_its_sibling_tasks_directory_and_otherwise_the_projects_definitions(
+    tmp_path: Path, capsys
+) -> None:
+    from imgpipe.local.workflows import translate_workflow_file
+
+    workflow = {"name": "resize_only", "tasks": [_simple("image_convert_resize", "resize")]}
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "resize_only.json").write_text(json.dumps(workflow))
+    assert main(["translate", str(alone / "resize_only.json")]) == 0
+    asl = json.loads(capsys.readouterr().out)
+    [task] = [s for s in asl["States"].values() if s["Type"] == "Task"]
+    assert task["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert task["TimeoutSeconds"] == 30  # the project's image_convert_resize definition
+    assert translate_workflow_file(alone / "resize_only.json").asl == asl  # exactly what `run FILE` runs
+
+    sibling = tmp_path / "sibling"
+    (sibling / "tasks").mkdir(parents=True)
+    (sibling / "tasks" / "image_convert_resize.json").write_text(
+        json.dumps({"name": "image_convert_resize", "timeoutSeconds": 7, "retryCount": 0})
+    )
+    (sibling / "resize_only.json").write_text(json.dumps(workflow))
+    assert main(["translate", str(sibling / "resize_only.json")]) == 0
+    asl = json.loads(capsys.readouterr().out)
+    [task] = [s for s in asl["States"].values() if s["Type"] == "Task"]
+    assert task["TimeoutSeconds"] == 7  # the sibling definition, not the project's
+    assert translate_workflow_file(sibling / "resize_only.json").asl == asl
+
+
+def test_run_file_refuses_activity_tasks_naming_them(tmp_path: Path) -> None:
+    from imgpipe.local.runner import UsageError
+    from imgpipe.local.workflows import translate_workflow_file
+
+    path = tmp_path / "labelled.json"
+    path.write_text(json.dumps({"name": "labelled", "tasks": [_simple("label_image", "label")]}))
+    with pytest.raises(UsageError, match=r"label_image.*activities"):
+        translate_workflow_file(path)
