@@ -1,27 +1,18 @@
-"""SWITCH/DECISION, TERMINATE, WAIT and SET_VARIABLE: the constructs that steer or pause the flow."""
+"""SWITCH/DECISION, TERMINATE and SET_VARIABLE: the constructs that steer the flow."""
 
 from __future__ import annotations
 
 import json
-import re
-from datetime import UTC, datetime
 from typing import Any
 
-from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link
+from statemachines.translator.asl_states import link
 from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import Literal, Path, Resolved, field_value, parameters
 from statemachines.translator.model import WorkflowTask
 
-DURATION_UNITS = {
-    "d": 86400, "day": 86400, "days": 86400,
-    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
-    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
-    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
-}  # fmt: skip
-
 
 class ControlFlowMixin(EmitterState):
-    """Choice, Fail/Pass, Wait and variable-merging states."""
+    """Choice, Fail/Pass and variable-merging states."""
 
     # --- SWITCH / DECISION ---------------------------------------------------------------------------
     def _emit_switch(
@@ -145,7 +136,7 @@ class ControlFlowMixin(EmitterState):
         }
         return name
 
-    # --- TERMINATE, WAIT, SET_VARIABLE ---------------------------------------------------------------
+    # --- TERMINATE, SET_VARIABLE --------------------------------------------------------------------
     def _emit_terminate(
         self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
     ) -> str | None:
@@ -246,40 +237,6 @@ class ControlFlowMixin(EmitterState):
             "Default": whole,
         }
 
-    def _emit_wait(
-        self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
-    ) -> str | None:
-        params = task.inputParameters
-        state: dict[str, Any] = {"Type": "Wait", "Comment": "Conductor WAIT"}
-        if "duration" in params and isinstance(params["duration"], str) and "${" not in params["duration"]:
-            seconds = duration_seconds(params["duration"])
-            if seconds is None:
-                self.diagnostics.error(
-                    f"{location}.inputParameters.duration", f"cannot read '{params['duration']}'"
-                )
-                return next_name
-            state["Seconds"] = seconds
-            self.result.longest_wait_seconds = max(self.result.longest_wait_seconds, seconds)
-        elif "until" in params and isinstance(params["until"], str) and "${" not in params["until"]:
-            timestamp = until_timestamp(params["until"])
-            if timestamp is None:
-                self.diagnostics.error(
-                    f"{location}.inputParameters.until", "use 'yyyy-MM-dd HH:mm UTC' or an ISO-8601 UTC time"
-                )
-                return next_name
-            state["Timestamp"] = timestamp
-            self.result.longest_wait_seconds = max(self.result.longest_wait_seconds, EXPRESS_MAX_SECONDS + 1)
-        else:
-            self.diagnostics.error(
-                f"{location}.inputParameters",
-                f"WAIT '{task.taskReferenceName}' needs a literal 'duration' or 'until'; "
-                "a wait for an external signal needs a callback (waitForTaskToken) design",
-            )
-            return next_name
-        name = self.names.allocate(task.taskReferenceName)
-        states[name] = link(state, next_name)
-        return name
-
     def _emit_set_variable(
         self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
     ) -> str | None:
@@ -358,32 +315,3 @@ def java_string(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"))
     return str(value)
-
-
-def duration_seconds(text: str) -> int | None:
-    """Conductor durations: '30s', '5 minutes', '1d 2h', '2 days 3 hours'."""
-    tokens = re.findall(r"(\d+)\s*([A-Za-z]+)", text)
-    if not tokens or re.sub(r"(\d+)\s*([A-Za-z]+)", "", text).strip():
-        return None
-    total = 0
-    for amount, unit in tokens:
-        factor = DURATION_UNITS.get(unit.lower())
-        if factor is None:
-            return None
-        total += int(amount) * factor
-    return total
-
-
-def until_timestamp(text: str) -> str | None:
-    for pattern in (
-        "%Y-%m-%d %H:%M UTC",
-        "%Y-%m-%d %H:%M GMT",
-        "%Y-%m-%dT%H:%M:%SZ",
-        "%Y-%m-%d %H:%M:%S UTC",
-    ):
-        try:
-            moment = datetime.strptime(text.strip(), pattern).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return None

@@ -46,6 +46,8 @@ def _state_seconds(state: dict[str, Any]) -> float | None:
     if kind == "Task":
         if ".sync" in state.get("Resource", ""):
             return None
+        if ".waitForTaskToken" in state["Resource"] and "TimeoutSeconds" not in state:
+            return None  # a callback waits until it is completed from outside
         attempt = float(state.get("TimeoutSeconds", LAMBDA_MAX_SECONDS))
         return attempt + _retry_seconds(state, attempt)
     if kind == "Wait":

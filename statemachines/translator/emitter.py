@@ -21,7 +21,7 @@ from statemachines.translator.fork import ForkMixin
 from statemachines.translator.missing_paths import MissingPathsMixin
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.references import context_refs, dynamic_join_refs
-from statemachines.translator.registry import task_type
+from statemachines.translator.registry import EmitSite, task_type
 from statemachines.translator.task_states import TaskStatesMixin
 
 __all__ = [
@@ -142,7 +142,7 @@ class WorkflowEmitter(
         kind = task.type
         translation = task_type(kind)
         if translation.emit is not None:
-            return translation.emit(self, task, join, location, states, next_name)
+            return translation.emit(self, EmitSite(task, join, location, states, next_name))
         self.diagnostics.error(
             f"{location}.type",
             f"task '{task.taskReferenceName}' of type {kind} cannot be translated: {translation.refused}",

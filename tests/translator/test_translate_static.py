@@ -106,7 +106,17 @@ def test_output_parameters_referencing_unknown_tasks_are_errors_with_their_path(
             ],
             "javascript",
         ),
-        ([{"name": "w", "taskReferenceName": "w", "type": "WAIT"}], "waitForTaskToken"),
+        (
+            [
+                {
+                    "name": "w",
+                    "taskReferenceName": "w",
+                    "type": "WAIT",
+                    "inputParameters": {"duration": "1s", "until": "2020-01-01"},
+                }
+            ],
+            "both duration and until",
+        ),
         (
             [
                 {

@@ -1,0 +1,226 @@
+"""Conductor system tasks (NOOP, WAIT, HUMAN, ...) translated and executed by moto's Step Functions
+engine, with Conductor's results: what each task outputs and what the workflow then sees."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from imgpipe.cli import main
+from imgpipe.commands.complete import TaskNotWaiting, complete_task, waiting_task_token
+from statemachines.translator.wait import duration_seconds, until_timestamp
+from tests.translator.harness import EXECUTION_GUARD_SECONDS, Engine, engine, task_defs, translate
+
+pytestmark = pytest.mark.slow
+
+
+def echo(event: Any, _context: Any) -> Any:
+    return {"received": event}
+
+
+def simple(ref: str, **inputs: Any) -> dict[str, Any]:
+    return {"name": "echo", "taskReferenceName": ref, "type": "SIMPLE", "inputParameters": inputs}
+
+
+def system(kind: str, ref: str, **inputs: Any) -> dict[str, Any]:
+    return {"name": ref, "taskReferenceName": ref, "type": kind, "inputParameters": inputs}
+
+
+def accepted(definition: dict[str, Any]) -> dict[str, Any]:
+    asl, diagnostics = translate(definition, task_defs("echo"))
+    assert not [d for d in diagnostics if d.severity == "error"], diagnostics
+    return asl
+
+
+def refusals(definition: dict[str, Any]) -> list[tuple[str, str]]:
+    _, diagnostics = translate(definition, task_defs("echo"))
+    return [(d.location, d.message) for d in diagnostics if d.severity == "error"]
+
+
+def deployed(runtime: Engine, definition: dict[str, Any]) -> str:
+    runtime.function("echo", echo)
+    return runtime.deploy(definition["name"], json.dumps(accepted(definition)))
+
+
+def finished(runtime: Engine, execution_arn: str) -> dict[str, Any]:
+    deadline = time.monotonic() + EXECUTION_GUARD_SECONDS
+    while True:
+        described = runtime.client.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        assert time.monotonic() < deadline, "execution still running"
+        time.sleep(0.02)
+
+
+def waiting_for(runtime: Engine, definition: dict[str, Any], payload: Any, ref: str) -> str:
+    """Starts an execution and returns its ARN once task `ref` waits for its token."""
+    arn = deployed(runtime, definition)
+    execution = runtime.client.start_execution(
+        stateMachineArn=arn, name=uuid.uuid4().hex, input=json.dumps(payload)
+    )["executionArn"]
+    deadline = time.monotonic() + EXECUTION_GUARD_SECONDS
+    while True:
+        try:
+            waiting_task_token(runtime.client, execution, ref)
+            return execution
+        except TaskNotWaiting:
+            assert time.monotonic() < deadline, f"{ref} never waited"
+            time.sleep(0.02)
+
+
+# --- NOOP ----------------------------------------------------------------------------------------
+def test_noop_completes_with_an_empty_output_and_the_workflow_goes_on() -> None:
+    definition = {
+        "name": "noop",
+        "tasks": [
+            system("NOOP", "nothing", ignored="${workflow.input.x}"),
+            simple("t", x="${workflow.input.x}"),
+        ],
+        "outputParameters": {"noop": "${nothing.output}", "t": "${t.output}"},
+    }
+    with engine() as runtime:
+        deployed(runtime, definition)
+        result = runtime.run("noop", {"x": 7})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"noop": {}, "t": {"received": {"x": 7}}}
+    assert result.count("TaskScheduled") == 1
+
+
+def test_a_final_noop_makes_the_workflow_output_empty() -> None:
+    definition = {"name": "noop_last", "tasks": [simple("t", x=1), system("NOOP", "nothing")]}
+    with engine() as runtime:
+        deployed(runtime, definition)
+        result = runtime.run("noop_last", {})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {}
+
+
+# --- WAIT with a duration or until -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("10s", 10), ("1m 30s", 90), ("2 minutes", 120), ("1d 2h 3m 4s", 93784), ("3 HRS", 10800),
+     ("1 day 1 second", 86401)],
+)  # fmt: skip
+def test_durations_read_as_conductor_reads_them(text: str, seconds: int) -> None:
+    assert duration_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["30s 1m", "5", "1 week", "1.5h", "10 s s"])
+def test_durations_conductor_rejects_are_refused_by_name(text: str) -> None:
+    assert duration_seconds(text) is None
+    problems = refusals({"name": "w", "tasks": [system("WAIT", "pause", duration=text)]})
+    assert [location for location, _ in problems] == ["tasks[0].inputParameters.duration"]
+    assert "pause" in problems[0][1]
+    assert repr(text) in problems[0][1]
+
+
+def test_until_formats_are_conductors_and_zones_are_applied() -> None:
+    assert until_timestamp("2026-12-01 10:00 UTC") == ("2026-12-01T10:00:00Z", True)
+    assert until_timestamp("2026-12-01 10:00 GMT+02:00") == ("2026-12-01T08:00:00Z", True)
+    assert until_timestamp("2026-12-01 10:00") == ("2026-12-01T10:00:00Z", False)
+    assert until_timestamp("2026-12-01") == ("2026-12-01T00:00:00Z", False)
+    for text in ("2026-12-01T10:00:00Z", "2026-13-01", "2026-12-01 10:00 PST", "tomorrow"):
+        assert until_timestamp(text) is None, text
+
+
+def test_wait_duration_and_until_execute_and_output_nothing() -> None:
+    definition = {
+        "name": "timed",
+        "tasks": [
+            system("WAIT", "pause", duration="1m 30s"),
+            system("WAIT", "until", until="2020-01-01 00:00 UTC"),
+            simple("t", after="${pause.output}"),
+        ],
+        "outputParameters": {"t": "${t.output.received}", "until": "${until.output}"},
+    }
+    asl = accepted(definition)
+    assert asl["States"]["pause"]["Seconds"] == 90
+    assert asl["States"]["until"]["Timestamp"] == "2020-01-01T00:00:00Z"
+    with engine() as runtime:
+        deployed(runtime, definition)
+        result = runtime.run("timed", {})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"t": {"after": {}}, "until": {}}
+    assert result.count("WaitStateEntered") == 2
+
+
+def test_wait_with_both_or_an_expression_is_refused_by_name() -> None:
+    both = refusals({"name": "w", "tasks": [system("WAIT", "pause", duration="1s", until="2020-01-01")]})
+    assert both
+    assert both[0][0] == "tasks[0].inputParameters"
+    assert "both" in both[0][1]
+    dynamic = refusals({"name": "w", "tasks": [system("WAIT", "pause", duration="${workflow.input.d}")]})
+    assert dynamic
+    assert dynamic[0][0] == "tasks[0].inputParameters.duration"
+
+
+def test_until_without_a_zone_is_warned() -> None:
+    _, diagnostics = translate({"name": "w", "tasks": [system("WAIT", "p", until="2020-01-01")]}, {})
+    assert [(d.severity, d.location) for d in diagnostics] == [("warning", "tasks[0].inputParameters.until")]
+
+
+# --- HUMAN and WAIT until signalled --------------------------------------------------------------
+def approval_workflow(kind: str) -> dict[str, Any]:
+    return {
+        "name": f"approve_{kind.lower()}",
+        "tasks": [
+            simple("before", image="${workflow.input.image}"),
+            system(kind, "approve", image="${before.output.received.image}", note="check me"),
+            simple("after", approved="${approve.output.approved}", by="${approve.output.by}"),
+        ],
+        "outputParameters": {"after": "${after.output.received}", "approval": "${approve.output}"},
+    }
+
+
+@pytest.mark.parametrize("kind", ["HUMAN", "WAIT"])
+def test_a_waiting_task_takes_the_output_it_is_completed_with(kind: str) -> None:
+    definition = approval_workflow(kind)
+    with engine() as runtime:
+        execution = waiting_for(runtime, definition, {"image": "cat.jpg"}, "approve")
+        assert runtime.client.describe_execution(executionArn=execution)["status"] == "RUNNING"
+        complete_task(runtime.client, execution, "approve", {"approved": True, "by": "ana"})
+        described = finished(runtime, execution)
+        history = runtime.client.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"]) == {
+        "after": {"approved": True, "by": "ana"},
+        "approval": {"approved": True, "by": "ana"},
+    }
+    scheduled = [e for e in history if e["type"] == "TaskScheduled"]
+    announced = json.loads(scheduled[1]["taskScheduledEventDetails"]["parameters"])["Entries"][0]
+    detail = announced["Detail"] if isinstance(announced["Detail"], dict) else json.loads(announced["Detail"])
+    assert detail["input"] == {"image": "cat.jpg", "note": "check me"}
+    assert detail["taskType"] == kind
+    assert detail["workflowType"] == definition["name"]
+
+
+def test_imgpipe_complete_command_reports_what_it_cannot_complete(capsys) -> None:
+    """The CLI end to end, with the boto3 calls a user's `imgpipe complete` makes."""
+    definition = approval_workflow("HUMAN")
+    with engine() as runtime:
+        execution = waiting_for(runtime, definition, {"image": "dog.png"}, "approve")
+        assert main(["complete", "nobody", "--execution", execution]) == 1
+        assert "no HUMAN or WAIT task 'nobody'" in capsys.readouterr().err
+        assert main(["complete", "approve", "--execution", execution, "--output", "[1]"]) == 2
+        assert "--output: the task output must be a JSON object" in capsys.readouterr().err
+        output = '{"approved": false, "by": "bo"}'
+        assert main(["complete", "approve", "--execution", execution, "--output", output]) == 0
+        described = finished(runtime, execution)
+        # the wait is over: completing it again is refused by the service, reported, not raised
+        assert main(["complete", "approve", "--execution", execution, "--output", output]) == 1
+    assert json.loads(described["output"])["after"] == {"approved": False, "by": "bo"}
+
+
+def test_callback_workflows_are_not_express_compatible_and_unbounded() -> None:
+    from statemachines.translator.model import WorkflowDef
+    from statemachines.translator.translate import translate_workflow
+
+    translation = translate_workflow(
+        WorkflowDef.model_validate(approval_workflow("HUMAN")), task_defs("echo")
+    )
+    assert not translation.express_compatible
+    assert translation.longest_seconds is None
