@@ -7,6 +7,7 @@ filled by definition substitutions: the same text the local runtime fills with m
 from __future__ import annotations
 
 import graphlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from constructs import Construct
 from imgpipe.config import DeploymentConfig
 from infra.retention import owned_log_group
 from statemachines.translator.emitter import EXPRESS_MAX_SECONDS
+from statemachines.translator.event import PUT_EVENTS
 
 # The managed rule Step Functions creates to learn when a `.sync` child execution ends.
 SYNC_EVENTS_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
@@ -39,6 +41,25 @@ def creation_order(translated: Mapping[str, Any]) -> list[str]:
     if missing:
         raise ValueError(f"workflows start unknown sub-workflows: {sorted(missing)}")
     return list(graphlib.TopologicalSorter(graph).static_order())
+
+
+def task_resources(container: Mapping[str, Any]) -> set[str]:
+    """Every Task `Resource` of a state machine, nested branches and Map processors included."""
+    found: set[str] = set()
+    for state in container.get("States", {}).values():
+        if state.get("Type") == "Task":
+            found.add(state["Resource"])
+        for branch in state.get("Branches", []):
+            found |= task_resources(branch)
+        if "ItemProcessor" in state:
+            found |= task_resources(state["ItemProcessor"])
+    return found
+
+
+def unfilled_placeholders(tw: Any, filled: Mapping[str, str]) -> list[str]:
+    """Placeholders of a definition that this stack gives no value (e.g. `${QueueUrl_<queue>}` of an
+    EVENT task's SQS sink: the stack creates no such queue)."""
+    return sorted(set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", tw.asl_json)) - set(filled))
 
 
 def state_machine_type(config: DeploymentConfig, tw: Any) -> sfn.StateMachineType:
@@ -110,6 +131,11 @@ class Workflows(Construct):
                 for child in sorted(tw.child_workflows)
             }
             substitutions |= dict((extra_substitutions or {}).get(name, {}))
+            unfilled = unfilled_placeholders(tw, substitutions)
+            if unfilled:
+                raise ValueError(
+                    f"workflow {name} needs resources this stack does not create: {', '.join(unfilled)}"
+                )
             log_group = owned_log_group(
                 self, f"{name}Logs", name_prefix=f"/aws/vendedlogs/states/{machine_name}", config=config
             )
@@ -143,6 +169,10 @@ class Workflows(Construct):
             arns = [functions[t].function_arn for t in sorted(tw.lambda_tasks)]
             # Unqualified ARNs only: the definitions invoke `$LATEST` through the substituted ARN.
             role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=arns))
+        if any(resource.startswith(PUT_EVENTS) for resource in task_resources(tw.asl)):
+            # EVENT tasks and the announcement of HUMAN/WAIT tasks: the account's default bus only
+            bus = Stack.of(self).format_arn(service="events", resource="event-bus", resource_name="default")
+            role.add_to_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus]))
         if tw.child_workflows:
             stack = Stack.of(self)
             children = [self.state_machines[c] for c in sorted(tw.child_workflows)]

@@ -30,7 +30,13 @@ import boto3
 from moto import mock_aws
 
 from imgpipe import envelope, trigger
-from imgpipe.config import WORKER_TASKS, DeploymentConfig, function_environment, function_timeout_seconds
+from imgpipe.config import (
+    SYSTEM_TASK_TIMEOUT_SECONDS,
+    WORKER_TASKS,
+    DeploymentConfig,
+    function_environment,
+    function_timeout_seconds,
+)
 from imgpipe.local import distributed_map_seam, lambda_seam, moto_fixes, s3_event_seam
 
 DEFAULT_REGION = lambda_seam.DEFAULT_REGION
@@ -88,7 +94,7 @@ def default_handler(task_name: str) -> Handler:
 def lambda_timeout_seconds(task_name: str, definitions_dir: Path = TASK_DEFINITIONS) -> int:
     """The function timeout CDK gives a worker (``imgpipe.config.function_timeout_seconds``)."""
     path = definitions_dir / f"{task_name}.json"
-    seconds = None
+    seconds = SYSTEM_TASK_TIMEOUT_SECONDS.get(task_name)
     if path.is_file():
         value = json.loads(path.read_text()).get("timeoutSeconds")
         seconds = value if isinstance(value, int) and value > 0 else None

@@ -6,9 +6,15 @@ import json
 from typing import Any
 
 from statemachines.translator.asl_states import link
+from statemachines.translator.conditions import ConditionError, case_rules
 from statemachines.translator.emitter_state import EmitterState
-from statemachines.translator.expressions import Literal, Path, Resolved, field_value, parameters
+from statemachines.translator.expressions import Literal, Path, Resolved, field_value, parameters, path_of
 from statemachines.translator.model import WorkflowTask
+
+# (Choice rule, outcome) pairs in order, the outcome when none holds, the input paths read
+ScriptCases = tuple[list[tuple[dict[str, Any], Any]], Any, list[tuple[str, ...]]]
+# Conductor's JavaScript evaluators of a SWITCH expression (Nashorn's "javascript", GraalJS's "graaljs").
+SCRIPT_EVALUATORS = ("javascript", "graaljs")
 
 
 class ControlFlowMixin(EmitterState):
@@ -19,35 +25,32 @@ class ControlFlowMixin(EmitterState):
         self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
     ) -> str | None:
         ref = task.taskReferenceName
+        script: tuple[str, str] | None = None  # a JavaScript expression and its location
+        compiled: ScriptCases | None = None
         if task.type == "SWITCH":
-            if (task.evaluatorType or "value-param") != "value-param":
+            if task.evaluatorType in SCRIPT_EVALUATORS:
+                script = (task.expression or "", f"{location}.expression")
+            elif (task.evaluatorType or "value-param") != "value-param":
                 self.diagnostics.error(
                     f"{location}.evaluatorType",
-                    f"SWITCH '{ref}' uses evaluatorType {task.evaluatorType}: only value-param "
-                    "(no JavaScript) can be translated",
+                    f"SWITCH '{ref}' uses evaluatorType {task.evaluatorType}: only value-param and "
+                    "javascript can be translated",
                 )
                 return next_name
             param = task.expression
         else:
             if task.caseExpression:
-                self.diagnostics.error(
-                    f"{location}.caseExpression",
-                    f"DECISION '{ref}' uses a JavaScript caseExpression: "
-                    "only caseValueParam can be translated",
-                )
-                return next_name
+                script = (task.caseExpression, f"{location}.caseExpression")
             param = task.caseValueParam
-        if not param or param not in task.inputParameters:
+        if script is not None:
+            compiled = self._script_cases(task, *script)
+            if compiled is None:
+                return next_name
+        elif not param or param not in task.inputParameters:
             self.diagnostics.error(
                 location, f"'{ref}' must name one of its inputParameters as the value to switch on"
             )
             return next_name
-        value = field_value(
-            task.inputParameters[param],
-            f"{location}.inputParameters.{param}",
-            self.emit_scope.resolve,
-            self.quiet,
-        )
         if next_name is None:
             next_name = self.names.allocate(f"{ref}: done")
             states[next_name] = {"Type": "Pass", "End": True}
@@ -66,6 +69,15 @@ class ControlFlowMixin(EmitterState):
             case: route(tasks, f"{location}.decisionCases.{case}") if tasks else default
             for case, tasks in task.decisionCases.items()
         }
+        if compiled is not None:
+            return self._emit_script_choice(task, compiled, cases, default, tail=tail, states=states)
+        assert param is not None
+        value = field_value(
+            task.inputParameters[param],
+            f"{location}.inputParameters.{param}",
+            self.emit_scope.resolve,
+            self.quiet,
+        )
         if isinstance(value, Literal) or value is None:
             selected = java_string(value.value if value is not None else None)
             target = cases.get(selected, default)
@@ -104,6 +116,73 @@ class ControlFlowMixin(EmitterState):
         if not rules:
             states[name] = {"Type": "Pass", "Next": otherwise}
         return name
+
+    def _script_cases(self, task: WorkflowTask, expression: str, where: str) -> ScriptCases | None:
+        """The JavaScript expression as (Choice rule, outcome) pairs over the task's input, the outcome
+        when none holds, and the input paths it reads; None (reported) when it is not translated."""
+        ref = task.taskReferenceName
+        read: list[tuple[str, ...]] = []
+
+        def resolve(segments: list[str]) -> str | None:
+            if not segments or segments[0] not in task.inputParameters:
+                return None
+            path = ("tasks", ref, "input", *segments)
+            read.append(path)
+            return path_of(path)
+
+        try:
+            pairs, otherwise = case_rules(expression, resolve)
+        except ConditionError as error:
+            self.diagnostics.error(
+                where,
+                f"{task.type} '{ref}': {error}; JavaScript over its inputParameters ($.name) is translated "
+                "when it is a condition (comparisons, &&, ||, !, parentheses, .length) or a ?: chain of "
+                "conditions with literal outcomes",
+            )
+            return None
+        return pairs, otherwise, read
+
+    def _emit_script_choice(
+        self,
+        task: WorkflowTask,
+        compiled: ScriptCases,
+        cases: dict[str, str],
+        default: str,
+        *,
+        tail: bool,
+        states: dict[str, Any],
+    ) -> str:
+        """The task's inputs (Conductor binds them to `$`), the read paths made present, and a Choice
+        that picks the case named by the first outcome whose condition holds (Java's string form)."""
+        ref = task.taskReferenceName
+        pairs, otherwise, read = compiled
+
+        def target(outcome: Any) -> str:
+            selected = java_string(outcome)
+            return self._case_output(
+                task, Literal(selected), states, cases.get(selected, default), always=tail
+            )
+
+        choice = self.names.allocate(ref)
+        states[choice] = {
+            "Type": "Choice",
+            "Comment": f"Conductor {task.type} on a JavaScript expression",
+            "Choices": [{**rule, "Next": target(outcome)} for rule, outcome in pairs],
+            "Default": target(otherwise),
+        }
+        creatable = [tuple(s for s in path if not s.startswith("[")) for path in read]
+        after = self._ensure(creatable, f"{ref}: inputs", states, choice, guaranteed=3) or choice
+        inputs = self.names.allocate(f"{ref}: input")
+        states[inputs] = {
+            "Type": "Pass",
+            "Comment": f"Conductor {task.type}: the input the expression reads as $",
+            "Parameters": parameters(
+                task.inputParameters, f"tasks.{ref}.inputParameters", self.emit_scope.resolve, self.quiet
+            ),
+            "ResultPath": f"$.tasks.{ref}.input",
+            "Next": after,
+        }
+        return inputs
 
     def _case_output(
         self,

@@ -15,9 +15,12 @@ from statemachines.translator.callback import emit_callback
 from statemachines.translator.control_flow import ControlFlowMixin
 from statemachines.translator.do_while import DoWhileMixin
 from statemachines.translator.dynamic_fork import DynamicForkMixin
+from statemachines.translator.event import emit_event
 from statemachines.translator.fork import ForkMixin
+from statemachines.translator.jq_transform import emit_jq_transform
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.noop import emit_noop
+from statemachines.translator.start_workflow import emit_start_workflow
 from statemachines.translator.task_states import TaskStatesMixin
 from statemachines.translator.wait import emit_wait, wait_output
 
@@ -50,6 +53,7 @@ SUBROUTINE = ("[[", "]]")
 STADIUM = ("([", "])")
 ROUNDED = ("(", ")")
 PARALLELOGRAM = ("[/", "/]")
+FLAG = (">", "]")
 
 
 @dataclass(frozen=True)
@@ -99,13 +103,13 @@ TASK_TYPES: dict[str, TaskType] = {
     "DO_WHILE": TaskType(method(DoWhileMixin._emit_do_while), output="self"),
     "INLINE": refused("it evaluates JavaScript, which JSONPath ASL cannot; move the logic into a worker"),
     "LAMBDA": refused("it evaluates JavaScript, which JSONPath ASL cannot; move the logic into a worker"),
-    "JSON_JQ_TRANSFORM": refused("jq has no JSONPath ASL equivalent; move the transform into a worker"),
+    "JSON_JQ_TRANSFORM": TaskType(emit_jq_transform),
     "HTTP": refused("HTTP calls need an EventBridge connection; call the endpoint from a worker"),
     "KAFKA_PUBLISH": refused("Kafka publishing has no Step Functions integration; publish from a worker"),
-    "EVENT": refused("Conductor event sinks have no direct equivalent; publish from a worker"),
+    "EVENT": TaskType(emit_event, FLAG),
     "WAIT_FOR_WEBHOOK": refused("webhooks need a callback (waitForTaskToken) design"),
     "EXCLUSIVE_JOIN": refused("exclusive joins have no ASL equivalent"),
-    "START_WORKFLOW": refused("fire-and-forget starts are not translated; use SUB_WORKFLOW"),
+    "START_WORKFLOW": TaskType(emit_start_workflow, SUBROUTINE),
 }
 
 UNKNOWN = refused("this task type has no Step Functions translation")

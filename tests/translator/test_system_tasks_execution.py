@@ -224,3 +224,219 @@ def test_callback_workflows_are_not_express_compatible_and_unbounded() -> None:
     )
     assert not translation.express_compatible
     assert translation.longest_seconds is None
+
+
+# --- JSON_JQ_TRANSFORM ---------------------------------------------------------------------------
+def jq_workflow(query: str, **inputs: Any) -> dict[str, Any]:
+    return {
+        "name": "jq",
+        "tasks": [
+            system("JSON_JQ_TRANSFORM", "shape", queryExpression=query, **inputs),
+            simple("t", first="${shape.output.result}", every="${shape.output.resultList}"),
+        ],
+        "outputParameters": {"shape": "${shape.output}", "t": "${t.output.received}"},
+    }
+
+
+def run_jq(definition: dict[str, Any], payload: Any) -> Any:
+    from lambdas.json_jq_transform.handler import handler
+
+    with engine() as runtime:
+        runtime.function("json_jq_transform", handler)
+        deployed(runtime, definition)
+        return runtime.run(definition["name"], payload)
+
+
+def test_jq_transform_outputs_conductors_result_and_result_list() -> None:
+    # Conductor's documented example: the query sees the whole task input
+    definition = jq_workflow(
+        "{ key3: (.key1.value1 + .key2.value2) }, .key1.value1[]",
+        key1={"value1": ["a", "b"]},
+        key2={"value2": "${workflow.input.more}"},
+    )
+    result = run_jq(definition, {"more": ["c", "d"]})
+    assert result.status == "SUCCEEDED", result.cause
+    expected = [{"key3": ["a", "b", "c", "d"]}, "a", "b"]
+    assert result.output["shape"] == {"result": expected[0], "resultList": expected}
+    assert result.output["t"] == {"first": expected[0], "every": expected}
+
+
+def test_jq_transform_with_no_value_outputs_null_and_an_empty_list() -> None:
+    result = run_jq(jq_workflow("empty"), {})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["shape"] == {"result": None, "resultList": []}
+
+
+def test_a_failing_query_fails_the_task_once_with_a_typed_error() -> None:
+    result = run_jq(jq_workflow(".value + 1", value="text"), {})
+    assert result.status == "FAILED"
+    assert result.error == "JqTransformError"
+    assert "queryExpression" in (result.cause or "")
+    assert result.count("TaskFailed") == 1  # deterministic: not retried
+
+
+def test_jq_transform_without_a_query_is_refused_by_name() -> None:
+    problems = refusals({"name": "jq", "tasks": [system("JSON_JQ_TRANSFORM", "shape", a=1)]})
+    assert problems == [
+        (
+            "tasks[0].inputParameters",
+            "JSON_JQ_TRANSFORM 'shape' has no queryExpression: Conductor fails such a task",
+        )
+    ]
+
+
+# --- EVENT ---------------------------------------------------------------------------------------
+def event_workflow(sink: str) -> dict[str, Any]:
+    return {
+        "name": "publish",
+        "version": 4,
+        "tasks": [
+            simple("t", size="${workflow.input.size}"),
+            system("EVENT", "announce", sink=sink, size="${t.output.received.size}", step="resized"),
+            simple("after", produced="${announce.output.event_produced}"),
+        ],
+        "outputParameters": {"announce": "${announce.output}", "after": "${after.output.received}"},
+    }
+
+
+def with_queue(definition: dict[str, Any], queue_url: str | None = None) -> str:
+    """The ASL with the SQS queue placeholder filled, as a definition substitution would fill it
+    (the harness fills the Lambda ones)."""
+    asl_json = json.dumps(accepted(definition))
+    return asl_json.replace("${QueueUrl_renditions}", queue_url) if queue_url else asl_json
+
+
+def received(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+
+def test_event_to_a_conductor_sink_is_an_eventbridge_event_a_rule_can_handle() -> None:
+    import boto3
+
+    definition = event_workflow("conductor:resized")
+    with engine() as runtime:
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        events = boto3.client("events", region_name="us-east-1")
+        handled = sqs.create_queue(QueueName="handler")["QueueUrl"]
+        handled_arn = sqs.get_queue_attributes(QueueUrl=handled, AttributeNames=["QueueArn"])["Attributes"]
+        pattern = {"source": ["imgpipe.conductor"], "detail-type": ["conductor:publish:resized"]}
+        events.put_rule(Name="conductor-handler", EventPattern=json.dumps(pattern))
+        events.put_targets(Rule="conductor-handler", Targets=[{"Id": "q", "Arn": handled_arn["QueueArn"]}])
+        runtime.function("echo", echo)
+        runtime.deploy("publish", with_queue(definition))
+        result = runtime.run("publish", {"size": 300})
+        delivered = received(sqs, handled)
+    assert result.status == "SUCCEEDED", result.cause
+    workflow_id = result.output["announce"]["workflowInstanceId"]
+    payload = {
+        "sink": "conductor:resized",
+        "size": 300,
+        "step": "resized",
+        "workflowInstanceId": workflow_id,
+        "workflowType": "publish",
+        "workflowVersion": 4,
+        "correlationId": None,
+    }
+    assert result.output["announce"] == payload | {"event_produced": "conductor:publish:resized"}
+    assert result.output["after"] == {"produced": "conductor:publish:resized"}
+    assert [event["detail"] for event in delivered] == [payload]
+    assert workflow_id
+    assert isinstance(workflow_id, str)
+
+
+def test_event_to_an_sqs_sink_sends_the_payload_to_that_queue() -> None:
+    import boto3
+
+    definition = event_workflow("sqs:renditions")
+    with engine() as runtime:
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue_url = sqs.create_queue(QueueName="renditions")["QueueUrl"]
+        runtime.function("echo", echo)
+        runtime.deploy("publish", with_queue(definition, queue_url))
+        result = runtime.run("publish", {"size": 64})
+        delivered = received(sqs, queue_url)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["announce"]["event_produced"] == "sqs:renditions"
+    assert len(delivered) == 1
+    assert delivered[0] == {k: v for k, v in result.output["announce"].items() if k != "event_produced"}
+    assert delivered[0]["size"] == 64
+
+
+@pytest.mark.parametrize(
+    ("sink", "fragment"),
+    [("kafka:topic", "is not translated"), ("${workflow.input.sink}", "literal sink"),
+     ("sqs:bad-name", "placeholder"), ("conductorX", "is not translated")],
+)  # fmt: skip
+def test_event_sinks_without_a_translation_are_refused_by_name(sink: str, fragment: str) -> None:
+    problems = refusals({"name": "w", "tasks": [system("EVENT", "announce", sink=sink)]})
+    assert [location for location, _ in problems] == ["tasks[0].inputParameters.sink"]
+    assert fragment in problems[0][1]
+    assert "announce" in problems[0][1]
+
+
+# --- START_WORKFLOW ------------------------------------------------------------------------------
+CHILD = {
+    "name": "started_child",
+    "tasks": [system("WAIT", "hold", duration="1s"), simple("c", got="${workflow.input.value}")],
+    "outputParameters": {"got": "${c.output.received.got}"},
+}
+
+
+def starter(request: Any) -> dict[str, Any]:
+    return {
+        "name": "starter",
+        "tasks": [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop",
+                "type": "DO_WHILE",
+                "loopCondition": "$.loop['iteration'] < 2",
+                "loopOver": [system("START_WORKFLOW", "kick", startWorkflow=request)],
+            },
+            simple("after", started="${kick.output.workflowId}"),
+        ],
+        "outputParameters": {"kick": "${kick.output}", "after": "${after.output.received}"},
+    }
+
+
+def test_start_workflow_starts_the_child_without_waiting_and_outputs_its_workflow_id() -> None:
+    from statemachines.translator.model import WorkflowDef
+
+    definition = starter({"name": "started_child", "version": 1, "input": {"value": "${workflow.input.v}"}})
+    child = WorkflowDef.model_validate(CHILD)
+    asl, diagnostics = translate(definition, task_defs("echo"), {"started_child": child})
+    assert not [d for d in diagnostics if d.severity == "error"], diagnostics
+    child_asl, _ = translate(CHILD, task_defs("echo"))
+    with engine() as runtime:
+        runtime.function("echo", echo)
+        runtime.deploy("started_child", json.dumps(child_asl))
+        runtime.deploy("starter", json.dumps(asl))
+        result = runtime.run("starter", {"v": "hello"})
+        children = runtime.client.list_executions(stateMachineArn=runtime.arns["started_child"])["executions"]
+        outputs = [
+            json.loads(finished(runtime, child["executionArn"]).get("output") or "null") for child in children
+        ]
+    assert result.status == "SUCCEEDED", result.cause
+    workflow_id = result.output["kick"]["workflowId"]
+    assert result.output == {"kick": {"workflowId": workflow_id}, "after": {"started": workflow_id}}
+    # one start per loop pass, each under its own name; the parent did not wait for them
+    assert len(children) == 2
+    assert workflow_id in {child["name"] for child in children}
+    assert outputs == [{"got": "hello"}, {"got": "hello"}]
+    assert result.count("TaskSucceeded") == 3  # two starts, one echo: no child task ran in the parent
+
+
+@pytest.mark.parametrize(
+    ("request_", "fragment"),
+    [({"name": "ghost"}, "not among"), ({"name": "${workflow.input.n}"}, "literal"),
+     ({"name": "starter"}, "itself"), ({}, "literal")],
+)  # fmt: skip
+def test_start_workflow_targets_that_cannot_be_started_are_refused_by_name(
+    request_: Any, fragment: str
+) -> None:
+    problems = refusals(starter(request_))
+    assert [location for location, _ in problems] == [
+        "tasks[0].loopOver[0].inputParameters.startWorkflow.name"
+    ]
+    assert fragment in problems[0][1]
