@@ -3,8 +3,9 @@ task update API does, on AWS or at a local endpoint (`imgpipe serve`, `--endpoin
 
 The translated task waits for its task token (statemachines/translator/callback.py); the token is
 read back from the TaskScheduled event of the execution history and sent with SendTaskSuccess
-(https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html). The caller
-needs states:GetExecutionHistory on the execution and states:SendTaskSuccess.
+(https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html), or
+SendTaskFailure with `--failed`. The caller needs states:GetExecutionHistory on the execution and
+states:SendTaskSuccess (SendTaskFailure).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 from statemachines.translator.callback import CALLBACK_RESOURCE, WAITING_DETAIL_TYPE
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# The error a task failed from outside fails with: the name a FAILED TERMINATE also uses.
+FAILED_ERROR = "Conductor.FAILED"
 
 
 class TaskNotWaiting(LookupError):
@@ -33,7 +36,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("task_ref", metavar="TASK_REF", help="the task's taskReferenceName")
     parser.add_argument("--execution", required=True, help="execution ARN")
-    parser.add_argument("--output", default="{}", help="the task's output: a JSON object, or @file.json")
+    outcome = parser.add_mutually_exclusive_group()
+    outcome.add_argument("--output", default="{}", help="the task's output: a JSON object, or @file.json")
+    outcome.add_argument(
+        "--failed",
+        metavar="REASON",
+        help=f"fail the task instead (Conductor's FAILED status): error {FAILED_ERROR}, cause REASON",
+    )
     parser.add_argument("--endpoint-url", help="Step Functions endpoint (e.g. imgpipe serve)")
     parser.add_argument("--region", default=None, help="AWS region (default: from the environment)")
     parser.set_defaults(func=complete_command)
@@ -55,14 +64,17 @@ def complete_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     client = boto3.client("stepfunctions", region_name=args.region, endpoint_url=args.endpoint_url)
     try:
-        complete_task(client, args.execution, args.task_ref, output)
+        if args.failed is not None:
+            fail_task(client, args.execution, args.task_ref, args.failed)
+        else:
+            complete_task(client, args.execution, args.task_ref, output)
     except TaskNotWaiting as error:
         print(f"imgpipe complete: {error}", file=sys.stderr)
         return EXIT_FAILED
     except (ClientError, BotoCoreError) as error:
         print(f"imgpipe complete: {args.task_ref}: {error}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"completed {args.task_ref} of {args.execution}")
+    print(f"{'failed' if args.failed is not None else 'completed'} {args.task_ref} of {args.execution}")
     return EXIT_OK
 
 
@@ -71,6 +83,13 @@ def complete_task(client: Any, execution_arn: str, task_ref: str, output: dict[s
     botocore's ClientError (e.g. TaskTimedOut when that wait has already ended)."""
     token = waiting_task_token(client, execution_arn, task_ref)
     client.send_task_success(taskToken=token, output=json.dumps(output))
+
+
+def fail_task(client: Any, execution_arn: str, task_ref: str, reason: str) -> None:
+    """SendTaskFailure for the latest wait of `task_ref`: the Task state fails with FAILED_ERROR
+    (caught when the task is optional, as Conductor's optional tasks are)."""
+    token = waiting_task_token(client, execution_arn, task_ref)
+    client.send_task_failure(taskToken=token, error=FAILED_ERROR, cause=reason)
 
 
 def waiting_task_token(client: Any, execution_arn: str, task_ref: str) -> str:

@@ -192,3 +192,15 @@ def test_untranslatable_switch_expression_is_refused_at_its_location() -> None:
     assert error.location == "tasks[0].expression"
     assert "SWITCH 'route'" in error.message
     assert "not in the translated JavaScript subset" in error.message
+
+
+def test_javascript_switches_and_loops_pass_the_state_machine_schema() -> None:
+    from tests.translator.test_system_tasks_execution import assert_schema_valid
+
+    assert_schema_valid(
+        {
+            "switch": translate(switch_workflow("SWITCH"), task_defs("echo")),
+            "decision": translate(switch_workflow("DECISION"), task_defs("echo")),
+            "loop": translate(LOOP, task_defs("echo")),
+        }
+    )

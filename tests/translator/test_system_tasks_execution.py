@@ -215,6 +215,17 @@ def test_imgpipe_complete_command_reports_what_it_cannot_complete(capsys) -> Non
     assert json.loads(described["output"])["after"] == {"approved": False, "by": "bo"}
 
 
+def test_a_waiting_task_failed_from_outside_fails_the_workflow_with_the_reason(capsys) -> None:
+    definition = approval_workflow("HUMAN")
+    with engine() as runtime:
+        execution = waiting_for(runtime, definition, {"image": "cat.jpg"}, "approve")
+        assert main(["complete", "approve", "--execution", execution, "--failed", "blurry"]) == 0
+        described = finished(runtime, execution)
+    assert "failed approve" in capsys.readouterr().out
+    assert described["status"] == "FAILED"
+    assert described["error"] == "Conductor.FAILED"  # moto 5.2 drops SendTaskFailure's cause; AWS keeps it
+
+
 def test_callback_workflows_are_not_express_compatible_and_unbounded() -> None:
     from statemachines.translator.model import WorkflowDef
     from statemachines.translator.translate import translate_workflow
@@ -440,3 +451,61 @@ def test_start_workflow_targets_that_cannot_be_started_are_refused_by_name(
         "tasks[0].loopOver[0].inputParameters.startWorkflow.name"
     ]
     assert fragment in problems[0][1]
+
+
+# --- AWS's own schema ----------------------------------------------------------------------------
+def assert_schema_valid(definitions: dict[str, tuple[dict[str, Any], list[Any]]]) -> None:
+    """cfn-lint's Step Functions schema (rule E3601) accepts each translation, placeholders filled."""
+    import re
+
+    from cfnlint.api import lint
+
+    from statemachines.project import substitute
+
+    def value(key: str) -> str:
+        if key.startswith("QueueUrl_"):
+            return f"https://sqs.us-east-1.amazonaws.com/123456789012/{key.removeprefix('QueueUrl_')}"
+        kind = "function" if key.startswith("LambdaArn_") else "stateMachine"
+        return f"arn:aws:{'lambda' if kind == 'function' else 'states'}:us-east-1:123456789012:{kind}:{key}"
+
+    resources = {}
+    for name, (asl, diagnostics) in definitions.items():
+        assert not [d for d in diagnostics if d.severity == "error"], (name, diagnostics)
+        text = json.dumps(asl)
+        filled = substitute(text, {k: value(k) for k in re.findall(r"\$\{([A-Za-z0-9_]+)\}", text)})
+        resources[name.replace("_", "")] = {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {"RoleArn": "arn:aws:iam::123456789012:role/sfn", "Definition": json.loads(filled)},
+        }
+    template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}
+    assert [str(match) for match in lint(json.dumps(template), regions=["us-east-1"])] == []
+
+
+def test_every_system_task_passes_the_state_machine_schema() -> None:
+    from statemachines.translator.model import WorkflowDef
+
+    defs = task_defs("echo")
+    child = {"started_child": WorkflowDef.model_validate(CHILD)}
+    timed = {
+        "name": "timed",
+        "tasks": [
+            system("NOOP", "n"),
+            system("WAIT", "w", duration="1m 30s"),
+            system("WAIT", "u", until="2020-01-01 00:00 UTC"),
+        ],
+        "outputParameters": {"w": "${w.output}"},
+    }
+    optional_jq = jq_workflow(".")
+    optional_jq["tasks"][0]["optional"] = True
+    assert_schema_valid(
+        {
+            "timed": translate(timed, defs),
+            "human": translate({**approval_workflow("HUMAN"), "timeoutSeconds": 60}, defs),
+            "signal": translate(approval_workflow("WAIT"), defs),
+            "jq": translate(optional_jq, defs),
+            "queue": translate(event_workflow("sqs:renditions"), defs),
+            "starter": translate(
+                starter({"name": "started_child", "input": "${workflow.input}"}), defs, child
+            ),
+        }
+    )
