@@ -3,8 +3,8 @@
 States are emitted back to front: every emitter receives the name of the state that follows it
 (or None at the end of a branch) and returns the name of its own first state.
 This module walks the task list and builds the start and end states; each task type's translation
-is found in the registry (registry.py), one module per construct. See docs/translator.md for the context document and the mapping of
-each task type.
+is found in the registry (registry.py), one module per construct. See docs/translator.md for the
+context document and the mapping of each task type.
 """
 
 from __future__ import annotations
