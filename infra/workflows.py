@@ -19,6 +19,7 @@ from constructs import Construct
 
 from imgpipe.config import DeploymentConfig
 from infra.retention import owned_log_group
+from statemachines.translator.asl_states import task_states
 from statemachines.translator.emitter import EXPRESS_MAX_SECONDS
 from statemachines.translator.event import PUT_EVENTS
 
@@ -41,19 +42,6 @@ def creation_order(translated: Mapping[str, Any]) -> list[str]:
     if missing:
         raise ValueError(f"workflows start unknown sub-workflows: {sorted(missing)}")
     return list(graphlib.TopologicalSorter(graph).static_order())
-
-
-def task_resources(container: Mapping[str, Any]) -> set[str]:
-    """Every Task `Resource` of a state machine, nested branches and Map processors included."""
-    found: set[str] = set()
-    for state in container.get("States", {}).values():
-        if state.get("Type") == "Task":
-            found.add(state["Resource"])
-        for branch in state.get("Branches", []):
-            found |= task_resources(branch)
-        if "ItemProcessor" in state:
-            found |= task_resources(state["ItemProcessor"])
-    return found
 
 
 def unfilled_placeholders(tw: Any, filled: Mapping[str, str]) -> list[str]:
@@ -169,7 +157,7 @@ class Workflows(Construct):
             arns = [functions[t].function_arn for t in sorted(tw.lambda_tasks)]
             # Unqualified ARNs only: the definitions invoke `$LATEST` through the substituted ARN.
             role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=arns))
-        if any(resource.startswith(PUT_EVENTS) for resource in task_resources(tw.asl)):
+        if any(state["Resource"].startswith(PUT_EVENTS) for state in task_states(tw.asl)):
             # EVENT tasks and the announcement of HUMAN/WAIT tasks: the account's default bus only
             bus = Stack.of(self).format_arn(service="events", resource="event-bus", resource_name="default")
             role.add_to_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus]))

@@ -13,6 +13,7 @@ from typing import Any
 
 from imgpipe.config import WORKER_TASKS
 from imgpipe.local.runner import UsageError
+from statemachines.translator.callback import waiting_task_refs
 
 MAX_DEFINITION_BYTES = 1024 * 1024  # a workflow definition, not a data file
 
@@ -38,6 +39,14 @@ def translate_workflow_file(path: Path) -> Any:
         raise UsageError(
             f"{path}: SIMPLE task(s) {', '.join(unserved)} have no worker in this project "
             f"(workers: {', '.join(WORKER_TASKS)})"
+        )
+    waiting = waiting_task_refs(translated.asl)
+    if waiting:
+        raise UsageError(
+            f"{path}: task(s) {', '.join(waiting)} wait to be completed from outside (HUMAN, WAIT without "
+            "duration or until), and nothing can complete them while `imgpipe run` waits: serve the "
+            "workflow with `imgpipe serve` and complete them with `imgpipe complete TASK_REF "
+            "--execution ARN --endpoint-url URL`"
         )
     return translated
 

@@ -11,9 +11,10 @@ finds it there and calls SendTaskSuccess; the output becomes the task's output, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link
+from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link, task_states
 from statemachines.translator.expressions import parameters
 
 if TYPE_CHECKING:
@@ -68,3 +69,13 @@ def emit_callback(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     # A callback may wait without bound, and Express cannot wait for a task token at all.
     emitter.result.longest_wait_seconds = max(emitter.result.longest_wait_seconds, EXPRESS_MAX_SECONDS + 1)
     return keep
+
+
+def waiting_task_refs(asl: Mapping[str, Any]) -> list[str]:
+    """The references of the tasks in a translation that wait to be completed from outside."""
+    return [
+        entry["Detail"]["taskReferenceName"]
+        for state in task_states(asl)
+        if state["Resource"] == CALLBACK_RESOURCE
+        for entry in state["Parameters"]["Entries"]
+    ]

@@ -226,6 +226,17 @@ def test_a_waiting_task_failed_from_outside_fails_the_workflow_with_the_reason(c
     assert described["error"] == "Conductor.FAILED"  # moto 5.2 drops SendTaskFailure's cause; AWS keeps it
 
 
+def test_imgpipe_run_refuses_a_workflow_it_could_only_wait_on_forever(tmp_path) -> None:
+    from imgpipe.local.runner import UsageError
+    from imgpipe.local.workflows import translate_workflow_file
+
+    path = tmp_path / "approve.json"
+    path.write_text(json.dumps({"name": "approve", "tasks": [system("NOOP", "n"), system("HUMAN", "ok")]}))
+    with pytest.raises(UsageError, match=r"task\(s\) ok wait to be completed from outside") as raised:
+        translate_workflow_file(path)
+    assert "imgpipe complete TASK_REF" in str(raised.value)
+
+
 def test_callback_workflows_are_not_express_compatible_and_unbounded() -> None:
     from statemachines.translator.model import WorkflowDef
     from statemachines.translator.translate import translate_workflow
