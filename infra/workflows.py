@@ -37,7 +37,7 @@ def state_machine_placeholder(workflow_name: str) -> str:
 
 def creation_order(translated: Mapping[str, Any]) -> list[str]:
     """Children before parents, so every `${StateMachineArn_<child>}` has an ARN to point at."""
-    graph = {name: set(tw.child_workflows) for name, tw in translated.items()}
+    graph = {name: set(tw.workflow_dependencies) for name, tw in translated.items()}
     missing = {child for children in graph.values() for child in children} - set(graph)
     if missing:
         raise ValueError(f"workflows start unknown sub-workflows: {sorted(missing)}")
@@ -116,7 +116,7 @@ class Workflows(Construct):
             }
             substitutions |= {
                 state_machine_placeholder(child): self.state_machines[child].state_machine_arn
-                for child in sorted(tw.child_workflows)
+                for child in sorted(tw.workflow_dependencies)
             }
             substitutions |= dict((extra_substitutions or {}).get(name, {}))
             unfilled = unfilled_placeholders(tw, substitutions)
@@ -157,6 +157,10 @@ class Workflows(Construct):
             arns = [functions[t].function_arn for t in sorted(tw.lambda_tasks)]
             # Unqualified ARNs only: the definitions invoke `$LATEST` through the substituted ARN.
             role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=arns))
+        if tw.started_workflows:
+            # START_WORKFLOW: started and not waited for, so nothing to describe, stop or be told of
+            started = [self.state_machines[w].state_machine_arn for w in sorted(tw.started_workflows)]
+            role.add_to_policy(iam.PolicyStatement(actions=["states:StartExecution"], resources=started))
         if any(state["Resource"].startswith(PUT_EVENTS) for state in task_states(tw.asl)):
             # EVENT tasks and the announcement of HUMAN/WAIT tasks: the account's default bus only
             bus = Stack.of(self).format_arn(service="events", resource="event-bus", resource_name="default")

@@ -64,6 +64,13 @@ class TranslatedWorkflow:
     diagnostics: list[Diagnostic]
     # Every retry taken and every attempt timing out; None when unbounded (a Map, a child).
     worst_case_seconds: float | None = None
+    # Workflow names it starts without waiting (START_WORKFLOW, startExecution)
+    started_workflows: frozenset[str] = frozenset()
+
+    @property
+    def workflow_dependencies(self) -> frozenset[str]:
+        """The workflows whose state machines must exist before this one: children and started ones."""
+        return self.child_workflows | self.started_workflows
 
     @property
     def asl_json(self) -> str:
@@ -213,6 +220,7 @@ def _deployable(translation: Translation) -> TranslatedWorkflow:
         concurrency_hints=dict(sorted(result.concurrency_hints.items())),
         diagnostics=[d for d in translation.diagnostics if d.severity == "warning"],
         worst_case_seconds=translation.longest_seconds,
+        started_workflows=frozenset(result.started_workflows),
     )
 
 

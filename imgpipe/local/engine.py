@@ -114,7 +114,7 @@ def creation_order(workflows: Mapping[str, Any]) -> list[str]:
         if name not in workflows:
             raise UnknownWorkflowError(f"sub-workflow {name!r} is not one of the project's workflows")
         visiting.add(name)
-        for child in sorted(workflows[name].child_workflows):
+        for child in sorted(workflows[name].workflow_dependencies):
             visit(child)
         visiting.discard(name)
         ordered.append(name)
@@ -356,7 +356,7 @@ class LocalAws:
         """Create a state machine for a workflow translated on the fly (its children must exist)."""
         if self._workflows is None:
             raise EngineError("LocalAws is not running: use it as a context manager")
-        missing = sorted(set(translated.child_workflows) - set(self.deployment.state_machine_arns))
+        missing = sorted(set(translated.workflow_dependencies) - set(self.deployment.state_machine_arns))
         if missing:
             raise UnknownWorkflowError(
                 f"workflow {translated.name!r} starts sub-workflow(s) {', '.join(missing)}, "
@@ -376,7 +376,7 @@ class LocalAws:
         arn = self.deployment.state_machine_arns.get(translated.name)
         if arn is None:
             raise UnknownWorkflowError(f"workflow {translated.name!r} is not deployed: add it first")
-        missing = sorted(set(translated.child_workflows) - set(self.deployment.state_machine_arns))
+        missing = sorted(set(translated.workflow_dependencies) - set(self.deployment.state_machine_arns))
         if missing:
             raise UnknownWorkflowError(
                 f"workflow {translated.name!r} starts sub-workflow(s) {', '.join(missing)}, "

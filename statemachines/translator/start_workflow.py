@@ -65,7 +65,7 @@ def emit_start_workflow(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             )
             return site.next_name
         arguments["Input.$"] = resolved.asl
-    emitter.result.child_workflows.add(name)
+    emitter.result.started_workflows.add(name)
     after = emitter._ensure_outputs(ref, states, site.next_name)
     state: dict[str, Any] = {
         "Type": "Task",

@@ -84,9 +84,13 @@ def test_start_workflow_may_start_its_target_and_jq_invokes_the_jq_worker() -> N
     template, translated = synthesized(project(target, starter))
     actions = granted(template)
     assert translated["starter"].lambda_tasks == {JQ_TASK}
-    assert translated["starter"].child_workflows == {"target"}
+    assert translated["starter"].started_workflows == {"target"}
+    assert not translated["starter"].child_workflows
+    assert translated["starter"].express_compatible  # Express may start executions (not .sync)
     [started] = actions["states:StartExecution"]
     assert started.startswith('{"Ref": "Workflowstarget')  # the target's state machine, nothing else
+    # started, not waited for: nothing to describe or stop, no managed rule to be told of its end
+    assert not {"states:DescribeExecution", "states:StopExecution", "events:PutRule"} & set(actions)
     assert actions["lambda:InvokeFunction"] == [json.dumps(f"{ACCOUNT_ARN}:{JQ_TASK}")]
     assert "events:PutEvents" not in actions
 
