@@ -11,7 +11,7 @@ by this (host) Python. Checked:
   came from the shipped `unchecked-hash` pycs, none compiled from source at import;
 - the renderer writes every output format (JPEG from a 24 MP JPEG and from a HEIC, PNG, WebP, GIF,
   AVIF, animated GIF and WebP from animated sources), the planner plans, the publisher publishes,
-  and the objects in S3 decode as what was asked;
+  the jq worker transforms, and the objects in S3 decode as what was asked;
 - the layer holds exactly the versions requirements.lock pins for the Lambda platform;
 - no shared library of the bundle needs a glibc symbol newer than AL2023's glibc 2.34
   (https://docs.aws.amazon.com/linux/al2023/ug/core-glibc.html).
@@ -348,6 +348,18 @@ def check_render_all(results: list[dict[str, Any]], s3: Any) -> list[str]:
     return problems
 
 
+JQ_EVENT = {"queryExpression": "{total: (.sizes | add)}, .sizes[]", "sizes": [300, 200]}
+
+
+def check_jq(results: list[dict[str, Any]], s3: Any) -> list[str]:
+    """json_jq_transform: libjq's native module loads on arm64 and gives Conductor's output shape."""
+    problems = _failures(results)
+    expected = {"result": {"total": 500}, "resultList": [{"total": 500}, 300, 200]}
+    if not problems and results[0]["output"] != expected:
+        problems.append(f"jq gave {results[0]['output']}, expected {expected}")
+    return problems
+
+
 def check_imported(results: list[dict[str, Any]], s3: Any) -> list[str]:
     return []
 
@@ -365,6 +377,7 @@ def plan_jobs(functions: list[SynthesizedFunction], sources: dict[str, Source]) 
         "image_convert_resize": ([r.event(sources) for r in RENDITIONS], check_renditions),
         "image_multiple_convert_resize": ([plan_event], check_plan),
         "image_render_renditions": ([plan_event | {"fileLocation": sources["logo"].uri}], check_render_all),
+        "json_jq_transform": ([JQ_EVENT], check_jq),
     }
     jobs = []
     for function in functions:
