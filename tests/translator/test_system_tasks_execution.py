@@ -520,3 +520,30 @@ def test_every_system_task_passes_the_state_machine_schema() -> None:
             ),
         }
     )
+
+
+def test_the_diagram_draws_each_system_task_with_its_registered_shape() -> None:
+    from statemachines.translator.mermaid import workflow_diagram
+    from statemachines.translator.model import WorkflowDef
+
+    definition = {
+        "name": "shapes",
+        "tasks": [
+            system("HUMAN", "h"),
+            system("EVENT", "e", sink="conductor"),
+            system("START_WORKFLOW", "s", startWorkflow={"name": "x"}),
+            system("WAIT", "w", duration="1s"),
+            system("NOOP", "n"),
+        ],
+    }
+    import re
+
+    nodes = re.findall(
+        r"^\s+n\d+_([a-z])([\[(>].*)$", workflow_diagram(WorkflowDef.model_validate(definition)), re.M
+    )
+    drawn = dict(nodes)
+    assert drawn["h"].endswith('[/"h<br/>HUMAN"/]')
+    assert drawn["e"].endswith('>"e<br/>EVENT"]')
+    assert drawn["s"].endswith('[["s<br/>START_WORKFLOW"]]')
+    assert drawn["w"].endswith('("w<br/>WAIT")')
+    assert drawn["n"].endswith('["n<br/>NOOP"]')
