@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "imgpipe.commands.serve",
     "imgpipe.commands.remote",  # start, watch
     "imgpipe.commands.backfill",
+    "imgpipe.commands.complete",
 )
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator,
 from lambdas.core import limits, memory_model
 from lambdas.core.errors import InvalidRecipeError
 from lambdas.core.recipe import Fit, Recipe, normalised_recipe
+from statemachines.translator.jq_transform import JQ_TIMEOUT_SECONDS, JQ_WORKER
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = PROJECT_ROOT / "cdk.json"
@@ -24,7 +25,11 @@ RESIZE_TASK = "image_convert_resize"
 UPLOAD_TASK = "upload_toS3"
 PLANNER_TASK = "image_multiple_convert_resize"
 RENDER_ALL_TASK = "image_render_renditions"
-WORKER_TASKS: tuple[str, ...] = (RESIZE_TASK, UPLOAD_TASK, PLANNER_TASK, RENDER_ALL_TASK)
+# Conductor's JSON_JQ_TRANSFORM system task runs in this worker (statemachines/translator/jq_transform.py)
+JQ_TASK = JQ_WORKER
+WORKER_TASKS: tuple[str, ...] = (RESIZE_TASK, UPLOAD_TASK, PLANNER_TASK, RENDER_ALL_TASK, JQ_TASK)
+# The workers of system tasks have no task definition: their Task state's timeout is the translator's.
+SYSTEM_TASK_TIMEOUT_SECONDS: dict[str, int] = {JQ_TASK: JQ_TIMEOUT_SECONDS}
 # The default per-image workflow: one invocation of RENDER_ALL_TASK, deployed Express.
 RENDITIONS_WORKFLOW = "image_renditions"
 
@@ -53,6 +58,7 @@ DEFAULT_MEMORY_MB: dict[str, int] = {
     UPLOAD_TASK: 256,
     PLANNER_TASK: 256,
     RENDER_ALL_TASK: limits.RESIZE_MEMORY_MB,
+    JQ_TASK: 256,
 }
 
 

@@ -13,6 +13,7 @@ from imgpipe import envelope
 from imgpipe.config import (
     LAMBDA_DEFAULT_CONCURRENCY,
     RENDER_ALL_TASK,
+    SYSTEM_TASK_TIMEOUT_SECONDS,
     DeploymentConfig,
     state_machine_output_key,
 )
@@ -43,6 +44,7 @@ def worker_settings(
     (infra/concurrency.py: the task definitions' hints, fitted to the account's quota) unless the
     deployer opted out."""
     timeouts = {name: task.timeoutSeconds or None for name, task in project.task_defs.items()}
+    timeouts = dict(SYSTEM_TASK_TIMEOUT_SECONDS) | timeouts
     reserved: dict[str, int] = {}
     if reserve_concurrency:
         reserved = plan_reserved_concurrency(reservation_hints(translated), account_concurrency).reserved

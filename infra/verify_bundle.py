@@ -11,7 +11,7 @@ by this (host) Python. Checked:
   came from the shipped `unchecked-hash` pycs, none compiled from source at import;
 - the renderer writes every output format (JPEG from a 24 MP JPEG and from a HEIC, PNG, WebP, GIF,
   AVIF, animated GIF and WebP from animated sources), the planner plans, the publisher publishes,
-  and the objects in S3 decode as what was asked;
+  the jq worker transforms, and the objects in S3 decode as what was asked;
 - the Conductor API function (`imgpipe:conductorApi`, opted in for this check: OPT_IN_FEATURES)
   answers registration 405, an endpoint without a Step Functions counterpart 501, and a status and a
   start 404 from the moto server's Step Functions (`AWS_ENDPOINT_URL_SFN`: its pruned model works);
@@ -353,6 +353,18 @@ def check_render_all(results: list[dict[str, Any]], s3: Any) -> list[str]:
     return problems
 
 
+JQ_EVENT = {"queryExpression": "{total: (.sizes | add)}, .sizes[]", "sizes": [300, 200]}
+
+
+def check_jq(results: list[dict[str, Any]], s3: Any) -> list[str]:
+    """json_jq_transform: libjq's native module loads on arm64 and gives Conductor's output shape."""
+    problems = _failures(results)
+    expected = {"result": {"total": 500}, "resultList": [{"total": 500}, 300, 200]}
+    if not problems and results[0]["output"] != expected:
+        problems.append(f"jq gave {results[0]['output']}, expected {expected}")
+    return problems
+
+
 def check_imported(results: list[dict[str, Any]], s3: Any) -> list[str]:
     return []
 
@@ -429,6 +441,7 @@ def plan_jobs(functions: list[SynthesizedFunction], sources: dict[str, Source]) 
         "image_multiple_convert_resize": ([plan_event], check_plan),
         "image_render_renditions": ([plan_event | {"fileLocation": sources["logo"].uri}], check_render_all),
         "conductor_api": ([event for event, _ in CONDUCTOR_API_CALLS], check_conductor_api),
+        "json_jq_transform": ([JQ_EVENT], check_jq),
     }
     jobs = []
     for function in functions:

@@ -7,6 +7,7 @@ filled by definition substitutions: the same text the local runtime fills with m
 from __future__ import annotations
 
 import graphlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,9 @@ from constructs import Construct
 
 from imgpipe.config import DeploymentConfig
 from infra.retention import owned_log_group
+from statemachines.translator.asl_states import task_states
 from statemachines.translator.emitter import EXPRESS_MAX_SECONDS
+from statemachines.translator.event import PUT_EVENTS
 
 # The managed rule Step Functions creates to learn when a `.sync` child execution ends.
 SYNC_EVENTS_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
@@ -34,11 +37,17 @@ def state_machine_placeholder(workflow_name: str) -> str:
 
 def creation_order(translated: Mapping[str, Any]) -> list[str]:
     """Children before parents, so every `${StateMachineArn_<child>}` has an ARN to point at."""
-    graph = {name: set(tw.child_workflows) for name, tw in translated.items()}
+    graph = {name: set(tw.workflow_dependencies) for name, tw in translated.items()}
     missing = {child for children in graph.values() for child in children} - set(graph)
     if missing:
         raise ValueError(f"workflows start unknown sub-workflows: {sorted(missing)}")
     return list(graphlib.TopologicalSorter(graph).static_order())
+
+
+def unfilled_placeholders(tw: Any, filled: Mapping[str, str]) -> list[str]:
+    """Placeholders of a definition that this stack gives no value (e.g. `${QueueUrl_<queue>}` of an
+    EVENT task's SQS sink: the stack creates no such queue)."""
+    return sorted(set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", tw.asl_json)) - set(filled))
 
 
 def state_machine_type(config: DeploymentConfig, tw: Any) -> sfn.StateMachineType:
@@ -107,9 +116,14 @@ class Workflows(Construct):
             }
             substitutions |= {
                 state_machine_placeholder(child): self.state_machines[child].state_machine_arn
-                for child in sorted(tw.child_workflows)
+                for child in sorted(tw.workflow_dependencies)
             }
             substitutions |= dict((extra_substitutions or {}).get(name, {}))
+            unfilled = unfilled_placeholders(tw, substitutions)
+            if unfilled:
+                raise ValueError(
+                    f"workflow {name} needs resources this stack does not create: {', '.join(unfilled)}"
+                )
             log_group = owned_log_group(
                 self, f"{name}Logs", name_prefix=f"/aws/vendedlogs/states/{machine_name}", config=config
             )
@@ -143,6 +157,14 @@ class Workflows(Construct):
             arns = [functions[t].function_arn for t in sorted(tw.lambda_tasks)]
             # Unqualified ARNs only: the definitions invoke `$LATEST` through the substituted ARN.
             role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=arns))
+        if tw.started_workflows:
+            # START_WORKFLOW: started and not waited for, so nothing to describe, stop or be told of
+            started = [self.state_machines[w].state_machine_arn for w in sorted(tw.started_workflows)]
+            role.add_to_policy(iam.PolicyStatement(actions=["states:StartExecution"], resources=started))
+        if any(state["Resource"].startswith(PUT_EVENTS) for state in task_states(tw.asl)):
+            # EVENT tasks and the announcement of HUMAN/WAIT tasks: the account's default bus only
+            bus = Stack.of(self).format_arn(service="events", resource="event-bus", resource_name="default")
+            role.add_to_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus]))
         if tw.child_workflows:
             stack = Stack.of(self)
             children = [self.state_machines[c] for c in sorted(tw.child_workflows)]

@@ -67,6 +67,13 @@ class TranslatedWorkflow:
     worst_case_seconds: float | None = None
     # SIMPLE tasks no Lambda worker serves: Step Functions activities (infra/activities.py)
     activity_tasks: frozenset[str] = frozenset()
+    # Workflow names it starts without waiting (START_WORKFLOW, startExecution)
+    started_workflows: frozenset[str] = frozenset()
+
+    @property
+    def workflow_dependencies(self) -> frozenset[str]:
+        """The workflows whose state machines must exist before this one: children and started ones."""
+        return self.child_workflows | self.started_workflows
 
     @property
     def asl_json(self) -> str:
@@ -259,6 +266,7 @@ def _deployable(translation: Translation) -> TranslatedWorkflow:
         diagnostics=[d for d in translation.diagnostics if d.severity == "warning"],
         worst_case_seconds=translation.longest_seconds,
         activity_tasks=frozenset(result.activity_tasks),
+        started_workflows=frozenset(result.started_workflows),
     )
 
 

@@ -30,7 +30,13 @@ import boto3
 from moto import mock_aws
 
 from imgpipe import envelope, trigger
-from imgpipe.config import WORKER_TASKS, DeploymentConfig, function_environment, function_timeout_seconds
+from imgpipe.config import (
+    SYSTEM_TASK_TIMEOUT_SECONDS,
+    WORKER_TASKS,
+    DeploymentConfig,
+    function_environment,
+    function_timeout_seconds,
+)
 from imgpipe.local import activity_seam, distributed_map_seam, lambda_seam, moto_fixes, s3_event_seam
 
 DEFAULT_REGION = lambda_seam.DEFAULT_REGION
@@ -89,7 +95,7 @@ def default_handler(task_name: str) -> Handler:
 def lambda_timeout_seconds(task_name: str, definitions_dir: Path = TASK_DEFINITIONS) -> int:
     """The function timeout CDK gives a worker (``imgpipe.config.function_timeout_seconds``)."""
     path = definitions_dir / f"{task_name}.json"
-    seconds = None
+    seconds = SYSTEM_TASK_TIMEOUT_SECONDS.get(task_name)
     if path.is_file():
         value = json.loads(path.read_text()).get("timeoutSeconds")
         seconds = value if isinstance(value, int) and value > 0 else None
@@ -109,7 +115,7 @@ def creation_order(workflows: Mapping[str, Any]) -> list[str]:
         if name not in workflows:
             raise UnknownWorkflowError(f"sub-workflow {name!r} is not one of the project's workflows")
         visiting.add(name)
-        for child in sorted(workflows[name].child_workflows):
+        for child in sorted(workflows[name].workflow_dependencies):
             visit(child)
         visiting.discard(name)
         ordered.append(name)
@@ -360,7 +366,7 @@ class LocalAws:
         """Create a state machine for a workflow translated on the fly (its children must exist)."""
         if self._workflows is None:
             raise EngineError("LocalAws is not running: use it as a context manager")
-        missing = sorted(set(translated.child_workflows) - set(self.deployment.state_machine_arns))
+        missing = sorted(set(translated.workflow_dependencies) - set(self.deployment.state_machine_arns))
         if missing:
             raise UnknownWorkflowError(
                 f"workflow {translated.name!r} starts sub-workflow(s) {', '.join(missing)}, "
@@ -380,7 +386,7 @@ class LocalAws:
         arn = self.deployment.state_machine_arns.get(translated.name)
         if arn is None:
             raise UnknownWorkflowError(f"workflow {translated.name!r} is not deployed: add it first")
-        missing = sorted(set(translated.child_workflows) - set(self.deployment.state_machine_arns))
+        missing = sorted(set(translated.workflow_dependencies) - set(self.deployment.state_machine_arns))
         if missing:
             raise UnknownWorkflowError(
                 f"workflow {translated.name!r} starts sub-workflow(s) {', '.join(missing)}, "

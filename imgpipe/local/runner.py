@@ -81,26 +81,28 @@ class RunResult:
 
 
 # --- input --------------------------------------------------------------------------------------
-def parse_input(text: str, *, cwd: Path) -> tuple[dict[str, Any], Path]:
-    """`--input` as JSON text or ``@file.json``; returns the object and the directory that relative
-    ``fileLocation`` paths resolve against (the file's directory, or the current directory)."""
+def parse_input(
+    text: str, *, cwd: Path, option: str = "--input", what: str = "the workflow input"
+) -> tuple[dict[str, Any], Path]:
+    """`--input` (or `option`) as JSON text or ``@file.json``; returns the object and the directory
+    that relative ``fileLocation`` paths resolve against (the file's directory, or the current one)."""
     base = cwd
-    source = "--input"
+    source = option
     if text.startswith("@"):
         path = (cwd / text[1:]).resolve()
         if not path.is_file():
-            raise UsageError(f"--input: file {text[1:]!r} does not exist")
+            raise UsageError(f"{option}: file {text[1:]!r} does not exist")
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise UsageError(f"--input: cannot read {path}: {error}") from error
+            raise UsageError(f"{option}: cannot read {path}: {error}") from error
         base, source = path.parent, str(path)
     try:
         value = json.loads(text)
     except ValueError as error:
         raise UsageError(f"{source}: not valid JSON ({error})") from error
     if not isinstance(value, dict):
-        raise UsageError(f"{source}: the workflow input must be a JSON object")
+        raise UsageError(f"{source}: {what} must be a JSON object")
     return value, base
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from imgpipe.config import WORKER_TASKS
 from imgpipe.local.runner import UsageError
+from statemachines.translator.callback import waiting_task_refs
 
 MAX_DEFINITION_BYTES = 1024 * 1024  # a workflow definition, not a data file
 
@@ -40,6 +41,14 @@ def translate_workflow_file(path: Path) -> Any:
             f"{path}: SIMPLE task(s) {', '.join(sorted(translated.activity_tasks))} have no worker in this "
             f"project (workers: {', '.join(WORKER_TASKS)}); they translate to Step Functions activities, "
             "which need a polling worker: run the workflow under `imgpipe serve` with imgpipe.worker"
+        )
+    waiting = waiting_task_refs(translated.asl)
+    if waiting:
+        raise UsageError(
+            f"{path}: task(s) {', '.join(waiting)} wait to be completed from outside (HUMAN, WAIT without "
+            "duration or until), and nothing can complete them while `imgpipe run` waits: serve the "
+            "workflow with `imgpipe serve` and complete them with `imgpipe complete TASK_REF "
+            "--execution ARN --endpoint-url URL`"
         )
     return translated
 

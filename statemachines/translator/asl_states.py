@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 START_EXECUTION_SYNC = "arn:aws:states:::states:startExecution.sync:2"
@@ -86,3 +87,14 @@ def prefixed_states(asl: dict[str, Any], prefix: str, names: StateNames) -> dict
         return result
 
     return walk(asl)
+
+
+def task_states(container: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every Task state of a state machine, inside Parallel branches and Map processors too."""
+    for state in container.get("States", {}).values():
+        if state.get("Type") == "Task":
+            yield state
+        for branch in state.get("Branches", []):
+            yield from task_states(branch)
+        if "ItemProcessor" in state:
+            yield from task_states(state["ItemProcessor"])

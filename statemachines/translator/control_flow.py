@@ -1,62 +1,56 @@
-"""SWITCH/DECISION, TERMINATE, WAIT and SET_VARIABLE: the constructs that steer or pause the flow."""
+"""SWITCH/DECISION, TERMINATE and SET_VARIABLE: the constructs that steer the flow."""
 
 from __future__ import annotations
 
 import json
-import re
-from datetime import UTC, datetime
 from typing import Any
 
-from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link
+from statemachines.translator.asl_states import link
+from statemachines.translator.conditions import ConditionError, case_rules
 from statemachines.translator.emitter_state import EmitterState
-from statemachines.translator.expressions import Literal, Path, Resolved, field_value, parameters
+from statemachines.translator.expressions import Literal, Path, Resolved, field_value, parameters, path_of
 from statemachines.translator.model import WorkflowTask
 
-DURATION_UNITS = {
-    "d": 86400, "day": 86400, "days": 86400,
-    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
-    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
-    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
-}  # fmt: skip
+# (Choice rule, outcome) pairs in order, the outcome when none holds, the input paths read
+ScriptCases = tuple[list[tuple[dict[str, Any], Any]], Any, list[tuple[str, ...]]]
+# Conductor's JavaScript evaluators of a SWITCH expression (Nashorn's "javascript", GraalJS's "graaljs").
+SCRIPT_EVALUATORS = ("javascript", "graaljs")
 
 
 class ControlFlowMixin(EmitterState):
-    """Choice, Fail/Pass, Wait and variable-merging states."""
+    """Choice, Fail/Pass and variable-merging states."""
 
     # --- SWITCH / DECISION ---------------------------------------------------------------------------
     def _emit_switch(
         self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
     ) -> str | None:
         ref = task.taskReferenceName
+        script: tuple[str, str] | None = None  # a JavaScript expression and its location
+        compiled: ScriptCases | None = None
         if task.type == "SWITCH":
-            if (task.evaluatorType or "value-param") != "value-param":
+            if task.evaluatorType in SCRIPT_EVALUATORS:
+                script = (task.expression or "", f"{location}.expression")
+            elif (task.evaluatorType or "value-param") != "value-param":
                 self.diagnostics.error(
                     f"{location}.evaluatorType",
-                    f"SWITCH '{ref}' uses evaluatorType {task.evaluatorType}: only value-param "
-                    "(no JavaScript) can be translated",
+                    f"SWITCH '{ref}' uses evaluatorType {task.evaluatorType}: only value-param and "
+                    "javascript can be translated",
                 )
                 return next_name
             param = task.expression
         else:
             if task.caseExpression:
-                self.diagnostics.error(
-                    f"{location}.caseExpression",
-                    f"DECISION '{ref}' uses a JavaScript caseExpression: "
-                    "only caseValueParam can be translated",
-                )
-                return next_name
+                script = (task.caseExpression, f"{location}.caseExpression")
             param = task.caseValueParam
-        if not param or param not in task.inputParameters:
+        if script is not None:
+            compiled = self._script_cases(task, *script)
+            if compiled is None:
+                return next_name
+        elif not param or param not in task.inputParameters:
             self.diagnostics.error(
                 location, f"'{ref}' must name one of its inputParameters as the value to switch on"
             )
             return next_name
-        value = field_value(
-            task.inputParameters[param],
-            f"{location}.inputParameters.{param}",
-            self.emit_scope.resolve,
-            self.quiet,
-        )
         if next_name is None:
             next_name = self.names.allocate(f"{ref}: done")
             states[next_name] = {"Type": "Pass", "End": True}
@@ -75,6 +69,15 @@ class ControlFlowMixin(EmitterState):
             case: route(tasks, f"{location}.decisionCases.{case}") if tasks else default
             for case, tasks in task.decisionCases.items()
         }
+        if compiled is not None:
+            return self._emit_script_choice(task, compiled, cases, default, tail=tail, states=states)
+        assert param is not None
+        value = field_value(
+            task.inputParameters[param],
+            f"{location}.inputParameters.{param}",
+            self.emit_scope.resolve,
+            self.quiet,
+        )
         if isinstance(value, Literal) or value is None:
             selected = java_string(value.value if value is not None else None)
             target = cases.get(selected, default)
@@ -114,6 +117,73 @@ class ControlFlowMixin(EmitterState):
             states[name] = {"Type": "Pass", "Next": otherwise}
         return name
 
+    def _script_cases(self, task: WorkflowTask, expression: str, where: str) -> ScriptCases | None:
+        """The JavaScript expression as (Choice rule, outcome) pairs over the task's input, the outcome
+        when none holds, and the input paths it reads; None (reported) when it is not translated."""
+        ref = task.taskReferenceName
+        read: list[tuple[str, ...]] = []
+
+        def resolve(segments: list[str]) -> str | None:
+            if not segments or segments[0] not in task.inputParameters:
+                return None
+            path = ("tasks", ref, "input", *segments)
+            read.append(path)
+            return path_of(path)
+
+        try:
+            pairs, otherwise = case_rules(expression, resolve)
+        except ConditionError as error:
+            self.diagnostics.error(
+                where,
+                f"{task.type} '{ref}': {error}; JavaScript over its inputParameters ($.name) is translated "
+                "when it is a condition (comparisons, &&, ||, !, parentheses, .length) or a ?: chain of "
+                "conditions with literal outcomes",
+            )
+            return None
+        return pairs, otherwise, read
+
+    def _emit_script_choice(
+        self,
+        task: WorkflowTask,
+        compiled: ScriptCases,
+        cases: dict[str, str],
+        default: str,
+        *,
+        tail: bool,
+        states: dict[str, Any],
+    ) -> str:
+        """The task's inputs (Conductor binds them to `$`), the read paths made present, and a Choice
+        that picks the case named by the first outcome whose condition holds (Java's string form)."""
+        ref = task.taskReferenceName
+        pairs, otherwise, read = compiled
+
+        def target(outcome: Any) -> str:
+            selected = java_string(outcome)
+            return self._case_output(
+                task, Literal(selected), states, cases.get(selected, default), always=tail
+            )
+
+        choice = self.names.allocate(ref)
+        states[choice] = {
+            "Type": "Choice",
+            "Comment": f"Conductor {task.type} on a JavaScript expression",
+            "Choices": [{**rule, "Next": target(outcome)} for rule, outcome in pairs],
+            "Default": target(otherwise),
+        }
+        creatable = [tuple(s for s in path if not s.startswith("[")) for path in read]
+        after = self._ensure(creatable, f"{ref}: inputs", states, choice, guaranteed=3) or choice
+        inputs = self.names.allocate(f"{ref}: input")
+        states[inputs] = {
+            "Type": "Pass",
+            "Comment": f"Conductor {task.type}: the input the expression reads as $",
+            "Parameters": parameters(
+                task.inputParameters, f"tasks.{ref}.inputParameters", self.emit_scope.resolve, self.quiet
+            ),
+            "ResultPath": f"$.tasks.{ref}.input",
+            "Next": after,
+        }
+        return inputs
+
     def _case_output(
         self,
         task: WorkflowTask,
@@ -145,7 +215,7 @@ class ControlFlowMixin(EmitterState):
         }
         return name
 
-    # --- TERMINATE, WAIT, SET_VARIABLE ---------------------------------------------------------------
+    # --- TERMINATE, SET_VARIABLE --------------------------------------------------------------------
     def _emit_terminate(
         self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
     ) -> str | None:
@@ -246,40 +316,6 @@ class ControlFlowMixin(EmitterState):
             "Default": whole,
         }
 
-    def _emit_wait(
-        self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
-    ) -> str | None:
-        params = task.inputParameters
-        state: dict[str, Any] = {"Type": "Wait", "Comment": "Conductor WAIT"}
-        if "duration" in params and isinstance(params["duration"], str) and "${" not in params["duration"]:
-            seconds = duration_seconds(params["duration"])
-            if seconds is None:
-                self.diagnostics.error(
-                    f"{location}.inputParameters.duration", f"cannot read '{params['duration']}'"
-                )
-                return next_name
-            state["Seconds"] = seconds
-            self.result.longest_wait_seconds = max(self.result.longest_wait_seconds, seconds)
-        elif "until" in params and isinstance(params["until"], str) and "${" not in params["until"]:
-            timestamp = until_timestamp(params["until"])
-            if timestamp is None:
-                self.diagnostics.error(
-                    f"{location}.inputParameters.until", "use 'yyyy-MM-dd HH:mm UTC' or an ISO-8601 UTC time"
-                )
-                return next_name
-            state["Timestamp"] = timestamp
-            self.result.longest_wait_seconds = max(self.result.longest_wait_seconds, EXPRESS_MAX_SECONDS + 1)
-        else:
-            self.diagnostics.error(
-                f"{location}.inputParameters",
-                f"WAIT '{task.taskReferenceName}' needs a literal 'duration' or 'until'; "
-                "a wait for an external signal needs a callback (waitForTaskToken) design",
-            )
-            return next_name
-        name = self.names.allocate(task.taskReferenceName)
-        states[name] = link(state, next_name)
-        return name
-
     def _emit_set_variable(
         self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
     ) -> str | None:
@@ -358,32 +394,3 @@ def java_string(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"))
     return str(value)
-
-
-def duration_seconds(text: str) -> int | None:
-    """Conductor durations: '30s', '5 minutes', '1d 2h', '2 days 3 hours'."""
-    tokens = re.findall(r"(\d+)\s*([A-Za-z]+)", text)
-    if not tokens or re.sub(r"(\d+)\s*([A-Za-z]+)", "", text).strip():
-        return None
-    total = 0
-    for amount, unit in tokens:
-        factor = DURATION_UNITS.get(unit.lower())
-        if factor is None:
-            return None
-        total += int(amount) * factor
-    return total
-
-
-def until_timestamp(text: str) -> str | None:
-    for pattern in (
-        "%Y-%m-%d %H:%M UTC",
-        "%Y-%m-%d %H:%M GMT",
-        "%Y-%m-%dT%H:%M:%SZ",
-        "%Y-%m-%d %H:%M:%S UTC",
-    ):
-        try:
-            moment = datetime.strptime(text.strip(), pattern).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return None

@@ -31,8 +31,8 @@ class DoWhileMixin(EmitterState):
         except ConditionError as error:
             self.diagnostics.error(
                 f"{location}.loopCondition",
-                f"DO_WHILE '{ref}': {error}; only comparisons of $.{ref}['iteration'], the body's outputs "
-                "and the loop's inputParameters (joined by && or ||) can be translated",
+                f"DO_WHILE '{ref}': {error}; conditions on $.{ref}['iteration'], the body's outputs and "
+                "the loop's inputParameters (comparisons, &&, ||, !, parentheses, .length) are translated",
             )
             return next_name
         if self._at_workflow_end(next_name):

@@ -2,9 +2,9 @@
 
 States are emitted back to front: every emitter receives the name of the state that follows it
 (or None at the end of a branch) and returns the name of its own first state.
-This module walks the task list and builds the start and end states; each construct's translation
-is a mixin in its own module. See docs/translator.md for the context document and the mapping of
-each task type.
+This module walks the task list and builds the start and end states; each task type's translation
+is found in the registry (registry.py), one module per construct. See docs/translator.md for the
+context document and the mapping of each task type.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from statemachines.translator.fork import ForkMixin
 from statemachines.translator.missing_paths import MissingPathsMixin
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.references import context_refs, dynamic_join_refs
+from statemachines.translator.registry import EmitSite, task_type
 from statemachines.translator.task_states import TaskStatesMixin
 
 __all__ = [
@@ -31,25 +32,6 @@ __all__ = [
     "context_refs",
     "dynamic_join_refs",
 ]
-
-# At the workflow's end these pick its output themselves: the containers per route (their last
-# executed task is inside them), TERMINATE by ending the execution.
-SELF_ENDING = frozenset({"SWITCH", "DECISION", "DO_WHILE", "TERMINATE"})
-# Conductor system tasks whose output is empty: as the last task, the workflow output is {}.
-NO_OUTPUT_TYPES = frozenset({"SET_VARIABLE", "WAIT"})
-
-UNSUPPORTED_TYPES = {
-    "INLINE": "it evaluates JavaScript, which JSONPath ASL cannot; move the logic into a worker",
-    "LAMBDA": "it evaluates JavaScript, which JSONPath ASL cannot; move the logic into a worker",
-    "JSON_JQ_TRANSFORM": "jq has no JSONPath ASL equivalent; move the transform into a worker",
-    "HTTP": "HTTP calls need an EventBridge connection; call the endpoint from a worker",
-    "KAFKA_PUBLISH": "Kafka publishing has no Step Functions integration; publish from a worker",
-    "EVENT": "Conductor event sinks have no direct equivalent; publish from a worker",
-    "HUMAN": "human tasks need a callback (waitForTaskToken) design",
-    "WAIT_FOR_WEBHOOK": "webhooks need a callback (waitForTaskToken) design",
-    "EXCLUSIVE_JOIN": "exclusive joins have no ASL equivalent",
-    "START_WORKFLOW": "fire-and-forget starts are not translated; use SUB_WORKFLOW",
-}
 
 
 class WorkflowEmitter(
@@ -117,7 +99,8 @@ class WorkflowEmitter(
         for index, (position, task, join) in enumerate(reversed(groups)):
             where = f"{location}[{position}]"
             after = current
-            if index == 0 and self._at_workflow_end(next_name) and task.type not in SELF_ENDING:
+            ends_itself = task_type(task.type).output_of(task) == "self"
+            if index == 0 and self._at_workflow_end(next_name) and not ends_itself:
                 after = self._output_of(join or task)
             current = self._emit_task(task, join, where, states, after)
         return current
@@ -137,7 +120,7 @@ class WorkflowEmitter(
         if name not in self.tail_outputs:
             self.tail_outputs[name] = self.names.allocate(name)
         allocated = self.tail_outputs[name]
-        if task.type in NO_OUTPUT_TYPES:
+        if task_type(task.type).output_of(task) == "empty":
             self.tail_states[allocated] = {"Type": "Pass", "Result": {}, "End": True}
         else:
             self.tail_states[allocated] = {
@@ -157,28 +140,12 @@ class WorkflowEmitter(
         next_name: str | None,
     ) -> str | None:
         kind = task.type
-        if kind == "SIMPLE":
-            return self._emit_simple(task, location, states, next_name)
-        if kind == "SUB_WORKFLOW":
-            return self._emit_sub_workflow(task, location, states, next_name)
-        if kind == "FORK_JOIN":
-            return self._emit_fork(task, join, location, states, next_name)
-        if kind == "FORK_JOIN_DYNAMIC":
-            return self._emit_dynamic_fork(task, join, location, states, next_name)
-        if kind in ("SWITCH", "DECISION"):
-            return self._emit_switch(task, location, states, next_name)
-        if kind == "TERMINATE":
-            return self._emit_terminate(task, location, states, next_name)
-        if kind == "WAIT":
-            return self._emit_wait(task, location, states, next_name)
-        if kind == "SET_VARIABLE":
-            return self._emit_set_variable(task, location, states, next_name)
-        if kind == "DO_WHILE":
-            return self._emit_do_while(task, location, states, next_name)
-        reason = UNSUPPORTED_TYPES.get(kind, "this task type has no Step Functions translation")
+        translation = task_type(kind)
+        if translation.emit is not None:
+            return translation.emit(self, EmitSite(task, join, location, states, next_name))
         self.diagnostics.error(
             f"{location}.type",
-            f"task '{task.taskReferenceName}' of type {kind} cannot be translated: {reason}",
+            f"task '{task.taskReferenceName}' of type {kind} cannot be translated: {translation.refused}",
         )
         return next_name
 
@@ -225,7 +192,7 @@ class WorkflowEmitter(
                     self.workflow.outputParameters, "outputParameters", self.emit_scope.resolve, self.quiet
                 ),
             }
-        elif self.workflow.tasks[-1].type in NO_OUTPUT_TYPES:
+        elif task_type(self.workflow.tasks[-1].type).output_of(self.workflow.tasks[-1]) == "empty":
             state = {
                 "Type": "Pass",
                 "Comment": "No outputParameters: the last task's output, {}",

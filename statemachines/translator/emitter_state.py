@@ -29,6 +29,8 @@ class EmitResult:
     lambda_tasks: set[str] = field(default_factory=set)
     activity_tasks: set[str] = field(default_factory=set)
     child_workflows: set[str] = field(default_factory=set)
+    # started and not waited for (START_WORKFLOW): must exist first, but Express can start them
+    started_workflows: set[str] = field(default_factory=set)
     concurrency_hints: dict[str, int] = field(default_factory=dict)
     longest_wait_seconds: int = 0
 

@@ -6,17 +6,7 @@ from __future__ import annotations
 import re
 
 from statemachines.translator.model import WorkflowDef, WorkflowTask
-
-SHAPES = {
-    "FORK_JOIN": ("{{", "}}"),
-    "FORK_JOIN_DYNAMIC": ("{{", "}}"),
-    "JOIN": ("{{", "}}"),
-    "SWITCH": ("{", "}"),
-    "DECISION": ("{", "}"),
-    "SUB_WORKFLOW": ("[[", "]]"),
-    "TERMINATE": ("([", "])"),
-    "WAIT": ("(", ")"),
-}
+from statemachines.translator.registry import task_type
 
 
 class _Chart:
@@ -26,7 +16,7 @@ class _Chart:
 
     def node(self, key: str, label: str, kind: str) -> str:
         node_id = self.ids.setdefault(key, f"n{len(self.ids)}_{re.sub(r'[^A-Za-z0-9_]', '_', key)}"[:60])
-        left, right = SHAPES.get(kind, ("[", "]"))
+        left, right = task_type(kind).shape
         text = label.replace('"', "#quot;")
         self.lines.append(f'    {node_id}{left}"{text}"{right}')
         return node_id

@@ -254,6 +254,7 @@ class TaskStatesMixin(ActivityTaskMixin):
         self.result.lambda_tasks |= child_asl.lambda_tasks
         self.result.activity_tasks |= child_asl.activity_tasks
         self.result.child_workflows |= child_asl.child_workflows
+        self.result.started_workflows |= child_asl.started_workflows
         branch = prefixed_states(child_asl.asl, f"{ref}/", self.names)
         return {
             "Type": "Parallel",

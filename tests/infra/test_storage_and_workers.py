@@ -13,6 +13,7 @@ from imgpipe.config import (
     PLANNER_TASK,
     RENDER_ALL_TASK,
     RESIZE_TASK,
+    SYSTEM_TASK_TIMEOUT_SECONDS,
     UPLOAD_TASK,
     WORKER_TASKS,
     function_environment,
@@ -102,7 +103,7 @@ def test_destroy_mode_deletes_only_when_asked(synth_destroy):
 def test_one_function_per_task_with_the_contracted_settings(synth):
     functions = synth.stack.workers.functions
     assert set(functions) == set(WORKER_TASKS)
-    timeouts = {name: t.timeoutSeconds for name, t in synth.project.task_defs.items()}
+    timeouts = SYSTEM_TASK_TIMEOUT_SECONDS | {n: t.timeoutSeconds for n, t in synth.project.task_defs.items()}
     output_bucket = {"Ref": synth.logical_id(synth.stack.storage.output_bucket)}
     for task_name, function in functions.items():
         props = synth.resources[synth.logical_id(function)]["Properties"]
@@ -114,7 +115,8 @@ def test_one_function_per_task_with_the_contracted_settings(synth):
         assert props["MemorySize"] == synth.config.memorySize[task_name]
         assert props["Timeout"] == (timeouts[task_name] or 60) + FUNCTION_TIMEOUT_MARGIN_SECONDS
         # the concurrency plan on cdk.json's lambdaConcurrency (1,000): each task definition's hint (100)
-        limit = synth.project.task_defs[task_name].concurrentExecLimit
+        task_def = synth.project.task_defs.get(task_name)
+        limit = task_def.concurrentExecLimit if task_def else None
         assert props.get("ReservedConcurrentExecutions") == (limit or None)
         assert len(props["Layers"]) == 1
         expected_env = function_environment(task_name, synth.config, output_bucket="OUTPUT")

@@ -139,6 +139,21 @@ def test_each_task_gets_its_scenario_and_an_unknown_task_is_imported_only():
     assert jobs["new_task"].check([], None) == []
 
 
+def test_the_jq_worker_is_run_and_judged_on_conductors_output_shape():
+    from lambdas.json_jq_transform.transform import transform
+
+    sources = {
+        name: verify_bundle.Source(f"uploads/{name}", b"", "image/png")
+        for name in ("photo", "logo", "gif", "webp", "heic")
+    }
+    [job] = verify_bundle.plan_jobs([_function("json_jq_transform")], sources)
+    assert job.events == [verify_bundle.JQ_EVENT]
+    answered = [{"ok": True, "output": transform(dict(verify_bundle.JQ_EVENT))}]
+    assert job.check(answered, None) == []
+    wrong = [{"ok": True, "output": {"result": None, "resultList": []}}]
+    assert job.check(wrong, None) != []
+
+
 def test_the_guest_gets_the_template_environment_and_the_bundle_on_its_path():
     env = verify_bundle.guest_environment(_function("upload_toS3"), "http://127.0.0.1:1")
     assert env["OUTPUT_BUCKET"] == "out"

@@ -45,7 +45,7 @@ def test_missing_type_means_simple_and_extra_fields_are_tolerated() -> None:
         ("INLINE", "JavaScript"),
         ("HTTP", "HTTP"),
         ("KAFKA_PUBLISH", "Kafka"),
-        ("JSON_JQ_TRANSFORM", "jq"),
+        ("WAIT_FOR_WEBHOOK", "webhooks"),
         ("SOMETHING_NEW", "no Step Functions translation"),
     ],
 )
@@ -110,9 +110,19 @@ def test_output_parameters_referencing_unknown_tasks_are_errors_with_their_path(
                     "expression": "1",
                 }
             ],
-            "javascript",
+            "a constant condition (1) is not translated",
         ),
-        ([{"name": "w", "taskReferenceName": "w", "type": "WAIT"}], "waitForTaskToken"),
+        (
+            [
+                {
+                    "name": "w",
+                    "taskReferenceName": "w",
+                    "type": "WAIT",
+                    "inputParameters": {"duration": "1s", "until": "2020-01-01"},
+                }
+            ],
+            "both duration and until",
+        ),
         (
             [
                 {
@@ -240,10 +250,11 @@ def test_terminate_completed_inside_a_fork_branch_is_refused() -> None:
 @pytest.mark.parametrize(
     ("condition", "fragment"),
     [
-        ("$.loop['iteration'] < Math.max(1, 2)", "cannot translate"),
-        ("$.nobody['x'] < 3", "neither the loop"),
-        ("$.loop['iteration'] < 3 && $.a > 1 || $.a < 0", "mixing"),
-        ("", "expected comparisons"),
+        ("$.loop['iteration'] < Math.max(1, 2)", "not in the translated JavaScript subset"),
+        ("$.nobody['x'] < 3", "'$.nobody.x' names nothing"),
+        ("$.a > 1 ? true : false", "?: is only translated as a switch's whole expression"),
+        ("$.names.length > 'x'", ".length can only be compared with a whole number"),
+        ("", "not in the translated JavaScript subset"),
     ],
 )
 def test_untranslatable_loop_conditions_are_refused(condition: str, fragment: str) -> None:
@@ -274,13 +285,15 @@ def test_loop_condition_becomes_choice_rules() -> None:
     asl, diagnostics = translate({"name": "w", "tasks": [loop]}, task_defs("echo"))
     assert not errors(diagnostics)
     [rule] = asl["States"]["loop: again?"]["Choices"]
-    assert rule == {
-        "And": [
-            {"Variable": "$.tasks.loop.output.iteration", "NumericLessThanPath": "$.tasks.loop.input.limit"},
-            {"Variable": "$.tasks.body.output.done", "BooleanEquals": False},
-        ],
-        "Next": "loop: count",
-    }
+    iteration, limit = "$.tasks.loop.output.iteration", "$.tasks.loop.input.limit"
+    assert rule["Next"] == "loop: count"
+    [compared, done] = rule["And"]
+    assert {"Variable": iteration, "NumericLessThanPath": limit} in compared["Or"][0]["And"]
+    assert {"Variable": iteration, "StringLessThanPath": limit} in compared["Or"][1]["And"]
+    assert done["And"] == [
+        {"Variable": "$.tasks.body.output.done", "IsBoolean": True},
+        {"Variable": "$.tasks.body.output.done", "BooleanEquals": False},
+    ]
     assert asl["States"]["loop: count"]["Next"] == "body"  # the counter moves on before the body runs
 
 

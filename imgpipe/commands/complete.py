@@ -1,0 +1,128 @@
+"""`imgpipe complete`: give a waiting HUMAN (or signalled WAIT) task its output, as Conductor's
+task update API does, on AWS or at a local endpoint (`imgpipe serve`, `--endpoint-url`).
+
+The translated task waits for its task token (statemachines/translator/callback.py); the token is
+read back from the TaskScheduled event of the execution history and sent with SendTaskSuccess
+(https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html), or
+SendTaskFailure with `--failed`. The caller needs states:GetExecutionHistory on the execution and
+states:SendTaskSuccess (SendTaskFailure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from statemachines.translator.callback import CALLBACK_RESOURCE, WAITING_DETAIL_TYPE
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# The error a task failed from outside fails with: the name a FAILED TERMINATE also uses.
+FAILED_ERROR = "Conductor.FAILED"
+
+
+class TaskNotWaiting(LookupError):
+    """No task of that reference has waited for a token in the execution."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "complete",
+        help="complete a waiting HUMAN or WAIT task with its output",
+        description="Complete a HUMAN task (or a WAIT without duration/until) of a running execution: "
+        "its output becomes the task's output and the workflow goes on.",
+    )
+    parser.add_argument("task_ref", metavar="TASK_REF", help="the task's taskReferenceName")
+    parser.add_argument("--execution", required=True, help="execution ARN")
+    outcome = parser.add_mutually_exclusive_group()
+    outcome.add_argument("--output", default="{}", help="the task's output: a JSON object, or @file.json")
+    outcome.add_argument(
+        "--failed",
+        metavar="REASON",
+        help=f"fail the task instead (Conductor's FAILED status): error {FAILED_ERROR}, cause REASON",
+    )
+    parser.add_argument("--endpoint-url", help="Step Functions endpoint (e.g. imgpipe serve)")
+    parser.add_argument("--region", default=None, help="AWS region (default: from the environment)")
+    parser.set_defaults(func=complete_command)
+
+
+def complete_command(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from imgpipe.local.runner import UsageError, parse_input
+
+    if not args.execution.startswith("arn:"):
+        print(f"imgpipe complete: {args.execution!r} is not an execution ARN", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        output, _ = parse_input(args.output, cwd=Path.cwd(), option="--output", what="the task output")
+    except UsageError as error:
+        print(f"imgpipe complete: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    client = boto3.client("stepfunctions", region_name=args.region, endpoint_url=args.endpoint_url)
+    try:
+        if args.failed is not None:
+            fail_task(client, args.execution, args.task_ref, args.failed)
+        else:
+            complete_task(client, args.execution, args.task_ref, output)
+    except TaskNotWaiting as error:
+        print(f"imgpipe complete: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except (ClientError, BotoCoreError) as error:
+        print(f"imgpipe complete: {args.task_ref}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{'failed' if args.failed is not None else 'completed'} {args.task_ref} of {args.execution}")
+    return EXIT_OK
+
+
+def complete_task(client: Any, execution_arn: str, task_ref: str, output: dict[str, Any]) -> None:
+    """SendTaskSuccess with `output` for the latest wait of `task_ref`; raises TaskNotWaiting, or
+    botocore's ClientError (e.g. TaskTimedOut when that wait has already ended)."""
+    token = waiting_task_token(client, execution_arn, task_ref)
+    client.send_task_success(taskToken=token, output=json.dumps(output))
+
+
+def fail_task(client: Any, execution_arn: str, task_ref: str, reason: str) -> None:
+    """SendTaskFailure for the latest wait of `task_ref`: the Task state fails with FAILED_ERROR
+    (caught when the task is optional, as Conductor's optional tasks are)."""
+    token = waiting_task_token(client, execution_arn, task_ref)
+    client.send_task_failure(taskToken=token, error=FAILED_ERROR, cause=reason)
+
+
+def waiting_task_token(client: Any, execution_arn: str, task_ref: str) -> str:
+    """The token of the latest callback task `task_ref` scheduled in the execution (newest first)."""
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "reverseOrder": True, "maxResults": 1000}
+    while True:
+        page = client.get_execution_history(**kwargs)
+        for event in page["events"]:
+            token = _token(event, task_ref)
+            if token is not None:
+                return token
+        if not page.get("nextToken"):
+            break
+        kwargs["nextToken"] = page["nextToken"]
+    raise TaskNotWaiting(f"no HUMAN or WAIT task '{task_ref}' has waited for completion in {execution_arn}")
+
+
+def _token(event: dict[str, Any], task_ref: str) -> str | None:
+    details = event.get("taskScheduledEventDetails")
+    if event.get("type") != "TaskScheduled" or not details:
+        return None
+    if not CALLBACK_RESOURCE.endswith(f":{details.get('resourceType')}:{details.get('resource')}"):
+        return None
+    try:
+        entries = json.loads(details.get("parameters") or "{}").get("Entries") or []
+    except (ValueError, AttributeError):
+        return None
+    for entry in entries:
+        if entry.get("DetailType") != WAITING_DETAIL_TYPE:
+            continue
+        detail = entry.get("Detail")
+        if isinstance(detail, str):  # the service may record the detail as the JSON text it sends
+            detail = json.loads(detail)
+        if isinstance(detail, dict) and detail.get("taskReferenceName") == task_ref:
+            return str(detail["taskToken"])
+    return None

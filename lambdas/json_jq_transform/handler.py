@@ -1,0 +1,13 @@
+"""Lambda entry point of `json_jq_transform` (handler string: lambdas.json_jq_transform.handler.handler)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdas.json_jq_transform.transform import transform
+from lambdas.observability import instrumented
+
+
+@instrumented
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return transform(event)

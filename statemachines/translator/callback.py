@@ -1,0 +1,81 @@
+"""HUMAN, and WAIT without `duration`/`until`: a task that waits until someone completes it.
+
+Conductor keeps such a task IN_PROGRESS until its output is posted through the task API
+(`tasks/Human.java`; `WaitTaskMapper.setCallbackAfter`: no duration "should wait forever"). Here the
+Task state waits for its task token (`.waitForTaskToken`). The token is announced once, in an
+EventBridge event on the account's default bus (a rule can route it to whoever completes the task),
+and it is kept where the execution already keeps its data: the TaskScheduled event of the history,
+whose `parameters` hold the event detail. `imgpipe complete TASK_REF --execution ARN --output JSON`
+finds it there and calls SendTaskSuccess; the output becomes the task's output, as in Conductor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link, task_states
+from statemachines.translator.expressions import parameters
+
+if TYPE_CHECKING:
+    from statemachines.translator.emitter import WorkflowEmitter
+    from statemachines.translator.registry import EmitSite
+
+CALLBACK_RESOURCE = "arn:aws:states:::events:putEvents.waitForTaskToken"
+# The EventBridge event that announces a waiting task (read back by `imgpipe complete`).
+EVENT_SOURCE = "imgpipe.conductor"
+WAITING_DETAIL_TYPE = "Conductor task waiting"
+
+
+def emit_callback(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
+    """A Pass that keeps the task's input, then the Task state that waits for its token."""
+    task, states = site.task, site.states
+    ref = task.taskReferenceName
+    after = emitter._ensure_outputs(ref, states, site.next_name)
+    params = parameters(
+        task.inputParameters, f"{site.location}.inputParameters", emitter.emit_scope.resolve, emitter.quiet
+    )
+    detail = {
+        "taskReferenceName": ref,
+        "taskType": task.type,
+        "workflowType": emitter.workflow.name,
+        "workflowId.$": "$$.Execution.Name",
+        "executionArn.$": "$$.Execution.Id",
+        "taskToken.$": "$$.Task.Token",
+        "input.$": f"$.tasks.{ref}.input",
+    }
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Comment": f"Conductor {task.type}: waits until `imgpipe complete {ref}` (SendTaskSuccess) "
+        "gives its output",
+        "Resource": CALLBACK_RESOURCE,
+        "Parameters": {
+            "Entries": [{"Source": EVENT_SOURCE, "DetailType": WAITING_DETAIL_TYPE, "Detail": detail}]
+        },
+        "ResultPath": f"$.tasks.{ref}.output",
+    }
+    if task.optional:
+        state["Catch"] = [emitter._optional_catch(ref, states, after)]
+    waiting = emitter.names.allocate(ref)
+    states[waiting] = link(state, after)
+    keep = emitter.names.allocate(f"{ref}: input")
+    states[keep] = {
+        "Type": "Pass",
+        "Comment": f"Conductor {task.type}: its input, announced with the task token",
+        "Parameters": params,
+        "ResultPath": f"$.tasks.{ref}.input",
+        "Next": waiting,
+    }
+    # A callback may wait without bound, and Express cannot wait for a task token at all.
+    emitter.result.longest_wait_seconds = max(emitter.result.longest_wait_seconds, EXPRESS_MAX_SECONDS + 1)
+    return keep
+
+
+def waiting_task_refs(asl: Mapping[str, Any]) -> list[str]:
+    """The references of the tasks in a translation that wait to be completed from outside."""
+    return [
+        entry["Detail"]["taskReferenceName"]
+        for state in task_states(asl)
+        if state["Resource"] == CALLBACK_RESOURCE
+        for entry in state["Parameters"]["Entries"]
+    ]

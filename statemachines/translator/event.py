@@ -1,0 +1,131 @@
+"""EVENT: publish the task input, with the workflow's identity, to the task's `sink`.
+
+Conductor (`tasks/Event.java`) publishes the task input plus `workflowInstanceId`, `workflowType`,
+`workflowVersion` and `correlationId`; the task output is that payload plus `event_produced`, the
+queue name. A `conductor` sink is Conductor's own queue, `conductor:<workflow>:<ref>` (or
+`conductor:<workflow>:<name>` for `conductor:<name>`), which Conductor's event handlers listen on:
+here an EventBridge event on the default bus whose detail-type is that queue name, so an EventBridge
+rule plays the event handler. An `sqs:<queue>` sink sends the payload to that SQS queue.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from statemachines.translator.asl_states import PLACEHOLDER_NAME, link
+from statemachines.translator.callback import EVENT_SOURCE
+from statemachines.translator.expressions import parameters, path_of
+
+if TYPE_CHECKING:
+    from statemachines.translator.emitter import WorkflowEmitter
+    from statemachines.translator.registry import EmitSite
+
+PUT_EVENTS = "arn:aws:states:::events:putEvents"
+SEND_MESSAGE = "arn:aws:states:::sqs:sendMessage"
+# PutEventsRequestEntry.DetailType: at most 128 characters
+# (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html)
+MAX_DETAIL_TYPE = 128
+
+
+def queue_url_placeholder(queue: str) -> str:
+    return f"QueueUrl_{queue}"
+
+
+def emit_event(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
+    task, states = site.task, site.states
+    ref = task.taskReferenceName
+    where = f"{site.location}.inputParameters.sink"
+    target = _sink(emitter, site)
+    if target is None:
+        return site.next_name
+    resource, queue_name = target
+    if task.model_extra and task.model_extra.get("asyncComplete"):
+        emitter.diagnostics.error(
+            f"{site.location}.asyncComplete",
+            f"EVENT '{ref}' with asyncComplete waits to be completed from outside: not translated",
+        )
+        return site.next_name
+    emitter.diagnostics.warning(
+        where, f"EVENT '{ref}': the payload's correlationId is null (Step Functions has none)"
+    )
+    params = parameters(
+        task.inputParameters, f"{site.location}.inputParameters", emitter.emit_scope.resolve, emitter.quiet
+    )
+    identity: dict[str, Any] = {
+        "workflowInstanceId.$": "$$.Execution.Name",
+        "workflowType": emitter.workflow.name,
+        "workflowVersion": emitter.workflow.version,
+        "correlationId": None,
+    }
+    # Conductor puts the workflow's identity over any input of the same name
+    named = {key.removesuffix(".$") for key in identity}
+    payload = {k: v for k, v in params.items() if k.removesuffix(".$") not in named} | identity
+    keys = [key.removesuffix(".$") for key in payload]
+    message = {f"{key}.$": path_of(("tasks", ref, "output", key)) for key in keys}
+    if resource == PUT_EVENTS:
+        arguments: dict[str, Any] = {
+            "Entries": [{"Source": EVENT_SOURCE, "DetailType": queue_name, "Detail": message}]
+        }
+    else:
+        queue = queue_name.removeprefix("sqs:")
+        arguments = {"QueueUrl": f"${{{queue_url_placeholder(queue)}}}", "MessageBody": message}
+    after = emitter._ensure_outputs(ref, states, site.next_name)
+    publish = emitter.names.allocate(f"{ref}: publish")
+    states[publish] = link(
+        {
+            "Type": "Task",
+            "Comment": f"Conductor EVENT to {queue_name}: the payload, without event_produced",
+            "Resource": resource,
+            "Parameters": arguments,
+            "ResultPath": None,
+        },
+        after,
+    )
+    if task.optional:
+        states[publish]["Catch"] = [emitter._optional_catch(ref, states, after)]
+    name = emitter.names.allocate(ref)
+    states[name] = {
+        "Type": "Pass",
+        "Comment": "Conductor EVENT output: the payload and the queue it went to",
+        "Parameters": {**payload, "event_produced": queue_name},
+        "ResultPath": f"$.tasks.{ref}.output",
+        "Next": publish,
+    }
+    return name
+
+
+def _sink(emitter: WorkflowEmitter, site: EmitSite) -> tuple[str, str] | None:
+    """The integration and Conductor's queue name of the task's sink; None (reported) if refused."""
+    ref = site.task.taskReferenceName
+    where = f"{site.location}.inputParameters.sink"
+    sink = site.task.inputParameters.get("sink")
+    if not isinstance(sink, str) or "${" in sink:
+        emitter.diagnostics.error(where, f"EVENT '{ref}' needs a literal sink ('conductor', 'sqs:<queue>')")
+        return None
+    if sink == "conductor":
+        queue_name = f"conductor:{emitter.workflow.name}:{ref}"
+    elif sink.startswith("conductor:"):
+        queue_name = f"conductor:{emitter.workflow.name}:{sink.replace('conductor:', '')}"
+    elif sink.startswith("sqs:"):
+        queue = sink.removeprefix("sqs:")
+        if not PLACEHOLDER_NAME.match(queue):
+            emitter.diagnostics.error(
+                where,
+                f"EVENT '{ref}': SQS queue name {queue!r} cannot be part of a definition-substitution "
+                "placeholder (letters, digits and _ only)",
+            )
+            return None
+        return SEND_MESSAGE, sink
+    else:
+        emitter.diagnostics.error(
+            where,
+            f"EVENT '{ref}': sink {sink!r} is not translated (only 'conductor', 'conductor:<name>' -> "
+            "EventBridge and 'sqs:<queue>' -> SQS)",
+        )
+        return None
+    if len(queue_name) > MAX_DETAIL_TYPE:
+        emitter.diagnostics.error(
+            where, f"EVENT '{ref}': {queue_name!r} is longer than an EventBridge detail-type may be"
+        )
+        return None
+    return PUT_EVENTS, queue_name

@@ -1,0 +1,55 @@
+"""JSON_JQ_TRANSFORM: the task input, `queryExpression` included, run through jq by a worker.
+
+Conductor (`contribs/tasks/json/JsonJqTransform.java`) applies the query to the whole task input
+and outputs `result` (the first value, or null) and `resultList` (every value); a query that fails
+fails the task. Here the `json_jq_transform` worker Lambda does the same with libjq (PyPI `jq`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from statemachines.translator.asl_states import LAMBDA_INVOKE, link
+from statemachines.translator.expressions import parameters
+from statemachines.translator.model import TaskDef
+from statemachines.translator.retries import task_policy
+
+if TYPE_CHECKING:
+    from statemachines.translator.emitter import WorkflowEmitter
+    from statemachines.translator.registry import EmitSite
+
+JQ_WORKER = "json_jq_transform"
+# A jq program may loop forever; Conductor has no bound, a Lambda needs one (its timeout follows).
+JQ_TIMEOUT_SECONDS = 30
+# A failed query is deterministic: never retried (Conductor's task fails); throttles still are.
+JQ_POLICY = TaskDef.model_validate(
+    {"name": JQ_WORKER, "retryCount": 0, "timeoutSeconds": JQ_TIMEOUT_SECONDS, "timeoutPolicy": "TIME_OUT_WF"}
+)
+
+
+def emit_jq_transform(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
+    task, states = site.task, site.states
+    ref = task.taskReferenceName
+    where = f"{site.location}.inputParameters"
+    if "queryExpression" not in task.inputParameters:
+        emitter.diagnostics.error(
+            where, f"JSON_JQ_TRANSFORM '{ref}' has no queryExpression: Conductor fails such a task"
+        )
+        return site.next_name
+    after = emitter._ensure_outputs(ref, states, site.next_name)
+    params = parameters(task.inputParameters, where, emitter.emit_scope.resolve, emitter.quiet)
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Comment": "Conductor JSON_JQ_TRANSFORM: {result, resultList} of the query on the task input",
+        "Resource": LAMBDA_INVOKE,
+        "Parameters": {"FunctionName": f"${{LambdaArn_{JQ_WORKER}}}", "Payload": params},
+        "ResultSelector": {"output.$": "$.Payload"},
+        "ResultPath": f"$.tasks.{ref}",
+    }
+    state.update(task_policy(JQ_POLICY, emitter.options, emitter.quiet, f"{site.location}"))
+    if task.optional:
+        state["Catch"] = [emitter._optional_catch(ref, states, after)]
+    emitter.result.lambda_tasks.add(JQ_WORKER)
+    name = emitter.names.allocate(ref)
+    states[name] = link(state, after)
+    return name

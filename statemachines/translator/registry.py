@@ -1,0 +1,119 @@
+"""Conductor task type -> its translation: the emit function, the diagram shape, what its output is.
+
+A new task type is one module with an emit function, `emit(emitter, site: EmitSite) -> the name
+of its first state`, plus one line in `TASK_TYPES`. A type that is not listed, or is listed as
+`refused(...)`, is an error diagnostic naming the task reference, the type and the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from statemachines.translator.callback import emit_callback
+from statemachines.translator.control_flow import ControlFlowMixin
+from statemachines.translator.do_while import DoWhileMixin
+from statemachines.translator.dynamic_fork import DynamicForkMixin
+from statemachines.translator.event import emit_event
+from statemachines.translator.fork import ForkMixin
+from statemachines.translator.jq_transform import emit_jq_transform
+from statemachines.translator.model import WorkflowTask
+from statemachines.translator.noop import emit_noop
+from statemachines.translator.start_workflow import emit_start_workflow
+from statemachines.translator.task_states import TaskStatesMixin
+from statemachines.translator.wait import emit_wait, wait_output
+
+if TYPE_CHECKING:
+    from statemachines.translator.emitter import WorkflowEmitter
+
+
+@dataclass(frozen=True)
+class EmitSite:
+    """Where one task is emitted. States are emitted back to front (emitter.py): `next_name` is the
+    state that follows (None at the end of a branch), and the emit function returns its first state."""
+
+    task: WorkflowTask
+    join: WorkflowTask | None  # the JOIN that follows a fork; None for every other type
+    location: str  # the task's JSON path in the definition, for diagnostics
+    states: dict[str, Any]
+    next_name: str | None
+
+
+Emit = Callable[["WorkflowEmitter", EmitSite], "str | None"]
+# What the task leaves as its output when it is the last one of a workflow without outputParameters:
+# "task": its own output; "empty": {} (Conductor system tasks that write nothing); "self": it picks
+# the output itself (the last task of the route taken, or the execution ends in it).
+Output = Literal["task", "empty", "self"]
+
+BOX = ("[", "]")
+HEXAGON = ("{{", "}}")
+RHOMBUS = ("{", "}")
+SUBROUTINE = ("[[", "]]")
+STADIUM = ("([", "])")
+ROUNDED = ("(", ")")
+PARALLELOGRAM = ("[/", "/]")
+FLAG = (">", "]")
+
+
+@dataclass(frozen=True)
+class TaskType:
+    emit: Emit | None
+    shape: tuple[str, str] = BOX
+    output: Output | Callable[[WorkflowTask], Output] = "task"
+    refused: str = "this task type has no Step Functions translation"
+
+    def output_of(self, task: WorkflowTask) -> Output:
+        return self.output(task) if callable(self.output) else self.output
+
+
+def method(
+    emit: Callable[[Any, WorkflowTask, str, dict[str, Any], str | None], str | None],
+) -> Emit:
+    """An emitter method of a construct that has no JOIN partner."""
+    return lambda emitter, site: emit(emitter, site.task, site.location, site.states, site.next_name)
+
+
+def forking(
+    emit: Callable[[Any, WorkflowTask, WorkflowTask | None, str, dict[str, Any], str | None], str | None],
+) -> Emit:
+    """An emitter method of a fork, which also translates its JOIN."""
+    return lambda emitter, site: emit(
+        emitter, site.task, site.join, site.location, site.states, site.next_name
+    )
+
+
+def refused(reason: str, shape: tuple[str, str] = BOX) -> TaskType:
+    return TaskType(None, shape, refused=reason)
+
+
+TASK_TYPES: dict[str, TaskType] = {
+    "SIMPLE": TaskType(method(TaskStatesMixin._emit_simple)),
+    "SUB_WORKFLOW": TaskType(method(TaskStatesMixin._emit_sub_workflow), SUBROUTINE),
+    "FORK_JOIN": TaskType(forking(ForkMixin._emit_fork), HEXAGON),
+    "FORK_JOIN_DYNAMIC": TaskType(forking(DynamicForkMixin._emit_dynamic_fork), HEXAGON),
+    "JOIN": refused("a JOIN is translated with the fork it follows", HEXAGON),
+    "SWITCH": TaskType(method(ControlFlowMixin._emit_switch), RHOMBUS, "self"),
+    "DECISION": TaskType(method(ControlFlowMixin._emit_switch), RHOMBUS, "self"),
+    "TERMINATE": TaskType(method(ControlFlowMixin._emit_terminate), STADIUM, "self"),
+    "WAIT": TaskType(emit_wait, ROUNDED, wait_output),
+    "HUMAN": TaskType(emit_callback, PARALLELOGRAM),
+    "NOOP": TaskType(emit_noop, output="empty"),
+    "SET_VARIABLE": TaskType(method(ControlFlowMixin._emit_set_variable), output="empty"),
+    "DO_WHILE": TaskType(method(DoWhileMixin._emit_do_while), output="self"),
+    "INLINE": refused("it evaluates JavaScript, which JSONPath ASL cannot; move the logic into a worker"),
+    "LAMBDA": refused("it evaluates JavaScript, which JSONPath ASL cannot; move the logic into a worker"),
+    "JSON_JQ_TRANSFORM": TaskType(emit_jq_transform),
+    "HTTP": refused("HTTP calls need an EventBridge connection; call the endpoint from a worker"),
+    "KAFKA_PUBLISH": refused("Kafka publishing has no Step Functions integration; publish from a worker"),
+    "EVENT": TaskType(emit_event, FLAG),
+    "WAIT_FOR_WEBHOOK": refused("webhooks need a callback (waitForTaskToken) design"),
+    "EXCLUSIVE_JOIN": refused("exclusive joins have no ASL equivalent"),
+    "START_WORKFLOW": TaskType(emit_start_workflow, SUBROUTINE),
+}
+
+UNKNOWN = refused("this task type has no Step Functions translation")
+
+
+def task_type(kind: str) -> TaskType:
+    return TASK_TYPES.get(kind, UNKNOWN)
