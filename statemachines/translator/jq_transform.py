@@ -46,9 +46,10 @@ def emit_jq_transform(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         "ResultSelector": {"output.$": "$.Payload"},
         "ResultPath": f"$.tasks.{ref}",
     }
-    state.update(task_policy(JQ_POLICY, emitter.options, emitter.quiet, f"{site.location}"))
+    policy = task_policy(JQ_POLICY, emitter.options, emitter.quiet, f"{site.location}")
+    state.update(policy.fields)
     if task.optional:
-        state["Catch"] = [emitter._optional_catch(ref, states, after)]
+        state["Catch"] = [emitter._optional_catch(ref, states, after, errors=policy.optional_catch_errors)]
     emitter.result.lambda_tasks.add(JQ_WORKER)
     name = emitter.names.allocate(ref)
     states[name] = link(state, after)
