@@ -201,7 +201,16 @@ class DeploymentConfig(BaseModel):
         for fmt in self.defaultRecipe.outputFormats:
             for size in self.defaultRecipe.outputSizes:
                 try:
-                    recipes.append(normalised_recipe(fmt, size.width, size.height, fit=fit, upscale=upscale))
+                    recipes.append(
+                        normalised_recipe(
+                            fmt,
+                            size.width,
+                            size.height,
+                            fit=fit,
+                            upscale=upscale,
+                            gravity=extra.get("gravity"),
+                        )
+                    )
                 except InvalidRecipeError:
                     continue
         return recipes

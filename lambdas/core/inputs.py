@@ -43,6 +43,9 @@ class RecipeOptions(BaseModel):
     quality: Annotated[StrictInt, Field(ge=1, le=100)] | None = None
     background: str | None = None
     stripMetadata: bool = True
+    # "centre", "smart" or {"x": 0..1, "y": 0..1}; checked by `recipe.parse_gravity` (in
+    # `make_recipe`), whose errors name `gravity.x` as the user wrote it
+    gravity: Any = None
 
     @model_validator(mode="before")
     @classmethod
@@ -155,6 +158,7 @@ def make_recipe(
         quality=options.quality,
         background=options.background,
         strip_metadata=options.stripMetadata,
+        gravity=options.gravity,
         format_field=format_field,
     )
 
