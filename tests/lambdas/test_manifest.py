@@ -16,7 +16,14 @@ from lambdas.core import manifest as manifests
 from lambdas.core.keys import MANIFEST_NAME
 from lambdas.core.placeholder import components_for, dominant_colour, placeholder, preview
 from lambdas.image_render_renditions.handler import handler
-from tests.lambdas.conftest import CACHE_CONTROL, OUTPUT_BUCKET, SOURCE_BUCKET, load_event
+from tests.lambdas.conftest import (
+    CACHE_CONTROL,
+    OUTPUT_BUCKET,
+    SOURCE_BUCKET,
+    load_event,
+    put_source,
+    read_object,
+)
 from tests.support import images
 from tests.support.images import decode
 
@@ -25,13 +32,10 @@ SOURCE_KEY = "uploads/holiday photo.jpg"
 
 
 def _put_source(s3: Any, data: bytes, key: str = SOURCE_KEY) -> None:
-    s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=data)
+    put_source(s3, data, key)
 
 
-def _read(s3: Any, uri: str) -> tuple[bytes, dict[str, Any]]:
-    bucket, key = uri.removeprefix("s3://").split("/", 1)
-    response = s3.get_object(Bucket=bucket, Key=key)
-    return response["Body"].read(), response
+_read = read_object
 
 
 def _delete(s3: Any, uri: str) -> None:

@@ -24,7 +24,8 @@ from lambdas.core.errors import (
 from lambdas.image_convert_resize.handler import handler as convert_handler
 from lambdas.image_render_renditions.handler import handler
 from lambdas.services import render_all
-from tests.lambdas.conftest import CACHE_CONTROL, OUTPUT_BUCKET, SOURCE_BUCKET, load_event
+from tests.lambdas.conftest import CACHE_CONTROL, OUTPUT_BUCKET, SOURCE_BUCKET, load_event, read_object
+from tests.lambdas.conftest import put_source as put_object_source
 from tests.support import images
 from tests.support.images import decode, px
 
@@ -65,13 +66,10 @@ def requests(s3: Any, monkeypatch: pytest.MonkeyPatch) -> RequestCounter:
 
 
 def put_source(s3: Any, data: bytes, key: str = SOURCE_KEY) -> None:
-    s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=data)
+    put_object_source(s3, data, key)
 
 
-def read(s3: Any, uri: str) -> tuple[bytes, dict[str, Any]]:
-    bucket, key = uri.removeprefix("s3://").split("/", 1)
-    response = s3.get_object(Bucket=bucket, Key=key)
-    return response["Body"].read(), response
+read = read_object
 
 
 def output_keys(s3: Any) -> list[str]:
