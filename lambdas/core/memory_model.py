@@ -49,11 +49,12 @@ _DECODER_BYTES: dict[str, tuple[float, float]] = {
 }
 # HEIF (pi-heif: libheif + libde265): while decoding, libheif holds the coded planes and its
 # interleaved RGB(A) output beside Pillow's image; all of it is freed once Pillow has the pixels
-# (held 0). Measured peaks beyond Pillow's 4 B/px, 6000x6000 in a fresh process (benchmarks/
-# memory.py, docs/performance.md "HEIF"): 8-bit 4:2:0 3.0 B/px, 8-bit 4:4:4 5.0, 10-bit 4:2:0 3.5,
-# 10-bit 4:4:4 11.0, an alpha plane +1.0 (8-bit 4:2:0 RGBA 4.0). 4:2:2 counts as 4:4:4.
+# (held 0). Measured peaks beyond Pillow's 4 B/px in a fresh process (benchmarks/memory.py; 6000x6000
+# unless said): 8-bit 4:2:0 3.0 B/px, 8-bit 4:4:4 5.0, 10-bit 4:2:0 3.5, 10-bit 4:4:4 11.0; an
+# alpha plane adds 1.0 at 8 bits (8-bit 4:2:0 RGBA 4.0) and 5.0 above (10-bit 4:4:4 RGBA 15.9 at
+# 7166x7166, `--caps`). 4:2:2 counts as 4:4:4.
 _HEIF_DECODER_BYTES = {(False, False): 3.0, (False, True): 5.0, (True, False): 3.5, (True, True): 11.0}
-_HEIF_ALPHA_BYTES = 1.0
+_HEIF_ALPHA_BYTES = {False: 1.0, True: 5.0}  # by bit depth above 8
 # An animation holds the decoder's canvas, Pillow's previous frame and the disposal region.
 _ANIMATION_STATE_BYTES = 12.0
 # Encoder working memory per output pixel, beyond the rendered image (measured, 4000x4000 noise,
@@ -226,7 +227,7 @@ def _decoder_bytes(header: SourceHeader) -> tuple[float, float]:
     """(peak while decoding, held while the opened image lives), bytes per decoded pixel."""
     if header.format == "HEIF":
         peak = _HEIF_DECODER_BYTES[header.bit_depth > 8, header.samples_per_pixel > 1.5]
-        return peak + (_HEIF_ALPHA_BYTES if header.alpha else 0.0), 0.0
+        return peak + (_HEIF_ALPHA_BYTES[header.bit_depth > 8] if header.alpha else 0.0), 0.0
     return _DECODER_BYTES.get(header.format, (0.0, 0.0))
 
 
