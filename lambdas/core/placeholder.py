@@ -45,8 +45,10 @@ def _small(image: Image.Image, side: int) -> Image.Image:
 
 
 def placeholder(image: Image.Image) -> Placeholder:
-    """BlurHash and dominant colour of `image` (L, LA, RGB or RGBA; not modified)."""
-    small = _small(image, HASH_SIDE)
+    """BlurHash and dominant colour of `image` (L, LA, RGB or RGBA; not modified); the full-size
+    frame is read once, into the palette's copy, which the hash's copy is made from."""
+    palette_copy = _small(image, PALETTE_SIDE)
+    small = _small(palette_copy, HASH_SIDE)
     opaque = Image.new("RGB", small.size, PLACEHOLDER_WHITE)
     opaque.paste(small.convert("RGB"), (0, 0), small.getchannel("A"))
     data = opaque.tobytes()
@@ -55,12 +57,12 @@ def placeholder(image: Image.Image) -> Placeholder:
         for y in range(opaque.height)
     ]
     components = components_for(image.size)
-    return Placeholder(blurhash.encode(rows, *components), dominant_colour(image), components)
+    return Placeholder(blurhash.encode(rows, *components), dominant_colour(palette_copy), components)
 
 
 def dominant_colour(image: Image.Image) -> str:
     """The most frequent colour of a PALETTE_SIZE median-cut palette, over half-opaque pixels."""
-    small = _small(image, PALETTE_SIDE)
+    small = _small(image, PALETTE_SIDE) if max(image.size) > PALETTE_SIDE else image.convert("RGBA")
     alpha = small.getchannel("A").tobytes()
     paletted = small.convert("RGB").quantize(PALETTE_SIZE, method=Image.Quantize.MEDIANCUT)
     palette = paletted.getpalette() or []
