@@ -124,14 +124,19 @@ def measure(rounds: int) -> dict[str, Any]:
 
 def markdown(results: dict[str, Any]) -> list[str]:
     lines = [
-        "| source | renditions ms | + manifest ms | ratio | cover centre ms | cover smart ms | ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"Medians of {results['rounds']} interleaved rounds (min in brackets), ms per source:",
+        "",
+        "| source | renditions | + manifest | ratio | placeholder alone | cover centre | cover smart | ratio "
+        "| attention map alone |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in results["sources"].items():
-        ms = row["median_ms"]
+        ms, low, part = row["median_ms"], row["min_ms"], row["part_median_ms"]
+        cells = {variant: f"{ms[variant]} ({low[variant]})" for variant in ms}
         lines.append(
-            f"| {name} | {ms['renditions']} | {ms['renditions + manifest']} | {row['manifest_ratio']} | "
-            f"{ms['cover, centre']} | {ms['cover, smart']} | {row['smart_ratio']} |"
+            f"| {name} | {cells['renditions']} | {cells['renditions + manifest']} | {row['manifest_ratio']} "
+            f"| {part['placeholder']} | {cells['cover, centre']} | {cells['cover, smart']} "
+            f"| {row['smart_ratio']} | {part['attention map']} |"
         )
     lines.append(
         f"\nS3: the manifest is one more PUT per source, ${results['manifest_put_usd_per_million_sources']} "

@@ -106,9 +106,11 @@ class RecipeGrid(RecipeOptions):
 
 class RenditionsInput(RecipeGrid):
     """`image_render_renditions` input. `skipExisting=false` writes every rendition without first
-    asking S3 which exist (for a new upload, whose renditions cannot exist yet)."""
+    asking S3 which exist (for a new upload, whose renditions cannot exist yet). `writeManifest=false`
+    writes no manifest (one PUT less per source: $0.005 per 1,000)."""
 
     skipExisting: bool = True
+    writeManifest: bool = True
 
 
 class PlanInput(RecipeGrid):

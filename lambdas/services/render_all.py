@@ -104,16 +104,19 @@ def render_renditions(event: Any, settings: WorkerSettings) -> dict[str, Any]:
     s3.client()  # built once here, shared by the pool's threads
     with ThreadPoolExecutor(MAX_CONCURRENT_REQUESTS, thread_name_prefix="s3") as pool:
         existing: list[dict[str, Any] | None] = [None] * len(targets)
-        manifest_found: dict[str, Any] | None = None
+        # nothing to find, or nothing wanted: a manifest that is not written counts as found
+        manifest_found: dict[str, Any] | None = None if parsed.writeManifest else {}
         if parsed.skipExisting:
-            found_manifest = _submit(pool, _existing, manifest_at, manifest_id)
+            found_manifest = (
+                _submit(pool, _existing, manifest_at, manifest_id) if parsed.writeManifest else None
+            )
             existing = [
                 future.result()
                 for future in [
                     _submit(pool, _existing, target.destination, target.digest) for target in targets
                 ]
             ]
-            manifest_found = found_manifest.result()
+            manifest_found = found_manifest.result() if found_manifest else manifest_found
         missing = [target for target, found in zip(targets, existing, strict=True) if found is None]
         decoded = None
         if missing or manifest_found is None:
@@ -146,7 +149,7 @@ def render_renditions(event: Any, settings: WorkerSettings) -> dict[str, Any]:
         "renditions": renditions,
         "rendered": len(missing),
         "skipped": len(targets) - len(missing),
-        "manifestLocation": manifest_at.uri,
+        "manifestLocation": manifest_at.uri if parsed.writeManifest else None,
     }
 
 

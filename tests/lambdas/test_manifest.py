@@ -181,3 +181,15 @@ def test_srcset_keeps_the_first_rendition_of_a_repeated_width() -> None:
 
     listed = [entry("a", 300, 200), entry("b", 100, 50), entry("c", 300, 300)]
     assert manifests.srcsets(listed) == {"webp": "b 100w, a 300w"}
+
+
+def test_write_manifest_false_writes_none_and_asks_s3_for_none(s3: Any, context: Any) -> None:
+    _put_source(s3, images.jpeg_photo(400, 300))
+    result = handler(load_event(EVENT, writeManifest=False), context)
+    assert result["manifestLocation"] is None
+    assert result["rendered"] == 4
+    listed = s3.list_objects_v2(Bucket=OUTPUT_BUCKET)["Contents"]
+    assert len(listed) == 4
+    assert not any(item["Key"].endswith(f"/{MANIFEST_NAME}") for item in listed)
+    # null (a workflow input left out) means the default: written
+    assert handler(load_event(EVENT, writeManifest=None), context)["manifestLocation"] is not None
