@@ -51,10 +51,10 @@ _DECODER_BYTES: dict[str, tuple[float, float]] = {
 # interleaved RGB(A) output beside Pillow's image; all of it is freed once Pillow has the pixels
 # (held 0). Measured peaks beyond Pillow's 4 B/px in a fresh process (benchmarks/memory.py; 6000x6000
 # unless said): 8-bit 4:2:0 3.0 B/px, 8-bit 4:4:4 5.0, 10-bit 4:2:0 3.5, 10-bit 4:4:4 11.0; an
-# alpha plane adds 1.0 at 8 bits (8-bit 4:2:0 RGBA 4.0) and 5.0 above (10-bit 4:4:4 RGBA 15.9 at
-# 7166x7166, `--caps`). 4:2:2 counts as 4:4:4.
+# alpha plane adds 1.0 at 8 bits (8-bit 4:2:0 RGBA 4.0) and 5.5 above (10-bit 4:4:4 RGBA 15.9 at
+# 7166x7166 and 16.1 at 6409x6409, `--caps`: 16.5 charged). 4:2:2 counts as 4:4:4.
 _HEIF_DECODER_BYTES = {(False, False): 3.0, (False, True): 5.0, (True, False): 3.5, (True, True): 11.0}
-_HEIF_ALPHA_BYTES = {False: 1.0, True: 5.0}  # by bit depth above 8
+_HEIF_ALPHA_BYTES = {False: 1.0, True: 5.5}  # by bit depth above 8
 # An animation holds the decoder's canvas, Pillow's previous frame and the disposal region.
 _ANIMATION_STATE_BYTES = 12.0
 # Encoder working memory per output pixel, beyond the rendered image (measured, 4000x4000 noise,
