@@ -119,8 +119,10 @@ def test_put_object_through_the_endpoint_triggers_the_workflow(served: Served, t
             assert max(image.size) <= max(max(s.width, s.height) for s in CONFIG.defaultRecipe.outputSizes)
     expected = {"webp": "WEBP", "jpg": "JPEG"}
     assert formats == {expected[f] for f in CONFIG.defaultRecipe.outputFormats}
-    assert len(listed["Contents"]) == len(CONFIG.defaultRecipe.outputFormats) * len(
-        CONFIG.defaultRecipe.outputSizes
+    # every rendition, and the one manifest listing them
+    assert (
+        len(listed["Contents"])
+        == len(CONFIG.defaultRecipe.outputFormats) * len(CONFIG.defaultRecipe.outputSizes) + 1
     )
 
 
