@@ -19,7 +19,6 @@ from PIL import Image
 from imgpipe.local import results
 from imgpipe.local.contact_sheet import SheetPlaceholder, make_contact_sheet
 from imgpipe.local.engine import execution_history
-from lambdas.core.keys import MANIFEST_NAME
 
 LOCAL_UPLOAD_PREFIX = "local-runs/"  # outside the trigger's input prefix: a `run` never re-triggers
 CONTACT_SHEET = "contact-sheet.png"
@@ -223,13 +222,7 @@ def published_objects(
         for published in results.published_objects(root_output, output_bucket)
     ]
     rank = {location: position for position, location in enumerate(planned)}
-    renditions = [published for published in found.values() if not is_manifest(published.key)]
-    return sorted(renditions, key=lambda p: (rank.get((p.bucket, p.key), len(rank)), p.key))
-
-
-def is_manifest(key: str) -> bool:
-    """A render-all manifest (`<...>/manifest.json`), which lists renditions and is not one."""
-    return key.endswith(f"/{MANIFEST_NAME}")
+    return sorted(found.values(), key=lambda p: (rank.get((p.bucket, p.key), len(rank)), p.key))
 
 
 def download_manifest(s3: Any, output: Any, output_bucket: str, out_dir: Path) -> Path | None:
