@@ -176,6 +176,15 @@ CAP_CASES = (
     CapCase("TIFF RGB (LZW)", "TIFF RGB", "TIFF", "RGB", {"compression": "tiff_lzw"}),
     CapCase("AVIF", "AVIF", "AVIF", "RGB", {"quality": 50, "speed": 10}),
     CapCase("BMP palette", "BMP palette", "BMP", "P", bytes_per_pixel=1.0),
+    # HEIC written by pillow-heif's x265 (a dev dependency), decoded in the child by pi-heif
+    CapCase("HEIF 8-bit 4:2:0", "HEIF (8-bit 4:2:0, iPhone)", "HEIF", "RGB", {"quality": 50, "chroma": 420}),
+    CapCase(
+        "HEIF 10-bit 4:4:4",
+        "HEIF (10-bit 4:4:4)",
+        "HEIF",
+        "RGBA",
+        {"quality": 50, "chroma": 444, "bit_depth": 10},
+    ),
     CapCase("animated GIF", "animated GIF", "GIF", "P"),
     CapCase("animated WebP", "animated WEBP", "WEBP", "RGB", {"quality": 80, "method": 0}),
 )
@@ -199,12 +208,30 @@ def _gradient_image(mode: str, width: int, height: int, variant: int = 0) -> Any
     return horizontal.convert(mode)
 
 
+def _write_heif(image: Any, path: Path, options: dict[str, Any]) -> None:
+    """pillow-heif's encoder (pi-heif only decodes); `bit_depth` 10 writes 16-bit samples it
+    encodes at 10 bits."""
+    import pillow_heif
+
+    if options.pop("bit_depth", 8) > 8:
+        import numpy
+
+        wide = (numpy.asarray(image).astype(numpy.uint16) * 257).tobytes()
+        mode = "RGBA;16" if image.mode == "RGBA" else "RGB;16"
+        pillow_heif.from_bytes(mode=mode, size=image.size, data=wide).save(path, **options)
+    else:
+        pillow_heif.from_pillow(image).save(path, **options)
+
+
 def _write_source(case: CapCase, side: int, frames: int, path: Path) -> None:
     from lambdas.core.plugins import ensure_plugin
 
     ensure_plugin(case.pil_format)
     image = _gradient_image(case.mode, side, side)
     options = dict(case.save)
+    if case.pil_format == "HEIF":
+        _write_heif(image, path, options)
+        return
     if frames > 1:
         rest = [_gradient_image(case.mode, side, side, variant) for variant in range(1, frames)]
         options |= {"save_all": True, "append_images": rest, "duration": 40, "loop": 0}
@@ -254,9 +281,10 @@ def _reference(case: CapCase, frames: int) -> Any:
     return memory_model.REFERENCE_SOURCES[case.reference]
 
 
-def measure_caps(workdir: Path | None = None) -> dict[str, Any]:
+def measure_caps(workdir: Path | None = None, only: str | None = None) -> dict[str, Any]:
     """Every CAP_CASES input at its cap (and at maxSourcePixels where the cap is lower), each in a
-    fresh handler-like process; the model's estimate beside the measured peak."""
+    fresh handler-like process; the model's estimate beside the measured peak. `only`: the cases
+    whose name starts with it (`--only HEIF`)."""
     import tempfile  # here, not at import: the child processes' baselines must not pay for it
     from dataclasses import replace
 
@@ -275,7 +303,7 @@ def measure_caps(workdir: Path | None = None) -> dict[str, Any]:
     }
     rows = []
     with tempfile.TemporaryDirectory(prefix="imgpipe-caps-", dir=workdir) as tmp:
-        for case in CAP_CASES:
+        for case in (c for c in CAP_CASES if only is None or c.name.startswith(only)):
             frames = config.maxFrames if case.reference.startswith("animated ") else 1
             reference = replace(_reference(case, frames), source_bytes=config.maxSourceBytes)
             cap = memory_model.largest_fitting_pixels(
@@ -404,8 +432,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.memory", description=__doc__)
     parser.add_argument("--caps", action="store_true", help="every accepted format at its cap")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--only", help="with --caps: only the inputs whose name starts with this (HEIF)")
     args = parser.parse_args(argv)
-    caps = measure_caps()
+    caps = measure_caps(only=args.only)
     if args.json:
         args.json.write_text(json.dumps(caps, indent=2))
     print("\n".join(caps_markdown(caps)))

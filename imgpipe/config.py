@@ -191,7 +191,19 @@ class DeploymentConfig(BaseModel):
                 max_source_pixels=self.maxSourcePixels,
                 max_frames=self.maxFrames,
                 max_source_bytes=self.maxSourceBytes,
+                heif=self.accepts_heif(),
             ):
+                if gap.limit == "inputSuffixes":
+                    ns = CONTEXT_NAMESPACE
+                    problems.append(
+                        f"{ns}inputSuffixes accepts .heic/.heif uploads but {key} = {memory_mb} MB cannot "
+                        f"render {gap.source} at up to {ns}maxSourcePixels: it needs about "
+                        f"{gap.needed_mb:,.0f} MB of the {gap.usable_mb:,.0f} MB left after the handler "
+                        f"baseline and margin; raise {key} to at least {gap.memory_needed_mb:,} MB, lower "
+                        f"{ns}maxSourcePixels (this memory reaches {gap.largest:,} pixels) or remove .heic "
+                        "and .heif from it"
+                    )
+                    continue
                 problems.append(
                     f"{CONTEXT_NAMESPACE}{gap.limit} cannot be reached with {key} = {memory_mb} MB: "
                     f"{gap.source} at {CONTEXT_NAMESPACE}maxSourcePixels = {self.maxSourcePixels:,} "
@@ -206,6 +218,10 @@ class DeploymentConfig(BaseModel):
             raise ValueError("; ".join(problems))
         return self
 
+    def accepts_heif(self) -> bool:
+        """Whether the trigger takes HEIC/HEIF uploads (phones send them at full size)."""
+        return any(suffix.lower() in (".heic", ".heif") for suffix in self.inputSuffixes)
+
     def default_recipes(self) -> list[Recipe]:
         """The renditions the S3 trigger asks of every upload (`defaultRecipe`), as the workers see
         them; unknown formats are left to the planner, which refuses them by name."""
@@ -218,7 +234,16 @@ class DeploymentConfig(BaseModel):
         for fmt in self.defaultRecipe.outputFormats:
             for size in self.defaultRecipe.outputSizes:
                 try:
-                    recipes.append(normalised_recipe(fmt, size.width, size.height, fit=fit, upscale=upscale))
+                    recipes.append(
+                        normalised_recipe(
+                            fmt,
+                            size.width,
+                            size.height,
+                            fit=fit,
+                            upscale=upscale,
+                            gravity=extra.get("gravity"),
+                        )
+                    )
                 except InvalidRecipeError:
                     continue
         return recipes

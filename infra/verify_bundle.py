@@ -350,6 +350,14 @@ def check_render_all(results: list[dict[str, Any]], s3: Any) -> list[str]:
             expected = PIL_FORMATS.get(str(rendition.get("outputFormat")).lower())
             if image.format != expected:
                 problems.append(f"{rendition['fileLocation']} decodes as {image.format}, expected {expected}")
+    # the manifest: its BlurHash computed by the layer's blurhash on aarch64, every rendition listed
+    manifest = json.loads(_s3_object(s3, str(output.get("manifestLocation"))))
+    if not manifest.get("placeholder", {}).get("blurhash"):
+        problems.append(f"{output.get('manifestLocation')} has no BlurHash placeholder")
+    if len(manifest.get("renditions", [])) != len(renditions):
+        problems.append(
+            f"{output.get('manifestLocation')} lists {len(manifest.get('renditions', []))} renditions"
+        )
     return problems
 
 

@@ -28,6 +28,8 @@ def print_result(console: Console, result: RunResult, *, history_file: Path | No
         console.print(table)
     if result.contact_sheet:
         console.print(f"contact sheet: {result.contact_sheet}")
+    if result.manifest:
+        console.print(f"manifest: {result.manifest}")
     duration = "" if result.duration_ms is None else f" in {result.duration_ms / 1000:.1f}s"
     summary = f"{result.status}{duration}, {result.transitions} state transitions"
     if result.status == "SUCCEEDED":

@@ -12,6 +12,7 @@ from typing import Any
 
 from lambdas.conductor.status import readable_cause
 from lambdas.core.decode import ALLOWED_INPUT_FORMATS
+from lambdas.core.keys import MANIFEST_NAME
 
 Event = Mapping[str, Any]
 WORKFLOW_INPUT = "$.workflow.input."  # where translated ASL reads the workflow input (expressions.py)
@@ -195,7 +196,8 @@ def object_locations(text: str, bucket: str) -> tuple[str, str] | None:
 
 
 def published_objects(events: Sequence[Event], output_bucket: str) -> list[PublishedObject]:
-    """Objects of the output bucket reported by the execution's tasks, first report first.
+    """Objects of the output bucket reported by the execution's tasks, first report first: the
+    renditions, not the render-all worker's manifests (`manifestLocation`), which only list them.
 
     A task's time is from its TaskScheduled to its TaskSucceeded (the time of the attempt that won).
     """
@@ -207,9 +209,14 @@ def published_objects(events: Sequence[Event], output_bucket: str) -> list[Publi
         seconds = _task_seconds(event, index)
         for text in _strings(_details(event).get("output")):
             location = object_locations(text, output_bucket)
-            if location and location not in found:
+            if location and location not in found and not is_manifest(location[1]):
                 found[location] = PublishedObject(*location, seconds=seconds)
     return list(found.values())
+
+
+def is_manifest(key: str) -> bool:
+    """A render-all manifest (`<...>/manifest.json`), which lists renditions and is none."""
+    return key.endswith(f"/{MANIFEST_NAME}")
 
 
 def _task_seconds(event: Event, index: Mapping[int, Event]) -> float | None:

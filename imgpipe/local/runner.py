@@ -17,11 +17,12 @@ from botocore.exceptions import ClientError
 from PIL import Image
 
 from imgpipe.local import results
-from imgpipe.local.contact_sheet import make_contact_sheet
+from imgpipe.local.contact_sheet import SheetPlaceholder, make_contact_sheet
 from imgpipe.local.engine import execution_history
 
 LOCAL_UPLOAD_PREFIX = "local-runs/"  # outside the trigger's input prefix: a `run` never re-triggers
 CONTACT_SHEET = "contact-sheet.png"
+MANIFEST_FILE = "manifest.json"  # the workflow output's `manifestLocation`, downloaded
 
 
 class UsageError(ValueError):
@@ -62,6 +63,7 @@ class RunResult:
     duration_ms: int | None
     contact_sheet: str | None = None
     histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    manifest: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The one JSON object `--json` prints."""
@@ -74,6 +76,7 @@ class RunResult:
             "failedState": self.failure.state if self.failure else None,
             "renditions": [rendition.as_json() for rendition in self.renditions],
             "contactSheet": self.contact_sheet,
+            "manifest": self.manifest,
             "stateAttempts": self.state_attempts,
             "transitions": self.transitions,
             "durationMs": self.duration_ms,
@@ -224,6 +227,34 @@ def published_objects(
     return sorted(found.values(), key=lambda p: (rank.get((p.bucket, p.key), len(rank)), p.key))
 
 
+def download_manifest(s3: Any, output: Any, output_bucket: str, out_dir: Path) -> Path | None:
+    """The workflow output's `manifestLocation`, saved as ``out_dir/manifest.json`` (its bytes as
+    written); None when the workflow writes none (the dynamic-fork workflows) or it is elsewhere."""
+    location = output.get("manifestLocation") if isinstance(output, Mapping) else None
+    found = results.object_locations(location, output_bucket) if isinstance(location, str) else None
+    if found is None:
+        return None
+    bucket, key = found
+    destination = out_dir.resolve() / MANIFEST_FILE
+    destination.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return destination
+
+
+def manifest_placeholder(path: Path) -> SheetPlaceholder | None:
+    """What the contact sheet shows of a manifest's placeholder; None if the file does not hold one
+    (it came from S3: read it as data, never trust its shape)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        placeholder, source = document["placeholder"], document["source"]
+        return SheetPlaceholder(
+            blurhash=str(placeholder["blurhash"]),
+            dominant_colour=str(placeholder["dominantColor"]),
+            aspect=int(source["width"]) / int(source["height"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+        return None
+
+
 def finish(
     sfn: Any,
     s3: Any | None,
@@ -242,20 +273,23 @@ def finish(
         for state, count in results.state_attempts(events).items():
             attempts[state] = attempts.get(state, 0) + count
     output = described.get("output")
+    parsed_output = json.loads(output) if isinstance(output, str) and output else None
     renditions: list[Rendition] = []
-    sheet = None
+    sheet = manifest = None
     if s3 is not None and out_dir is not None:
         objects = published_objects(histories, output_bucket)
         renditions = download_renditions(s3, objects, out_dir, output_prefix)
+        manifest = download_manifest(s3, parsed_output, output_bucket, out_dir)
         if renditions and contact_sheet:
             paths = [Path(rendition.path) for rendition in renditions]
-            sheet = str(make_contact_sheet(paths, out_dir.resolve() / CONTACT_SHEET))
+            placeholder = manifest_placeholder(manifest) if manifest else None
+            sheet = str(make_contact_sheet(paths, out_dir.resolve() / CONTACT_SHEET, placeholder=placeholder))
     start, stop = described.get("startDate"), described.get("stopDate")
     duration = int((stop - start).total_seconds() * 1000) if start and stop else None
     return RunResult(
         execution_arn=execution_arn,
         status=described["status"],
-        output=json.loads(output) if isinstance(output, str) and output else None,
+        output=parsed_output,
         failure=deepest_failure(sfn, histories, execution_arn),
         renditions=renditions,
         state_attempts=dict(sorted(attempts.items())),
@@ -263,6 +297,7 @@ def finish(
         duration_ms=duration,
         contact_sheet=sheet,
         histories=histories,
+        manifest=str(manifest) if manifest else None,
     )
 
 

@@ -143,6 +143,19 @@ def _jpeg_samples_per_pixel(image: Image.Image) -> float:
     return sum(layer[1] * layer[2] for layer in layers) / (max_h * max_v)
 
 
+# pi-heif's `chroma` (libheif's chroma of the primary image) -> component samples per pixel
+_HEIF_CHROMA_SAMPLES = {400: 1.0, 420: 1.5, 422: 2.0, 444: 3.0}
+
+
+def _heif_planes(image: Image.Image) -> tuple[float, int]:
+    """(samples per pixel, bits per sample) of a HEIF's coded planes, from pi-heif's header info;
+    the worst (4:4:4, 16 bits) when it does not say."""
+    chroma = image.info.get("chroma")
+    depth = image.info.get("bit_depth")
+    samples = _HEIF_CHROMA_SAMPLES.get(chroma, 3.0) if isinstance(chroma, int) else 3.0
+    return samples, depth if isinstance(depth, int) and depth > 0 else 16
+
+
 def header_orientation(image: Image.Image) -> int | None:
     """The EXIF orientation when reading it decodes no pixels, else None (unknown): Pillow's PNG
     getexif() loads the whole image unless an eXIf chunk came before the image data."""
@@ -159,6 +172,9 @@ def source_header(
     fmt = "JPEG" if image.format == "MPO" else str(image.format)
     animated = image.format in ANIMATABLE_INPUT_FORMATS and getattr(image, "is_animated", False)
     jpeg = fmt == "JPEG"
+    samples, bit_depth = _heif_planes(image) if fmt == "HEIF" else (3.0, 8)
+    if jpeg:
+        samples = _jpeg_samples_per_pixel(image)
     return memory_model.SourceHeader(
         format=fmt,
         width=image.width,
@@ -170,7 +186,8 @@ def source_header(
         has_icc=bool(image.info.get("icc_profile")),
         alpha="A" in image.mode or "transparency" in image.info,
         progressive=jpeg and bool(image.info.get("progressive") or image.info.get("progression")),
-        samples_per_pixel=_jpeg_samples_per_pixel(image) if jpeg else 3.0,
+        samples_per_pixel=samples,
+        bit_depth=bit_depth,
     )
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from PIL import ExifTags, Image, ImageOps
 
+from lambdas.core.attention import SaliencyMap, saliency_map
 from lambdas.core.decode import (
     ANIMATABLE_INPUT_FORMATS,
     DecodeLimits,
@@ -27,7 +28,7 @@ from lambdas.core.decode import (
     pillow_guard,
 )
 from lambdas.core.plugins import ensure_plugin
-from lambdas.core.recipe import Recipe
+from lambdas.core.recipe import FocalPoint, Recipe
 
 if TYPE_CHECKING:
     from PIL import ImageCms
@@ -87,10 +88,17 @@ class SourceImage:
     frame_count: int = 1
     loop: int = 0
     _released: tuple[int, int] | None = field(default=None, repr=False)  # size, once taken
+    _saliency: SaliencyMap | None = field(default=None, repr=False)
 
     @property
     def size(self) -> tuple[int, int]:
         return self._released or self.first_frame.size
+
+    def saliency(self) -> SaliencyMap:
+        """The first frame's attention map (`lambdas.core.attention`), computed once per source."""
+        if self._saliency is None:
+            self._saliency = saliency_map(self.still_frame())
+        return self._saliency
 
     def still_frame(self, *, release: bool = False) -> Image.Image:
         """The decoded first frame. `release=True` hands it over (its new owner may free it) and
@@ -134,8 +142,18 @@ class Geometry:
         return self.canvas or self.size
 
 
-def plan_geometry(source: tuple[int, int], recipe: Recipe) -> Geometry:
-    """Compute crop, resize and padding for `fit`, honouring `upscale` (never enlarge by default)."""
+def cover_crop(source: tuple[int, int], box: tuple[int, int]) -> tuple[float, float]:
+    """The size of the largest region of `source` with `box`'s aspect ratio (a `cover` crop)."""
+    src_w, src_h = source
+    box_w, box_h = box
+    return min(float(src_w), src_h * box_w / box_h), min(float(src_h), src_w * box_h / box_w)
+
+
+def plan_geometry(
+    source: tuple[int, int], recipe: Recipe, *, focus: tuple[float, float] = (0.5, 0.5)
+) -> Geometry:
+    """Compute crop, resize and padding for `fit`, honouring `upscale` (never enlarge by default).
+    `focus` (fractions of the source) is where a `cover` crop is centred, as far as the edges allow."""
     src_w, src_h = source
     box_w, box_h = recipe.width, recipe.height
     full = (0.0, 0.0, float(src_w), float(src_h))
@@ -144,10 +162,10 @@ def plan_geometry(source: tuple[int, int], recipe: Recipe) -> Geometry:
             return Geometry(full, (box_w, box_h))
         return Geometry(full, (min(box_w, src_w), min(box_h, src_h)))
     if recipe.fit == "cover":
-        # The largest centred region of the source with the box's aspect ratio.
-        crop_w = min(float(src_w), src_h * box_w / box_h)
-        crop_h = min(float(src_h), src_w * box_h / box_w)
-        left, top = (src_w - crop_w) / 2, (src_h - crop_h) / 2
+        # The largest region of the source with the box's aspect ratio, around the focus.
+        crop_w, crop_h = cover_crop(source, (box_w, box_h))
+        left = min(max(focus[0] * src_w - crop_w / 2, 0.0), src_w - crop_w)
+        top = min(max(focus[1] * src_h - crop_h / 2, 0.0), src_h - crop_h)
         crop = (left, top, left + crop_w, top + crop_h)
         if recipe.upscale or crop_w >= box_w:
             return Geometry(crop, (box_w, box_h))
@@ -162,6 +180,18 @@ def plan_geometry(source: tuple[int, int], recipe: Recipe) -> Geometry:
     if recipe.fit == "fill":
         return Geometry(full, size, canvas=(box_w, box_h))
     return Geometry(full, size)
+
+
+def source_geometry(source: SourceImage, recipe: Recipe) -> Geometry:
+    """`plan_geometry` with the recipe's gravity resolved against this source: a focal point as
+    given, "smart" from the source's attention map (`SourceImage.saliency`), else the centre."""
+    gravity = recipe.gravity
+    if recipe.fit != "cover" or gravity == "centre":
+        return plan_geometry(source.size, recipe)
+    if isinstance(gravity, FocalPoint):
+        return plan_geometry(source.size, recipe, focus=(gravity.x, gravity.y))
+    crop = cover_crop(source.size, (recipe.width, recipe.height))
+    return plan_geometry(source.size, recipe, focus=source.saliency().focus(source.size, crop))
 
 
 def _orientation(image: Image.Image) -> int:
@@ -469,7 +499,7 @@ def render(source: SourceImage, recipe: Recipe, *, release_source: bool = False)
     """One rendition of an already decoded source. `release_source=True` hands the decoded frame
     over to the resize, which frees it as soon as it is no longer needed: the source cannot be
     rendered again afterwards (for single-use callers such as `render_bytes`)."""
-    geometry = plan_geometry(source.size, recipe)
+    geometry = source_geometry(source, recipe)
     keep_animation = source.is_animated and recipe.output.supports_animation
     # Decoding errors of lazily read frames are typed inside SourceImage.frames(); errors raised
     # here (resize, encode) are bugs or resource problems and must not pose as corrupt input.
@@ -492,7 +522,7 @@ def _shared_frame_key(source: SourceImage, recipe: Recipe) -> tuple[object, ...]
     of one size); None for an animation kept as one, whose frames are transformed per render."""
     if source.is_animated and recipe.output.supports_animation:
         return None
-    geometry = plan_geometry(source.size, recipe)
+    geometry = source_geometry(source, recipe)
     padding = (recipe.background, recipe.output.supports_alpha) if geometry.canvas is not None else None
     return geometry, padding
 
@@ -513,7 +543,7 @@ def render_each(source: SourceImage, recipes: Sequence[Recipe]) -> Iterator[tupl
         if _shared_frame_key(source, first) is None:  # a kept animation: one group per recipe
             yield indices[0], render(source, first)
             continue
-        geometry = plan_geometry(source.size, first)
+        geometry = source_geometry(source, first)
         frame = _transform(source.still_frame(release=last), geometry, first)
         width, height = geometry.output_size
         for index in indices:

@@ -3,13 +3,16 @@ object, so a retry or a duplicate event overwrites a rendition instead of adding
 
 Layout: `<OUTPUT_PREFIX><source-stem>/<digest16>/<width>x<height>.<ext>`, where the digest covers
 the source identity (S3 bucket+key+ETag, normalised URL + body sha256, or a local file's
-sha256) and the recipe's canonical JSON (which includes the renderer version).
+sha256) and the recipe's canonical JSON (which includes the renderer version). A source's manifest
+for one recipe set is `<OUTPUT_PREFIX><source-stem>/<digest16>/manifest.json` beside them, its
+digest over the identity, the manifest format's version and every recipe in plan order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from lambdas.core.recipe import Recipe
@@ -37,6 +40,26 @@ def rendition_key(prefix: str, source_location: str, source_identity: str, recip
     digest = rendition_digest(source_identity, recipe)
     name = f"{recipe.width}x{recipe.height}.{recipe.output.extension}"
     return f"{prefix}{source_stem(source_location)}/{digest}/{name}"
+
+
+MANIFEST_NAME = "manifest.json"
+# Bump when the manifest's content changes for the same renditions, so new manifests get new keys.
+MANIFEST_VERSION = "1"
+
+
+def manifest_digest(source_identity: str, recipes: Sequence[Recipe]) -> str:
+    lines = [
+        source_identity,
+        f"manifest v{MANIFEST_VERSION}",
+        *(recipe.canonical_json() for recipe in recipes),
+    ]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:DIGEST_LENGTH]
+
+
+def manifest_key(prefix: str, source_location: str, source_identity: str, recipes: Sequence[Recipe]) -> str:
+    """Where the manifest of `recipes` (in plan order) rendered from this source is written."""
+    digest = manifest_digest(source_identity, recipes)
+    return f"{prefix}{source_stem(source_location)}/{digest}/{MANIFEST_NAME}"
 
 
 def published_digest(source_identity: str) -> str:

@@ -47,6 +47,14 @@ _DECODER_BYTES: dict[str, tuple[float, float]] = {
     "AVIF": (12.0, 8.0),
     "TIFF": (4.0, 0.0),
 }
+# HEIF (pi-heif: libheif + libde265): while decoding, libheif holds the coded planes and its
+# interleaved RGB(A) output beside Pillow's image; all of it is freed once Pillow has the pixels
+# (held 0). Measured peaks beyond Pillow's 4 B/px in a fresh process (benchmarks/memory.py; 6000x6000
+# unless said): 8-bit 4:2:0 3.0 B/px, 8-bit 4:4:4 5.0, 10-bit 4:2:0 3.5, 10-bit 4:4:4 11.0; an
+# alpha plane adds 1.0 at 8 bits (8-bit 4:2:0 RGBA 4.0) and 5.5 above (10-bit 4:4:4 RGBA 15.9 at
+# 7166x7166 and 16.1 at 6409x6409, `--caps`: 16.5 charged). 4:2:2 counts as 4:4:4.
+_HEIF_DECODER_BYTES = {(False, False): 3.0, (False, True): 5.0, (True, False): 3.5, (True, True): 11.0}
+_HEIF_ALPHA_BYTES = {False: 1.0, True: 5.5}  # by bit depth above 8
 # An animation holds the decoder's canvas, Pillow's previous frame and the disposal region.
 _ANIMATION_STATE_BYTES = 12.0
 # Encoder working memory per output pixel, beyond the rendered image (measured, 4000x4000 noise,
@@ -62,7 +70,7 @@ class SourceHeader:
     """What Pillow reports before decoding. Unknown facts take their worst value: an orientation
     that transposes, an ICC profile to convert, alpha, a progressive 4:4:4 JPEG."""
 
-    format: str  # Pillow's format name: JPEG, PNG, WEBP, GIF, AVIF, TIFF, BMP (MPO is JPEG)
+    format: str  # Pillow's format name: JPEG, PNG, WEBP, GIF, AVIF, TIFF, BMP, HEIF (MPO is JPEG)
     width: int
     height: int
     mode: str
@@ -72,7 +80,9 @@ class SourceHeader:
     has_icc: bool = True
     alpha: bool = True  # an alpha band (or palette transparency) after decoding
     progressive: bool = True  # JPEG only: progressive scans keep every DCT coefficient
-    samples_per_pixel: float = 3.0  # JPEG only: 3 for 4:4:4, 1.5 for 4:2:0, 1 grey, 4 CMYK
+    # JPEG and HEIF: 3 for 4:4:4, 1.5 for 4:2:0, 1 grey (JPEG: 4 CMYK)
+    samples_per_pixel: float = 3.0
+    bit_depth: int = 16  # HEIF only: bits per coded sample; above 8 libheif decodes through 16 bits
 
     @property
     def pixels(self) -> int:
@@ -185,7 +195,7 @@ def estimate(
     pixels = width * height
     held_bytes = header.source_bytes + SCRATCH_BYTES
     decoded = pixels * bytes_per_pixel(header.mode)
-    decoder_peak, decoder_held = _DECODER_BYTES.get(header.format, (0.0, 0.0))
+    decoder_peak, decoder_held = _decoder_bytes(header)
     coefficients = 0
     if header.format in ("JPEG", "MPO") and header.progressive:
         coefficients = int(header.pixels * header.samples_per_pixel * 2)  # full size, whatever the draft
@@ -211,6 +221,14 @@ def estimate(
             header, recipe, (width, height), normalised_bpp
         )
     return MemoryEstimate(stages)
+
+
+def _decoder_bytes(header: SourceHeader) -> tuple[float, float]:
+    """(peak while decoding, held while the opened image lives), bytes per decoded pixel."""
+    if header.format == "HEIF":
+        peak = _HEIF_DECODER_BYTES[header.bit_depth > 8, header.samples_per_pixel > 1.5]
+        return peak + (_HEIF_ALPHA_BYTES[header.bit_depth > 8] if header.alpha else 0.0), 0.0
+    return _DECODER_BYTES.get(header.format, (0.0, 0.0))
 
 
 def _normalise(header: SourceHeader) -> tuple[int, bool]:
@@ -286,7 +304,18 @@ REFERENCE_SOURCES: dict[str, SourceHeader] = {
     "TIFF RGB": SourceHeader("TIFF", 1, 1, "RGB", alpha=False),
     "AVIF": SourceHeader("AVIF", 1, 1, "RGBA"),
     "BMP palette": SourceHeader("BMP", 1, 1, "P"),
+    # pi-heif applies the container's rotation while decoding and reports orientation 1: never
+    # transposed by imaging.py. iPhones write 8-bit 4:2:0 with a Display P3 profile.
+    "HEIF (8-bit 4:2:0, iPhone)": SourceHeader(
+        "HEIF", 1, 1, "RGB", transposed=False, alpha=False, samples_per_pixel=1.5, bit_depth=8
+    ),
+    "HEIF (10-bit 4:4:4)": SourceHeader("HEIF", 1, 1, "RGBA", transposed=False, samples_per_pixel=3.0),
 }
+# The largest HEIC an iPhone writes: "HEIF Max", 48 MP (8064 x 6048) on the 48 MP main cameras
+# (iPhone 14 Pro and later; https://www.iphonefaq.org/archives/978506, a third-party page: Apple
+# documents the setting, not the pixel count). Synth refuses a deployment that accepts .heic/.heif
+# uploads but could not render one (`shortfalls(..., heif=True)`).
+HEIF_PHONE_PIXELS = 8064 * 6048
 
 
 def reference_animation(fmt: str, frames: int) -> SourceHeader:
@@ -300,7 +329,7 @@ class Shortfall:
     `needed_mb` of the `usable_mb` the function has for it (a function of `memory_needed_mb` would
     hold it); `largest` is the cap it can keep instead (pixels; all frames for an animation)."""
 
-    limit: str  # "maxSourcePixels" or "maxFrames": the cdk.json field at fault
+    limit: str  # "maxSourcePixels", "maxFrames" or "inputSuffixes": the cdk.json field at fault
     source: str
     needed_mb: float
     usable_mb: float
@@ -315,13 +344,16 @@ def shortfalls(
     max_source_pixels: int,
     max_frames: int,
     max_source_bytes: int,
+    heif: bool = False,
 ) -> list[Shortfall]:
     """The caps a deployment promises but could not keep: a JPEG (the format that reaches the pixel
     cap with the least memory, thanks to draft decoding; progressive 4:4:4, rotated, ICC-tagged) at
     `max_source_pixels`, and animated GIF and WebP of `max_frames` frames sharing that budget, each
     rendering every recipe set (one set per invocation), with `max_source_bytes` of encoded bytes
-    held. Other formats need more per pixel; the workers refuse those above their own caps
-    (`largest_fitting_pixels`) from the header, so they are not shortfalls."""
+    held. With `heif` (the trigger accepts .heic/.heif uploads), an iPhone's largest HEIC too
+    (HEIF_PHONE_PIXELS, at most `max_source_pixels`): phones upload it as it is. Other formats need
+    more per pixel; the workers refuse those above their own caps (`largest_fitting_pixels`) from
+    the header, so they are not shortfalls."""
     side = math.isqrt(max_source_pixels)
     frame_side = math.isqrt(max_source_pixels // max(1, max_frames))
     jpeg = REFERENCE_SOURCES["JPEG (progressive, 4:4:4)"]
@@ -335,6 +367,14 @@ def shortfalls(
             )
             for fmt in ("GIF", "WEBP")
         ]
+    if heif:
+        scale = min(1.0, math.sqrt(max_source_pixels / HEIF_PHONE_PIXELS))
+        phone = replace(
+            REFERENCE_SOURCES["HEIF (8-bit 4:2:0, iPhone)"],
+            width=max(1, math.floor(8064 * scale)),
+            height=max(1, math.floor(6048 * scale)),
+        )
+        candidates.append(("inputSuffixes", "an iPhone's largest HEIC (HEIF Max, 8-bit 4:2:0)", phone))
     usable = usable_bytes(memory_mb)
     found = []
     for limit, name, reference in candidates:

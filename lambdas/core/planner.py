@@ -22,7 +22,7 @@ RESIZE_TASK = "image_convert_resize"
 # (a 1024-character fileLocation, every optional field, sub-workflows) is ~149 KB: refuse beyond 160 KB,
 # leaving the rest of the state's payload to the workflow.
 MAX_PLAN_BYTES = 160 * 1024
-_OPTIONAL_FIELDS = ("fit", "upscale", "quality", "background", "stripMetadata")
+_OPTIONAL_FIELDS = ("fit", "upscale", "quality", "background", "stripMetadata", "gravity")
 
 
 @dataclass(frozen=True)

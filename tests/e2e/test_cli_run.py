@@ -331,3 +331,35 @@ def test_workflow_start_time_in_the_output_does_not_crash_the_run(
         assert code == 0, captured.err
         assert "SUCCEEDED" in captured.out
         assert "Traceback" not in captured.err
+
+
+def test_the_renditions_workflow_downloads_its_manifest_and_shows_the_placeholder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _source(tmp_path, (800, 400))
+    workflow_input = {
+        "fileLocation": str(tmp_path / "source.png"),
+        "outputFormats": ["webp", "jpg"],
+        "outputSizes": [{"width": 400, "height": 400}, {"width": 100, "height": 100}],
+        "fit": "cover",
+        "gravity": "smart",
+    }
+    out = tmp_path / "out"
+    code, result = _run(capsys, "image_renditions", "--input", json.dumps(workflow_input), "--out", str(out))
+    assert code == 0, result
+    assert result["manifest"] == str((out / "manifest.json").resolve())
+    manifest = json.loads((out / "manifest.json").read_text())
+    # the manifest is the one the output names, and lists exactly the renditions downloaded
+    assert result["output"]["manifestLocation"].endswith("/manifest.json")
+    assert [entry["fileLocation"] for entry in manifest["renditions"]] == [
+        rendition["fileLocation"] for rendition in result["output"]["renditions"]
+    ]
+    assert len(result["renditions"]) == 4  # the manifest is not reported (or decoded) as a rendition
+    for rendition in result["renditions"]:
+        _decoded(rendition)
+    assert (manifest["source"]["width"], manifest["source"]["height"]) == (800, 400)
+    assert set(manifest["srcset"]) == {"webp", "jpeg"}
+    with Image.open(result["contactSheet"]) as sheet:
+        # 4 renditions + the placeholder: 3 columns x 2 rows
+        assert sheet.width > 3 * 240
+        assert sheet.height > 2 * 240

@@ -25,6 +25,7 @@ from imgpipe.cli import main
 from imgpipe.commands.serve import serve_command
 from imgpipe.config import DeploymentConfig
 from lambdas.adapters import s3 as s3_adapter
+from lambdas.core.keys import MANIFEST_NAME
 from tests.support.served import serve_in_thread
 
 pytestmark = pytest.mark.slow
@@ -109,6 +110,8 @@ def test_put_object_through_the_endpoint_triggers_the_workflow(served: Served, t
     listed = s3.list_objects_v2(Bucket=served.info.output_bucket, Prefix=f"{CONFIG.outputPrefix}photo/")
     formats = set()
     for obj in listed.get("Contents", []):
+        if obj["Key"].endswith(f"/{MANIFEST_NAME}"):  # the default workflow's manifest beside them
+            continue
         body = s3.get_object(Bucket=served.info.output_bucket, Key=obj["Key"])["Body"].read()
         with Image.open(io.BytesIO(body)) as image:
             image.load()
@@ -116,8 +119,10 @@ def test_put_object_through_the_endpoint_triggers_the_workflow(served: Served, t
             assert max(image.size) <= max(max(s.width, s.height) for s in CONFIG.defaultRecipe.outputSizes)
     expected = {"webp": "WEBP", "jpg": "JPEG"}
     assert formats == {expected[f] for f in CONFIG.defaultRecipe.outputFormats}
-    assert len(listed["Contents"]) == len(CONFIG.defaultRecipe.outputFormats) * len(
-        CONFIG.defaultRecipe.outputSizes
+    # every rendition, and the one manifest listing them
+    assert (
+        len(listed["Contents"])
+        == len(CONFIG.defaultRecipe.outputFormats) * len(CONFIG.defaultRecipe.outputSizes) + 1
     )
 
 

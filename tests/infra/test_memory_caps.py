@@ -26,17 +26,19 @@ def test_synth_refuses_a_pixel_cap_the_resize_memory_cannot_reach(tmp_path) -> N
 
 
 def test_the_refusal_names_a_pixel_cap_and_a_memory_size_that_would_work() -> None:
+    # without HEIC uploads, which ask more of 512 MB (test_synth_refuses_a_memory_that_cannot_render_...)
+    no_heif = {"imgpipe:inputSuffixes": [".jpg", ".png", ".webp"]}
     with pytest.raises(pydantic.ValidationError) as caught:
-        DeploymentConfig.from_context({"imgpipe:memorySize": SMALL_RESIZE})
+        DeploymentConfig.from_context({"imgpipe:memorySize": SMALL_RESIZE} | no_heif)
     found = re.search(r"this memory reaches ([\d,]+) pixels", str(caught.value))
     assert found is not None
     reachable = int(found.group(1).replace(",", ""))
     assert DeploymentConfig.from_context(
-        {"imgpipe:memorySize": SMALL_RESIZE, "imgpipe:maxSourcePixels": reachable}
+        {"imgpipe:memorySize": SMALL_RESIZE, "imgpipe:maxSourcePixels": reachable} | no_heif
     )
     needed = int(str(caught.value).split("to at least ")[1].split(" MB")[0].replace(",", ""))
     enough = SMALL_RESIZE | {"image_convert_resize": needed}
-    assert DeploymentConfig.from_context({"imgpipe:memorySize": enough})
+    assert DeploymentConfig.from_context({"imgpipe:memorySize": enough} | no_heif)
 
 
 def test_synth_refuses_a_frame_budget_no_animation_could_reach() -> None:
@@ -76,3 +78,23 @@ def test_the_deployed_configuration_passes() -> None:
     config = DeploymentConfig.from_cdk_json()
     assert config.memorySize["image_convert_resize"] == 1024
     assert config.maxSourcePixels == 89_478_485
+
+
+def test_synth_refuses_a_memory_that_cannot_render_the_heic_it_accepts() -> None:
+    # 45 MP: the JPEG reference reaches it at 512 MB, an iPhone's 48 MP HEIF Max (capped to 45 MP) not
+    small = {"image_convert_resize": 512, "image_render_renditions": 512}
+    context = {"imgpipe:memorySize": small, "imgpipe:maxSourcePixels": 45_000_000}
+    with pytest.raises(pydantic.ValidationError) as caught:
+        DeploymentConfig.from_context(context)
+    message = str(caught.value)
+    assert (
+        "imgpipe:inputSuffixes accepts .heic/.heif uploads but imgpipe:memorySize.image_convert_resize"
+        in message
+    )
+    assert "an iPhone's largest HEIC" in message
+    assert "imgpipe:maxSourcePixels cannot be reached" not in message  # the JPEG check passes
+    needed = int(message.split("to at least ")[1].split(" MB", maxsplit=1)[0].replace(",", ""))
+    assert DeploymentConfig.from_context(context | {"imgpipe:memorySize": dict.fromkeys(small, needed)})
+    # a deployment that does not take HEIC uploads is not held to it
+    without_heif = [".jpg", ".jpeg", ".png", ".webp"]
+    assert DeploymentConfig.from_context(context | {"imgpipe:inputSuffixes": without_heif})

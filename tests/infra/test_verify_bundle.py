@@ -4,6 +4,7 @@ The emulated run itself is `make verify-bundle`."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -292,17 +293,26 @@ def s3_with_outputs():
         s3.create_bucket(Bucket="out")
         s3.put_object(Bucket="out", Key="r/160.png", Body=_png((160, 120)))
         s3.put_object(Bucket="out", Key="r/100.png", Body=_png((100, 75)))
+        manifest = {"placeholder": {"blurhash": "LEHV6nWB2yk8pyo0adR*.7kCMdnj"}, "renditions": [{}]}
+        s3.put_object(Bucket="out", Key="r/manifest.json", Body=json.dumps(manifest).encode())
+        s3.put_object(Bucket="out", Key="r/empty.json", Body=b'{"renditions": []}')
         yield s3
 
 
 def test_render_all_outputs_are_decoded_and_a_wrong_format_is_named(s3_with_outputs):
-    def result(fmt: str) -> list[dict]:
+    def result(fmt: str, manifest: str = "s3://out/r/manifest.json") -> list[dict]:
         listed = [{"fileLocation": "s3://out/r/160.png", "outputFormat": fmt}]
-        return [{"ok": True, "output": {"rendered": 1, "skipped": 0, "renditions": listed}, "seconds": 0}]
+        output = {"rendered": 1, "skipped": 0, "renditions": listed, "manifestLocation": manifest}
+        return [{"ok": True, "output": output, "seconds": 0}]
 
     assert verify_bundle.check_render_all(result("png"), s3_with_outputs) == []
     problems = verify_bundle.check_render_all(result("webp"), s3_with_outputs)
     assert problems == ["s3://out/r/160.png decodes as PNG, expected WEBP"]
+    problems = verify_bundle.check_render_all(result("png", "s3://out/r/empty.json"), s3_with_outputs)
+    assert problems == [
+        "s3://out/r/empty.json has no BlurHash placeholder",
+        "s3://out/r/empty.json lists 0 renditions",
+    ]
 
 
 def test_a_rendition_of_the_wrong_size_or_a_failed_invocation_is_reported(s3_with_outputs, monkeypatch):

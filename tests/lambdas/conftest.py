@@ -78,6 +78,17 @@ def load_event(name: str, **replacements: Any) -> dict[str, Any]:
     return event
 
 
+def put_source(s3: Any, data: bytes, key: str) -> None:
+    s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=data)
+
+
+def read_object(s3: Any, uri: str) -> tuple[bytes, dict[str, Any]]:
+    """The body and GetObject response of an `s3://bucket/key` the worker reported."""
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    response = s3.get_object(Bucket=bucket, Key=key)
+    return response["Body"].read(), response
+
+
 class WriteCounter:
     """The moto client, with the publish writes (put/copy) counted."""
 

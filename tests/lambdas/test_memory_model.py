@@ -265,3 +265,55 @@ def test_decode_once_checks_every_rendition_it_will_render() -> None:
     assert load_source(data, DecodeLimits(), recipes=[small]).size == (800, 600)
     with pytest.raises(ImageTooLargeError, match=r"render 2 \(avif 8192x8192\)"):
         load_source(data, DecodeLimits(), recipes=[small, poster])
+
+
+@pytest.mark.parametrize(
+    ("chroma", "samples"),
+    [(420, 1.5), (444, 3.0)],
+)
+def test_a_heif_header_gives_its_chroma_and_bit_depth_without_decoding(chroma: int, samples: float) -> None:
+    from tests.support.pixels import heic
+
+    data = heic(images.photo(320, 240), chroma=chroma)
+    image = open_untrusted(data, DecodeLimits())
+    header = source_header(image, len(data), orientation=1)
+    assert (header.format, header.width, header.height, header.mode) == ("HEIF", 320, 240, "RGB")
+    assert (header.samples_per_pixel, header.bit_depth) == (samples, 8)
+    assert not header.transposed  # pi-heif applies the container's rotation itself
+
+
+def test_heif_decoding_holds_libheif_planes_and_output_beside_the_image() -> None:
+    # Measured beyond Pillow's 4 B/px (fresh process): 8-bit 4:2:0 3.0, 8-bit 4:4:4 5.0, 10-bit
+    # 4:2:0 3.5, 10-bit 4:4:4 11.0, alpha +1.0 at 8 bits, +5.5 above; nothing held after the decode.
+    side = 4000
+    pixels = side * side
+    phone = replace(REFERENCE_SOURCES["HEIF (8-bit 4:2:0, iPhone)"], width=side, height=side, has_icc=False)
+    SCRATCH = memory_model.SCRATCH_BYTES
+    assert estimate(phone).stages["decode"] == SCRATCH + pixels * (4 + 3)
+    assert estimate(replace(phone, samples_per_pixel=3.0)).stages["decode"] == SCRATCH + pixels * (4 + 5)
+    assert estimate(replace(phone, bit_depth=10)).stages["decode"] == SCRATCH + pixels * (4 + 3.5)
+    worst = replace(phone, bit_depth=10, samples_per_pixel=3.0, mode="RGBA", alpha=True)
+    assert estimate(worst).stages["decode"] == SCRATCH + pixels * (4 + 11 + 5.5)
+    assert estimate(replace(phone, mode="RGBA", alpha=True)).stages["decode"] == SCRATCH + pixels * (
+        4 + 3 + 1
+    )
+    # held afterwards: only Pillow's image (upright, untagged: the opened image itself)
+    assert estimate(phone).stages["convert"] == SCRATCH + pixels * 4
+    # an unknown header is the worst case
+    assert estimate(SourceHeader("HEIF", side, side, "RGBA")).stages["decode"] == SCRATCH + pixels * (
+        4 + 11 + 5.5
+    )
+
+
+def test_an_iphone_heic_at_its_largest_fits_the_deployed_functions() -> None:
+    config = DeploymentConfig.from_cdk_json()
+    phone = replace(
+        REFERENCE_SOURCES["HEIF (8-bit 4:2:0, iPhone)"],
+        width=8064,
+        height=6048,
+        source_bytes=config.maxSourceBytes,
+    )
+    assert phone.pixels == memory_model.HEIF_PHONE_PIXELS
+    for task in ("image_convert_resize", "image_render_renditions"):
+        assert memory_model.fits(phone, config.default_recipes(), config.memorySize[task])
+    assert not memory_model.fits(phone, config.default_recipes(), 512)

@@ -24,7 +24,8 @@ from lambdas.core.errors import (
 from lambdas.image_convert_resize.handler import handler as convert_handler
 from lambdas.image_render_renditions.handler import handler
 from lambdas.services import render_all
-from tests.lambdas.conftest import CACHE_CONTROL, OUTPUT_BUCKET, SOURCE_BUCKET, load_event
+from tests.lambdas.conftest import CACHE_CONTROL, OUTPUT_BUCKET, SOURCE_BUCKET, load_event, read_object
+from tests.lambdas.conftest import put_source as put_object_source
 from tests.support import images
 from tests.support.images import decode, px
 
@@ -65,13 +66,10 @@ def requests(s3: Any, monkeypatch: pytest.MonkeyPatch) -> RequestCounter:
 
 
 def put_source(s3: Any, data: bytes, key: str = SOURCE_KEY) -> None:
-    s3.put_object(Bucket=SOURCE_BUCKET, Key=key, Body=data)
+    put_object_source(s3, data, key)
 
 
-def read(s3: Any, uri: str) -> tuple[bytes, dict[str, Any]]:
-    bucket, key = uri.removeprefix("s3://").split("/", 1)
-    response = s3.get_object(Bucket=bucket, Key=key)
-    return response["Body"].read(), response
+read = read_object
 
 
 def output_keys(s3: Any) -> list[str]:
@@ -116,8 +114,9 @@ def test_every_rendition_of_the_real_event_matches_plain_pillow(
         assert 0x0112 not in image.getexif()
         assert px(image, (image.width - 3, 3))[0] > 200  # the marker is top-right: orientation applied
         assert mean_difference(image, plain_pillow(source, image.size, "RGB")) < 4.0
-    assert requests.calls == Counter(get_object=1, head_object=4, put_object=4)
-    assert len(output_keys(s3)) == 4
+    # a HEAD and a PUT per rendition, and for the manifest (tests/lambdas/test_manifest.py)
+    assert requests.calls == Counter(get_object=1, head_object=5, put_object=5)
+    assert len(output_keys(s3)) == 5
 
 
 def test_keys_bytes_and_metadata_are_those_of_image_convert_resize(s3: Any, context: Any) -> None:
@@ -177,7 +176,8 @@ def test_a_second_run_skips_everything_without_decoding(
     monkeypatch.setattr(render_all, "load_source", no_decode)
     second = handler(load_event(EVENT), context)
     assert (second["rendered"], second["skipped"]) == (0, 4)
-    assert requests.calls == Counter(get_object=1, head_object=4)
+    assert requests.calls == Counter(get_object=1, head_object=5)
+    assert second["manifestLocation"] == first["manifestLocation"]
     for before, after in zip(first["renditions"], second["renditions"], strict=True):
         assert {**before, "skipped": True} == after
 
@@ -192,8 +192,9 @@ def test_a_recipe_change_renders_only_the_new_renditions(
     result = handler(load_event(EVENT, outputSizes=sizes), context)
     assert (result["rendered"], result["skipped"]) == (2, 4)
     assert [r["skipped"] for r in result["renditions"]] == [True, True, False, True, True, False]
-    assert requests.calls == Counter(get_object=1, head_object=6, put_object=2)
-    assert len(output_keys(s3)) == 6
+    # another recipe set, another manifest (the first one stays: it describes the first set)
+    assert requests.calls == Counter(get_object=1, head_object=7, put_object=3)
+    assert len(output_keys(s3)) == 6 + 2
 
 
 def test_an_object_at_the_key_without_the_digest_is_rendered_again(s3: Any, context: Any) -> None:
@@ -214,7 +215,7 @@ def test_many_renditions_go_through_the_bounded_pool_in_order(
     result = handler(load_event(EVENT, outputSizes=sizes), context)
     assert result["rendered"] == 20 > render_all.MAX_CONCURRENT_REQUESTS
     assert [r["requestedWidth"] for r in result["renditions"]] == [s["width"] for s in sizes] * 2
-    assert requests.calls["put_object"] == 20
+    assert requests.calls["put_object"] == 20 + 1
     assert requests.calls["get_object"] == 1
 
 
@@ -228,7 +229,7 @@ def test_a_throttled_put_fails_the_task_with_the_retryable_error(
     assert raised.value.field == "fileLocation"
     # the source is untouched and the other renditions were written
     assert s3.head_object(Bucket=SOURCE_BUCKET, Key=SOURCE_KEY)["ContentLength"] > 0
-    assert len(output_keys(s3)) == 3
+    assert len(output_keys(s3)) == 3  # the manifest, written last, is not
 
 
 @pytest.mark.parametrize(
@@ -288,5 +289,5 @@ def test_skip_existing_false_writes_every_rendition_without_asking_s3(
     requests.calls.clear()
     again = handler(load_event(EVENT, skipExisting=False), context)
     assert (again["rendered"], again["skipped"]) == (4, 0)
-    assert requests.calls == Counter(get_object=1, put_object=4)
+    assert requests.calls == Counter(get_object=1, put_object=5)
     assert [read(s3, r["fileLocation"])[0] for r in again["renditions"]] == bodies  # deterministic bytes

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from imgpipe.local.engine import LocalAws
+from lambdas.core.keys import MANIFEST_NAME
 
 pytestmark = pytest.mark.slow
 
@@ -90,6 +91,10 @@ def test_an_upload_under_the_prefix_runs_the_trigger_workflow_and_publishes_ever
 
     listed = aws.s3.list_objects_v2(Bucket=aws.deployment.output_bucket, Prefix=aws.config.outputPrefix)
     keys = sorted(obj["Key"] for obj in listed.get("Contents", []))
+    # the default workflow writes one manifest beside the renditions (tests/lambdas/test_manifest.py)
+    manifests = [key for key in keys if key.endswith(f"/{MANIFEST_NAME}")]
+    assert len(manifests) == 1
+    keys = [key for key in keys if key not in manifests]
     recipe = aws.config.defaultRecipe
     expected = sorted(
         (FORMATS[fmt], _expected_size(SOURCE_SIZE, (size.width, size.height)))

@@ -16,6 +16,7 @@ from typing import Any
 
 from imgpipe.config import DeploymentConfig
 from imgpipe.local.engine import LocalAws
+from lambdas.core.keys import MANIFEST_NAME
 
 SINGLE_IMAGE_WORKFLOW = "image_convert_resize"
 MULTI_IMAGE_WORKFLOW = "image_multiple_convert_resize"
@@ -150,13 +151,16 @@ def finished(aws: LocalAws, arn: str) -> Finished:
     )
 
 
-def objects(aws: LocalAws, bucket: str, prefix: str = "") -> dict[str, bytes]:
-    """Every object of a bucket under `prefix`, with its bytes (follows pagination)."""
+def objects(aws: LocalAws, bucket: str, prefix: str = "", *, manifests: bool = False) -> dict[str, bytes]:
+    """Every object of a bucket under `prefix`, with its bytes (follows pagination); the render-all
+    worker's per-source manifests (`<...>/manifest.json`) only with `manifests=True`, so that the
+    rest are images."""
     s3 = aws.s3
     found: dict[str, bytes] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
-            found[obj["Key"]] = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            if manifests or not obj["Key"].endswith(f"/{MANIFEST_NAME}"):
+                found[obj["Key"]] = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
     return found
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from imgpipe import envelope, trigger
 from imgpipe.local.engine import LocalAws, TriggerDelivery
+from lambdas.core.keys import MANIFEST_NAME
 from tests.reliability.checks import decode
 from tests.reliability.corpus import BY_NAME
 from tests.reliability.pipeline import (
@@ -69,9 +70,19 @@ def _upload(aws: LocalAws, key: str, body: bytes) -> TriggerDelivery:
     return delivery
 
 
+def _renditions_only(outputs: dict[str, bytes]) -> dict[str, bytes]:
+    """The objects that are renditions: the render-all workflow also writes one manifest per source."""
+    return {key: data for key, data in outputs.items() if not key.endswith(f"/{MANIFEST_NAME}")}
+
+
 def _assert_renditions(outputs: dict[str, bytes], count: int) -> None:
-    assert len(outputs) == count
-    for key, data in outputs.items():
+    renditions = _renditions_only(outputs)
+    manifests = [json.loads(data) for key, data in outputs.items() if key not in renditions]
+    assert len(renditions) == count
+    assert len(manifests) <= 1  # one source: at most its one manifest, listing every rendition
+    for manifest in manifests:
+        assert sorted(entry["key"] for entry in manifest["renditions"]) == sorted(renditions)
+    for key, data in renditions.items():
         image = decode(data)
         assert image.format == {"webp": "WEBP", "jpg": "JPEG"}[key.rsplit(".", 1)[-1]]
 
@@ -96,7 +107,7 @@ def _claims(aws: LocalAws) -> list[dict[str, Any]]:
 def test_the_same_s3_event_delivered_twice_runs_once(triggered: LocalAws) -> None:
     aws = triggered
     first = _upload(aws, f"{aws.config.inputPrefix}dup/photo.jpg", SOURCE)
-    outputs = objects(aws, aws.deployment.output_bucket)
+    outputs = objects(aws, aws.deployment.output_bucket, manifests=True)
     _assert_renditions(outputs, DEFAULT_RENDITIONS)
 
     redelivered = aws.deliver_event(copy.deepcopy(first.event))
@@ -117,7 +128,7 @@ def test_the_same_s3_event_delivered_twice_runs_once(triggered: LocalAws) -> Non
     (claim,) = _claims(aws)
     assert claim["status"]["S"] == envelope.STATUS_DONE
     assert claim["executionArn"]["S"] == first.execution_arn
-    assert objects(aws, aws.deployment.output_bucket) == outputs
+    assert objects(aws, aws.deployment.output_bucket, manifests=True) == outputs
 
 
 def test_duplicates_delivered_together_start_one_rendition_run(triggered: LocalAws) -> None:
@@ -134,7 +145,7 @@ def test_duplicates_delivered_together_start_one_rendition_run(triggered: LocalA
     assert all(r.status == "SUCCEEDED" for r in results), [r.error_message() for r in results]
     assert sum(1 for r in results if not r.output.get("duplicate")) == 1
     assert len(_rendition_runs(aws)) == 1
-    _assert_renditions(objects(aws, aws.deployment.output_bucket), DEFAULT_RENDITIONS)
+    _assert_renditions(objects(aws, aws.deployment.output_bucket, manifests=True), DEFAULT_RENDITIONS)
 
 
 def test_claims_identify_one_write_of_one_object() -> None:
@@ -163,7 +174,7 @@ def test_a_manual_start_of_the_transformed_input_is_a_duplicate_too(triggered: L
     """Replaying the exact input EventBridge built (it carries sourceEvent) claims the same write."""
     aws = triggered
     first = _upload(aws, f"{aws.config.inputPrefix}aws-dup/photo.jpg", SOURCE)
-    outputs = objects(aws, aws.deployment.output_bucket)
+    outputs = objects(aws, aws.deployment.output_bucket, manifests=True)
     workflow_input = json.loads(
         trigger.apply_input_transformer(trigger.input_transformer(aws.config), first.event)
     )
@@ -171,7 +182,7 @@ def test_a_manual_start_of_the_transformed_input_is_a_duplicate_too(triggered: L
     assert second.status == "SUCCEEDED", second.error_message()
     assert second.output["duplicate"] is True
     assert len(_rendition_runs(aws)) == 1
-    assert objects(aws, aws.deployment.output_bucket) == outputs
+    assert objects(aws, aws.deployment.output_bucket, manifests=True) == outputs
     _assert_renditions(outputs, DEFAULT_RENDITIONS)
 
 
@@ -180,10 +191,10 @@ def test_reupload_of_identical_bytes_reruns_but_adds_no_objects(triggered: Local
     aws = triggered
     key = f"{aws.config.inputPrefix}again/photo.jpg"
     first = _upload(aws, key, SOURCE)
-    outputs = objects(aws, aws.deployment.output_bucket)
+    outputs = objects(aws, aws.deployment.output_bucket, manifests=True)
     second = _upload(aws, key, SOURCE)
     assert second.execution_arn != first.execution_arn
-    assert objects(aws, aws.deployment.output_bucket) == outputs
+    assert objects(aws, aws.deployment.output_bucket, manifests=True) == outputs
     _assert_renditions(outputs, DEFAULT_RENDITIONS)
 
 
@@ -192,10 +203,10 @@ def test_reupload_of_new_bytes_gets_new_renditions_and_keeps_the_old(triggered: 
     aws = triggered
     key = f"{aws.config.inputPrefix}replaced/photo.jpg"
     _upload(aws, key, SOURCE)
-    old = objects(aws, aws.deployment.output_bucket)
+    old = objects(aws, aws.deployment.output_bucket, manifests=True)
     _upload(aws, key, BY_NAME["exif-5.jpg"].data)
-    now = objects(aws, aws.deployment.output_bucket)
-    assert len(now) == 2 * DEFAULT_RENDITIONS
+    now = objects(aws, aws.deployment.output_bucket, manifests=True)
+    assert len(_renditions_only(now)) == 2 * DEFAULT_RENDITIONS
     assert all(now[k] == v for k, v in old.items())
 
 
@@ -209,9 +220,9 @@ def test_the_same_execution_input_started_twice_writes_one_set_of_identical_byte
             "maintainAspectRatio": True,
         }
         first = run(aws, MULTI_IMAGE_WORKFLOW, workflow_input, name="twice-1")
-        after_first = objects(aws, aws.deployment.output_bucket)
+        after_first = objects(aws, aws.deployment.output_bucket, manifests=True)
         second = run(aws, MULTI_IMAGE_WORKFLOW, workflow_input, name="twice-2")
-        after_second = objects(aws, aws.deployment.output_bucket)
+        after_second = objects(aws, aws.deployment.output_bucket, manifests=True)
 
         assert (first.status, second.status) == ("SUCCEEDED", "SUCCEEDED")
         assert len(after_first) == 6
