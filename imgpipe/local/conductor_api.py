@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+from botocore.exceptions import ClientError
 from flask import Blueprint, Flask, Response, render_template_string, request
 from werkzeug.exceptions import HTTPException
 
@@ -511,7 +512,9 @@ class Executions:
             )
         try:
             self.sfn.redrive_execution(executionArn=arn)
-        except NotImplementedError as error:
+        except ClientError as error:  # the local engine answers ExecutionNotRedrivable (sfn_api_fixes)
+            if error.response["Error"]["Code"] != "ExecutionNotRedrivable":
+                raise
             raise ConductorError(
                 501,
                 "POST /api/workflow/{workflowId}/retry is Step Functions' RedriveExecution, which the local "
