@@ -78,7 +78,8 @@ def serve_command(
     _stop_on_sigterm(stop)
     try:
         with (
-            logs.captured(args.logs),
+            # The process ends after serving: work still in flight at Ctrl-C keeps writing to the log.
+            logs.captured(args.logs, until_exit=threading.current_thread() is threading.main_thread()),
             LocalServer(port=args.port, time_scale=args.time_scale, files_root=files_root) as server,
         ):
             assert server.info is not None
@@ -134,14 +135,21 @@ def _follow_triggers(server: Any, stop: threading.Event, out: Any) -> None:
     shown = 0
     try:
         while not stop.wait(POLL_SECONDS):
-            deliveries = server.engine.trigger_deliveries
-            for delivery in deliveries[shown:]:
-                detail = delivery.event.get("detail", {})
-                where = f"s3://{detail.get('bucket', {}).get('name')}/{detail.get('object', {}).get('key')}"
-                if delivery.execution_arn:
-                    print(f"upload {where} -> {delivery.execution_arn}", file=out, flush=True)
-                elif delivery.error:
-                    print(f"upload {where}: not started: {delivery.error}", file=out, flush=True)
-            shown = len(deliveries)
+            shown = _print_deliveries(server.engine.trigger_deliveries, shown, out)
+        _print_deliveries(server.engine.trigger_deliveries, shown, out)  # those of the last poll
     except KeyboardInterrupt:
         print("", file=out)
+
+
+def _print_deliveries(deliveries: Any, shown: int, out: Any) -> int:
+    """Print the deliveries after the first `shown`; return how many are shown now. Counts what it
+    printed, not the list's length: uploads delivered meanwhile are printed on the next poll."""
+    fresh = deliveries[shown:]
+    for delivery in fresh:
+        detail = delivery.event.get("detail", {})
+        where = f"s3://{detail.get('bucket', {}).get('name')}/{detail.get('object', {}).get('key')}"
+        if delivery.execution_arn:
+            print(f"upload {where} -> {delivery.execution_arn}", file=out, flush=True)
+        elif delivery.error:
+            print(f"upload {where}: not started: {delivery.error}", file=out, flush=True)
+    return shown + len(fresh)
