@@ -18,6 +18,7 @@ from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 POLL_SECONDS = 0.2
+STATE_NOTICE = "state is in memory only: stopping (or restarting) loses every bucket, object and execution"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -119,6 +120,7 @@ def _announce(info: Any, args: argparse.Namespace, out: Any) -> None:
         f"  try: aws --endpoint-url {info.endpoint_url} s3 cp photo.jpg "
         f"s3://{info.input_bucket}/{info.input_prefix}photo.jpg",
         f"  logs: {args.logs}    Ctrl-C stops",
+        f"  {STATE_NOTICE}",
     ]
     files_root = getattr(args, "files_root", None)
     lines.insert(

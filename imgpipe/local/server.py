@@ -51,6 +51,7 @@ class ServerInfo:
             "inputPrefix": self.input_prefix,
             "stateMachines": self.state_machines,
             "conductorApiUrl": self.conductor_api_url,
+            "stateInMemory": True,  # a restart starts empty (docs/local.md)
         }
 
 

@@ -4,6 +4,7 @@ lost when uploads were delivered while a poll printed), and nothing on the termi
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -139,3 +140,19 @@ def test_a_burst_prints_every_upload_and_ctrl_c_leaves_the_terminal_quiet(tmp_pa
     assert process.returncode == 0, err
     assert lines[-1] == "imgpipe serve: stopped"
     assert err == ""  # no Powertools warning, moto error or traceback after Ctrl-C
+
+
+def test_the_banner_says_state_is_lost_on_restart_and_it_is(tmp_path: Path) -> None:
+    from imgpipe.local.server import LocalServer
+
+    out = io.StringIO()
+    with LocalServer(port=0, time_scale=0.0) as first:
+        assert first.info is not None
+        args = argparse.Namespace(json=False, logs=tmp_path / "l.jsonl", files_root=None)
+        serve._announce(first.info, args, out)
+        assert first.info.as_json()["stateInMemory"] is True
+        first.engine.s3.put_object(Bucket=first.info.input_bucket, Key="local-runs/kept.txt", Body=b"x")
+    assert serve.STATE_NOTICE in out.getvalue()
+    with LocalServer(port=0, time_scale=0.0) as second:
+        assert second.info is not None
+        assert second.engine.s3.list_objects_v2(Bucket=second.info.input_bucket)["KeyCount"] == 0
