@@ -37,6 +37,7 @@ from imgpipe.config import WORKER_TASKS, DeploymentConfig, function_environment,
 from imgpipe.local import (
     distributed_map_seam,
     eventbridge_seam,
+    lambda_api_seam,
     lambda_seam,
     moto_fixes,
     s3_event_seam,
@@ -193,6 +194,7 @@ class LocalAws:
             stack.enter_context(distributed_map_seam.install())
             stack.enter_context(sfn_api_fixes.install())
             stack.enter_context(eventbridge_seam.install(self.deliver_event))
+            stack.enter_context(lambda_api_seam.install(self.router))
             stack.callback(self.router.close)
             self._stack = stack
             self._create_buckets()
@@ -282,7 +284,7 @@ class LocalAws:
 
     def _show_function(self, task: str, function: lambda_seam.LambdaFunction) -> None:
         """The function as GetFunction/ListFunctions show it on AWS (infra/workers.py's settings).
-        Invocations are the router's; moto's Lambda only describes the function."""
+        Invocations are the router's (lambda_api_seam); moto's Lambda only describes the function."""
         iam, role_name = self.client("iam"), f"{function.name}-role"
         try:
             role = iam.create_role(

@@ -50,6 +50,48 @@ def test_list_functions_shows_the_worker_functions_as_deployed(server: LocalServ
         )
 
 
+def test_lambda_invoke_runs_the_worker_and_answers_its_error_as_lambda(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    config = server.engine.config
+    planner = config.function_name("image_multiple_convert_resize")
+    event = {
+        "fileLocation": "s3://imgpipe-input-local/local-runs/a.png",
+        "outputFormats": ["png"],
+        "outputSizes": [{"width": 10, "height": 10}],
+    }
+    out = tmp_path / "out.json"
+    answer = _cli(
+        server,
+        tmp_path,
+        "lambda",
+        "invoke",
+        "--function-name",
+        planner,
+        "--payload",
+        json.dumps(event),
+        str(out),
+    )
+    assert answer["StatusCode"] == 200
+    assert "FunctionError" not in answer
+    plan = json.loads(out.read_text())
+    assert [item["input"]["outputWidth"] for item in plan["dynamicForkItems"]] == [10]
+
+    refused = _cli(
+        server,
+        tmp_path,
+        "lambda",
+        "invoke",
+        "--function-name",
+        planner,
+        "--payload",
+        json.dumps({"outputFormats": 3}),
+        str(out),
+    )
+    assert (refused["StatusCode"], refused["FunctionError"]) == (200, "Unhandled")
+    assert json.loads(out.read_text())["errorType"]
+
+
 def test_the_local_runtime_and_architecture_are_the_deployed_ones() -> None:
     from infra.bundling import LAMBDA_PLATFORM
 
