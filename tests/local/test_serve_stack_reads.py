@@ -61,35 +61,19 @@ def test_lambda_invoke_runs_the_worker_and_answers_its_error_as_lambda(
         "outputSizes": [{"width": 10, "height": 10}],
     }
     out = tmp_path / "out.json"
-    answer = _cli(
-        server,
-        tmp_path,
-        "lambda",
-        "invoke",
-        "--function-name",
-        planner,
-        "--payload",
-        json.dumps(event),
-        str(out),
-    )
+
+    def invoke(payload: Any) -> tuple[Any, Any]:
+        argv = ("lambda", "invoke", "--function-name", planner, "--payload", json.dumps(payload), str(out))
+        return _cli(server, tmp_path, *argv), json.loads(out.read_text())
+
+    answer, plan = invoke(event)
     assert answer["StatusCode"] == 200
     assert "FunctionError" not in answer
-    plan = json.loads(out.read_text())
     assert [item["input"]["outputWidth"] for item in plan["dynamicForkItems"]] == [10]
 
-    refused = _cli(
-        server,
-        tmp_path,
-        "lambda",
-        "invoke",
-        "--function-name",
-        planner,
-        "--payload",
-        json.dumps({"outputFormats": 3}),
-        str(out),
-    )
+    refused, error = invoke({"outputFormats": 3})
     assert (refused["StatusCode"], refused["FunctionError"]) == (200, "Unhandled")
-    assert json.loads(out.read_text())["errorType"]
+    assert error["errorType"]
 
 
 def test_the_local_runtime_and_architecture_are_the_deployed_ones() -> None:
