@@ -18,6 +18,7 @@ from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 POLL_SECONDS = 0.2
+STATE_NOTICE = "state is in memory only: stopping (or restarting) loses every bucket, object and execution"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -92,7 +93,8 @@ def serve_command(
     _stop_on_sigterm(stop)
     try:
         with (
-            logs.captured(args.logs),
+            # The process ends after serving: work still in flight at Ctrl-C keeps writing to the log.
+            logs.captured(args.logs, until_exit=threading.current_thread() is threading.main_thread()),
             LocalServer(port=args.port, time_scale=args.time_scale, files_root=files_root) as server,
         ):
             assert server.info is not None
@@ -133,6 +135,7 @@ def _announce(info: Any, args: argparse.Namespace, out: Any) -> None:
         f"  try: aws --endpoint-url {info.endpoint_url} s3 cp photo.jpg "
         f"s3://{info.input_bucket}/{info.input_prefix}photo.jpg",
         f"  logs: {args.logs}    Ctrl-C stops",
+        f"  {STATE_NOTICE}",
     ]
     files_root = getattr(args, "files_root", None)
     lines.insert(
@@ -149,14 +152,21 @@ def _follow_triggers(server: Any, stop: threading.Event, out: Any) -> None:
     shown = 0
     try:
         while not stop.wait(POLL_SECONDS):
-            deliveries = server.engine.trigger_deliveries
-            for delivery in deliveries[shown:]:
-                detail = delivery.event.get("detail", {})
-                where = f"s3://{detail.get('bucket', {}).get('name')}/{detail.get('object', {}).get('key')}"
-                if delivery.execution_arn:
-                    print(f"upload {where} -> {delivery.execution_arn}", file=out, flush=True)
-                elif delivery.error:
-                    print(f"upload {where}: not started: {delivery.error}", file=out, flush=True)
-            shown = len(deliveries)
+            shown = _print_deliveries(server.engine.trigger_deliveries, shown, out)
+        _print_deliveries(server.engine.trigger_deliveries, shown, out)  # those of the last poll
     except KeyboardInterrupt:
         print("", file=out)
+
+
+def _print_deliveries(deliveries: Any, shown: int, out: Any) -> int:
+    """Print the deliveries after the first `shown`; return how many are shown now. Counts what it
+    printed, not the list's length: uploads delivered meanwhile are printed on the next poll."""
+    fresh = deliveries[shown:]
+    for delivery in fresh:
+        detail = delivery.event.get("detail", {})
+        where = f"s3://{detail.get('bucket', {}).get('name')}/{detail.get('object', {}).get('key')}"
+        if delivery.execution_arn:
+            print(f"upload {where} -> {delivery.execution_arn}", file=out, flush=True)
+        elif delivery.error:
+            print(f"upload {where}: not started: {delivery.error}", file=out, flush=True)
+    return shown + len(fresh)

@@ -355,7 +355,9 @@ class Executions(conductor.Executions):
     def retry(self, workflow_id: str) -> None:
         try:
             super().retry(workflow_id)
-        except NotImplementedError as error:
+        except ConductorError as error:  # the local engine answers ExecutionNotRedrivable (sfn_api_fixes)
+            if error.service_code != "ExecutionNotRedrivable":
+                raise
             raise ConductorError(
                 501,
                 "POST /api/workflow/{workflowId}/retry is Step Functions' RedriveExecution, which the local "

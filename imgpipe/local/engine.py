@@ -15,11 +15,14 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import itertools
 import json
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -37,7 +40,16 @@ from imgpipe.config import (
     function_environment,
     function_timeout_seconds,
 )
-from imgpipe.local import activity_seam, distributed_map_seam, lambda_seam, moto_fixes, s3_event_seam
+from imgpipe.local import (
+    activity_seam,
+    distributed_map_seam,
+    eventbridge_seam,
+    lambda_api_seam,
+    lambda_seam,
+    moto_fixes,
+    s3_event_seam,
+    sfn_api_fixes,
+)
 
 DEFAULT_REGION = lambda_seam.DEFAULT_REGION
 ACCOUNT = lambda_seam.DEFAULT_ACCOUNT
@@ -46,6 +58,16 @@ EVENTS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/imgpipe-local-events"
 TRIGGER_RULE = "upload-trigger"
 TASK_DEFINITIONS = Path(__file__).resolve().parents[2] / "statemachines" / "conductor" / "tasks"
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# The deployed functions' runtime and architecture (infra/bundling.py's LAMBDA_PLATFORM; a test
+# checks they agree), shown by the local Lambda API.
+LAMBDA_RUNTIME = "python3.13"
+LAMBDA_ARCHITECTURE = "arm64"
+LAMBDA_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
 
 Handler = lambda_seam.Handler
 HistoryListener = Callable[[list[dict[str, Any]]], None]
@@ -179,6 +201,9 @@ class LocalAws:
             stack.enter_context(moto_fixes.install())
             stack.enter_context(distributed_map_seam.install())
             stack.enter_context(activity_seam.install())
+            stack.enter_context(sfn_api_fixes.install())
+            stack.enter_context(eventbridge_seam.install(self.deliver_event))
+            stack.enter_context(lambda_api_seam.install(self.router))
             stack.callback(self.router.close)
             self._stack = stack
             self._create_buckets()
@@ -264,6 +289,40 @@ class LocalAws:
                 account=ACCOUNT,
             )
             self.deployment.function_arns[task] = function.arn
+            self._show_function(task, function)
+
+    def _show_function(self, task: str, function: lambda_seam.LambdaFunction) -> None:
+        """The function as GetFunction/ListFunctions show it on AWS (infra/workers.py's settings).
+        Invocations are the router's (lambda_api_seam); moto's Lambda only describes the function."""
+        iam, role_name = self.client("iam"), f"{function.name}-role"
+        try:
+            role = iam.create_role(
+                RoleName=role_name,
+                AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
+                Description=f"Runs the {task} worker",
+            )["Role"]["Arn"]
+        except iam.exceptions.EntityAlreadyExistsException:  # an earlier engine in the same outer mock
+            role = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+        handler_module = Path(__file__).resolve().parents[2] / "lambdas" / task / "handler.py"
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.write(handler_module, f"lambdas/{task}/handler.py")
+        functions = self.client("lambda")
+        with contextlib.suppress(functions.exceptions.ResourceNotFoundException):
+            functions.delete_function(FunctionName=function.name)  # likewise: this engine's settings
+        functions.create_function(
+            FunctionName=function.name,
+            Runtime=LAMBDA_RUNTIME,
+            Architectures=[LAMBDA_ARCHITECTURE],
+            Role=role,
+            Handler=f"lambdas.{task}.handler.handler",
+            Code={"ZipFile": code.getvalue()},
+            Description=f"imgpipe worker for the Conductor task {task}",
+            Timeout=int(function.timeout_seconds),
+            MemorySize=function.memory_mb,
+            Environment={"Variables": dict(function.environment)},
+            TracingConfig={"Mode": "Active"},
+        )
 
     def _lazy_handler(self, task: str) -> Handler:
         """Import the worker on its first invocation, so the engine starts before workers exist."""

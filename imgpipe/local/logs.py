@@ -64,30 +64,38 @@ _ROUTED_STDOUT = _RoutedStdout()
 
 
 @contextlib.contextmanager
-def captured(path: Path) -> Iterator[TextIO]:
-    """Send worker stdout, moto/werkzeug logs and warnings to ``path`` while inside the block."""
+def captured(path: Path, *, until_exit: bool = False) -> Iterator[TextIO]:
+    """Send worker stdout, moto/werkzeug logs and warnings to ``path`` while inside the block.
+
+    ``until_exit``: for a process that ends after the block (``imgpipe serve``), whose invocations
+    still running then finish in background threads: what they write goes on to ``path`` until the
+    process exits, instead of to the terminal (the file is closed by the exit).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as stream:
-        _ROUTED_STDOUT.push(stream)
-        handler = logging.StreamHandler(stream)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        saved = []
-        for name in NOISY_LOGGERS:
-            logger = logging.getLogger(name)
-            saved.append((logger, logger.propagate, logger.level))
-            logger.addHandler(handler)
-            logger.propagate = False
-            if logger.level == logging.NOTSET:
-                logger.setLevel(logging.INFO)
-        logging.captureWarnings(True)
-        try:
-            with contextlib.redirect_stdout(_ROUTED_STDOUT):
-                yield stream
-        finally:
+    stream = path.open("w", encoding="utf-8")
+    _ROUTED_STDOUT.push(stream)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    saved = []
+    for name in NOISY_LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.propagate, logger.level))
+        logger.addHandler(handler)
+        logger.propagate = False
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    saved_stdout, sys.stdout = sys.stdout, _ROUTED_STDOUT
+    try:
+        yield stream
+    finally:
+        stream.flush()
+        if not until_exit:
+            sys.stdout = saved_stdout
             _ROUTED_STDOUT.pop()
             logging.captureWarnings(False)
             for logger, propagate, level in saved:
                 logger.removeHandler(handler)
                 logger.propagate = propagate
                 logger.setLevel(level)
-            stream.flush()
+            stream.close()

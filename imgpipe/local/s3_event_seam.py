@@ -13,6 +13,11 @@ PutObject, POST Object, CopyObject or CompleteMultipartUpload
 announces it as a PutObject before the CompleteMultipartUpload announcement: the first of the two is
 dropped here (a PutObject of an object assembled from parts), so a multipart upload starts one run.
 
+GetBucketNotificationConfiguration answers the bucket's ``EventBridgeConfiguration`` (an empty
+element when EventBridge is on, as S3 returns it:
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketNotificationConfiguration.html); moto
+stores it but leaves it out of its answer, so the input bucket's configuration read back empty.
+
 ``verify_moto_s3_internals()`` fails loudly, and a test runs it, if moto moves what is patched here.
 """
 
@@ -21,8 +26,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
@@ -31,6 +37,11 @@ from imgpipe.local.lambda_seam import MotoInternalsChanged
 
 S3_NOTIFICATIONS = "moto.s3.notifications"
 S3_MODELS = "moto.s3.models"
+S3_RESPONSES = "moto.s3.responses"
+NOTIFICATION_ANSWER = "get_bucket_notification"
+EVENTBRIDGE_ELEMENT = "<EventBridgeConfiguration></EventBridgeConfiguration>"
+_EMPTY_CONFIGURATION = re.compile(r"(<NotificationConfiguration\b[^>]*?)\s*/>\s*$")
+CLOSING_TAG = "</NotificationConfiguration>"
 PUT_EVENT = "s3:ObjectCreated:Put"
 PATCHED_FUNCTION = "_send_event_bridge_message"
 EXPECTED_PARAMETERS = ("account_id", "bucket", "event_name", "key")
@@ -82,12 +93,41 @@ def verify_moto_s3_internals() -> None:
     fake_key = getattr(importlib.import_module(S3_MODELS), "FakeKey", None)
     if fake_key is None or "multipart" not in inspect.signature(fake_key).parameters:
         raise MotoInternalsChanged(f"moto's {S3_MODELS}.FakeKey no longer takes `multipart`")
+    responses = getattr(importlib.import_module(S3_RESPONSES), "S3Response", None)
+    if not callable(getattr(responses, NOTIFICATION_ANSWER, None)):
+        raise MotoInternalsChanged(f"moto's {S3_RESPONSES}.S3Response.{NOTIFICATION_ANSWER} moved")
+    configuration = getattr(importlib.import_module(S3_MODELS), "NotificationConfiguration", None)
+    if configuration is None or "event_bridge" not in inspect.signature(configuration).parameters:
+        raise MotoInternalsChanged(f"moto's {S3_MODELS}.NotificationConfiguration has no event_bridge")
 
 
 def is_part_of_multipart_completion(event_name: str, key: Any) -> bool:
     """moto's inner PutObject announcement of an object that CompleteMultipartUpload assembled (its
     FakeKey keeps the multipart upload); the completion announces the object itself."""
     return event_name == PUT_EVENT and getattr(key, "multipart", None) is not None
+
+
+def with_eventbridge_configuration(body: str) -> str:
+    """moto's GetBucketNotificationConfiguration XML with the EventBridgeConfiguration element added."""
+    if "<EventBridgeConfiguration" in body:
+        return body
+    empty = _EMPTY_CONFIGURATION.search(body)
+    if empty is not None:  # <NotificationConfiguration xmlns="..."/>
+        return body[: empty.start()] + empty.group(1) + ">" + EVENTBRIDGE_ELEMENT + CLOSING_TAG
+    head, found, tail = body.rpartition(CLOSING_TAG)
+    return head + EVENTBRIDGE_ELEMENT + CLOSING_TAG + tail if found else body
+
+
+def _notification_answer(original: Any) -> Any:
+    def get_bucket_notification(self: Any) -> Any:
+        answer = original(self)
+        configuration = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if getattr(configuration, "event_bridge", None) is None or not isinstance(answer, tuple):
+            return answer
+        status, headers, body = answer
+        return status, headers, with_eventbridge_configuration(str(body))
+
+    return get_bucket_notification
 
 
 @contextmanager
@@ -118,5 +158,12 @@ def install(listener: Listener) -> Iterator[None]:
         except Exception:  # an asynchronous delivery on AWS: never fails the upload
             logger.exception("S3 event delivery for s3://%s/%s failed", created.bucket, created.key)
 
-    with mock.patch.object(module, PATCHED_FUNCTION, announce):
+    responses = importlib.import_module(S3_RESPONSES).S3Response
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.object(module, PATCHED_FUNCTION, announce))
+        stack.enter_context(
+            mock.patch.object(
+                responses, NOTIFICATION_ANSWER, _notification_answer(getattr(responses, NOTIFICATION_ANSWER))
+            )
+        )
         yield

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from imgpipe.config import DeploymentConfig
 from imgpipe.local import conductor_api
-from imgpipe.local.engine import LocalAws
+from imgpipe.local.engine import Handler, LocalAws, default_handler
 from imgpipe.viewer.app import ViewerApp
 
 LOOPBACK = "127.0.0.1"
@@ -52,6 +53,7 @@ class ServerInfo:
             "inputPrefix": self.input_prefix,
             "stateMachines": self.state_machines,
             "conductorApiUrl": self.conductor_api_url,
+            "stateInMemory": True,  # a restart starts empty (docs/local.md)
         }
 
 
@@ -66,8 +68,9 @@ class LocalServer:
         config: DeploymentConfig | None = None,
         time_scale: float = 1.0,
         files_root: Path | None = None,
+        handler_for: Callable[[str], Handler] = default_handler,
     ) -> None:
-        self.engine = LocalAws(config, time_scale=time_scale, files_root=files_root)
+        self.engine = LocalAws(config, time_scale=time_scale, files_root=files_root, handler_for=handler_for)
         self._host = host
         self._port = port
         self._server: _ThreadedServer | None = None

@@ -16,8 +16,10 @@ class ConductorError(Exception):
         validation_errors: list[dict[str, Any]] | None = None,
         *,
         retryable: bool = False,
+        service_code: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.service_code = service_code  # the Step Functions error code behind it, if any
         self.status = status
         self.message = message
         self.validation_errors = validation_errors

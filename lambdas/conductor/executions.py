@@ -163,7 +163,12 @@ def service_error(error: ClientError, call: str) -> NoReturn:
     code = str(error.response.get("Error", {}).get("Code", "")).split("#")[-1]
     message = str(error.response.get("Error", {}).get("Message", "")) or str(error)
     status = SERVICE_ERROR_STATUS.get(code, 502)
-    raise ConductorError(status, f"Step Functions {call}: {code}: {message}"[:1000], retryable=status == 429)
+    raise ConductorError(
+        status,
+        f"Step Functions {call}: {code}: {message}"[:1000],
+        retryable=status == 429,
+        service_code=code,
+    )
 
 
 def execution_events(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:

@@ -318,18 +318,18 @@ def test_a_failed_dynamic_fork_fails_its_fork_and_items(api: Api) -> None:
     document = api.wait(started.get_data(as_text=True))
     assert document["status"] == "FAILED"
     statuses = [(t["taskType"], t["status"]) for t in document["tasks"]]
-    assert statuses == [
-        ("image_multiple_convert_resize", "COMPLETED"),
-        ("FORK_JOIN_DYNAMIC", "FAILED"),
-        ("image_convert_resize", "FAILED"),
-        ("image_convert_resize", "FAILED"),
-    ]
+    assert statuses[:2] == [("image_multiple_convert_resize", "COMPLETED"), ("FORK_JOIN_DYNAMIC", "FAILED")]
+    # The first item to fail fails the Map; the history ends there (as on AWS), so an item that
+    # failed after it is an unfinished task of an ended run: CANCELED.
+    items = [status for task_type, status in statuses[2:] if task_type == "image_convert_resize"]
+    assert len(items) == 2
+    assert "FAILED" in items
+    assert set(items) <= {"FAILED", "CANCELED"}
     # The Map state failed with its items: the fork is FAILED too (in Conductor its JOIN would be).
-    assert document["failedReferenceTaskNames"] == [
-        "image_convert_resize_jpg_10x10_1",
-        "image_convert_resize_png_10x10_0",
-        "image_multiple_convert_resize_fork_ref",
-    ]
+    failed = document["failedReferenceTaskNames"]
+    assert failed[-1] == "image_multiple_convert_resize_fork_ref"
+    assert set(failed[:-1]) <= {"image_convert_resize_jpg_10x10_1", "image_convert_resize_png_10x10_0"}
+    assert len(failed) == 1 + items.count("FAILED")
 
 
 def test_terminate_stops_the_execution_with_the_reason(api: Api) -> None:

@@ -237,23 +237,3 @@ def test_the_envelope_adds_its_bounded_worst_case_to_the_deployed_workflow() -> 
     tasks = [state for state in deployed.asl["States"].values() if state["Type"] == "Task"]
     assert tasks
     assert all(task["TimeoutSeconds"] == envelope.SERVICE_TASK_TIMEOUT_SECONDS for task in tasks)
-
-
-def test_a_new_engine_inside_an_outer_mock_starts_with_no_claims() -> None:
-    """Sequencers restart per engine, so claims left by an earlier engine would make duplicates."""
-    from moto import mock_aws
-
-    with mock_aws():
-        for _ in range(2):
-            with LocalAws(DeploymentConfig.from_cdk_json(), time_scale=0.0) as local:
-                delivery = _upload(local, "uploads/again.jpg", _jpeg())
-                described = _wait(local, delivery.execution_arn)
-                assert described["status"] == "SUCCEEDED", described.get("cause")
-                assert "duplicate" not in json.loads(described["output"])
-                assert local.failed_sources_queue_url is not None
-                sqs = local.client("sqs")
-                attributes = sqs.get_queue_attributes(
-                    QueueUrl=local.failed_sources_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-                )["Attributes"]
-                assert attributes["ApproximateNumberOfMessages"] == "0"
-                sqs.send_message(QueueUrl=local.failed_sources_queue_url, MessageBody="{}")  # left behind
