@@ -27,7 +27,7 @@ from imgpipe.viewer import runs as state_runs
 from imgpipe.viewer.graph import StateMachineGraph, state_machine_graph
 from lambdas.conductor.bodies import MAX_JSON_DEPTH, json_depth
 from lambdas.conductor.executions import MAX_EXECUTION_INPUT_BYTES
-from lambdas.conductor.status import json_or_text
+from lambdas.conductor.status import WORKFLOW_STATUS, json_or_text
 
 EXECUTIONS_PER_MACHINE = 100  # one ListExecutions page per state machine (its maximum is 1000)
 EXECUTIONS_SHOWN = 50  # rows of `/`, each read once (GetExecutionHistory) for its transitions
@@ -99,6 +99,11 @@ class ExecutionView:
     @property
     def status(self) -> str:
         return str(self.described["status"])
+
+    @property
+    def conductor_status(self) -> str:
+        """The status as Conductor's UI names it (COMPLETED, TERMINATED, ...), for users of the seeds."""
+        return WORKFLOW_STATUS.get(self.status, "RUNNING")
 
     @property
     def ended(self) -> bool:
