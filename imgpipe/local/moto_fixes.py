@@ -122,7 +122,10 @@ def verify_moto_fix_targets() -> None:
             f"moto's {EXECUTION_WORKER}.{EXECUTION_WORKER_CLASS}._get_evaluation_environment moved"
         )
     preprocessor = moto_attribute(ASL_PREPROCESSOR, ASL_PREPROCESSOR_CLASS)
-    if not isinstance(vars(preprocessor).get(SCOPE_STACK), list):
+    scope_stack = vars(preprocessor).get(SCOPE_STACK)
+    # a property of _own_scope_stack: an enclosing install() already fixed it (nested engines)
+    already_fixed = isinstance(scope_stack, property) and scope_stack.fget is _own_scope_stack
+    if not isinstance(scope_stack, list) and not already_fixed:
         raise MotoInternalsChanged(
             f"moto's {ASL_PREPROCESSOR_CLASS}.{SCOPE_STACK} is no class-level list any more"
         )
