@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from imgpipe.local import moto_fixes
 from imgpipe.local.lambda_seam import LambdaRouter, install, verify_moto_internals
 
 ROLE = "arn:aws:iam::123456789012:role/sfn"
@@ -51,9 +52,12 @@ def _definition(function_arn: str) -> str:
 
 
 def _run(router: LambdaRouter, items: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    # moto_fixes too: moto's parsers share one QueryLanguage scope stack, which another test's
+    # parse (JSONata) can leave dirty in this process; the local engine always installs the fix
     with (
         mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
         install(router, time_scale=0.0),
+        moto_fixes.install(),
     ):
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         arn = sfn.create_state_machine(
