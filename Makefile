@@ -10,7 +10,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # This machine has Node 20, which jsii calls end-of-life (it still works); 22 or 24 are recommended.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install lock browser test lint check demo serve reliability bench synth translate verify-bundle clean
+.PHONY: install lock browser test test-fast lint check demo serve reliability bench synth translate verify-bundle clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,12 +39,17 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
+## test-fast: the developer loop: every test not marked slow, on all cores (pytest-xdist)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n auto -m "not slow"
+
 ## lint: ruff and mypy
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+## check: what a maintainer runs before merging (and .ci/run): lint, format, types, the whole suite
 check: lint test
 
 ## demo: the dynamic-fork workflow run locally on the sample image, 3 formats x 3 sizes

@@ -20,7 +20,6 @@ import math
 import resource
 import statistics
 import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -44,6 +43,7 @@ from benchmarks.cost import (
     SFN_EXPRESS_USD_PER_REQUEST,
     SFN_STANDARD_USD_PER_TRANSITION,
 )
+from benchmarks.worker_probe import probed_tasks, probes
 from imgpipe.config import RENDER_ALL_TASK, DeploymentConfig
 
 # https://aws.amazon.com/s3/pricing/: LIST is priced like PUT; one ListObjectsV2 page is 1,000 keys
@@ -98,27 +98,10 @@ def run_local(count: int, size: tuple[int, int], config: DeploymentConfig, logs:
     from imgpipe.local.engine import LocalAws, default_handler
     from imgpipe.local.logs import captured
 
-    durations: list[float] = []
-    lock = threading.Lock()
-
-    def timed(task: str) -> Any:
-        handler = default_handler(task)
-        if task != RENDER_ALL_TASK:
-            return handler
-
-        def invoke(event: Any, context: Any) -> Any:
-            # CPU time of the invoking thread (decode and render run there): wall time would count the
-            # waits of hundreds of concurrent local invocations for two cores.
-            started = time.thread_time()
-            try:
-                return handler(event, context)
-            finally:
-                with lock:
-                    durations.append((time.thread_time() - started) * 1000)
-
-        return invoke
-
-    with captured(logs), LocalAws(config, time_scale=0.0, handler_for=timed) as aws:
+    # CPU time of each invocation's worker process (decode and render run there): wall time would
+    # count the waits of hundreds of concurrent local invocations for two cores.
+    probed = probed_tasks([RENDER_ALL_TASK], default_handler)
+    with captured(logs), LocalAws(config, time_scale=0.0, **probed) as aws:
         bucket = aws.deployment.input_bucket
         for index in range(count):
             aws.s3.put_object(Bucket=bucket, Key=f"bench/{index:06d}.jpg", Body=_image(index, size))
@@ -133,6 +116,7 @@ def run_local(count: int, size: tuple[int, int], config: DeploymentConfig, logs:
             )
         details = json.loads(described["output"])["ResultWriterDetails"]
         summary = read_report(aws.s3, details["Bucket"], details["Key"], source_bucket=bucket)
+        durations = [probe["cpu_ms"] for probe in probes(i.logs for i in aws.router.invocations)]
     ordered = sorted(durations)
     return LocalRun(
         sources=summary.items,

@@ -3,8 +3,8 @@
 Each upload goes through the whole local stack: the S3 PutObject under the input prefix, the
 EventBridge rule and its input transformer, the trigger workflow (as its deployed type), the real
 handler. Per execution it records what the bill is made of: the Lambda invocations (wall time, the
-handler thread's CPU time outside S3 calls, the worker's own log bytes), the S3 requests the worker
-made (counted on the local S3, by operation), the EventBridge events that started it, the Express
+worker process's CPU time, the worker's own log bytes: benchmarks/worker_probe.py), the S3 requests
+the worker made (counted on its own client, by operation), the EventBridge events that started it, the Express
 duration and the history (transitions; the events the shipped log level would write).
 
 Run in a fresh process (`python -m benchmarks.deployment_run SOURCE EXECUTIONS [RECIPE_JSON]`,
@@ -19,16 +19,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks.settings import REPO_ROOT
+from benchmarks.worker_probe import is_probe_line, probed_tasks
 
 # Step Functions' log levels: which history events each writes
 # (https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html): ERROR logs the
@@ -65,63 +63,34 @@ def log_bytes(history: list[dict[str, Any]], level: str, include_data: bool, exe
     return total
 
 
-_current: ContextVar[InvocationRecord | None] = ContextVar("imgpipe_bench_invocation", default=None)
-
-
 @dataclass
 class InvocationRecord:
     """One Lambda invocation as measured here."""
 
     task: str
-    thread: int
     wall_ms: float = 0.0
     cpu_ms: float = 0.0
-    s3_cpu_ms: float = 0.0  # the handler thread's CPU inside S3 calls (moto serving them in-process)
+    s3_cpu_ms: float = 0.0  # the worker's CPU inside its S3 calls (the client's side: moto serves them
+    # in the runtime's own process)
     s3_requests: Counter[str] = field(default_factory=Counter)
 
 
-class S3Requests:
-    """botocore hooks on every S3 client of the process: each request made inside an invocation
-    (its thread, or the pool threads that copied its context) is counted on that invocation."""
+def _records(invocations: list[Any], task_of: dict[str, str]) -> list[InvocationRecord]:
+    from benchmarks.worker_probe import probes
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._started = threading.local()
-
-    def before(self, model: Any, **_: Any) -> None:
-        self._started.cpu = time.thread_time()
-        record = _current.get()
-        if record is not None:
-            with self._lock:
-                record.s3_requests[model.name] += 1
-
-    def after(self, **_: Any) -> None:
-        record = _current.get()
-        if record is not None and record.thread == threading.get_ident():
-            record.s3_cpu_ms += (time.thread_time() - self._started.cpu) * 1000
-
-
-def _timed_handlers(records: list[InvocationRecord]) -> Callable[[str], Any]:
-    from imgpipe.local.engine import default_handler
-
-    def handler_for(task: str) -> Any:
-        real = default_handler(task)
-
-        def timed(event: Any, context: Any) -> Any:
-            record = InvocationRecord(task, threading.get_ident())
-            records.append(record)
-            token = _current.set(record)
-            wall, cpu = time.perf_counter(), time.thread_time()
-            try:
-                return real(event, context)
-            finally:
-                record.wall_ms = (time.perf_counter() - wall) * 1000
-                record.cpu_ms = (time.thread_time() - cpu) * 1000
-                _current.reset(token)
-
-        return timed
-
-    return handler_for
+    records = []
+    for invocation in invocations:
+        for probe in probes([invocation.logs]):
+            records.append(
+                InvocationRecord(
+                    task_of[invocation.function_name],
+                    probe["wall_ms"],
+                    probe["cpu_ms"],
+                    probe["s3_cpu_ms"],
+                    Counter(probe["s3_requests"]),
+                )
+            )
+    return records
 
 
 def _worker_log_lines(path: Path, start: int) -> tuple[list[bytes], int]:
@@ -130,39 +99,31 @@ def _worker_log_lines(path: Path, start: int) -> tuple[list[bytes], int]:
     with path.open("rb") as stream:
         stream.seek(start)
         text = stream.read()
-    return [line for line in text.splitlines() if line.startswith(b"{")], start + len(text)
+    lines = [line for line in text.splitlines() if line.startswith(b"{") and not is_probe_line(line)]
+    return lines, start + len(text)
 
 
 def _run_child(source: Path, executions: int, recipe: dict[str, Any] | None) -> dict[str, Any]:
-    import boto3
-
-    from imgpipe.config import DefaultRecipe, DeploymentConfig
+    from imgpipe.config import WORKER_TASKS, DefaultRecipe, DeploymentConfig
     from imgpipe.local import logs
-    from imgpipe.local.engine import LocalAws
+    from imgpipe.local.engine import LocalAws, default_handler
     from imgpipe.local.results import transitions
 
-    counter = S3Requests()
     config = DeploymentConfig.from_cdk_json()
     if recipe is not None:
         config = config.model_copy(update={"defaultRecipe": DefaultRecipe.model_validate(recipe)})
-    records: list[InvocationRecord] = []
     runs = []
+    task_of = {config.function_name(task): task for task in WORKER_TASKS}
     body = source.read_bytes()
     with tempfile.TemporaryDirectory() as workdir:
         log_path = Path(workdir) / "worker-logs.jsonl"
-        with logs.captured(log_path), LocalAws(config, handler_for=_timed_handlers(records)) as aws:
-            # moto resets boto3's default session when it starts: hook the one every later client
-            # (the worker's S3 client included, built at its first invocation) is made from.
-            boto3.setup_default_session()
-            session = boto3.DEFAULT_SESSION
-            assert session is not None
-            session.events.register("before-call.s3", counter.before)
-            session.events.register("after-call.s3", counter.after)
+        probed = probed_tasks(WORKER_TASKS, default_handler)
+        with logs.captured(log_path), LocalAws(config, **probed) as aws:
             trigger_arn = aws.state_machine_arn(config.triggerWorkflow)
             machine_type = aws.sfn.describe_state_machine(stateMachineArn=trigger_arn)["type"]
             log_offset = 0
             for index in range(executions):
-                first_record = len(records)
+                first_record = len(aws.router.invocations)
                 deliveries = len(aws.trigger_deliveries)
                 # The user's upload (not part of the bill modelled here) starts the trigger.
                 key = f"{config.inputPrefix}bench-cost/{index}/{source.name}"
@@ -178,7 +139,7 @@ def _run_child(source: Path, executions: int, recipe: dict[str, Any] | None) -> 
                         f"execution {index} ended {described['status']}: {described.get('cause')}"
                     )
                 history = aws.history(arn)
-                invocations = records[first_record:]
+                invocations = _records(aws.router.invocations[first_record:], task_of)
                 sys.stdout.flush()  # the routed stdout: the log file, written through
                 worker_lines, log_offset = _worker_log_lines(log_path, log_offset)
                 output = json.loads(described["output"])

@@ -39,5 +39,9 @@ def test_every_make_target_the_readme_names_exists() -> None:
     assert named - targets == set()
 
 
-def test_ci_runs_the_readme_test_command() -> None:
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
+def test_ci_runs_make_check_which_runs_the_readme_test_command() -> None:
+    commands = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.startswith("make ")]
+    assert commands == ["make check", "make verify-bundle"]
+    check = re.search(r"^check: (.*)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert check is not None
+    assert check.group(1).split() == ["lint", "test"]

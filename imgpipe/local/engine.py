@@ -1,8 +1,12 @@
 """An in-process AWS for imgpipe: the stack's buckets, functions, state machines and upload trigger.
 
 Everything runs on moto: S3 and EventBridge as APIs, Step Functions with moto's ASL interpreter
-(``execute_state_machine``), Lambda tasks routed by ``lambda_seam`` to the project's handlers with
-the environment ``imgpipe.config.function_environment`` gives the deployed functions. The state
+(``execute_state_machine``), Lambda tasks routed by ``lambda_seam`` to the project's handlers, each
+function in worker processes of its own (``lambda_environments``) with the environment
+``imgpipe.config.function_environment`` gives the deployed functions. The workers reach this
+process's moto S3 over HTTP: a moto server on loopback (``ThreadedMotoServer``, moto's public
+server mode) serves the same in-process backends, and ``AWS_ENDPOINT_URL`` in each function's
+environment points the workers' boto3 at it. The state
 machines are the translator's ASL with the same placeholders CDK substitutes, so what runs here is
 what ``cdk deploy`` ships.
 
@@ -16,10 +20,10 @@ Usage::
 from __future__ import annotations
 
 import contextlib
-import importlib
 import io
 import itertools
 import json
+import os
 import threading
 import time
 import zipfile
@@ -31,6 +35,7 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from imgpipe import envelope, trigger
 from imgpipe.config import (
@@ -45,11 +50,13 @@ from imgpipe.local import (
     distributed_map_seam,
     eventbridge_seam,
     lambda_api_seam,
+    lambda_environments,
     lambda_seam,
     moto_fixes,
     s3_event_seam,
     sfn_api_fixes,
 )
+from infra.concurrency import plan_reserved_concurrency, reservation_hints
 
 DEFAULT_REGION = lambda_seam.DEFAULT_REGION
 ACCOUNT = lambda_seam.DEFAULT_ACCOUNT
@@ -69,7 +76,9 @@ LAMBDA_TRUST_POLICY = {
     ],
 }
 
-Handler = lambda_seam.Handler
+# A handler string runs in worker processes; a callable (tests' stub workers) in this process.
+Handler = lambda_seam.Handler | str
+LOOPBACK = "127.0.0.1"
 HistoryListener = Callable[[list[dict[str, Any]]], None]
 
 
@@ -107,11 +116,15 @@ def local_bucket_names(config: DeploymentConfig) -> tuple[str, str]:
     return f"{config.prefix}-input-local", f"{config.prefix}-output-local"
 
 
-def default_handler(task_name: str) -> Handler:
-    """The deployed handler of a task: ``lambdas.<task>.handler.handler`` (imported on first use)."""
-    module = importlib.import_module(f"lambdas.{task_name}.handler")
-    handler: Handler = module.handler
-    return handler
+def default_handler(task_name: str) -> str:
+    """The deployed handler string of a task (as infra/workers.py sets it)."""
+    return f"lambdas.{task_name}.handler.handler"
+
+
+def local_environments() -> int:
+    """Worker processes per function at most: one per core (the Map's items run in parallel on all
+    of them); Lambda's reserved concurrency, when lower, bounds it too."""
+    return max(2, os.cpu_count() or 2)
 
 
 def lambda_timeout_seconds(task_name: str, definitions_dir: Path = TASK_DEFINITIONS) -> int:
@@ -168,18 +181,25 @@ class LocalAws:
         workflows: Mapping[str, Any] | None = None,
         handler_for: Callable[[str], Handler] = default_handler,
         region: str = DEFAULT_REGION,
-        max_lambda_threads: int = 32,
+        max_environments: int | None = None,
         files_root: Path | None = None,
+        extra_environment: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         """`files_root`: the directory the workers may read local paths under (None: no local paths,
-        as on Lambda; `imgpipe run` passes `/`, `imgpipe serve --files-root DIR` that directory)."""
+        as on Lambda; `imgpipe run` passes `/`, `imgpipe serve --files-root DIR` that directory).
+        `handler_for`: the handler string of a task; `extra_environment`: variables added to a task's
+        function environment (tests wrap a handler in a fault injector that these configure);
+        `max_environments`: worker processes per function at most (default: `local_environments()`)."""
         self.config = config or DeploymentConfig.from_cdk_json()
         self.files_root = files_root
         self.time_scale = time_scale
         self.region = region
         self._workflows: dict[str, Any] | None = dict(workflows) if workflows is not None else None
         self._handler_for = handler_for
-        self.router = lambda_seam.LambdaRouter(max_workers=max_lambda_threads)
+        self._extra_environment = {task: dict(env) for task, env in (extra_environment or {}).items()}
+        self.max_environments = max_environments or local_environments()
+        self.router = lambda_seam.LambdaRouter()
+        self.worker_endpoint: str | None = None
         self.deployment = Deployment(
             input_bucket=local_bucket_names(self.config)[0],
             output_bucket=local_bucket_names(self.config)[1],
@@ -205,11 +225,12 @@ class LocalAws:
             stack.enter_context(eventbridge_seam.install(self.deliver_event))
             stack.enter_context(lambda_api_seam.install(self.router))
             stack.callback(self.router.close)
+            self.worker_endpoint = self._start_worker_endpoint(stack)
             self._stack = stack
             self._create_buckets()
-            self._register_functions()
             workflows = self._workflows if self._workflows is not None else _translated_project(self.config)
             self._workflows = dict(workflows)
+            self._register_functions()
             for name in creation_order(self._workflows):
                 self._create_state_machine(name)
             self._create_backfill_state_machine()
@@ -219,6 +240,16 @@ class LocalAws:
             self._stack = None
             raise
         return self
+
+    @staticmethod
+    def _start_worker_endpoint(stack: ExitStack) -> str:
+        """moto's server on a free loopback port: how the worker processes reach this process's S3."""
+        lambda_environments.prepare()
+        server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+        server.start()
+        stack.callback(server.stop)
+        host, port = server.get_host_and_port()
+        return f"http://{host}:{port}"
 
     def __exit__(self, *exc_info: object) -> None:
         if self._stack is not None:
@@ -271,22 +302,29 @@ class LocalAws:
         )
 
     def _register_functions(self) -> None:
+        assert self._workflows is not None
+        reserved = plan_reserved_concurrency(
+            reservation_hints(self._workflows), self.config.lambdaConcurrency
+        ).reserved
         for task in WORKER_TASKS:
             name = self.config.function_name(task)
-            handler = self._lazy_handler(task)
+            environment = function_environment(
+                task,
+                self.config,
+                output_bucket=self.deployment.output_bucket,
+                local_files_root=str(self.files_root.resolve()) if self.files_root else "",
+            )
+            environment["AWS_ENDPOINT_URL"] = self.worker_endpoint or ""
+            environment |= self._extra_environment.get(task, {})
             function = self.router.register(
                 name,
-                handler,
-                environment=function_environment(
-                    task,
-                    self.config,
-                    output_bucket=self.deployment.output_bucket,
-                    local_files_root=str(self.files_root.resolve()) if self.files_root else "",
-                ),
+                self._handler_for(task),
+                environment=environment,
                 timeout_seconds=lambda_timeout_seconds(task),
                 memory_mb=self.config.memorySize.get(task, 128),
                 region=self.region,
                 account=ACCOUNT,
+                max_environments=min(self.max_environments, reserved.get(task, self.max_environments)),
             )
             self.deployment.function_arns[task] = function.arn
             self._show_function(task, function)
@@ -323,17 +361,6 @@ class LocalAws:
             Environment={"Variables": dict(function.environment)},
             TracingConfig={"Mode": "Active"},
         )
-
-    def _lazy_handler(self, task: str) -> Handler:
-        """Import the worker on its first invocation, so the engine starts before workers exist."""
-        resolved: list[Handler] = []
-
-        def handler(event: Any, context: Any) -> Any:
-            if not resolved:
-                resolved.append(self._handler_for(task))
-            return resolved[0](event, context)
-
-        return handler
 
     def _substitutions(self) -> dict[str, str]:
         values = {f"LambdaArn_{task}": arn for task, arn in self.deployment.function_arns.items()}

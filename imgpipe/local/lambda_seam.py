@@ -3,8 +3,11 @@
 moto's Step Functions engine (``execute_state_machine``) invokes Lambda tasks through a boto3
 client that it builds with ``lambda_eval_utils.boto_client_for``; moto's own Lambda backend would
 need Docker to run them. This module swaps that client, for the ``lambda`` service only, for a
-router that calls the project's handlers in-process, with a Lambda-like context, the function's own
-environment variables and its timeout. It can also scale the engine's Retry and Wait sleeps, so a
+router that runs the project's handlers as Lambda runs them: a function registered by its handler
+string (``lambdas.<task>.handler.handler``) runs in its own worker processes
+(``imgpipe.local.lambda_environments``: one environment per process, warm reuse, killed at the
+function timeout). A plain callable (the translator tests' stub workers, which read no environment)
+runs in a thread of this process. It can also scale the engine's Retry and Wait sleeps, so a
 test of a ``retryDelaySeconds: 60`` policy does not sleep for minutes while the ASL stays unchanged.
 
 It is also where the local runtime is as stingy as AWS on demand: the router can enforce a Lambda
@@ -20,7 +23,8 @@ this seam relies on move.
 Usage::
 
     router = LambdaRouter()
-    router.register("imgpipe-image_convert_resize", handler, environment={...}, timeout_seconds=33)
+    router.register("imgpipe-image_convert_resize", "lambdas.image_convert_resize.handler.handler",
+                    environment={...}, timeout_seconds=35, max_environments=2)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         with install(router, time_scale=0.0):
             ...  # create state machines, start executions: their Lambda tasks call `handler`
@@ -29,22 +33,24 @@ Usage::
 from __future__ import annotations
 
 import concurrent.futures
-import contextvars
 import importlib
 import io
 import json
 import os
+import sys
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
 from botocore.exceptions import ClientError
+
+from imgpipe.local.lambda_environments import EnvironmentPool, FunctionSpec, LambdaContext, timed_out
 
 LAMBDA_EVAL_UTILS = "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
 RETRIER_DECL = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
@@ -104,100 +110,39 @@ def verify_moto_internals() -> None:
 
 @dataclass
 class LambdaFunction:
-    """What the router needs to run one deployed function in-process."""
+    """One deployed function: its handler (a handler string runs in worker processes, a callable in
+    a thread of this process), environment, timeout and memory."""
 
     name: str
-    handler: Handler
+    handler: Handler | str
     environment: Mapping[str, str] = field(default_factory=dict)
     timeout_seconds: float = 30.0
     memory_mb: int = 128
     region: str = DEFAULT_REGION
     account: str = DEFAULT_ACCOUNT
+    max_environments: int = 1
 
     @property
     def arn(self) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.name}"
 
-
-class LambdaContext:
-    """The attributes of the Lambda Python runtime's context object that handlers and Powertools read."""
-
-    def __init__(self, function: LambdaFunction, deadline: float) -> None:
-        self.function_name = function.name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = function.arn
-        self.memory_limit_in_mb = function.memory_mb
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function.name}"
-        self.log_stream_name = f"local/{self.aws_request_id}"
-        self._deadline = deadline
-
-    def start_clock(self, timeout_seconds: float) -> None:
-        self._deadline = time.monotonic() + timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-# --- per-invocation environment ---------------------------------------------------------------
-# Functions run as threads of one process, but each must see only its own environment variables,
-# as on Lambda. os.environ is replaced, while the seam is installed, by a mapping that shows the
-# invocation's environment to code running inside an invocation and the process's everywhere else.
-_invocation_environ: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
-    "imgpipe_invocation_environ", default=None
-)
-
-
-class _InvocationAwareEnviron(MutableMapping[str, str]):
-    def __init__(self, process_environ: MutableMapping[str, str]) -> None:
-        self.process_environ = process_environ
-
-    def _current(self) -> MutableMapping[str, str]:
-        overlay = _invocation_environ.get()
-        return self.process_environ if overlay is None else overlay
-
-    def __getitem__(self, key: str) -> str:
-        return self._current()[key]
-
-    def __setitem__(self, key: str, value: str) -> None:
-        self._current()[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._current()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._current()))
-
-    def __len__(self) -> int:
-        return len(self._current())
-
-    def copy(self) -> dict[str, str]:
-        return dict(self._current())
-
-
-_environ_lock = threading.Lock()
-_environ_installs = 0
-
-
-@contextmanager
-def _invocation_aware_environ() -> Iterator[None]:
-    global _environ_installs  # noqa: PLW0603 - one os.environ per process, counted across nested installs
-    with _environ_lock:
-        if _environ_installs == 0:
-            os.environ = _InvocationAwareEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003
-        _environ_installs += 1
-    try:
-        yield
-    finally:
-        with _environ_lock:
-            _environ_installs -= 1
-            if _environ_installs == 0 and isinstance(os.environ, _InvocationAwareEnviron):
-                os.environ = os.environ.process_environ  # type: ignore[assignment]  # noqa: B003
-
-
-def _process_environ() -> MutableMapping[str, str]:
-    environ = os.environ
-    return environ.process_environ if isinstance(environ, _InvocationAwareEnviron) else environ
+    def lambda_environment(self) -> dict[str, str]:
+        """The variables Lambda sets in the function's environment, around the function's own
+        (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
+        The host's AWS_* settings (profiles, real credentials, endpoints) never reach a function."""
+        environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+        environ |= {
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_LAMBDA_FUNCTION_NAME": self.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+        environ |= self.environment
+        return environ
 
 
 # --- the router ---------------------------------------------------------------------------------
@@ -210,13 +155,17 @@ class Invocation:
     started: float
     duration: float = 0.0
     error_type: str | None = None
+    logs: str = ""  # what the handler printed (its Powertools logs and EMF metrics)
+    cold_start: bool = False
 
 
 class LambdaRouter:
-    """Maps function names and ARNs to in-process handlers, and answers Lambda's Invoke API."""
+    """Maps function names and ARNs to handlers, and answers Lambda's Invoke API."""
 
     def __init__(self, *, max_workers: int = 32) -> None:
         self._functions: dict[str, LambdaFunction] = {}
+        self._pools: dict[str, EnvironmentPool] = {}
+        self._pools_lock = threading.Lock()
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="lambda"
         )
@@ -242,19 +191,56 @@ class LambdaRouter:
     def register(
         self,
         name: str,
-        handler: Handler,
+        handler: Handler | str,
         *,
         environment: Mapping[str, str] | None = None,
         timeout_seconds: float = 30.0,
         memory_mb: int = 128,
         region: str = DEFAULT_REGION,
         account: str = DEFAULT_ACCOUNT,
+        max_environments: int = 1,
     ) -> LambdaFunction:
+        """`handler`: a handler string ("package.module.function") runs in at most
+        `max_environments` worker processes with `environment`; a callable runs in this process."""
+        if not isinstance(handler, str) and environment:
+            raise ValueError(f"{name}: an environment needs a handler string (a worker process of its own)")
         function = LambdaFunction(
-            name, handler, dict(environment or {}), timeout_seconds, memory_mb, region, account
+            name,
+            handler,
+            dict(environment or {}),
+            timeout_seconds,
+            memory_mb,
+            region,
+            account,
+            max_environments,
         )
         self._functions[name] = function
+        self._close_pool(name)
         return function
+
+    def pool(self, name: str) -> EnvironmentPool:
+        """The worker processes of a function registered by handler string (started on demand)."""
+        function = self.function(name)
+        if not isinstance(function.handler, str):
+            raise ValueError(f"{name}: runs in this process (its handler is a callable)")
+        with self._pools_lock:
+            pool = self._pools.get(function.name)
+            if pool is None:
+                spec = FunctionSpec(
+                    function.name,
+                    function.handler,
+                    function.lambda_environment(),
+                    function.memory_mb,
+                    function.arn,
+                )
+                pool = self._pools[function.name] = EnvironmentPool(spec, function.max_environments)
+            return pool
+
+    def _close_pool(self, name: str) -> None:
+        with self._pools_lock:
+            pool = self._pools.pop(name, None)
+        if pool is not None:
+            pool.close()
 
     def function(self, name_or_arn: str) -> LambdaFunction:
         name = name_or_arn
@@ -286,7 +272,15 @@ class LambdaRouter:
         record = Invocation(function.name, event, time.monotonic())
         with self._invocations_lock:
             self.invocations.append(record)
-        result, error = self._run(function, event)
+        if isinstance(function.handler, str):
+            outcome = self.pool(function.name).invoke(event, function.timeout_seconds)
+            result, error = outcome.result, outcome.error
+            record.logs, record.cold_start = outcome.logs, outcome.cold_start
+            if outcome.logs:
+                # Lambda sends a function's output to CloudWatch Logs; here to this process's stdout
+                sys.stdout.write(outcome.logs)
+        else:
+            result, error = self._run_in_thread(function, event)
         record.duration = time.monotonic() - record.started
         response: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
         if error is not None:
@@ -296,19 +290,10 @@ class LambdaRouter:
         response["Payload"] = io.BytesIO(json.dumps(result).encode())
         return response
 
-    def _run(self, function: LambdaFunction, event: Any) -> tuple[Any, dict[str, Any] | None]:
-        context = LambdaContext(function, deadline=float("inf"))
-        environ = dict(_process_environ())
-        environ.update(function.environment)
-        environ.update(
-            {
-                "AWS_LAMBDA_FUNCTION_NAME": function.name,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_REGION": function.region,
-                "AWS_DEFAULT_REGION": function.region,
-            }
-        )
+    def _run_in_thread(self, function: LambdaFunction, event: Any) -> tuple[Any, dict[str, Any] | None]:
+        handler = function.handler
+        assert callable(handler)
+        context = LambdaContext(function.name, function.arn, function.memory_mb, deadline=float("inf"))
         started = threading.Event()
 
         def call() -> Any:
@@ -316,20 +301,15 @@ class LambdaRouter:
             # thread (the engine's concurrency bound) never counts against the function's timeout.
             context.start_clock(function.timeout_seconds)
             started.set()
-            _invocation_environ.set(environ)
-            return function.handler(event, context)
+            return handler(event, context)
 
-        future = self._executor.submit(contextvars.copy_context().run, call)
+        future = self._executor.submit(call)
         started.wait()
         try:
             return future.result(timeout=function.timeout_seconds), None
         except concurrent.futures.TimeoutError:
-            # As on Lambda: the caller gets Sandbox.Timedout. The thread cannot be killed; it finishes
-            # in the background and its result is dropped.
-            return None, {
-                "errorType": "Sandbox.Timedout",
-                "errorMessage": f"Task timed out after {function.timeout_seconds:.2f} seconds",
-            }
+            # A thread cannot be killed: it finishes in the background and its result is dropped.
+            return None, timed_out(function.timeout_seconds)
         except Exception as error:  # every handler failure becomes Lambda's error payload
             return None, {
                 "errorType": type(error).__name__,
@@ -339,6 +319,11 @@ class LambdaRouter:
             }
 
     def close(self) -> None:
+        """Stop every worker process (the pools stay readable) and the thread pool."""
+        with self._pools_lock:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -477,7 +462,6 @@ def install(router: LambdaRouter, *, time_scale: float = 1.0) -> Iterator[Lambda
             env.program_state_event.wait(wait_seconds * time_scale)
 
     with ExitStack() as stack:
-        stack.enter_context(_invocation_aware_environ())
         stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", client_for))
         stack.enter_context(mock.patch.object(sfn_service_task, "boto_client_for", sfn_client_for))
         if time_scale != 1.0:

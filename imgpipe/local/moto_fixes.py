@@ -129,8 +129,9 @@ def verify_moto_fix_targets() -> None:
         )
     preprocessor = moto_attribute(ASL_PREPROCESSOR, ASL_PREPROCESSOR_CLASS)
     scope_stack = vars(preprocessor).get(SCOPE_STACK)
+    # a property of _own_scope_stack: an enclosing install() already fixed it (nested engines)
     already_fixed = isinstance(scope_stack, property) and scope_stack.fget is _own_scope_stack
-    if not (isinstance(scope_stack, list) or already_fixed):
+    if not isinstance(scope_stack, list) and not already_fixed:
         raise MotoInternalsChanged(
             f"moto's {ASL_PREPROCESSOR_CLASS}.{SCOPE_STACK} is no class-level list any more"
         )

@@ -23,7 +23,7 @@ from lambdas.conductor.endpoints import unsupported
 from lambdas.conductor.errors import ConductorError
 from lambdas.conductor.executions import MAX_EXECUTION_INPUT_BYTES, Executions
 from lambdas.conductor_api.environment import ConductorApiSettings
-from lambdas.observability import MetricUnit, instrumented, logger, metrics
+from lambdas.observability import MetricUnit, logger, metrics, tracer
 
 # Lambda's synchronous response payload quota is 6 MB
 # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html); a larger status
@@ -165,6 +165,8 @@ def not_found(_: Exception) -> Response:
     )
 
 
-@instrumented
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdas.observability import MetricUnit, instrumented, logger, metrics
+from lambdas.observability import MetricUnit, logger, metrics, tracer
 from lambdas.services.render_all import render_renditions
 from lambdas.settings import WorkerSettings
 
 
-@instrumented
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = render_renditions(event, WorkerSettings.from_env())
     metrics.add_metric(name="RenditionsWritten", unit=MetricUnit.Count, value=result["rendered"])

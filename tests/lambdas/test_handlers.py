@@ -217,15 +217,19 @@ def test_missing_output_bucket_is_a_clear_configuration_error(
 def test_metrics_are_emitted_in_the_configured_namespace(
     s3: Any, context: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from lambdas.observability import metrics
+
     put_source(s3, images.jpeg_photo(64, 48))
     convert_handler(load_event("image_convert_resize"), context)
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    # the namespace of the process's environment when the worker was imported (tests/conftest.py),
+    # as on Lambda; tests/lambdas/test_observability.py sets it per function
     names = {
         metric["Name"]
         for blob in emf
         for directive in blob["_aws"]["CloudWatchMetrics"]
         for metric in directive["Metrics"]
-        if directive["Namespace"] == "imgpipe"
+        if directive["Namespace"] == metrics.namespace == "imgpipe-tests"
     }
     assert {"RenditionsWritten", "RenditionBytes"} <= names
 

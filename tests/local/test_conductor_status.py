@@ -4,38 +4,33 @@ which the resize worker is throttled once (a retryable error the translated Retr
 from __future__ import annotations
 
 import io
-import threading
-from typing import Any
+from pathlib import Path
 
 from PIL import Image
 
+from imgpipe.config import RESIZE_TASK
 from imgpipe.local.engine import LocalAws, default_handler
 from lambdas.conductor.status import RunMetadata, workflow_document
-from lambdas.core.errors import StorageThrottledError
+from tests.support import worker_faults
 
 GUARD_SECONDS = 120  # hang guard for the wait, not a performance threshold
 
 
-def test_a_retried_task_is_one_conductor_task_per_attempt() -> None:
-    throttled: list[bool] = []
-    lock = threading.Lock()
+def test_a_retried_task_is_one_conductor_task_per_attempt(tmp_path: Path) -> None:
+    plan = worker_faults.FaultPlan(
+        handler=default_handler(RESIZE_TASK),
+        state_dir=str(tmp_path),
+        fail_first=1,
+        error="lambdas.core.errors.StorageThrottledError",
+        message="SlowDown (injected)",
+    )
 
-    def handler_for(task: str) -> Any:
-        real = default_handler(task)
-        if task != "image_convert_resize":
-            return real
+    def handler_for(task: str) -> str:
+        return worker_faults.HANDLER if task == RESIZE_TASK else default_handler(task)
 
-        def throttled_once(event: Any, context: Any) -> Any:
-            with lock:
-                first = not throttled
-                throttled.append(True)
-            if first:
-                raise StorageThrottledError("fileLocation", "SlowDown (injected)")
-            return real(event, context)
-
-        return throttled_once
-
-    with LocalAws(time_scale=0.0, handler_for=handler_for) as engine:
+    with LocalAws(
+        time_scale=0.0, handler_for=handler_for, extra_environment={RESIZE_TASK: plan.environment()}
+    ) as engine:
         buffer = io.BytesIO()
         Image.new("RGB", (64, 48), (10, 200, 30)).save(buffer, "PNG")
         engine.s3.put_object(

@@ -108,6 +108,7 @@ def test_targets_are_the_issue_s() -> None:
     assert [(row["met"], row["measured"]) for row in rows] == [(True, "$29.00"), (False, "$61.00")]
 
 
+@pytest.mark.slow  # the whole local stack, in a subprocess
 def test_a_real_upload_of_the_shipped_deployment_is_counted(tmp_path: Any) -> None:
     """The harness on the real local stack: what one upload did, counted on the local S3."""
     from tests.support import images
@@ -131,7 +132,7 @@ def test_a_real_upload_of_the_shipped_deployment_is_counted(tmp_path: Any) -> No
         assert invocation["task"] == "image_render_renditions"
         # a PUT per rendition and one for the source's manifest
         assert invocation["s3_requests"] == {"GetObject": 1, "PutObject": renditions + 1}
-        assert 0 < invocation["cpu_ms"] <= invocation["wall_ms"] + 1.0  # one thread's CPU, not the process'
+        assert 0 < invocation["cpu_ms"] <= invocation["wall_ms"] + 1.0  # the worker process, one invocation
     priced = cost.default_deployment(measured)
     assert priced["usd_per_million"]["s3_requests"] == pytest.approx(
         ((renditions + 1) * cost.S3_PUT_USD + cost.S3_GET_USD) * 1e6, abs=0.01

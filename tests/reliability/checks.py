@@ -45,11 +45,19 @@ class PeakMemory:
         return max(0, self.peak - self.baseline)
 
 
-def _status_kib(field: str) -> int:
-    match = re.search(rf"^{field}:\s+(\d+) kB", _PROC_STATUS.read_text(), re.MULTILINE)
+def _status_kib(field: str, status: Path = _PROC_STATUS) -> int:
+    match = re.search(rf"^{field}:\s+(\d+) kB", status.read_text(), re.MULTILINE)
     if not match:
         raise LookupError(field)
     return int(match.group(1))
+
+
+def process_peak_bytes(pid: int) -> int | None:
+    """Peak resident memory of another process (Linux VmHWM), None where /proc does not tell."""
+    try:
+        return _status_kib("VmHWM", Path(f"/proc/{pid}/status")) * 1024
+    except (OSError, LookupError):
+        return None
 
 
 @contextmanager

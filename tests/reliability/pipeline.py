@@ -9,20 +9,21 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from imgpipe.config import DeploymentConfig
-from imgpipe.local.engine import LocalAws
+from imgpipe.local.engine import LocalAws, default_handler
 from lambdas.core.keys import MANIFEST_NAME
+from tests.support import worker_faults
+from tests.support.worker_faults import FaultPlan
 
 SINGLE_IMAGE_WORKFLOW = "image_convert_resize"
 MULTI_IMAGE_WORKFLOW = "image_multiple_convert_resize"
 # Generous guard against a hang; a healthy execution takes well under a second here.
 EXECUTION_GUARD_SECONDS = 120.0
-Handler = Callable[[dict[str, Any], Any], Any]
 
 
 def reset_worker_clients() -> None:
@@ -36,16 +37,34 @@ def default_config(**overrides: Any) -> DeploymentConfig:
 
 @contextmanager
 def local_pipeline(
-    config: DeploymentConfig | None = None, handler_for: Callable[[str], Handler] | None = None
+    config: DeploymentConfig | None = None,
+    faults: Mapping[str, FaultPlan] | None = None,
+    max_environments: int | None = None,
 ) -> Iterator[LocalAws]:
-    """The stack, emulated in-process, with Retry back-off and Wait states made immediate."""
+    """The stack, emulated locally, with Retry back-off and Wait states made immediate; the tasks
+    in `faults` run their handler inside tests/support/worker_faults.py's fault injector.
+    `max_environments`: worker processes per function (default: one per core)."""
     reset_worker_clients()
-    options: dict[str, Any] = {"time_scale": 0.0}
-    if handler_for is not None:
-        options["handler_for"] = handler_for
-    with LocalAws(config or default_config(), **options) as aws:
+    plans = dict(faults or {})
+
+    def handler_for(task: str) -> str:
+        return worker_faults.HANDLER if task in plans else default_handler(task)
+
+    environment = {task: plan.environment() for task, plan in plans.items()}
+    with LocalAws(
+        config or default_config(),
+        time_scale=0.0,
+        handler_for=handler_for,
+        extra_environment=environment,
+        max_environments=max_environments,
+    ) as aws:
         yield aws
     reset_worker_clients()
+
+
+def fault_plan(task: str, state_dir: Any, **settings: Any) -> FaultPlan:
+    """A FaultPlan around `task`'s real handler, counting in `state_dir` (a test's tmp_path)."""
+    return FaultPlan(handler=default_handler(task), state_dir=str(state_dir), **settings)
 
 
 def single_image_input(location: str, recipe: dict[str, Any]) -> dict[str, Any]:

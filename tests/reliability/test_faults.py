@@ -1,33 +1,30 @@
 """Faults injected into the local runtime: the translated Retry policies recover, the history shows it.
 
 Faults are injected where they happen on AWS: in the HTTP layer of the workers' own S3 client
-(botocore `before-send`, so the adapter's error mapping and botocore's own retries are exercised),
-in the Lambda service (the seam's fault_injector), and in the function (a wrapper around the real
-handler that fails its first calls, or outlives the function timeout).
+(botocore `before-send` inside the worker process, so the adapter's error mapping and botocore's own
+retries are exercised), in the Lambda service (the seam's fault_injector), and in the function
+(tests/support/worker_faults.py around the real handler: it fails its first calls, or outlives the
+function timeout and is killed).
 """
 
 from __future__ import annotations
 
 import itertools
-import threading
-from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse, HTTPHeaders
-from botocore.exceptions import EndpointConnectionError
 
 from imgpipe.config import RESIZE_TASK
-from imgpipe.local.engine import LocalAws, default_handler
+from imgpipe.local.engine import LocalAws
 from imgpipe.local.lambda_seam import lambda_service_error
-from lambdas.core.errors import CorruptImageError, TransientSourceError
 from tests.reliability.checks import PIL_FORMAT, decode
 from tests.reliability.corpus import BY_NAME
 from tests.reliability.pipeline import (
     MULTI_IMAGE_WORKFLOW,
     SINGLE_IMAGE_WORKFLOW,
     Finished,
-    Handler,
+    fault_plan,
     key_of,
     local_pipeline,
     objects,
@@ -54,78 +51,32 @@ def _assert_one_good_rendition(aws: LocalAws, result: Finished) -> None:
 
 
 # --- S3 faults, injected into the workers' S3 client ----------------------------------------------
-class _Raw:
-    """The raw stream botocore reads an HTTP response body from."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._body
-
-    def read(self, *_: Any, **__: Any) -> bytes:
-        return self._body
-
-
-def _slow_down(request: Any) -> AWSResponse:
-    body = (
-        b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
-        b"<Message>Please reduce your request rate.</Message><RequestId>FAULT</RequestId></Error>"
-    )
-    headers = HTTPHeaders()
-    headers["Content-Type"] = "application/xml"
-    return AWSResponse(request.url, 503, headers, _Raw(body))
-
-
-def _connection_refused(request: Any) -> AWSResponse:
-    raise EndpointConnectionError(endpoint_url=request.url)
-
-
-class S3FaultInjector:
-    """Fails the first `count` HTTP attempts of one S3 operation of the workers' client."""
-
-    def __init__(self, operation: str, count: int, fault: Callable[[Any], AWSResponse]) -> None:
-        self.operation, self.count, self.fault = operation, count, fault
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
-        with self._lock:
-            self.calls += 1
-            failing = self.calls <= self.count
-        return self.fault(request) if failing else None
-
-
-def _workers_s3_client() -> Any:
+def _botocore_attempts() -> int:
+    """Total HTTP attempts botocore makes per call of the workers' client (its first included)."""
     from lambdas.adapters import s3 as s3_adapter
 
-    return s3_adapter.client()
-
-
-def _botocore_attempts(client: Any) -> int:
-    """Total HTTP attempts botocore makes per call (its max_attempts includes the first)."""
-    retries = client.meta.config.retries or {}
+    retries = s3_adapter.client().meta.config.retries or {}
     return int(retries.get("total_max_attempts") or retries.get("max_attempts") or 1)
 
 
 @pytest.mark.parametrize("operation", ["GetObject", "PutObject"])
 @pytest.mark.parametrize(
     ("fault", "error"),
-    [(_slow_down, "StorageThrottledError"), (_connection_refused, "TransientSourceError")],
+    [("SlowDown", "StorageThrottledError"), ("ConnectionRefused", "TransientSourceError")],
     ids=["SlowDown-503", "connection-error"],
 )
 def test_s3_faults_on_first_calls_are_retried_to_success(
-    operation: str, fault: Callable[[Any], AWSResponse], error: str
+    operation: str, fault: str, error: str, tmp_path: Path
 ) -> None:
-    with local_pipeline() as aws:
+    # One more failure than botocore absorbs: exactly one Lambda attempt fails, the Retry recovers.
+    plan = fault_plan(
+        RESIZE_TASK, tmp_path, s3_operation=operation, s3_fault=fault, s3_count=_botocore_attempts() + 1
+    )
+    with local_pipeline(faults={RESIZE_TASK: plan}) as aws:
         location = _upload_source(aws)
-        client = _workers_s3_client()
-        # One more failure than botocore absorbs: exactly one Lambda attempt fails, the Retry recovers.
-        injector = S3FaultInjector(operation, _botocore_attempts(client) + 1, fault)
-        client.meta.events.register_first(f"before-send.s3.{operation}", injector)
         result = run(aws, SINGLE_IMAGE_WORKFLOW, single_image_input(location, RECIPE), name=f"s3-{operation}")
 
-        assert injector.calls > injector.count, "the fault was never reached"
+        assert plan.count("s3-call") > plan.s3_count, "the fault was never reached"
         assert result.failures() == [error]
         assert result.attempts("image_convert_resize") == 2
         _assert_one_good_rendition(aws, result)
@@ -135,33 +86,12 @@ def test_s3_faults_on_first_calls_are_retried_to_success(
 
 
 # --- faults in the function itself ----------------------------------------------------------------
-def _failing_first(
-    task: str, calls: int, failure: Callable[[dict[str, Any]], Any]
-) -> Callable[[str], Handler]:
-    """handler_for: the real handler of every task, except that `task` runs `failure` on its first calls."""
-    counter = itertools.count(1)
-
-    def handler_for(name: str) -> Handler:
-        real = default_handler(name)
-        if name != task:
-            return real
-
-        def handler(event: dict[str, Any], context: Any) -> Any:
-            if next(counter) <= calls:
-                return failure(event)
-            return real(event, context)
-
-        return handler
-
-    return handler_for
+TRANSIENT = "lambdas.core.errors.TransientSourceError"
 
 
-def _transient(event: dict[str, Any]) -> Any:
-    raise TransientSourceError("fileLocation", "injected: connection reset by peer")
-
-
-def test_handler_transient_errors_are_retried_to_success() -> None:
-    with local_pipeline(handler_for=_failing_first(RESIZE_TASK, 2, _transient)) as aws:
+def test_handler_transient_errors_are_retried_to_success(tmp_path: Path) -> None:
+    plan = fault_plan(RESIZE_TASK, tmp_path, fail_first=2, error=TRANSIENT, message="injected: reset")
+    with local_pipeline(faults={RESIZE_TASK: plan}) as aws:
         location = _upload_source(aws)
         result = run(aws, SINGLE_IMAGE_WORKFLOW, single_image_input(location, RECIPE), name="transient")
         assert result.failures() == ["TransientSourceError", "TransientSourceError"]
@@ -169,28 +99,19 @@ def test_handler_transient_errors_are_retried_to_success() -> None:
         _assert_one_good_rendition(aws, result)
 
 
-def test_handler_over_its_function_timeout_is_retried_to_success() -> None:
-    """Lambda kills an invocation at the function timeout (Sandbox.Timedout); the Retry runs it again.
-
-    The sleeping first attempt does no work: a timed-out Lambda is frozen, so it never publishes.
-    """
-    released = threading.Event()
-
-    def hang(event: dict[str, Any]) -> Any:
-        released.wait(timeout=5)
-        return None
-
-    with local_pipeline(handler_for=_failing_first(RESIZE_TASK, 1, hang)) as aws:
+def test_handler_over_its_function_timeout_is_killed_and_retried_to_success(tmp_path: Path) -> None:
+    """Lambda stops an invocation at the function timeout (Sandbox.Timedout); the Retry runs it again
+    in a fresh environment. The killed first attempt publishes nothing."""
+    plan = fault_plan(RESIZE_TASK, tmp_path, fail_first=1, hang_seconds=30)
+    with local_pipeline(faults={RESIZE_TASK: plan}) as aws:
         function = aws.router.function(aws.config.function_name(RESIZE_TASK))
-        function.timeout_seconds = 0.5
+        function.timeout_seconds = 1.0
         location = _upload_source(aws)
-        try:
-            result = run(aws, SINGLE_IMAGE_WORKFLOW, single_image_input(location, RECIPE), name="timeout")
-        finally:
-            released.set()
+        result = run(aws, SINGLE_IMAGE_WORKFLOW, single_image_input(location, RECIPE), name="timeout")
         assert result.failures() == ["Sandbox.Timedout"]
         assert result.attempts("image_convert_resize") == 2
         _assert_one_good_rendition(aws, result)
+        assert aws.router.pool(function.name).started == 2  # the killed environment was replaced
 
 
 SERVICE_ERRORS = [("ServiceException", 500), ("TooManyRequestsException", 429)]
@@ -228,9 +149,10 @@ def test_lambda_service_errors_have_their_aws_names(code: str, status: int) -> N
         assert result.failures() == [f"Lambda.{code}"] * 2
 
 
-def test_retries_are_bounded_when_the_fault_never_clears() -> None:
+def test_retries_are_bounded_when_the_fault_never_clears(tmp_path: Path) -> None:
     """A transient error that never clears ends the execution after the policy's attempts: no storm."""
-    with local_pipeline(handler_for=_failing_first(RESIZE_TASK, 10_000, _transient)) as aws:
+    plan = fault_plan(RESIZE_TASK, tmp_path, fail_first=10_000, error=TRANSIENT)
+    with local_pipeline(faults={RESIZE_TASK: plan}) as aws:
         location = _upload_source(aws)
         result = run(aws, SINGLE_IMAGE_WORKFLOW, single_image_input(location, RECIPE), name="forever")
         assert result.status == "FAILED"
@@ -241,40 +163,26 @@ def test_retries_are_bounded_when_the_fault_never_clears() -> None:
 
 
 # --- a permanent failure in one Map item -------------------------------------------------------
-def _corrupt_png(event: dict[str, Any]) -> Any:
-    raise CorruptImageError("fileLocation", "injected permanent failure of the png rendition")
-
-
-def test_permanent_failure_of_one_map_item_fails_the_execution_and_keeps_the_others_intact() -> None:
+def test_permanent_failure_of_one_map_item_fails_the_execution_and_keeps_the_others_intact(
+    tmp_path: Path,
+) -> None:
     """Documented policy (docs/reliability.md): one failed rendition fails the execution, with the
     rendition's typed error; renditions already published stay, complete and valid; nothing retried."""
 
     healthy_items = 4  # webp and jpg at two sizes
-    finished_healthy: list[str] = []
-    all_healthy_done = threading.Event()
-    lock = threading.Lock()
-
-    def handler_for(name: str) -> Handler:
-        real = default_handler(name)
-        if name != RESIZE_TASK:
-            return real
-
-        def handler(event: dict[str, Any], context: Any) -> Any:
-            if event.get("outputFormat") != "png":
-                result = real(event, context)
-                with lock:
-                    finished_healthy.append(result["fileLocation"])
-                    if len(finished_healthy) == healthy_items:
-                        all_healthy_done.set()
-                return result
-            # Fail only once the healthy items are done (all items run at once: MaxConcurrency 20),
-            # so the test knows exactly what must have been kept. The timeout is a hang guard.
-            assert all_healthy_done.wait(timeout=25)
-            return _corrupt_png(event)
-
-        return handler
-
-    with local_pipeline(handler_for=handler_for) as aws:
+    # The png items fail only once the healthy items are done (all items run at once: MaxConcurrency
+    # 20), so the test knows exactly what must have been kept.
+    plan = fault_plan(
+        RESIZE_TASK,
+        tmp_path,
+        fail_first=10_000,
+        when={"outputFormat": "png"},
+        wait_for_successes=healthy_items,
+        error="lambdas.core.errors.CorruptImageError",
+        message="injected permanent failure of the png rendition",
+    )
+    # one environment per item, as on AWS: a waiting png item never holds up a healthy one
+    with local_pipeline(faults={RESIZE_TASK: plan}, max_environments=6) as aws:
         location = _upload_source(aws)
         workflow_input = {
             "fileLocation": location,

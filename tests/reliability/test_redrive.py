@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from typing import Any
+from pathlib import Path
 
 from imgpipe.config import RESIZE_TASK
 from imgpipe.local import moto_fixes
-from imgpipe.local.engine import STATES_ROLE, LocalAws, default_handler
-from lambdas.core.errors import TransientSourceError
+from imgpipe.local.engine import STATES_ROLE, LocalAws
 from statemachines.translator.task_states import child_execution_name
 from tests.reliability.corpus import BY_NAME
-from tests.reliability.pipeline import Handler, finished, local_pipeline, objects, run
+from tests.reliability.pipeline import fault_plan, finished, local_pipeline, objects, run
 
 UPLOAD_WORKFLOW = "image_multiple_convert_resize_upload"
 CHILD_WORKFLOW = "image_resize_upload"
@@ -77,28 +75,21 @@ def test_child_names_are_valid_fixed_per_attempt_and_new_per_redrive() -> None:
     assert len({first, redriven, second_redrive, other_parent}) == 4
 
 
-def _failing_resize_while(broken: threading.Event) -> Any:
-    def handler_for(task: str) -> Handler:
-        real = default_handler(task)
-        if task != RESIZE_TASK:
-            return real
-
-        def handler(event: dict[str, Any], context: Any) -> Any:
-            if broken.is_set() and event.get("outputFormat") == "png":
-                raise TransientSourceError("fileLocation", "injected: the png renditions fail until fixed")
-            return real(event, context)
-
-        return handler
-
-    return handler_for
-
-
-def test_a_redriven_parent_starts_its_failed_children_again_and_succeeds() -> None:
+def test_a_redriven_parent_starts_its_failed_children_again_and_succeeds(tmp_path: Path) -> None:
     """Before the fix the child name ignored the redrive count: the redriven parent asked for the
     closed child's name again and failed with StepFunctions.ExecutionAlreadyExistsException."""
-    broken = threading.Event()
-    broken.set()
-    with local_pipeline(handler_for=_failing_resize_while(broken)) as aws:
+    broken = tmp_path / "png-renditions-broken"
+    broken.touch()
+    plan = fault_plan(
+        RESIZE_TASK,
+        tmp_path,
+        fail_first=10_000,
+        when={"outputFormat": "png"},
+        while_exists=str(broken),
+        error="lambdas.core.errors.TransientSourceError",
+        message="injected: the png renditions fail until fixed",
+    )
+    with local_pipeline(faults={RESIZE_TASK: plan}) as aws:
         aws.s3.put_object(Bucket=aws.deployment.input_bucket, Key="redrive/source.jpg", Body=SOURCE.data)
         workflow_input = {"fileLocation": f"s3://{aws.deployment.input_bucket}/redrive/source.jpg", **RECIPE}
         first = run(aws, UPLOAD_WORKFLOW, workflow_input, name="parent")
@@ -106,7 +97,7 @@ def test_a_redriven_parent_starts_its_failed_children_again_and_succeeds() -> No
         children_before = _child_executions(aws)
         assert sorted(children_before.values()).count("FAILED") >= 1
 
-        broken.clear()  # the cause is fixed; the operator redrives the parent
+        broken.unlink()  # the cause is fixed; the operator redrives the parent
         with moto_fixes.emulated_redrive("parent-redrive-1", of_execution_arn=first.arn, redrive_count=1):
             arn = aws.start_execution(UPLOAD_WORKFLOW, workflow_input, name="parent-redrive-1")
             redriven = finished(aws, arn)

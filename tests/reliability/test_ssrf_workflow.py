@@ -1,34 +1,41 @@
 """The URL-fetch SSRF matrix through the single-image workflow, not only the fetch adapter.
 
-DNS is answered from a table (socket.getaddrinfo patched) and "the internet" is a fake connection
-pool standing in for the remote server (fetch._open_pool patched): the worker's scheme, host,
-address and redirect checks all run for real, and pytest-socket guarantees that nothing leaves the
-machine. Every hostile URL ends FAILED, typed and non-retryable, after exactly one attempt, before
-any connection is opened; a public URL renders, proving the matrix is not refusing everything.
+Inside the resize worker's processes (installed by tests/support/worker_faults.py's `setup`), DNS is
+answered from a table (socket.getaddrinfo patched) and "the internet" is a fake connection pool
+standing in for the remote server (fetch._open_pool patched), which records every connection in a
+file this test reads: the worker's scheme, host, address and redirect checks all run for real, and
+no connection leaves the machine. Every hostile URL ends FAILED, typed and non-retryable, after
+exactly one attempt, before any connection is opened; a public URL renders, proving the matrix is
+not refusing everything.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from imgpipe.config import RESIZE_TASK
 from imgpipe.local.engine import LocalAws
 from tests.reliability.checks import decode
 from tests.reliability.corpus import BY_NAME
 from tests.reliability.pipeline import (
     SINGLE_IMAGE_WORKFLOW,
     default_config,
+    fault_plan,
     key_of,
     local_pipeline,
     objects,
     run,
     single_image_input,
 )
+from tests.support.worker_faults import FaultPlan
 
 PUBLIC = "93.184.216.34"
 DNS: dict[str, list[str]] = {
@@ -75,19 +82,28 @@ class FakeResponse:
         pass
 
 
+CONNECTIONS = "connections.jsonl"
+
+
 @dataclass
 class FakeInternet:
-    """What the remote servers answer, by path; records every connection the worker opened."""
+    """What the remote servers answer, by path; every connection a worker opened, from its log."""
 
-    connections: list[tuple[str, str, str]] = field(default_factory=list)
+    log: Path
+
+    @property
+    def connections(self) -> list[tuple[str, str, str]]:
+        lines = self.log.read_text().splitlines() if self.log.exists() else []
+        return [tuple(json.loads(line)) for line in lines]  # type: ignore[misc]
 
     def open_pool(self, address: str, target: Any, policy: Any) -> Any:
-        internet = self
+        log = self.log
 
         class Pool:
             def urlopen(self, method: str, path: str, **_: Any) -> FakeResponse:
-                internet.connections.append((address, target.host, path))
-                return internet.answer(path)
+                with log.open("a") as stream:
+                    stream.write(json.dumps([address, target.host, path]) + "\n")
+                return FakeInternet.answer(path)
 
             def close(self) -> None:
                 pass
@@ -109,19 +125,33 @@ class FakeInternet:
         return FakeResponse(404, {})
 
 
-@pytest.fixture
-def internet(monkeypatch: pytest.MonkeyPatch) -> FakeInternet:
+def install_fake_internet(plan: FaultPlan) -> None:
+    """In a worker process (FaultPlan.setup): the DNS table and the fake servers."""
     from lambdas.adapters import fetch
 
-    fake = FakeInternet()
-    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
-    monkeypatch.setattr(fetch, "_open_pool", fake.open_pool)
+    socket.getaddrinfo = fake_getaddrinfo  # type: ignore[assignment]
+    fetch._open_pool = FakeInternet(Path(plan.state_dir) / CONNECTIONS).open_pool  # type: ignore[assignment]
+
+
+def _resize_on_the_fake_internet(state_dir: Path) -> dict[str, FaultPlan]:
+    return {RESIZE_TASK: fault_plan(RESIZE_TASK, state_dir, setup=f"{__name__}.install_fake_internet")}
+
+
+@pytest.fixture(scope="module")
+def internet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("internet")
+
+
+@pytest.fixture
+def internet(internet_dir: Path) -> FakeInternet:
+    fake = FakeInternet(internet_dir / CONNECTIONS)
+    fake.log.write_text("")  # each test counts its own connections
     return fake
 
 
 @pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAws]:
-    with local_pipeline() as runtime:
+def aws(internet_dir: Path) -> Iterator[LocalAws]:
+    with local_pipeline(faults=_resize_on_the_fake_internet(internet_dir)) as runtime:
         yield runtime
 
 
@@ -187,7 +217,8 @@ def test_a_public_url_renders_through_the_workflow(aws: LocalAws, internet: Fake
 
 
 def test_the_host_allow_list_is_enforced_through_the_workflow(internet: FakeInternet) -> None:
-    with local_pipeline(default_config(allowedUrlHosts=["cdn.example.com"])) as aws:
+    config = default_config(allowedUrlHosts=["cdn.example.com"])
+    with local_pipeline(config, faults=_resize_on_the_fake_internet(internet.log.parent)) as aws:
         url = "https://images.example.com/photo.jpg"
         result = run(aws, SINGLE_IMAGE_WORKFLOW, single_image_input(url, RECIPE), name="ssrf-allow-list")
         assert (result.status, result.error) == ("FAILED", "SourceRefusedError")

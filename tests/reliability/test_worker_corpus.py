@@ -67,8 +67,8 @@ def invoke(s3: Any, monkeypatch: pytest.MonkeyPatch) -> Invoke:
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         function = LambdaFunction(config.function_name(task), _handler(task))
-        context = LambdaContext(function, deadline=time.monotonic() + 900)
-        return function.handler(event, context)
+        context = LambdaContext(function.name, function.arn, function.memory_mb, time.monotonic() + 900)
+        return _handler(task)(event, context)
 
     return call
 

@@ -1,4 +1,4 @@
-"""The moto seam: Lambda tasks run in-process, with their own environment, errors and timeouts."""
+"""The moto seam: Lambda tasks run in worker processes, with their own environment, errors and timeouts."""
 
 from __future__ import annotations
 
@@ -12,17 +12,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from imgpipe.local import moto_fixes
 from imgpipe.local.lambda_seam import LambdaRouter, install, verify_moto_internals
 
 ROLE = "arn:aws:iam::123456789012:role/sfn"
-
-
-class FlakyError(Exception):
-    """A retryable failure raised by the test function."""
-
-
-class PermanentError(Exception):
-    """A failure the ASL must not retry."""
+WORKERS = "tests.support.seam_workers"
 
 
 def _definition(function_arn: str) -> str:
@@ -58,9 +52,12 @@ def _definition(function_arn: str) -> str:
 
 
 def _run(router: LambdaRouter, items: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    # moto_fixes too: moto's parsers share one QueryLanguage scope stack, which another test's
+    # parse (JSONata) can leave dirty in this process; the local engine always installs the fix
     with (
         mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
         install(router, time_scale=0.0),
+        moto_fixes.install(),
     ):
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         arn = sfn.create_state_machine(
@@ -84,52 +81,96 @@ def test_moto_internals_are_where_the_seam_expects_them() -> None:
     verify_moto_internals()
 
 
-def test_tasks_run_in_process_with_their_own_environment_and_retries_are_counted() -> None:
-    attempts: dict[int, int] = {}
+def test_tasks_run_in_a_worker_process_with_their_own_environment_and_retries_are_counted() -> None:
     router = LambdaRouter()
-
-    def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        attempts[event["n"]] = attempts.get(event["n"], 0) + 1
-        if event.get("flaky") and attempts[event["n"]] < 3:
-            raise FlakyError("try again")
-        return {"n": event["n"], "stage": os.environ.get("STAGE"), "fn": context.function_name}
-
-    router.register("echo", echo, environment={"STAGE": "local-test"})
-    described, events = _run(router, [{"n": 1}, {"n": 2, "flaky": True}])
+    router.register("echo", f"{WORKERS}.echo", environment={"STAGE": "local-test"}, max_environments=1)
+    try:
+        described, events = _run(router, [{"n": 1}, {"n": 2, "flaky": True}])
+    finally:
+        router.close()
 
     assert described["status"] == "SUCCEEDED", described
-    output = json.loads(described["output"])
-    assert [item["result"] for item in output] == [
-        {"n": 1, "stage": "local-test", "fn": "echo"},
-        {"n": 2, "stage": "local-test", "fn": "echo"},
+    results = [item["result"] for item in json.loads(described["output"])]
+    assert [(r["n"], r["stage"], r["fn"], r["region"]) for r in results] == [
+        (1, "local-test", "echo", "us-east-1"),
+        (2, "local-test", "echo", "us-east-1"),
     ]
-    assert attempts == {1: 1, 2: 3}
+    # one environment, warm: the same process served every attempt, and it kept its module state
+    assert {r["pid"] for r in results} != {os.getpid()}
+    assert len({r["pid"] for r in results}) == 1
+    assert [r["calls"] for r in results] == [1, 3]
     assert sum(1 for e in events if e["type"] == "TaskFailed") == 2
-    assert "STAGE" not in os.environ  # the function's environment never leaks into the process
+    assert "STAGE" not in os.environ  # the function's environment never reaches this process
+    assert router.pool("echo").started == 1
 
 
 def test_handler_error_type_becomes_the_step_functions_error_and_is_not_retried() -> None:
-    calls: list[int] = []
     router = LambdaRouter()
-
-    def failing(event: dict[str, Any], context: Any) -> None:
-        calls.append(1)
-        raise PermanentError("outputWidth: must be positive")
-
-    router.register("echo", failing)
-    described, _ = _run(router, [{"n": 1}])
+    router.register("echo", f"{WORKERS}.failing")
+    try:
+        described, _ = _run(router, [{"n": 1}])
+    finally:
+        router.close()
     assert described["status"] == "FAILED"
     assert described["error"] == "PermanentError"
     assert "outputWidth" in described["cause"]
-    assert calls == [1]
+    assert [(i.error_type, i.logs) for i in router.invocations] == [("PermanentError", "about to fail\n")]
 
 
-def test_a_handler_over_its_timeout_fails_with_sandbox_timedout() -> None:
+def test_a_handler_over_its_timeout_is_killed_and_fails_with_sandbox_timedout() -> None:
+    router = LambdaRouter()
+    router.register("echo", f"{WORKERS}.sleepy", timeout_seconds=0.5)
+    try:
+        first = router.invoke(FunctionName="echo", Payload=json.dumps({"seconds": 30}))
+        second = router.invoke(FunctionName="echo", Payload=json.dumps({"seconds": 0}))
+    finally:
+        router.close()
+    payload = json.loads(first["Payload"].read())
+    assert first["FunctionError"] == "Unhandled"
+    assert payload == {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 0.50 seconds"}
+    # the timed-out environment was stopped: the next invocation is a cold start in a new process
+    assert "FunctionError" not in second
+    assert router.pool("echo").started == 2
+    assert [i.cold_start for i in router.invocations] == [True, True]
+
+
+def _invoke_once(handler: str) -> dict[str, Any]:
+    """One invocation of a fresh function whose handler string is `handler`; its payload."""
+    router = LambdaRouter()
+    router.register("echo", handler)
+    try:
+        payload: dict[str, Any] = json.loads(
+            router.invoke(FunctionName="echo", Payload="{}")["Payload"].read()
+        )
+        return payload
+    finally:
+        router.close()
+
+
+def test_a_process_that_dies_is_a_runtime_exit_error() -> None:
+    assert _invoke_once(f"{WORKERS}.exits") == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": "Runtime exited with error: exit status 3",
+    }
+
+
+def test_a_handler_that_cannot_be_imported_is_runtime_import_module_error() -> None:
+    payload = _invoke_once(f"{WORKERS}.no_such_handler")
+    assert payload["errorType"] == "Runtime.ImportModuleError"
+    assert "no_such_handler" in payload["errorMessage"]
+
+
+def test_a_callable_handler_over_its_timeout_fails_with_sandbox_timedout() -> None:
     router = LambdaRouter()
     router.register("echo", lambda event, context: time.sleep(2), timeout_seconds=0.2)
     described, _ = _run(router, [{"n": 1}])
     assert described["status"] == "FAILED"
     assert described["error"] == "Sandbox.Timedout"
+
+
+def test_a_callable_handler_gets_no_environment_of_its_own() -> None:
+    with pytest.raises(ValueError, match="handler string"):
+        LambdaRouter().register("echo", lambda event, context: {}, environment={"STAGE": "x"})
 
 
 def test_unknown_function_is_a_lambda_service_error() -> None:
@@ -150,32 +191,30 @@ def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(key, value)
 
 
-def test_time_waiting_for_a_free_thread_does_not_count_against_the_timeout() -> None:
-    """Six 0.5 s invocations on two threads: the last ones wait ~1 s, more than their 1 s timeout,
-    yet none of them ran for longer than its timeout, so none may time out."""
-    router = LambdaRouter(max_workers=2)
-    remaining: list[int] = []
-
-    def slow(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        remaining.append(context.get_remaining_time_in_millis())
-        time.sleep(0.5)
-        return {"n": event["n"]}
-
-    router.register("echo", slow, timeout_seconds=1.0)
+def test_time_waiting_for_a_free_environment_does_not_count_against_the_timeout() -> None:
+    """Six 0.5 s invocations on two worker processes: the last ones wait ~1 s, more than their 1 s
+    timeout, yet none of them ran for longer than its timeout, so none may time out."""
+    router = LambdaRouter()
+    router.register("echo", f"{WORKERS}.echo", timeout_seconds=3.0, max_environments=2)
+    router.register("sleepy", f"{WORKERS}.sleepy", timeout_seconds=1.0, max_environments=2)
     results: list[dict[str, Any]] = []
     threads = [
         threading.Thread(
-            target=lambda n=n: results.append(
-                router.invoke(FunctionName="echo", Payload=json.dumps({"n": n}))
+            target=lambda: results.append(
+                router.invoke(FunctionName="sleepy", Payload=json.dumps({"seconds": 0.5}))
             )
         )
-        for n in range(6)
+        for _ in range(6)
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    router.close()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        remaining = json.loads(router.invoke(FunctionName="echo", Payload="{}")["Payload"].read())
+    finally:
+        router.close()
     assert [r.get("FunctionError") for r in results] == [None] * 6
-    assert sorted(json.loads(r["Payload"].read())["n"] for r in results) == list(range(6))
-    assert all(900 <= ms <= 1000 for ms in remaining)  # every handler saw its full budget at start
+    assert len({json.loads(r["Payload"].read())["pid"] for r in results}) == 2  # two warm environments
+    assert router.pool("sleepy").started == 2
+    assert 2000 <= remaining["remainingMs"] <= 3000  # a handler sees its full budget at its start
