@@ -316,10 +316,12 @@ class LocalAws:
             )
             environment["AWS_ENDPOINT_URL"] = self.worker_endpoint or ""
             environment |= self._extra_environment.get(task, {})
+            handler = self._handler_for(task)
             function = self.router.register(
                 name,
-                self._handler_for(task),
-                environment=environment,
+                handler,
+                # a callable (a test's stub) runs in this process and reads no environment of its own
+                environment=environment if isinstance(handler, str) else None,
                 timeout_seconds=lambda_timeout_seconds(task),
                 memory_mb=self.config.memorySize.get(task, 128),
                 region=self.region,

@@ -6,13 +6,13 @@ with the one `imgpipe serve` answers for the same execution."""
 from __future__ import annotations
 
 import base64
-import importlib
 import io
 import json
-import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,20 +30,28 @@ from lambdas.conductor_api.environment import WORKFLOWS_VARIABLE, workflows_vari
 from lambdas.conductor_api.handler import handler
 from tests.lambdas.conftest import load_event
 from tests.local.test_conductor_api import CONDUCTOR_TASK_FIELDS, CONDUCTOR_WORKFLOW_FIELDS
+from tests.support import worker_faults
 from tests.support.lambda_context import FakeLambdaContext
+from tests.support.worker_faults import FaultPlan
 
 pytestmark = pytest.mark.slow  # each test runs workflows on the local engine
 
 GUARD_SECONDS = 120  # hang guard for waits, not a performance threshold
 SOURCE_KEY = "uploads/seed.png"
+UPLOAD_TASK = "upload_toS3"
 
 
 @dataclass
 class Api:
     engine: LocalAws
-    hold_upload: threading.Event  # set: the upload worker waits for `release`
-    upload_entered: threading.Event
-    release: threading.Event
+    hold_file: Path  # while it exists, the upload worker hangs (in its own worker process)
+    upload_plan: FaultPlan
+
+    def wait_until_the_upload_hangs(self) -> None:
+        deadline = time.monotonic() + GUARD_SECONDS
+        while self.upload_plan.count("call") < 1:
+            assert time.monotonic() < deadline, "the upload worker was never invoked"
+            time.sleep(0.05)
 
     def call(
         self,
@@ -86,27 +94,25 @@ def _seed_body(api: Api, event_name: str = "conductor_api_start") -> str:
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Api]:
     from statemachines.project import load_project
 
-    hold, entered, release = threading.Event(), threading.Event(), threading.Event()
+    hold_file = tmp_path / "hold-upload"
+    plan = FaultPlan(
+        handler=default_handler(UPLOAD_TASK),
+        state_dir=str(tmp_path),
+        fail_first=1,
+        hang_seconds=worker_faults.GUARD_SECONDS,
+        while_exists=str(hold_file),
+    )
 
-    def handler_for(task: str) -> Any:
-        if task != "upload_toS3":
-            return default_handler(task)
-        # the gated upload runs in this process (a callable handler), so the test can hold it
-        real = importlib.import_module(f"lambdas.{task}.handler").handler
-
-        def gated(event: Any, context: Any) -> Any:
-            if hold.is_set():
-                entered.set()
-                release.wait(GUARD_SECONDS)
-            return real(event, context)
-
-        return gated
+    def handler_for(task: str) -> str:
+        return worker_faults.HANDLER if task == UPLOAD_TASK else default_handler(task)
 
     stepfunctions.reset_client()
-    with LocalAws(time_scale=0.0, handler_for=handler_for) as engine:
+    with LocalAws(
+        time_scale=0.0, handler_for=handler_for, extra_environment={UPLOAD_TASK: plan.environment()}
+    ) as engine:
         buffer = io.BytesIO()
         Image.new("RGB", (64, 48), (200, 30, 90)).save(buffer, "PNG")
         engine.s3.put_object(Bucket=engine.deployment.input_bucket, Key=SOURCE_KEY, Body=buffer.getvalue())
@@ -119,9 +125,8 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
         monkeypatch.setenv(WORKFLOWS_VARIABLE, workflows_variable(deployed_workflows(project, arns, express)))
         monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "conductor_api")
         try:
-            yield Api(engine, hold, entered, release)
+            yield Api(engine, hold_file, plan)
         finally:
-            release.set()
             stepfunctions.reset_client()
 
 
@@ -196,14 +201,13 @@ def test_a_start_workflow_request_starts_by_name_and_version(api):
 
 
 def test_terminate_stops_a_running_execution(api):
-    api.hold_upload.set()
+    api.hold_file.touch()
     workflow_id = _start(api)
-    assert api.upload_entered.wait(GUARD_SECONDS)
+    api.wait_until_the_upload_hangs()
     answer = api.call(
         "conductor_api_terminate", path=f"/api/workflow/{workflow_id}", query={"reason": "superseded"}
     )
     assert answer["statusCode"] == 200, answer["body"]
-    api.release.set()  # moto ends the stopped execution once the running state returns
     arn = api.execution_arn("image_convert_resize", workflow_id)
     assert api.engine.wait(arn, timeout_seconds=GUARD_SECONDS)["status"] == "ABORTED"
     assert _status(api, workflow_id)["status"] == "TERMINATED"
@@ -228,11 +232,11 @@ def test_retry_redrives_only_an_unsuccessful_execution(api):
     )
     assert described["status"] == "FAILED"
     assert _status(api, failed)["failedReferenceTaskNames"] == ["image_convert_resize_ref"]
-    # moto 5.2.5 has no RedriveExecution: reaching it (moto's NotImplementedError, answered as any
-    # unexpected error is) is what can be checked without AWS.
+    # moto 5.2.5 cannot redrive; the local engine answers ExecutionNotRedrivable (sfn_api_fixes):
+    # reaching RedriveExecution, and its error mapped, is what can be checked without AWS.
     redriven = api.call("conductor_api_retry", path=f"/api/workflow/{failed}/retry")
-    assert redriven["statusCode"] == 500
-    assert _json(redriven)["message"].startswith("NotImplementedError (request ")
+    assert redriven["statusCode"] == 409
+    assert _json(redriven)["message"].startswith("Step Functions RedriveExecution: ExecutionNotRedrivable")
 
 
 def test_an_express_execution_starts_but_cannot_be_read_back(api):
