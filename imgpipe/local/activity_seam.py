@@ -69,6 +69,7 @@ def verify_moto_activity_internals() -> None:
         if not callable(getattr(backend, method, None)):
             raise MotoInternalsChanged(f"moto's {PARSER_BACKEND_CLASS} has no {method} any more")
     execution = moto_attribute(PARSER_MODELS, PARSER_EXECUTION)
+    execution = getattr(execution, "moto_execution", execution)  # an enclosing install's subclass
     if "activity_store" not in inspect.signature(execution.__init__).parameters:
         raise MotoInternalsChanged("moto's parser Execution takes no activity_store any more")
     activity = moto_attribute(PARSER_ACTIVITY, "Activity")
@@ -173,6 +174,8 @@ def _store_patches(queues: _Queues) -> list[Patch]:
     execution_class: Any = getattr(parser_models, PARSER_EXECUTION)
 
     class ExecutionWithActivities(execution_class):
+        moto_execution = getattr(execution_class, "moto_execution", execution_class)  # nested installs
+
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             backends = parser_models.stepfunctions_parser_backends
             backend = backends[kwargs["account_id"]][kwargs["region_name"]]

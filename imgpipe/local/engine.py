@@ -314,6 +314,7 @@ class LocalAws:
                 output_bucket=self.deployment.output_bucket,
                 local_files_root=str(self.files_root.resolve()) if self.files_root else "",
             )
+            deployed_environment = dict(environment)  # what the stack sets; the rest is local plumbing
             environment["AWS_ENDPOINT_URL"] = self.worker_endpoint or ""
             environment |= self._extra_environment.get(task, {})
             handler = self._handler_for(task)
@@ -329,9 +330,11 @@ class LocalAws:
                 max_environments=min(self.max_environments, reserved.get(task, self.max_environments)),
             )
             self.deployment.function_arns[task] = function.arn
-            self._show_function(task, function)
+            self._show_function(task, function, deployed_environment)
 
-    def _show_function(self, task: str, function: lambda_seam.LambdaFunction) -> None:
+    def _show_function(
+        self, task: str, function: lambda_seam.LambdaFunction, environment: Mapping[str, str]
+    ) -> None:
         """The function as GetFunction/ListFunctions show it on AWS (infra/workers.py's settings).
         Invocations are the router's (lambda_api_seam); moto's Lambda only describes the function."""
         iam, role_name = self.client("iam"), f"{function.name}-role"
@@ -360,7 +363,7 @@ class LocalAws:
             Description=f"imgpipe worker for the Conductor task {task}",
             Timeout=int(function.timeout_seconds),
             MemorySize=function.memory_mb,
-            Environment={"Variables": dict(function.environment)},
+            Environment={"Variables": dict(environment)},
             TracingConfig={"Mode": "Active"},
         )
 

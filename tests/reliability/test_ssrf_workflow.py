@@ -27,7 +27,6 @@ from tests.reliability.checks import decode
 from tests.reliability.corpus import BY_NAME
 from tests.reliability.pipeline import (
     SINGLE_IMAGE_WORKFLOW,
-    default_config,
     fault_plan,
     key_of,
     local_pipeline,
@@ -214,14 +213,3 @@ def test_a_public_url_renders_through_the_workflow(aws: LocalAws, internet: Fake
     assert internet.connections == [(PUBLIC, "images.example.com", "/photo.jpg")]
     image = decode(objects(aws, aws.deployment.output_bucket)[key_of(result.output["fileLocation"])])
     assert (image.format, image.size) == ("PNG", (30, 20))
-
-
-def test_the_host_allow_list_is_enforced_through_the_workflow(internet: FakeInternet) -> None:
-    config = default_config(allowedUrlHosts=["cdn.example.com"])
-    with local_pipeline(config, faults=_resize_on_the_fake_internet(internet.log.parent)) as aws:
-        url = "https://images.example.com/photo.jpg"
-        result = run(aws, SINGLE_IMAGE_WORKFLOW, single_image_input(url, RECIPE), name="ssrf-allow-list")
-        assert (result.status, result.error) == ("FAILED", "SourceRefusedError")
-        assert "ALLOWED_URL_HOSTS" in result.error_message()
-        assert result.attempts("image_convert_resize") == 1
-        assert internet.connections == []
