@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmarks import coldinit, memory, settings
+from benchmarks import coldinit, manifest_smartcrop, memory, settings
 
 PLOT_NAME = "performance-ratios.png"
 # Hand-written interpretation (profiles, suggested changes), kept outside the generated tables.
@@ -174,6 +174,9 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     if "memory_caps" in results:
         lines += [*memory.caps_markdown(results["memory_caps"]), ""]
+    if "manifest_smartcrop" in results:
+        lines += ["## Manifest and smart crop, per source", ""]
+        lines += [*manifest_smartcrop.markdown(results["manifest_smartcrop"]), ""]
     lines += coldinit.report_lines(results["cold_init"])
     e2e = results["e2e"]
     lines += ["", "## Local end-to-end: dynamic fork, job A", ""]

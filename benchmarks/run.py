@@ -19,6 +19,7 @@ from benchmarks import (
     cost,
     e2e,
     images,
+    manifest_smartcrop,
     memory,
     one_core,
     pillow_prototype,
@@ -365,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
         print("peak RSS at the configured caps, every accepted format ...", flush=True)
         results["memory_caps"] = memory.measure_caps(Path(workdir))
+        print("manifest and smart crop, per source ...", flush=True)
+        results["manifest_smartcrop"] = manifest_smartcrop.measure(rounds)
         print("cold init ...", flush=True)
         results["cold_init"] = coldinit.measure_all(repeats)
         imaging_ms = results["timing"].get("A", {}).get("imgpipe", {}).get("median_ms")
