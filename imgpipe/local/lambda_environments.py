@@ -42,6 +42,7 @@ from typing import Any
 # Lambda gives the init phase 10 s, then retries it inside the first invocation with the function's
 # timeout (lambda-runtime-environment.html, "Init phase"): the same budget here.
 INIT_SECONDS = 10.0
+RECEIVE_SLICE_SECONDS = 0.25  # how soon a waiting invocation notices its environment was killed
 # Imported once into the forkserver, so that a new environment forks with them loaded (cold starts
 # then cost the project's own imports, as on a Lambda whose layer is on disk); none of them reads
 # the environment at import.
@@ -235,9 +236,16 @@ class _Environment:
         return outcome
 
     def _receive(self, timeout_seconds: float) -> tuple[str, Any, str] | None:
+        """The environment's answer, None after `timeout_seconds`. Polls in short slices: a poll
+        already waiting is not woken when another thread kills the environment (runtime shutdown),
+        and a thread left waiting would hold up the interpreter's exit for the whole timeout."""
+        deadline = time.monotonic() + timeout_seconds
         try:
-            if not self._connection.poll(timeout_seconds):
-                return None
+            while not self._connection.poll(
+                min(RECEIVE_SLICE_SECONDS, max(0.0, deadline - time.monotonic()))
+            ):
+                if time.monotonic() >= deadline:
+                    return None
             answer: tuple[str, Any, str] = self._connection.recv()
             return answer
         except (EOFError, OSError):
