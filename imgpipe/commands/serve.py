@@ -8,7 +8,10 @@ state machine names. Ctrl-C stops it cleanly.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import json
+import os
 import signal
 import sys
 import threading
@@ -18,6 +21,8 @@ from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 POLL_SECONDS = 0.2
+# After "stopped", how long anything still running may hold the process before it is ended.
+EXIT_GRACE_SECONDS = 10.0
 STATE_NOTICE = "state is in memory only: stopping (or restarting) loses every bucket, object and execution"
 
 
@@ -111,7 +116,27 @@ def serve_command(
         print(f"imgpipe serve: {error}", file=sys.stderr)
         return EXIT_FAILED
     print("imgpipe serve: stopped", file=out, flush=True)
+    if threading.current_thread() is threading.main_thread():
+        _exit_within(EXIT_GRACE_SECONDS, EXIT_OK, args.logs)
     return EXIT_OK
+
+
+def _exit_within(seconds: float, code: int, log_path: Path) -> None:
+    """End the process `seconds` after serving stopped even if a thread still running would hold
+    the interpreter's exit (seen under load in CI, after an idle serve's Ctrl-C), as a process
+    manager would; a normal exit that comes first wins. The threads' stacks go to the log."""
+
+    def force() -> None:
+        with contextlib.suppress(OSError), log_path.open("a", encoding="utf-8") as log:
+            print(f"imgpipe serve: exit held {seconds:.0f} s after stopping; threads:", file=log, flush=True)
+            faulthandler.dump_traceback(file=log, all_threads=True)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        os._exit(code)
+
+    timer = threading.Timer(seconds, force)
+    timer.daemon = True
+    timer.start()
 
 
 def _stop_on_sigterm(stop: threading.Event) -> None:
