@@ -23,6 +23,7 @@ an invocation that finds them all busy waits for one, and that wait never counts
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
@@ -198,6 +199,9 @@ class _Environment:
         self.process.start()
         child.close()
         self.warm = False
+        # kill (runtime shutdown) and a failed receive may join the process from two threads at
+        # once; multiprocessing's join is not safe for that (one closes the sentinel the other waits on)
+        self._joining = threading.Lock()
         self.init_logs = ""
 
     def initialise(self, budget_seconds: float) -> dict[str, Any] | None:
@@ -251,8 +255,12 @@ class _Environment:
         except (EOFError, OSError):
             return ("error", self._exit_error(), "")
 
+    def _join(self, timeout_seconds: float) -> None:
+        with self._joining, contextlib.suppress(OSError, ValueError):
+            self.process.join(timeout=timeout_seconds)
+
     def _exit_error(self) -> dict[str, Any]:
-        self.process.join(timeout=1)
+        self._join(1)
         code = self.process.exitcode
         reason = f"signal: {-code}" if code is not None and code < 0 else f"exit status {code}"
         return {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited with error: {reason}"}
@@ -262,9 +270,10 @@ class _Environment:
         return self.process.is_alive()
 
     def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=5)
+        with contextlib.suppress(OSError, ValueError):
+            if self.process.is_alive():
+                self.process.kill()
+        self._join(5)
         self._connection.close()
 
 
