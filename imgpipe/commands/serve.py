@@ -21,8 +21,8 @@ from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 POLL_SECONDS = 0.2
-# After "stopped", how long anything still running may hold the process before it is ended.
-EXIT_GRACE_SECONDS = 10.0
+# Once stopping, how long the shutdown and anything still running may hold the process.
+EXIT_GRACE_SECONDS = 20.0
 STATE_NOTICE = "state is in memory only: stopping (or restarting) loses every bucket, object and execution"
 
 
@@ -96,6 +96,8 @@ def serve_command(
 
     out = sys.stdout
     _stop_on_sigterm(stop)
+    stopping = False
+    printed = threading.Event()
     try:
         with (
             # The process ends after serving: work still in flight at Ctrl-C keeps writing to the log.
@@ -107,32 +109,48 @@ def serve_command(
             if on_ready is not None:
                 on_ready(server.info)
             _follow_triggers(server, stop, out)
+            stopping = True
+            if threading.current_thread() is threading.main_thread():
+                _exit_within(EXIT_GRACE_SECONDS, args.logs, out, printed)
     except KeyboardInterrupt:  # Ctrl-C while starting
         pass
     except OSError as error:  # the port is taken, the log file cannot be written, ...
-        print(f"imgpipe serve: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        if not stopping:
+            print(f"imgpipe serve: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        _log_line(args.logs, f"imgpipe serve: while stopping: {error!r}")  # the user's stop succeeded
     except EngineError as error:
         print(f"imgpipe serve: {error}", file=sys.stderr)
         return EXIT_FAILED
-    print("imgpipe serve: stopped", file=out, flush=True)
-    if threading.current_thread() is threading.main_thread():
-        _exit_within(EXIT_GRACE_SECONDS, EXIT_OK, args.logs)
+    _print_stopped(out, printed)
     return EXIT_OK
 
 
-def _exit_within(seconds: float, code: int, log_path: Path) -> None:
-    """End the process `seconds` after serving stopped even if a thread still running would hold
-    the interpreter's exit (seen under load in CI, after an idle serve's Ctrl-C), as a process
-    manager would; a normal exit that comes first wins. The threads' stacks go to the log."""
+def _print_stopped(out: Any, printed: threading.Event) -> None:
+    """The "stopped" line, once: the normal exit and a forced one may both reach it."""
+    if not printed.is_set():
+        printed.set()
+        print("imgpipe serve: stopped", file=out, flush=True)
+
+
+def _log_line(log_path: Path, line: str) -> None:
+    with contextlib.suppress(OSError), log_path.open("a", encoding="utf-8") as log:
+        print(line, file=log, flush=True)
+
+
+def _exit_within(seconds: float, log_path: Path, out: Any, printed: threading.Event) -> None:
+    """Once stopping, end the process within `seconds` even if the shutdown or a thread still
+    running would hold it (seen under load in CI after Ctrl-C), as a process manager would; a
+    normal exit that comes first wins. The threads' stacks go to the log."""
 
     def force() -> None:
+        _log_line(log_path, f"imgpipe serve: stop held {seconds:.0f} s; threads:")
         with contextlib.suppress(OSError), log_path.open("a", encoding="utf-8") as log:
-            print(f"imgpipe serve: exit held {seconds:.0f} s after stopping; threads:", file=log, flush=True)
             faulthandler.dump_traceback(file=log, all_threads=True)
         with contextlib.suppress(OSError, ValueError):
+            _print_stopped(out, printed)
             sys.stdout.flush()
-        os._exit(code)
+        os._exit(EXIT_OK)
 
     timer = threading.Timer(seconds, force)
     timer.daemon = True
