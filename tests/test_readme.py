@@ -39,9 +39,9 @@ def test_every_make_target_the_readme_names_exists() -> None:
     assert named - targets == set()
 
 
-def test_ci_runs_make_check_which_runs_the_readme_test_command() -> None:
+def test_ci_runs_make_lint_and_make_test_which_make_check_is() -> None:
     commands = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.startswith("make ")]
-    assert commands == ["make check", "make verify-bundle"]
+    assert commands == ["make lint", "make test", "make verify-bundle"]
     check = re.search(r"^check: (.*)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
     assert check is not None
     assert check.group(1).split() == ["lint", "test"]

@@ -202,6 +202,10 @@ class _Environment:
         # kill (runtime shutdown) and a failed receive may join the process from two threads at
         # once; multiprocessing's join is not safe for that (one closes the sentinel the other waits on)
         self._joining = threading.Lock()
+        # kill runs from the invocation's thread (timeout) and from shutdown: the pipe is closed once,
+        # or the second close could close a descriptor number another thread has opened since
+        self._killing = threading.Lock()
+        self._killed = False
         self.init_logs = ""
 
     def initialise(self, budget_seconds: float) -> dict[str, Any] | None:
@@ -270,11 +274,15 @@ class _Environment:
         return self.process.is_alive()
 
     def kill(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            if self.process.is_alive():
-                self.process.kill()
-        self._join(5)
-        self._connection.close()
+        with self._killing:
+            if self._killed:
+                return
+            self._killed = True
+            with contextlib.suppress(OSError, ValueError):
+                if self.process.is_alive():
+                    self.process.kill()
+            self._join(5)
+            self._connection.close()
 
 
 class EnvironmentPool:

@@ -45,3 +45,43 @@ def test_each_function_runs_in_its_own_processes_with_its_own_environment() -> N
     assert str(endpoint).startswith("http://127.0.0.1:")
     assert "OUTPUT_BUCKET" not in os.environ
     assert "AWS_CONFIG_FILE" in os.environ
+
+
+def test_an_environment_killed_from_two_threads_at_once_closes_its_pipe_once() -> None:
+    """A timed-out invocation and the runtime's shutdown both kill the environment; the second kill
+    waits for the first and does nothing, so no descriptor is closed twice (EBADF, seen under load)."""
+    import threading
+
+    from imgpipe.local.lambda_environments import FunctionSpec, _Environment
+
+    spec = FunctionSpec("probe", "tests.support.seam_workers.environment", {}, 128, "arn:probe")
+    environment = _Environment(spec)
+    closes: list[int] = []
+    real_close = environment._connection.close
+    first_inside = threading.Event()
+    release = threading.Event()
+    real_join = environment._join
+
+    def slow_join(timeout_seconds: float) -> None:
+        first_inside.set()
+        release.wait(5)
+        real_join(timeout_seconds)
+
+    def counting_close() -> None:
+        closes.append(1)
+        real_close()
+
+    environment._join = slow_join  # type: ignore[method-assign]
+    environment._connection.close = counting_close  # type: ignore[method-assign]
+    first = threading.Thread(target=environment.kill)
+    first.start()
+    assert first_inside.wait(5)
+    second = threading.Thread(target=environment.kill)
+    second.start()
+    second.join(0.2)
+    assert second.is_alive()  # waits for the first kill instead of closing the pipe beside it
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert closes == [1]
+    assert not environment.alive
