@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, render_template_string, request
+from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from imgpipe.config import WORKER_TASKS
@@ -33,7 +33,7 @@ from lambdas.conductor.endpoints import unsupported_message
 from lambdas.conductor.errors import ConductorError, not_found, refused
 from lambdas.conductor.executions import MAX_EXECUTION_INPUT_BYTES, WorkflowTarget, checked_name
 
-CONDUCTOR_PATHS = ("/api/", "/execution/")
+CONDUCTOR_PATHS = ("/api/",)
 
 
 # --- hostile input ---------------------------------------------------------------------------------
@@ -460,40 +460,14 @@ def _unsupported(method: str, rule: str, why: str) -> Callable[..., Response]:
     return answer
 
 
-VIEWER = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ wf.workflowName }} {{ wf.workflowId }}</title>
-<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}
-.COMPLETED{color:#070}.FAILED,.TIMED_OUT,.TERMINATED,.CANCELED{color:#a00}pre{background:#f4f4f4;padding:1em}</style>
-</head><body>
-<h1>{{ wf.workflowName }} <span class="{{ wf.status }}">{{ wf.status }}</span></h1>
-<p>workflowId {{ wf.workflowId }} · version {{ wf.workflowVersion }}
- · <a href="/api/workflow/{{ wf.workflowId }}?includeTasks=true">JSON</a></p>
-{% if wf.reasonForIncompletion %}<p class="FAILED">{{ wf.reasonForIncompletion }}</p>{% endif %}
-<table><tr><th>#</th><th>task</th><th>reference</th><th>status</th><th>retry</th></tr>
-{% for t in wf.tasks %}<tr><td>{{ t.seq }}</td><td>{{ t.taskType }}</td><td>{{ t.referenceTaskName }}</td>
-<td class="{{ t.status }}">{{ t.status }}</td><td>{{ t.retryCount }}</td></tr>{% endfor %}</table>
-<h2>Input</h2><pre>{{ input }}</pre><h2>Output</h2><pre>{{ output }}</pre>
-</body></html>"""
-
-
 def create_app(engine: LocalAws) -> Flask:
-    """The Conductor API and the minimal `/execution/{id}` page, over one engine."""
+    """The Conductor API over one engine (`imgpipe serve`'s execution pages are imgpipe.viewer's)."""
     registry = Registry(engine)
     executions = Executions(engine, registry)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_EXECUTION_INPUT_BYTES + MAX_DEFINITION_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.register_blueprint(conductor_blueprint(registry, executions))
-
-    @app.get("/execution/<workflow_id>")
-    def viewer(workflow_id: str) -> str:
-        document = executions.document(workflow_id, include_tasks=True)
-        return render_template_string(
-            VIEWER,
-            wf=document,
-            input=json.dumps(document["input"], indent=2),
-            output=json.dumps(document["output"], indent=2),
-        )
 
     @app.errorhandler(ConductorError)
     def conductor_error(error: ConductorError) -> tuple[Any, int]:
@@ -527,7 +501,7 @@ def is_aws_request(environ: Mapping[str, Any]) -> bool:
 
 
 class ConductorDispatcher:
-    """WSGI: unsigned requests under /api/ and /execution/ to the Conductor app, the rest to moto's."""
+    """WSGI: unsigned requests under /api/ to the Conductor app, the rest to moto's."""
 
     def __init__(self, conductor: Any, aws: Any) -> None:
         self.conductor = conductor
