@@ -1,7 +1,8 @@
 """One state machine per Conductor workflow, its definition exactly what the translator emits.
 
-The ASL is deployed as a string with `${LambdaArn_<task>}` / `${StateMachineArn_<workflow>}`
-filled by definition substitutions: the same text the local runtime fills with moto's ARNs.
+The ASL is deployed as a string with `${LambdaArn_<task>}` / `${StateMachineArn_<workflow>}` (and
+`${QueueUrl_<queue>}` of an EVENT task's `sqs:<queue>` sink, whose queue is created here) filled by
+definition substitutions: the same text the local runtime fills with moto's ARNs and URLs.
 """
 
 from __future__ import annotations
@@ -11,18 +12,27 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Annotations, ArnFormat, Stack
+from aws_cdk import Annotations, ArnFormat, CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from imgpipe.config import DeploymentConfig
-from infra.retention import owned_log_group
+from infra.retention import owned_log_group, retain_data_store
 from statemachines.translator.asl_states import task_states
 from statemachines.translator.emitter import EXPRESS_MAX_SECONDS
-from statemachines.translator.event import PUT_EVENTS
+from statemachines.translator.event import PUT_EVENTS, queue_url_placeholder, sqs_sink_queues
 
+# EVENT `sqs:<queue>` sinks: a message waits for its consumer 4 days (MessageRetentionPeriod's
+# default; 60 s to 14 days: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html);
+# one received 5 times without being deleted moves to the dead-letter queue, which keeps it 14 days:
+# a message expires by its original enqueue time, so the DLQ's retention must be the longer one
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
+EVENT_RETENTION = Duration.days(4)
+EVENT_DEAD_LETTER_RETENTION = Duration.days(14)
+EVENT_MAX_RECEIVES = 5
 # The managed rule Step Functions creates to learn when a `.sync` child execution ends.
 SYNC_EVENTS_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
 
@@ -48,6 +58,20 @@ def unfilled_placeholders(tw: Any, filled: Mapping[str, str]) -> list[str]:
     """Placeholders of a definition that this stack gives no value (e.g. `${QueueUrl_<queue>}` of an
     EVENT task's SQS sink: the stack creates no such queue)."""
     return sorted(set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", tw.asl_json)) - set(filled))
+
+
+def _encrypted_queue(
+    scope: Construct, construct_id: str, retention: Duration, redrive: sqs.DeadLetterQueue | None = None
+) -> sqs.Queue:
+    """An SSE-SQS queue that refuses requests without TLS."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=retention,
+        dead_letter_queue=redrive,
+    )
 
 
 def state_machine_type(config: DeploymentConfig, tw: Any) -> sfn.StateMachineType:
@@ -102,6 +126,8 @@ class Workflows(Construct):
         self.state_machines: dict[str, sfn.StateMachine] = {}
         self.roles: dict[str, iam.Role] = {}
         self.children: dict[str, frozenset[str]] = {}
+        self.event_queues: dict[str, sqs.Queue] = {}  # by the queue name of an `sqs:<queue>` sink
+        self.dead_letter_queues: dict[str, sqs.Queue] = {}
         for name in creation_order(translated):
             tw = translated[name]
             unknown = set(tw.lambda_tasks) - set(functions)
@@ -118,6 +144,10 @@ class Workflows(Construct):
                 state_machine_placeholder(child): self.state_machines[child].state_machine_arn
                 for child in sorted(tw.workflow_dependencies)
             }
+            for queue in sqs_sink_queues(tw.asl):
+                sink = self.event_queues.get(queue) or self._event_queue(config, queue)
+                substitutions[queue_url_placeholder(queue)] = sink.queue_url
+                sink.grant(role, "sqs:SendMessage")  # SSE-SQS: no KMS key to grant
             substitutions |= dict((extra_substitutions or {}).get(name, {}))
             unfilled = unfilled_placeholders(tw, substitutions)
             if unfilled:
@@ -144,6 +174,26 @@ class Workflows(Construct):
                     Annotations.of(self.state_machines[name]).add_warning(warning)
             self.roles[name] = role
             self.children[name] = frozenset(tw.child_workflows)
+
+    def _event_queue(self, config: DeploymentConfig, queue: str) -> sqs.Queue:
+        """The queue of EVENT tasks' `sqs:<queue>` sink (one per name, whichever workflows send to it):
+        SSE-SQS, TLS only, and a dead-letter queue that keeps what consumers fail on for SQS's
+        longest retention. Named by CloudFormation (a retained queue never blocks a redeploy); its
+        URL is a stack output."""
+        dead_letters = _encrypted_queue(self, f"EventQueue{queue}DeadLetters", EVENT_DEAD_LETTER_RETENTION)
+        redrive = sqs.DeadLetterQueue(max_receive_count=EVENT_MAX_RECEIVES, queue=dead_letters)
+        sink = _encrypted_queue(self, f"EventQueue{queue}", EVENT_RETENTION, redrive)
+        for store in (dead_letters, sink):
+            retain_data_store(store, config)
+        CfnOutput(
+            self,
+            f"EventQueue{queue}Url",
+            value=sink.queue_url,
+            description=f"SQS queue of EVENT tasks' sink sqs:{queue}",
+        )
+        self.event_queues[queue] = sink
+        self.dead_letter_queues[queue] = dead_letters
+        return sink
 
     def _role(self, name: str, tw: Any, functions: Mapping[str, lambda_.IFunction]) -> iam.Role:
         """Invoke only this workflow's functions; start/describe/stop only its own children."""

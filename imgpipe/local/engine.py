@@ -207,6 +207,7 @@ class LocalAws:
         self.trigger_deliveries: list[TriggerDelivery] = []
         self.claim_table: str | None = None
         self.failed_sources_queue_url: str | None = None
+        self.event_queue_urls: dict[str, str] = {}  # EVENT `sqs:<queue>` sinks, by queue name
         self._sequencer = itertools.count(1)
         self._lock = threading.Lock()
         self._stack: ExitStack | None = None
@@ -412,11 +413,24 @@ class LocalAws:
             envelope.FAILED_SOURCES_QUEUE_PLACEHOLDER: self.failed_sources_queue_url,
         }
 
+    def _create_event_queues(self, asl: Mapping[str, Any]) -> dict[str, str]:
+        """The queues of EVENT tasks' `sqs:<queue>` sinks, one per name, as infra/workflows.py makes
+        them (SSE-SQS; named `<prefix>-<queue>-local` here, by CloudFormation on AWS)."""
+        from statemachines.translator.event import queue_url_placeholder, sqs_sink_queues
+
+        sqs = self.client("sqs")
+        for queue in sqs_sink_queues(asl):
+            if queue not in self.event_queue_urls:
+                name = f"{self.config.prefix}-{queue}-local"
+                created = sqs.create_queue(QueueName=name, Attributes={"SqsManagedSseEnabled": "true"})
+                self.event_queue_urls[queue] = created["QueueUrl"]
+        return {queue_url_placeholder(queue): url for queue, url in self.event_queue_urls.items()}
+
     def _create_state_machine(self, workflow_name: str) -> str:
         assert self._workflows is not None
         translated = self._workflows[workflow_name]
         self._create_activities(translated.activity_tasks)
-        substitutions = self._substitutions()
+        substitutions = self._substitutions() | self._create_event_queues(translated.asl)
         if workflow_name == self.config.triggerWorkflow:
             # Deployed exactly as infra/stack.py deploys it: inside the envelope (imgpipe.envelope).
             translated = envelope.for_deployment({workflow_name: translated}, self.config)[workflow_name]
@@ -484,7 +498,8 @@ class LocalAws:
                 "which are not deployed"
             )
         self._create_activities(translated.activity_tasks)
-        definition = _substitute(translated.asl_json, self._substitutions())
+        substitutions = self._substitutions() | self._create_event_queues(translated.asl)
+        definition = _substitute(translated.asl_json, substitutions)
         self.sfn.update_state_machine(stateMachineArn=arn, definition=definition)
         self._workflows[translated.name] = translated
         return arn

@@ -10,9 +10,10 @@ rule plays the event handler. An `sqs:<queue>` sink sends the payload to that SQ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from statemachines.translator.asl_states import PLACEHOLDER_NAME, link
+from statemachines.translator.asl_states import PLACEHOLDER_NAME, link, task_states
 from statemachines.translator.callback import EVENT_SOURCE
 from statemachines.translator.expressions import parameters, path_of
 
@@ -29,6 +30,17 @@ MAX_DETAIL_TYPE = 128
 
 def queue_url_placeholder(queue: str) -> str:
     return f"QueueUrl_{queue}"
+
+
+def sqs_sink_queues(asl: Mapping[str, Any]) -> list[str]:
+    """The SQS queues a translation's EVENT tasks send to (`sqs:<queue>` sinks), sorted: what the
+    stack creates (infra/workflows.py) and the local engine creates, one queue per name."""
+    prefix = "${" + queue_url_placeholder("")
+    urls = [
+        state["Parameters"].get("QueueUrl") for state in task_states(asl) if state["Resource"] == SEND_MESSAGE
+    ]
+    # other queues (the trigger envelope's failed-sources queue) have placeholders of their own
+    return sorted({url[len(prefix) : -1] for url in urls if isinstance(url, str) and url.startswith(prefix)})
 
 
 def emit_event(emitter: WorkflowEmitter, site: EmitSite) -> str | None:

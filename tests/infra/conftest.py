@@ -88,3 +88,48 @@ def synth_destroy(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 def synth_conductor_api(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The deployment with Conductor's REST API (`-c imgpipe:conductorApi=true`); nag runs on it too."""
     return synthesize(tmp_path_factory.mktemp("cdk.out.conductor"), {"imgpipe:conductorApi": True})
+
+
+# Two workflows beside the project's, for what no project workflow uses yet: a HUMAN task (the
+# Conductor API's task updates) and EVENT tasks with an `sqs:` sink (the queue the stack creates).
+CALLBACK_AND_SINK_WORKFLOWS: tuple[dict[str, Any], ...] = (
+    {
+        "name": "review_upload",
+        "tasks": [
+            {"name": "review", "taskReferenceName": "review_ref", "type": "HUMAN"},
+            {
+                "name": "notify",
+                "taskReferenceName": "notify_ref",
+                "type": "EVENT",
+                "inputParameters": {"sink": "sqs:renditions_ready", "verdict": "${review_ref.output.ok}"},
+            },
+        ],
+    },
+    {
+        "name": "announce_upload",
+        "tasks": [
+            {
+                "name": "announce",
+                "taskReferenceName": "announce_ref",
+                "type": "EVENT",
+                "inputParameters": {"sink": "sqs:renditions_ready", "key": "${workflow.input.key}"},
+            }
+        ],
+    },
+)
+
+
+@pytest.fixture(scope="session")
+def synth_callbacks_and_sinks(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The project plus CALLBACK_AND_SINK_WORKFLOWS, with Conductor's REST API; nag runs on it too."""
+    from dataclasses import replace
+
+    import statemachines.project
+    from statemachines.translator.model import WorkflowDef
+
+    project = statemachines.project.load_project()
+    extra = {w["name"]: WorkflowDef.model_validate(w) for w in CALLBACK_AND_SINK_WORKFLOWS}
+    extended = replace(project, workflows={**project.workflows, **extra})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(statemachines.project, "load_project", lambda *args, **kwargs: extended)
+        return synthesize(tmp_path_factory.mktemp("cdk.out.callbacks"), {"imgpipe:conductorApi": True})
