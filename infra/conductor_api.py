@@ -1,6 +1,6 @@
 """Conductor's REST API on AWS (`imgpipe:conductorApi`): an HTTP API with IAM authorization on every
 route, in front of one Lambda (lambdas/conductor_api) that starts, reads, stops and redrives the
-stack's state machines, and nothing else.
+stack's state machines and completes their waiting HUMAN/WAIT tasks, and nothing else.
 
 The $default stage serves the routes at Conductor's own paths (`https://<api>.execute-api.<region>
 .amazonaws.com/api/workflow/...`), so the seeds' calls only change host and signing. It is
@@ -34,6 +34,7 @@ from infra.workers import handler_path
 from infra.workflows import state_machine_type
 from lambdas.conductor.status import task_references
 from lambdas.conductor_api.environment import WORKFLOWS_VARIABLE, DeployedWorkflow, workflows_variable
+from statemachines.translator.callback import waiting_task_refs
 
 FUNCTION = "conductor_api"
 # API Gateway's maximum integration timeout for HTTP APIs is 30 s
@@ -47,8 +48,9 @@ LAMBDA_ENVIRONMENT_BYTES = 4096
 # The longest state machine ARN prefix a Region can give (partition aws-iso-b, a 14-character
 # Region name): what the size check assumes for every ARN before CloudFormation fills them in.
 LONGEST_ARN_PREFIX = "arn:aws-iso-b:states:ap-southeast-5:123456789012:stateMachine:"
-# Conductor's start/status/terminate/retry calls; everything else under /api reaches the function
-# through the proxy route, which answers 405 (registration), 501 (no Step Functions counterpart) or 404.
+# Conductor's start/status/terminate/retry and task update calls; everything else under /api reaches
+# the function through the proxy route, which answers 405 (registration), 501 (no Step Functions
+# counterpart) or 404.
 # One variable name per level: API Gateway is reported to refuse routes with different variables at
 # the same level ("... has a conflicting variable on the same hierarchical level ...",
 # ConflictException, quoted in https://github.com/KensioSoftware/yulin/pull/307; AWS's route page,
@@ -59,6 +61,8 @@ ROUTES: tuple[tuple[str, tuple[apigw.HttpMethod, ...]], ...] = (
     ("/api/workflow", (apigw.HttpMethod.POST,)),
     ("/api/workflow/{workflow}", (apigw.HttpMethod.POST, apigw.HttpMethod.GET, apigw.HttpMethod.DELETE)),
     ("/api/workflow/{workflow}/retry", (apigw.HttpMethod.POST,)),
+    ("/api/tasks", (apigw.HttpMethod.POST,)),
+    ("/api/tasks/{workflow}/{task}/{status}", (apigw.HttpMethod.POST,)),
     ("/api/{proxy+}", (apigw.HttpMethod.ANY,)),
 )
 # One JSON line per request (HTTP API access-log variables:
@@ -156,6 +160,7 @@ class ConductorApi(Construct):
         self.environment_bytes = check_environment_size(environment | {WORKFLOWS_VARIABLE: at_longest})
         self.function = self._function(config, environment, layer, target)
         self._grant(state_machines, express)
+        self.task_response_machines = self._grant_task_responses(state_machines, translated)
         self.access_logs = owned_log_group(
             self,
             "AccessLogs",
@@ -166,7 +171,8 @@ class ConductorApi(Construct):
             self,
             "Api",
             api_name=f"{config.prefix}-conductor-api",
-            description="Conductor's REST API (start, status, terminate, retry) on imgpipe's state machines",
+            description="Conductor's REST API (start, status, terminate, retry, task updates) on imgpipe's "
+            "state machines",
             create_default_stage=False,
         )
         self.stage = apigw.HttpStage(
@@ -231,7 +237,8 @@ class ConductorApi(Construct):
             self,
             "Function",
             function_name=function_name,
-            description="imgpipe: Conductor's REST API (start, status, terminate, retry) on Step Functions",
+            description="imgpipe: Conductor's REST API (start, status, terminate, retry, task updates) on "
+            "Step Functions",
             runtime=target.runtime,
             architecture=target.architecture,
             handler=handler_path(FUNCTION),
@@ -270,6 +277,25 @@ class ConductorApi(Construct):
                 resources=self.execution_arns,
             )
         )
+
+    def _grant_task_responses(
+        self, state_machines: Mapping[str, sfn.StateMachine], translated: Mapping[str, Any]
+    ) -> list[str]:
+        """SendTaskSuccess/Failure/Heartbeat (Conductor's task update API) on the state machines with
+        a task that waits for its token (HUMAN, WAIT without duration/until), and on no other. These
+        calls are authorised on the state machine (aws-cdk-lib's `StateMachine.grantTaskResponse`
+        grants exactly these three on `stateMachineArn`; the Service Authorization Reference,
+        https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html,
+        lists their resource types). The names of those workflows, sorted."""
+        waiting = sorted(name for name in state_machines if waiting_task_refs(translated[name].asl))
+        if waiting:
+            self.function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+                    resources=[state_machines[name].state_machine_arn for name in waiting],
+                )
+            )
+        return waiting
 
 
 def execution_arn(scope: Construct, machine: sfn.StateMachine) -> str:

@@ -16,11 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from statemachines.translator.callback import CALLBACK_RESOURCE, WAITING_DETAIL_TYPE
+from lambdas.conductor.callbacks import FAILED_ERROR, latest_callback_token
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-# The error a task failed from outside fails with: the name a FAILED TERMINATE also uses.
-FAILED_ERROR = "Conductor.FAILED"
 
 
 class TaskNotWaiting(LookupError):
@@ -97,32 +95,10 @@ def waiting_task_token(client: Any, execution_arn: str, task_ref: str) -> str:
     kwargs: dict[str, Any] = {"executionArn": execution_arn, "reverseOrder": True, "maxResults": 1000}
     while True:
         page = client.get_execution_history(**kwargs)
-        for event in page["events"]:
-            token = _token(event, task_ref)
-            if token is not None:
-                return token
+        token = latest_callback_token(page["events"], task_ref)
+        if token is not None:
+            return token
         if not page.get("nextToken"):
             break
         kwargs["nextToken"] = page["nextToken"]
     raise TaskNotWaiting(f"no HUMAN or WAIT task '{task_ref}' has waited for completion in {execution_arn}")
-
-
-def _token(event: dict[str, Any], task_ref: str) -> str | None:
-    details = event.get("taskScheduledEventDetails")
-    if event.get("type") != "TaskScheduled" or not details:
-        return None
-    if not CALLBACK_RESOURCE.endswith(f":{details.get('resourceType')}:{details.get('resource')}"):
-        return None
-    try:
-        entries = json.loads(details.get("parameters") or "{}").get("Entries") or []
-    except (ValueError, AttributeError):
-        return None
-    for entry in entries:
-        if entry.get("DetailType") != WAITING_DETAIL_TYPE:
-            continue
-        detail = entry.get("Detail")
-        if isinstance(detail, str):  # the service may record the detail as the JSON text it sends
-            detail = json.loads(detail)
-        if isinstance(detail, dict) and detail.get("taskReferenceName") == task_ref:
-            return str(detail["taskToken"])
-    return None

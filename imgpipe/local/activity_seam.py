@@ -15,7 +15,8 @@ activities. Four things are missing between the two:
 - SendTaskFailure's response handler drops ``cause``; the seam passes it on;
 - SendTaskHeartbeat fails with InvalidToken for a task whose state has no HeartbeatSeconds (and in
   the moment between a task being taken and the engine arming its heartbeat clock), where AWS
-  accepts it; the seam accepts a heartbeat for any task still waiting for its outcome;
+  accepts it; the seam accepts a heartbeat for any task still waiting for its outcome (an
+  activity's, or a `.waitForTaskToken` callback's: Conductor's IN_PROGRESS task update);
 - a worker that answers at once can answer before the engine arms the heartbeat clock; the engine
   then waits a whole HeartbeatSeconds and times the task out although its outcome is in. The seam
   arms the clock already rung when the outcome is there;
@@ -96,9 +97,10 @@ def verify_moto_activity_internals() -> None:
     moto_attribute(STATES_ERROR_TYPE, "StatesErrorNameType")
 
 
-def _waiting_endpoint(backend: Any, task_token: str) -> Any | None:
-    """The engine's endpoint of an activity task still waiting for its outcome, in a running execution."""
-    endpoint_class = moto_attribute(CALLBACK, "ActivityCallbackEndpoint")
+def _waiting_endpoint(backend: Any, task_token: str, kind: str = "ActivityCallbackEndpoint") -> Any | None:
+    """The engine's endpoint of a task still waiting for its outcome, in a running execution: an
+    activity task's, or with `kind="CallbackEndpoint"` any task token's (`.waitForTaskToken` too)."""
+    endpoint_class = moto_attribute(CALLBACK, kind)
     for execution in backend._get_executions("RUNNING"):
         worker = getattr(execution, "exec_worker", None)
         if worker is None:
@@ -223,7 +225,7 @@ def _api_patches(queues: _Queues, long_poll_seconds: float) -> list[Patch]:
         try:
             return original_heartbeat(self, task_token)
         except invalid_token:
-            if _waiting_endpoint(self, task_token) is None:
+            if _waiting_endpoint(self, task_token, "CallbackEndpoint") is None:
                 raise
             return None  # a task without HeartbeatSeconds, or one whose heartbeat clock is not armed yet
 

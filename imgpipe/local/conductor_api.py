@@ -27,11 +27,13 @@ from imgpipe.config import WORKER_TASKS
 from imgpipe.local.engine import EngineError, LocalAws
 from imgpipe.local.workflows import MAX_DEFINITION_BYTES
 from lambdas.conductor import executions as conductor
+from lambdas.conductor import task_updates
 from lambdas.conductor.bodies import parse_json_body
 from lambdas.conductor.endpoints import UNSUPPORTED as WORKFLOW_UNSUPPORTED
 from lambdas.conductor.endpoints import unsupported_message
 from lambdas.conductor.errors import ConductorError, not_found, refused
 from lambdas.conductor.executions import MAX_EXECUTION_INPUT_BYTES, WorkflowTarget, checked_name
+from lambdas.conductor.task_updates import MAX_TASK_UPDATE_BYTES
 
 CONDUCTOR_PATHS = ("/api/",)
 
@@ -435,6 +437,17 @@ def conductor_blueprint(registry: Registry, executions: Executions) -> Blueprint
     def retry(workflow_id: str) -> Response:
         executions.retry(workflow_id)
         return Response(status=204)
+
+    @api.post("/tasks")
+    def update_task() -> Response:
+        update = task_updates.update_from_body(read_json_body(MAX_TASK_UPDATE_BYTES))
+        return Response(executions.update_task(update), mimetype="text/plain")
+
+    @api.post("/tasks/<workflow_id>/<task_ref>/<status>")
+    def update_task_by_reference(workflow_id: str, task_ref: str, status: str) -> Response:
+        output = read_json_body(MAX_TASK_UPDATE_BYTES, empty={})
+        update = task_updates.update_from_path(workflow_id, task_ref, status, output)
+        return Response(executions.update_task(update), mimetype="text/plain")
 
     for method, rule, why in UNSUPPORTED:
         api.add_url_rule(

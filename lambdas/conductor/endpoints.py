@@ -50,7 +50,6 @@ UNSUPPORTED: tuple[tuple[str, str, str], ...] = (
     ("POST", "/workflow/test", "there is no mock execution mode"),
     ("GET", "/tasks/poll/<path:rest>", NOT_POLLED),
     ("GET", "/tasks/poll/batch/<path:rest>", NOT_POLLED),
-    ("POST", "/tasks", "task results come from the Lambda invocation, not from a worker's update"),
 )
 _PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
 _SEGMENT = {None: r"[^/]+", "int": r"\d+", "path": r".+"}

@@ -24,8 +24,10 @@ from typing import Any, NoReturn, Protocol
 
 from botocore.exceptions import ClientError
 
+from lambdas.conductor.callbacks import latest_callback_token
 from lambdas.conductor.errors import ConductorError, not_found, refused
 from lambdas.conductor.status import WORKFLOW_STATUS, RunMetadata, workflow_document
+from lambdas.conductor.task_updates import STEP_FUNCTIONS_CALL, WAITING_STATUSES, TaskUpdate, send_update
 
 # Step Functions' quota: "Maximum input or output size for a task, state, or execution: 256 KiB of
 # data as a UTF-8 encoded string" (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
@@ -53,6 +55,11 @@ SERVICE_ERROR_STATUS = {
     "InvalidName": 400,
     "InvalidArn": 400,
     "ValidationException": 400,
+    # a task token whose wait has ended (SendTaskSuccess/Failure/Heartbeat)
+    "TaskDoesNotExist": 409,
+    "TaskTimedOut": 409,
+    "InvalidToken": 409,
+    "InvalidOutput": 400,
 }
 
 
@@ -257,6 +264,10 @@ class Executions:
 
     def document(self, workflow_id: str, include_tasks: bool) -> dict[str, Any]:
         """Conductor's Workflow for the execution (DescribeExecution + GetExecutionHistory)."""
+        return self._read(workflow_id, include_tasks)[0]
+
+    def _read(self, workflow_id: str, include_tasks: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The status document and the history it was built from, oldest event first."""
         arn = self.arn(workflow_id)
         try:
             described = self.sfn.describe_execution(executionArn=arn)
@@ -264,7 +275,7 @@ class Executions:
         except ClientError as error:
             service_error(error, "DescribeExecution/GetExecutionHistory")
         target = self._target_of(described["stateMachineArn"])
-        return workflow_document(
+        document = workflow_document(
             described,
             events,
             workflow_name=target.name if target else described["stateMachineArn"],
@@ -273,6 +284,39 @@ class Executions:
             metadata=(self.metadata or {}).get(described["name"], RunMetadata()),
             include_tasks=include_tasks,
         )
+        return document, events
+
+    def update_task(self, update: TaskUpdate) -> str:
+        """Conductor's task update: the task's latest attempt, found by id or reference in the status
+        document, answered through its task token (lambdas/conductor/task_updates.py); the task id."""
+        document, events = self._read(update.workflow_id, include_tasks=True)
+        tasks = [
+            task
+            for task in document["tasks"]
+            if task["taskId"] == update.task_id
+            or (update.task_id is None and task["referenceTaskName"] == update.task_ref)
+        ]
+        if not tasks:
+            not_found(f"No such task {update.task} in workflow {update.workflow_id}")
+        task = tasks[-1]
+        reference = str(task["referenceTaskName"])
+        token = latest_callback_token(reversed(events), reference)
+        if token is None:
+            raise ConductorError(
+                409,
+                f"task {reference} ({task['taskType']}) does not wait to be completed from outside: only "
+                "HUMAN tasks and WAIT tasks without duration or until do; a SIMPLE task's result is its "
+                "Lambda invocation's",
+            )
+        if task["status"] not in WAITING_STATUSES:
+            raise ConductorError(
+                409, f"task {reference} of workflow {update.workflow_id} is already {task['status']}"
+            )
+        try:
+            send_update(self.sfn, token, update)
+        except ClientError as error:
+            service_error(error, STEP_FUNCTIONS_CALL[update.status])
+        return str(task["taskId"])
 
     def terminate(self, workflow_id: str, reason: str | None) -> None:
         """StopExecution with the reason as its cause (a running execution only, as Conductor)."""

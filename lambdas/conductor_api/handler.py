@@ -1,10 +1,10 @@
 """Lambda entry point of Conductor's REST API on AWS, behind an IAM-authorized HTTP API
 (handler string: lambdas.conductor_api.handler.handler).
 
-Start, status, terminate and retry are the shared Step Functions calls of lambdas/conductor, over the
-stack's state machines (CONDUCTOR_WORKFLOWS). Registration (`/api/metadata/*`) is answered 405: the
-deployed workflows are what `cdk deploy` shipped. Endpoints with no Step Functions counterpart are 501
-naming the endpoint; everything else under /api is 404.
+Start, status, terminate, retry and task updates are the shared Step Functions calls of
+lambdas/conductor, over the stack's state machines (CONDUCTOR_WORKFLOWS). Registration
+(`/api/metadata/*`) is answered 405: the deployed workflows are what `cdk deploy` shipped. Endpoints
+with no Step Functions counterpart are 501 naming the endpoint; everything else under /api is 404.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from lambdas.adapters import stepfunctions
 from lambdas.conductor import executions as conductor
+from lambdas.conductor import task_updates
 from lambdas.conductor.bodies import parse_json_body
 from lambdas.conductor.endpoints import unsupported
 from lambdas.conductor.errors import ConductorError
 from lambdas.conductor.executions import MAX_EXECUTION_INPUT_BYTES, Executions
+from lambdas.conductor.task_updates import MAX_TASK_UPDATE_BYTES
 from lambdas.conductor_api.environment import ConductorApiSettings
 from lambdas.observability import MetricUnit, logger, metrics, tracer
 
@@ -137,6 +139,28 @@ def terminate(workflow_id: str) -> Response:
 def retry(workflow_id: str) -> Response:
     _executions().retry(workflow_id)
     return Response(status_code=204, content_type=content_types.TEXT_PLAIN, body="")
+
+
+@app.post("/api/tasks")
+def update_task() -> Response:
+    update = task_updates.update_from_body(_body(limit=MAX_TASK_UPDATE_BYTES))
+    return _updated(update)
+
+
+@app.post("/api/tasks/<workflow_id>/<task_ref>/<status>")
+def update_task_by_reference(workflow_id: str, task_ref: str, status: str) -> Response:
+    output = _body(empty={}, limit=MAX_TASK_UPDATE_BYTES)
+    return _updated(task_updates.update_from_path(workflow_id, task_ref, status, output))
+
+
+def _updated(update: task_updates.TaskUpdate) -> Response:
+    task_id = _executions().update_task(update)
+    logger.info(
+        "task updated",
+        extra={"workflowId": update.workflow_id, "taskId": task_id, "status": update.status},
+    )
+    metrics.add_metric(name="ConductorTasksUpdated", unit=MetricUnit.Count, value=1)
+    return _text(task_id)
 
 
 @app.exception_handler(ConductorError)

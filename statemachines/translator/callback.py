@@ -6,7 +6,8 @@ Task state waits for its task token (`.waitForTaskToken`). The token is announce
 EventBridge event on the account's default bus (a rule can route it to whoever completes the task),
 and it is kept where the execution already keeps its data: the TaskScheduled event of the history,
 whose `parameters` hold the event detail. `imgpipe complete TASK_REF --execution ARN --output JSON`
-finds it there and calls SendTaskSuccess; the output becomes the task's output, as in Conductor.
+and Conductor's task update API (`POST /api/tasks`) find it there and call SendTaskSuccess; the
+output becomes the task's output, as in Conductor. The contract's names are lambdas/conductor/callbacks.py's.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from lambdas.conductor.callbacks import CALLBACK_RESOURCE, EVENT_SOURCE, WAITING_DETAIL_TYPE
 from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link, task_states
 from statemachines.translator.expressions import parameters
 
@@ -21,10 +23,7 @@ if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
     from statemachines.translator.registry import EmitSite
 
-CALLBACK_RESOURCE = "arn:aws:states:::events:putEvents.waitForTaskToken"
-# The EventBridge event that announces a waiting task (read back by `imgpipe complete`).
-EVENT_SOURCE = "imgpipe.conductor"
-WAITING_DETAIL_TYPE = "Conductor task waiting"
+__all__ = ["CALLBACK_RESOURCE", "EVENT_SOURCE", "WAITING_DETAIL_TYPE", "emit_callback", "waiting_task_refs"]
 
 
 def emit_callback(emitter: WorkflowEmitter, site: EmitSite) -> str | None:

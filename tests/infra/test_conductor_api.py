@@ -56,6 +56,8 @@ def test_every_route_is_iam_authorized(synth_conductor_api):
         "GET /api/workflow/{workflow}",
         "DELETE /api/workflow/{workflow}",
         "POST /api/workflow/{workflow}/retry",
+        "POST /api/tasks",
+        "POST /api/tasks/{workflow}/{task}/{status}",
         "ANY /api/{proxy+}",
     }
     assert {r["Properties"]["AuthorizationType"] for r in routes.values()} == {"AWS_IAM"}
@@ -135,6 +137,29 @@ def test_the_role_starts_reads_stops_and_redrives_only_the_stacks_workflows(synt
     # The only wildcard resource is X-Ray's, which has no resource-level permissions.
     wildcard = [s for s in statements if s["Resource"] == "*"]
     assert [s["Action"] for s in wildcard] == [["xray:PutTelemetryRecords", "xray:PutTraceSegments"]]
+
+
+TASK_RESPONSE_ACTIONS = ["states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"]
+
+
+def test_the_role_answers_waiting_tasks_of_the_workflows_that_have_them_only(synth_callbacks_and_sinks):
+    """No project workflow waits for a token (the role above has no SendTask*); with a HUMAN task's
+    workflow deployed, SendTask* is granted on that state machine and on no other."""
+    synth = synth_callbacks_and_sinks
+    api = _api(synth)
+    assert api.task_response_machines == ["review_upload"]
+    statements = [
+        s
+        for s in synth.role_policy_statements(api.function.role)
+        if "states:SendTask" in json.dumps(s["Action"])
+    ]
+    assert [sorted(s["Action"]) for s in statements] == [TASK_RESPONSE_ACTIONS]
+    machine = synth.stack.workflows.state_machines["review_upload"]
+    assert statements[0]["Resource"] == {"Ref": synth.logical_id(machine)}
+    assert statements[0]["Effect"] == "Allow"
+    assert "Condition" not in statements[0]
+    report = json.loads((synth.outdir / "validation-report.json").read_text())
+    assert all(r.get("conclusion") != "failure" for r in report["pluginReports"])
 
 
 def synthesized_arn(resource: dict[str, Any]) -> str:

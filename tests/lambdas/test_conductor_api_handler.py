@@ -24,11 +24,13 @@ from imgpipe.local.conductor_api import create_app
 from imgpipe.local.engine import LocalAws, default_handler
 from infra.conductor_api import deployed_workflows
 from lambdas.adapters import stepfunctions
+from lambdas.conductor.callbacks import FAILED_ERROR
 from lambdas.conductor.errors import ConductorError
 from lambdas.conductor.executions import MAX_EXECUTION_INPUT_BYTES, service_error
 from lambdas.conductor_api.environment import WORKFLOWS_VARIABLE, workflows_variable
 from lambdas.conductor_api.handler import handler
 from tests.lambdas.conftest import load_event
+from tests.local.test_complete_waiting_task import REVIEW
 from tests.local.test_conductor_api import CONDUCTOR_TASK_FIELDS, CONDUCTOR_WORKFLOW_FIELDS
 from tests.support import worker_faults
 from tests.support.lambda_context import FakeLambdaContext
@@ -329,3 +331,79 @@ def test_step_functions_errors_become_conductor_statuses(code, status, retryable
     assert raised.value.status == status
     assert raised.value.body()["retryable"] is retryable
     assert code in raised.value.message
+
+
+@pytest.fixture
+def review(api: Api, monkeypatch: pytest.MonkeyPatch) -> Api:
+    """The API with a workflow whose HUMAN task waits (deployed as the stack would deploy it)."""
+    from dataclasses import replace
+
+    from statemachines.project import load_project, translate_definition
+    from statemachines.translator.model import WorkflowDef
+
+    project = load_project()
+    api.engine.add_workflow(translate_definition(REVIEW, project))
+    with_review = replace(
+        project, workflows={**project.workflows, str(REVIEW["name"]): WorkflowDef.model_validate(REVIEW)}
+    )
+    arns = {n: api.engine.state_machine_arn(n) for n in with_review.workflows}
+    sfn = api.engine.sfn
+    express = {n: sfn.describe_state_machine(stateMachineArn=a)["type"] == "EXPRESS" for n, a in arns.items()}
+    monkeypatch.setenv(WORKFLOWS_VARIABLE, workflows_variable(deployed_workflows(with_review, arns, express)))
+    return api
+
+
+def _waiting_review(api: Api) -> tuple[str, dict[str, Any]]:
+    workflow_id = _start(api, path=f"/api/workflow/{REVIEW['name']}", body=json.dumps({"image": "cat.png"}))
+    deadline = time.monotonic() + GUARD_SECONDS
+    while True:
+        tasks = _status(api, workflow_id)["tasks"]
+        waiting = [
+            t for t in tasks if t["referenceTaskName"] == "review_ref" and t["status"] == "IN_PROGRESS"
+        ]
+        if waiting:
+            return workflow_id, waiting[0]
+        assert time.monotonic() < deadline, "the HUMAN task never waited"
+        time.sleep(0.05)
+
+
+def test_a_task_update_completes_a_waiting_human_task(review):
+    workflow_id, task = _waiting_review(review)
+    answer = review.call("conductor_api_task_update", path=f"/api/tasks/{workflow_id}/review_ref/COMPLETED")
+    assert answer["statusCode"] == 200, answer["body"]
+    assert answer["headers"]["Content-Type"] == "text/plain"
+    assert answer["body"] == task["taskId"]
+    arn = review.execution_arn(REVIEW["name"], workflow_id)
+    described = review.engine.wait(arn, timeout_seconds=GUARD_SECONDS)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    # the event file's body, {"verdict": "approved"}, is the task's output
+    assert json.loads(described["output"]) == {"verdict": "approved", "image": "cat.png"}
+    again = review.call("conductor_api_task_update", path=f"/api/tasks/{workflow_id}/review_ref/COMPLETED")
+    assert again["statusCode"] == 409
+    assert "already COMPLETED" in _json(again)["message"]
+
+
+def test_a_task_result_fails_a_waiting_human_task_and_refuses_what_cannot_apply(review):
+    workflow_id, task = _waiting_review(review)
+    result = json.loads(load_event("conductor_api_task_result")["body"])
+    wrong_status = review.call("conductor_api_task_result", body=json.dumps(result | {"status": "DONE"}))
+    assert wrong_status["statusCode"] == 400
+    assert _json(wrong_status)["validationErrors"][0]["path"] == "status"
+    simple = _start(review)
+    review.engine.wait(review.execution_arn("image_convert_resize", simple), timeout_seconds=GUARD_SECONDS)
+    by_ref = {"workflowInstanceId": simple, "referenceTaskName": "upload_toS3_ref", "status": "COMPLETED"}
+    not_waiting = review.call("conductor_api_task_result", body=json.dumps(by_ref))
+    assert not_waiting["statusCode"] == 409
+    assert "SIMPLE task's result is its Lambda invocation's" in _json(not_waiting)["message"]
+    result |= {"workflowInstanceId": workflow_id, "taskId": task["taskId"]}
+    answer = review.call("conductor_api_task_result", body=json.dumps(result))
+    assert answer["statusCode"] == 200, answer["body"]
+    assert answer["body"] == task["taskId"]
+    described = review.engine.wait(
+        review.execution_arn(REVIEW["name"], workflow_id), timeout_seconds=GUARD_SECONDS
+    )
+    assert described["status"] == "FAILED"
+    document = _status(review, workflow_id)
+    assert document["failedReferenceTaskNames"] == ["review_ref"]
+    failed = next(t for t in document["tasks"] if t["referenceTaskName"] == "review_ref")
+    assert failed["reasonForIncompletion"] == f"{FAILED_ERROR}: the image is blurry"
