@@ -2,8 +2,11 @@
 
 The one definition CDK deploys (`infra/backfill.py`) and the local runtime creates
 (`imgpipe.local.engine`), with the placeholders both substitute: `${LambdaArn_<worker>}` and
-`${BackfillReportBucket}`. Execution input: `{"bucket", "prefix", "recipe": {"outputFormats",
-"outputSizes", "maintainAspectRatio"}}` (+ `"manifest": {"bucket", "key"}` with the inventory reader).
+`${BackfillReportBucket}`. Execution input: `{"bucket", "prefix", "recipe"}` (+ `"manifest":
+{"bucket", "key"}` with the inventory reader); the recipe is the worker's `RenditionsRecipe`
+(lambdas.core.inputs: formats, sizes, fit, gravity, writeManifest, ...), every field of which is
+passed to the worker with the source's `fileLocation` (`States.JsonMerge`, shallow: the source wins
+over a `fileLocation` in the recipe), as the S3 trigger's workflow passes the default recipe.
 
 Shape (every field is the AWS one; the docs page of each is in `DOCS`):
 - `Backfill`: Map, `ProcessorConfig` Mode DISTRIBUTED, ExecutionType EXPRESS. `ItemReader` lists the
@@ -55,6 +58,7 @@ DOCS = {
     "ToleratedFailurePercentage": "https://docs.aws.amazon.com/step-functions/latest/dg/maprun-fail-threshold.html",
     "MaxConcurrency": "https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html",
     "IAM": "https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html",
+    "States.JsonMerge": "https://docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html",
 }
 
 
@@ -143,12 +147,8 @@ def _render_source(worker_task: str, task_def: TaskDef, suffixes: tuple[str, ...
                 "Resource": "arn:aws:states:::lambda:invoke",
                 "Parameters": {
                     "FunctionName": f"${{LambdaArn_{worker_task}}}",
-                    "Payload": {
-                        "fileLocation.$": _source_location(),
-                        "outputFormats.$": "$.recipe.outputFormats",
-                        "outputSizes.$": "$.recipe.outputSizes",
-                        "maintainAspectRatio.$": "$.recipe.maintainAspectRatio",
-                    },
+                    # every field of the recipe, as an upload's workflow passes them, and the source
+                    "Payload.$": "States.JsonMerge($.recipe, $.source, false)",
                 },
                 # Counts only: a batch's results become a failed child's cause (at most 32,768 characters).
                 "ResultSelector": {
@@ -188,6 +188,10 @@ def _batch_processor(worker_task: str, task_def: TaskDef, settings: BackfillSett
                     "key.$": "$$.Map.Item.Value.Key",
                     "bucket.$": "$.BatchInput.bucket",
                     "recipe.$": "$.BatchInput.recipe",
+                    "source": {
+                        "fileLocation.$": "States.Format('s3://{}/{}', $.BatchInput.bucket, "
+                        "$$.Map.Item.Value.Key)"
+                    },
                 },
                 "MaxConcurrency": settings.items_per_batch,
                 "ItemProcessor": {

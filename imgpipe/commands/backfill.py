@@ -274,13 +274,13 @@ def _fail(console: Console, args: argparse.Namespace, *, error: str, cause: str,
 
 
 def parse_recipe(text: str | None, config: Any) -> dict[str, Any]:
-    """The recipe from --recipe (JSON or @file), validated like the trigger's default recipe."""
-    from pydantic import ValidationError
-
-    from imgpipe.config import DefaultRecipe
-
+    """The recipe from --recipe (JSON or @file; default: cdk.json's `defaultRecipe`, exactly what
+    the S3 trigger hands its workflow), checked as the worker checks it (`RenditionsRecipe`, and
+    every format x size against the deployment's limits), so a recipe the worker would refuse fails
+    here naming the field instead of failing every source. Returned as given: the backfill passes
+    each of its fields to the worker, as an upload's workflow does."""
     if text is None:
-        return dict(config.defaultRecipe.model_dump(mode="json"))
+        return _checked_recipe(config.defaultRecipe.model_dump(mode="json"), config, "imgpipe:defaultRecipe")
     raw = text
     if text.startswith("@"):
         path = Path(text[1:])
@@ -291,13 +291,22 @@ def parse_recipe(text: str | None, config: Any) -> dict[str, Any]:
         value = json.loads(raw)
     except ValueError as error:
         raise UsageError(f"--recipe: not JSON ({error})") from error
+    if not isinstance(value, dict):
+        raise UsageError(f"--recipe: a recipe is a JSON object, got {type(value).__name__}")
+    return _checked_recipe(value, config, "--recipe")
+
+
+def _checked_recipe(recipe: dict[str, Any], config: Any, source: str) -> dict[str, Any]:
+    from lambdas.core.errors import InvalidRecipeError
+    from lambdas.core.inputs import RenditionsRecipe, parse_event
+    from lambdas.core.planner import planned_renditions
+
     try:
-        recipe = DefaultRecipe.model_validate(value)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "recipe"
-        raise UsageError(f"--recipe: {where}: {first['msg']}") from error
-    return dict(recipe.model_dump(mode="json"))
+        parsed = parse_event(recipe, RenditionsRecipe)
+        planned_renditions(parsed, max_dimension=config.maxOutputDimension, max_fanout=config.maxFanout)
+    except InvalidRecipeError as error:
+        raise UsageError(f"{source}: {error}") from error
+    return recipe
 
 
 def _parse_s3_uri(uri: str, flag: str) -> dict[str, str]:

@@ -97,25 +97,34 @@ class OutputSize(BaseModel):
 
 
 class RecipeGrid(RecipeOptions):
-    """One source and every format x size of its recipe (the trigger's input shape)."""
+    """Every format x size of a recipe, and its rendering options: what is applied to a source."""
 
-    fileLocation: str = Field(min_length=1, max_length=MAX_LOCATION_LENGTH)
     outputFormats: list[str] = Field(min_length=1)
     outputSizes: list[OutputSize] = Field(min_length=1)
 
 
-class RenditionsInput(RecipeGrid):
-    """`image_render_renditions` input. `skipExisting=false` writes every rendition without first
-    asking S3 which exist (for a new upload, whose renditions cannot exist yet). `writeManifest=false`
+class RenditionsRecipe(RecipeGrid):
+    """What `image_render_renditions` renders of each source it is given, without the source: the
+    S3 trigger's `defaultRecipe` and `imgpipe backfill --recipe` both reach the worker as these
+    fields, so a backfill renders what an upload with the same recipe renders. `writeManifest=false`
     writes no manifest (one PUT less per source: $0.005 per 1,000)."""
 
-    skipExisting: bool = True
     writeManifest: bool = True
 
 
-class PlanInput(RecipeGrid):
-    """`image_multiple_convert_resize` input: the recipe grid, optionally one sub-workflow each."""
+class RenditionsInput(RenditionsRecipe):
+    """`image_render_renditions` input: one source and its recipe. `skipExisting=false` writes every
+    rendition without first asking S3 which exist (for a new upload, whose renditions cannot exist yet)."""
 
+    fileLocation: str = Field(min_length=1, max_length=MAX_LOCATION_LENGTH)
+    skipExisting: bool = True
+
+
+class PlanInput(RecipeGrid):
+    """`image_multiple_convert_resize` input: one source and the recipe grid, optionally one
+    sub-workflow each."""
+
+    fileLocation: str = Field(min_length=1, max_length=MAX_LOCATION_LENGTH)
     subWorkflowName: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,80}$")
     subWorkflowVersion: Annotated[StrictInt, Field(ge=1)] | None = None
 

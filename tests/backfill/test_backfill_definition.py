@@ -130,6 +130,43 @@ def test_recipe_errors_name_the_field() -> None:
     assert parse_recipe(None, CONFIG) == CONFIG.defaultRecipe.model_dump(mode="json")
 
 
+@pytest.mark.parametrize(
+    ("recipe", "field"),
+    [
+        ({"fit": "contain", "gravity": "smart"}, "--recipe: gravity: only a 'cover' crop"),
+        ({"fitt": "cover"}, "--recipe: fitt: unknown field"),
+        ({"gravity": {"x": 2, "y": 0.5}}, "--recipe: gravity.x: 2 is outside 0..1"),
+        ({"outputSizes": [{"width": 9000, "height": 10}]}, "--recipe: outputSizes.0.width: 9000 exceeds"),
+        ({"outputFormats": ["bmp"]}, "--recipe: outputFormats.0: unknown output format"),
+        ({"writeManifest": "sometimes"}, "--recipe: writeManifest"),
+    ],
+)
+def test_a_recipe_the_worker_would_refuse_is_refused_naming_the_field(recipe: dict, field: str) -> None:
+    """Checked as image_render_renditions checks it, so no backfill starts only to fail every source."""
+    base = {"outputFormats": ["webp"], "outputSizes": [{"width": 8, "height": 8}], "fit": "cover"}
+    with pytest.raises(UsageError) as raised:
+        parse_recipe(json.dumps(base | recipe), CONFIG)
+    assert str(raised.value).startswith(field)
+
+
+def test_every_recipe_field_reaches_the_worker_with_the_source() -> None:
+    recipe = {
+        "outputFormats": ["webp"],
+        "outputSizes": [{"width": 8, "height": 8}],
+        "fit": "cover",
+        "gravity": {"x": 0.9, "y": 0.2},
+        "writeManifest": False,
+        "background": "navy",
+    }
+    assert parse_recipe(json.dumps(recipe), CONFIG) == recipe  # passed on as given
+    batch = backfill_definition(CONFIG).asl["States"]["Backfill"]["ItemProcessor"]["States"]["RenderBatch"]
+    render = batch["ItemProcessor"]["States"]["Render"]
+    assert render["Parameters"]["Payload.$"] == "States.JsonMerge($.recipe, $.source, false)"
+    assert batch["ItemSelector"]["source"] == {
+        "fileLocation.$": "States.Format('s3://{}/{}', $.BatchInput.bucket, $$.Map.Item.Value.Key)"
+    }
+
+
 def test_stack_name_finds_the_backfill_and_buckets_in_the_stack_outputs() -> None:
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:imgpipe-backfill"
     outputs = {
