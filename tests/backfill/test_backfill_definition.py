@@ -167,6 +167,20 @@ def test_every_recipe_field_reaches_the_worker_with_the_source() -> None:
     }
 
 
+def test_the_upload_workflow_passes_every_recipe_field_to_the_worker_too() -> None:
+    """The trigger's workflow lists the recipe fields it forwards; a field of the worker's recipe it
+    did not list would reach a backfill's renditions but not an upload's."""
+    from lambdas.core.inputs import RenditionsRecipe
+    from statemachines.project import load_project
+
+    workflow = load_project().workflows[CONFIG.triggerWorkflow]
+    (render,) = [task for task in workflow.tasks if task.name == RENDER_ALL_TASK]
+    parameters = render.inputParameters.items()
+    forwarded = {key for key, value in parameters if value == f"${{workflow.input.{key}}}"}
+    assert set(RenditionsRecipe.model_fields) <= forwarded
+    assert set(RenditionsRecipe.model_fields) <= set(workflow.inputParameters)
+
+
 def test_stack_name_finds_the_backfill_and_buckets_in_the_stack_outputs() -> None:
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:imgpipe-backfill"
     outputs = {
