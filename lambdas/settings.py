@@ -36,7 +36,9 @@ def problem(message: str) -> str:
 class FunctionSettings(BaseSettings):
     """What every function's environment holds: Powertools' variables and pydantic's plugin switch."""
 
-    model_config = SettingsConfigDict(frozen=True, env_ignore_empty=True, extra="ignore")
+    # An empty variable is the empty value (OUTPUT_PREFIX="" publishes at the bucket's root), exactly
+    # what `environment()` wrote; for a number it is an error naming the variable.
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     powertools_service_name: str = Field(
         default="", description="Powertools' service name: the function's Conductor task name"
@@ -65,7 +67,7 @@ class FunctionSettings(BaseSettings):
 
     @classmethod
     def from_env(cls) -> Self:
-        """This function's settings from `os.environ`; unset or empty variables keep their defaults.
+        """This function's settings from `os.environ`; unset variables keep their defaults.
         A bad value is a deployment mistake, not bad task input: still typed, so it is never retried."""
         try:
             return cls()

@@ -41,14 +41,14 @@ def test_settings_from_the_function_environment(monkeypatch: pytest.MonkeyPatch)
         "ALLOWED_URL_HOSTS": " Images.Example.com, *.cdn.example.net ,",
         "MAX_FANOUT": "7",
         "LOCAL_FILES_ROOT": " /srv/images ",
-        "MAX_SOURCE_PIXELS": "",
+        "OUTPUT_BUCKET_OWNER": "not a setting",
     }
     settings = settings_from(RenderAllSettings, environment, monkeypatch)
     assert settings.output_bucket == "out"
     assert settings.allowed_url_hosts == ("images.example.com", "*.cdn.example.net")
     assert settings.max_fanout == 7
     assert settings.local_files_root == "/srv/images"
-    assert settings.max_source_pixels == limits.MAX_SOURCE_PIXELS  # empty -> default
+    assert settings.max_source_pixels == limits.MAX_SOURCE_PIXELS  # unset -> default
 
 
 def test_local_paths_are_off_unless_explicitly_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,6 +61,7 @@ def test_local_paths_are_off_unless_explicitly_enabled(monkeypatch: pytest.Monke
     [
         ("MAX_FANOUT", "many"),
         ("MAX_FRAMES", "0"),
+        ("MAX_SOURCE_PIXELS", ""),  # empty is not a number; the deployment never writes it
         ("OUTPUT_PREFIX", "no-slash"),
         # Pillow would refuse such images itself before the configured cap is reached.
         ("MAX_SOURCE_PIXELS", str(limits.PILLOW_HARD_PIXEL_LIMIT + 1)),

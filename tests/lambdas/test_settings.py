@@ -14,6 +14,7 @@ from lambdas.settings import (
     FunctionSettings,
     PlannerSettings,
     RenderAllSettings,
+    UploadSettings,
     settings_of,
 )
 from tests.support.worker_settings import settings_from
@@ -148,6 +149,14 @@ def test_the_deployed_environment_reads_back_as_the_same_settings(
     assert read == config.worker_settings(function, output_bucket="out", local_files_root="/srv")
     assert read.environment() == environment
     assert read.powertools_service_name == function
+
+
+def test_an_empty_prefix_reaches_the_worker_as_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty variable is the empty value, not "unset": publishing at the bucket's root stays so."""
+    config = DeploymentConfig.model_validate({"outputPrefix": ""})
+    environment = function_environment("upload_toS3", config, output_bucket="out")
+    assert environment["OUTPUT_PREFIX"] == ""
+    assert settings_from(UploadSettings, environment, monkeypatch).output_prefix == ""
 
 
 def test_deployment_values_never_come_from_the_synthesizing_shell(monkeypatch: pytest.MonkeyPatch) -> None:
