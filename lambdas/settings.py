@@ -130,16 +130,18 @@ class LocationSettings(LocalFilesSettings):
 class DecodeSettings(FunctionSettings):
     """The caps on one untrusted source and the memory of the function decoding it."""
 
-    max_source_bytes: PositiveInt = Field(limits.MAX_SOURCE_BYTES, description="byte cap of a source image")
+    max_source_bytes: PositiveInt = Field(
+        default=limits.MAX_SOURCE_BYTES, description="byte cap of a source image"
+    )
     max_source_pixels: PositiveInt = Field(
-        limits.MAX_SOURCE_PIXELS,
+        default=limits.MAX_SOURCE_PIXELS,
         # Pillow refuses larger images itself (lambdas.core.limits.PILLOW_HARD_PIXEL_LIMIT).
         le=limits.PILLOW_HARD_PIXEL_LIMIT,
         description="pixel cap of a source: width*height, and width*height*frames for animations",
     )
-    max_frames: PositiveInt = Field(limits.MAX_FRAMES, description="frame cap of animated sources")
+    max_frames: PositiveInt = Field(default=limits.MAX_FRAMES, description="frame cap of animated sources")
     aws_lambda_function_memory_size: PositiveInt = Field(
-        limits.RESIZE_MEMORY_MB,
+        default=limits.RESIZE_MEMORY_MB,
         description="MB; set by Lambda (and by the local runtime from `imgpipe:memorySize`): the memory "
         'model refuses sources that would not fit it (docs/workers.md, "Memory model")',
         json_schema_extra=SET_BY_LAMBDA,
@@ -166,10 +168,10 @@ class PublishSettings(FunctionSettings):
         default="", description="where renditions are published (the stack's output bucket)"
     )
     output_prefix: str = Field(
-        "renditions/", description="key prefix of renditions; empty or ending with `/`"
+        default="renditions/", description="key prefix of renditions; empty or ending with `/`"
     )
     cache_control: str = Field(
-        "public, max-age=31536000, immutable", description="Cache-Control of renditions"
+        default="public, max-age=31536000, immutable", description="Cache-Control of renditions"
     )
 
     @field_validator("output_prefix")
@@ -190,14 +192,16 @@ class RecipeSettings(FunctionSettings):
     """What one recipe may ask for."""
 
     max_output_dimension: PositiveInt = Field(
-        limits.MAX_OUTPUT_DIMENSION, description="largest width/height a recipe may ask for"
+        default=limits.MAX_OUTPUT_DIMENSION, description="largest width/height a recipe may ask for"
     )
 
 
 class FanoutSettings(RecipeSettings):
     """What one planning call may produce."""
 
-    max_fanout: PositiveInt = Field(limits.MAX_FANOUT, description="most renditions one call may produce")
+    max_fanout: PositiveInt = Field(
+        default=limits.MAX_FANOUT, description="most renditions one call may produce"
+    )
 
 
 SETTINGS_BY_FUNCTION: dict[str, type[FunctionSettings]] = {}
