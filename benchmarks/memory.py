@@ -56,12 +56,12 @@ def _handler_outputs(job_name: str, source_file: str) -> tuple[int, list[bytes]]
     from lambdas.adapters import s3
     from lambdas.core.imaging import render_bytes
     from lambdas.core.inputs import parse_resize_input
-    from lambdas.settings import WorkerSettings
+    from lambdas.settings import ResizeSettings
 
     s3.client()  # the handler's own cached client, as the first S3 read would build it
     source = Path(source_file).read_bytes()
     baseline_kb = _vm_hwm_kb()
-    settings = WorkerSettings.from_env()
+    settings = ResizeSettings.from_env()
     outputs = []
     for rendition in JOBS[job_name].renditions:
         event = resize_event(source, rendition, f"s3://bench-uploads/{Path(source_file).name}")
@@ -247,11 +247,11 @@ def _cap_child(source_file: str) -> dict[str, Any]:
     from lambdas.core.imaging import render_bytes
     from lambdas.core.memory_model import estimate
     from lambdas.core.recipe import normalised_recipe
-    from lambdas.settings import WorkerSettings
+    from lambdas.settings import ResizeSettings
 
     s3.client()
     baseline_kb = _vm_hwm_kb()
-    settings = WorkerSettings.from_env()
+    settings = ResizeSettings.from_env()
     fmt, width, height = os.environ["CAP_RECIPE"].split(":")
     recipe = normalised_recipe(fmt, int(width), int(height), fit="contain")
     source = Path(source_file).read_bytes()

@@ -10,11 +10,20 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lambdas.core import limits, memory_model
 from lambdas.core.errors import InvalidRecipeError
 from lambdas.core.recipe import Fit, Recipe, normalised_recipe
+from lambdas.settings import SETTINGS_BY_FUNCTION, FunctionSettings, problem, variable_field
 from statemachines.translator.jq_transform import JQ_TIMEOUT_SECONDS, JQ_WORKER
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +69,22 @@ DEFAULT_MEMORY_MB: dict[str, int] = {
     RENDER_ALL_TASK: limits.RESIZE_MEMORY_MB,
     JQ_TASK: 256,
 }
+
+
+# The json_schema_extra key of a DeploymentConfig field that sets a worker's environment variable.
+ENVIRONMENT_VARIABLE = "environmentVariable"
+
+
+def worker_setting(variable: str) -> Any:
+    """A cdk.json key that sets a worker's environment variable: its default and meaning are that
+    variable's field in lambdas.settings; the functions' models check its bounds (DeploymentConfig
+    `_worker_settings_in_bounds`), so neither is written here."""
+    field = variable_field(variable)
+    return Field(
+        field.get_default(call_default_factory=True),
+        description=field.description,
+        json_schema_extra={ENVIRONMENT_VARIABLE: variable},
+    )
 
 
 class OutputSize(BaseModel):
@@ -114,15 +139,15 @@ class DeploymentConfig(BaseModel):
             ".heif",
         ]
     )
-    outputPrefix: str = "renditions/"
-    cacheControl: str = "public, max-age=31536000, immutable"
-    allowedUrlHosts: list[str] = Field(default_factory=list)
-    maxSourceBytes: PositiveInt = limits.MAX_SOURCE_BYTES
-    # Above Pillow's own hard limit the workers would refuse every image that large, whatever the cap.
-    maxSourcePixels: PositiveInt = Field(limits.MAX_SOURCE_PIXELS, le=limits.PILLOW_HARD_PIXEL_LIMIT)
-    maxFrames: PositiveInt = limits.MAX_FRAMES
-    maxOutputDimension: PositiveInt = limits.MAX_OUTPUT_DIMENSION
-    maxFanout: PositiveInt = limits.MAX_FANOUT
+    # The workers' settings (lambdas/settings.py has their defaults, bounds and meaning).
+    outputPrefix: str = worker_setting("OUTPUT_PREFIX")
+    cacheControl: str = worker_setting("CACHE_CONTROL")
+    allowedUrlHosts: tuple[str, ...] = worker_setting("ALLOWED_URL_HOSTS")
+    maxSourceBytes: int = worker_setting("MAX_SOURCE_BYTES")
+    maxSourcePixels: int = worker_setting("MAX_SOURCE_PIXELS")
+    maxFrames: int = worker_setting("MAX_FRAMES")
+    maxOutputDimension: int = worker_setting("MAX_OUTPUT_DIMENSION")
+    maxFanout: int = worker_setting("MAX_FANOUT")
     memorySize: dict[str, PositiveInt] = Field(default_factory=lambda: dict(DEFAULT_MEMORY_MB))
     logRetentionDays: PositiveInt = 30
     # the account's Lambda concurrency quota in the target Region (Service Quotas L-B99A9384): what
@@ -162,12 +187,20 @@ class DeploymentConfig(BaseModel):
     def _every_task_has_memory(cls, value: dict[str, int]) -> dict[str, int]:
         return DEFAULT_MEMORY_MB | value  # a cdk.json written before a task existed still deploys it
 
-    @field_validator("inputPrefix", "outputPrefix", "backfillReportPrefix")
+    @field_validator("inputPrefix", "backfillReportPrefix")
     @classmethod
     def _prefix_ends_with_slash(cls, value: str) -> str:
         if value and not value.endswith("/"):
             raise ValueError("must be empty or end with '/'")
         return value
+
+    @model_validator(mode="after")
+    def _worker_settings_in_bounds(self) -> DeploymentConfig:
+        """Build every function's settings from these values: a value its model refuses fails here,
+        naming the cdk.json key, instead of at the function's first invocation."""
+        for function in SETTINGS_BY_FUNCTION:
+            self.worker_settings(function)
+        return self
 
     @model_validator(mode="after")
     def _caps_fit_memory(self) -> DeploymentConfig:
@@ -217,6 +250,43 @@ class DeploymentConfig(BaseModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @classmethod
+    def worker_setting_keys(cls) -> dict[str, str]:
+        """The fields that set a worker's environment variable, and that variable."""
+        keys = {}
+        for name, info in cls.model_fields.items():
+            if isinstance(info.json_schema_extra, dict) and ENVIRONMENT_VARIABLE in info.json_schema_extra:
+                keys[name] = str(info.json_schema_extra[ENVIRONMENT_VARIABLE])
+        return keys
+
+    def worker_settings(
+        self, function: str, *, output_bucket: str = "", local_files_root: str = ""
+    ) -> FunctionSettings:
+        """A function's settings (lambdas.settings) from this deployment; a value its model refuses
+        is a ValueError naming the cdk.json key it came from."""
+        model = SETTINGS_BY_FUNCTION.get(function)
+        if model is None:
+            raise KeyError(f"{function} has no settings model: register one in lambdas/settings.py")
+        keys = {variable: key for key, variable in self.worker_setting_keys().items()}
+        values: dict[str, Any] = {
+            "powertools_service_name": function,
+            "output_bucket": output_bucket,
+            "local_files_root": local_files_root,
+        }
+        values |= {variable.lower(): getattr(self, key) for variable, key in keys.items()}
+        try:
+            return model.from_values(
+                {name: value for name, value in values.items() if name in model.model_fields}
+            )
+        except ValidationError as error:
+            first = error.errors()[0]
+            variable = model.variable(str(first["loc"][0]))
+            key = keys.get(variable)
+            source = f"{CONTEXT_NAMESPACE}{key} = {getattr(self, key)!r}" if key else variable
+            raise ValueError(
+                f"{source}: {problem(first['msg'])} (the {variable} of {function}, lambdas/settings.py)"
+            ) from error
 
     def accepts_heif(self) -> bool:
         """Whether the trigger takes HEIC/HEIF uploads (phones send them at full size)."""
@@ -287,37 +357,13 @@ class DeploymentConfig(BaseModel):
 def function_environment(
     task_name: str, config: DeploymentConfig, *, output_bucket: str, local_files_root: str = ""
 ) -> dict[str, str]:
-    """The environment variables of one worker function, identical on AWS and in the local runtime
-    (except LOCAL_FILES_ROOT, which only the local runtime sets: `imgpipe run`, or
-    `imgpipe serve --files-root`)."""
-    env = {
-        "POWERTOOLS_SERVICE_NAME": task_name,
-        "POWERTOOLS_METRICS_NAMESPACE": "imgpipe",
-        "POWERTOOLS_LOG_LEVEL": "INFO",
-        "LOCAL_FILES_ROOT": local_files_root,
-        # No pydantic plugin discovery at import: 15-30 ms of every cold start (benchmarks/coldinit.py).
-        "PYDANTIC_DISABLE_PLUGINS": "__all__",
-    }
-    if task_name in (RESIZE_TASK, UPLOAD_TASK, RENDER_ALL_TASK):
-        env |= {
-            "OUTPUT_BUCKET": output_bucket,
-            "OUTPUT_PREFIX": config.outputPrefix,
-            "CACHE_CONTROL": config.cacheControl,
-        }
-    if task_name in (RESIZE_TASK, PLANNER_TASK, RENDER_ALL_TASK):
-        env |= {
-            "ALLOWED_URL_HOSTS": ",".join(config.allowedUrlHosts),
-            "MAX_OUTPUT_DIMENSION": str(config.maxOutputDimension),
-        }
-    if task_name in (RESIZE_TASK, RENDER_ALL_TASK):
-        env |= {
-            "MAX_SOURCE_BYTES": str(config.maxSourceBytes),
-            "MAX_SOURCE_PIXELS": str(config.maxSourcePixels),
-            "MAX_FRAMES": str(config.maxFrames),
-        }
-    if task_name in (PLANNER_TASK, RENDER_ALL_TASK):
-        env["MAX_FANOUT"] = str(config.maxFanout)
-    return env
+    """The environment variables of one function, identical on AWS and in the local runtime: its
+    settings model (lambdas.settings) serialised, from this deployment's values. LOCAL_FILES_ROOT is
+    set only by the local runtime (`imgpipe run`, or `imgpipe serve --files-root`)."""
+    settings = config.worker_settings(
+        task_name, output_bucket=output_bucket, local_files_root=local_files_root
+    )
+    return settings.environment()
 
 
 def function_timeout_seconds(task_timeout_seconds: int | None) -> int:

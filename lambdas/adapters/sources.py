@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from lambdas.adapters import s3
 from lambdas.core.errors import ImageTooLargeError, SourceNotFoundError, SourceRefusedError
-from lambdas.settings import WorkerSettings
+from lambdas.settings import LocalFilesSettings, LocationSettings, SourceSettings
 
 if TYPE_CHECKING:
     from lambdas.adapters import fetch
@@ -43,7 +43,7 @@ def is_local_path(location: str) -> bool:
     return "://" not in location
 
 
-def local_path_in_root(location: str, settings: WorkerSettings, field: str = "fileLocation") -> Path:
+def local_path_in_root(location: str, settings: LocalFilesSettings, field: str = "fileLocation") -> Path:
     """The local file a location names, if it lies under LOCAL_FILES_ROOT; refused otherwise.
 
     The refusal is the same whether or not the path exists and comes before any read, so an endpoint
@@ -65,7 +65,7 @@ def local_path_in_root(location: str, settings: WorkerSettings, field: str = "fi
     return path
 
 
-def check_location(location: str, settings: WorkerSettings, field: str = "fileLocation") -> CheckedLocation:
+def check_location(location: str, settings: LocationSettings, field: str = "fileLocation") -> CheckedLocation:
     """Refuse a location that can never be read (no I/O); say which kind it is."""
     if location.startswith("s3://"):
         return s3.parse_s3_uri(location, field)
@@ -96,7 +96,7 @@ def content_hash(body: bytes) -> str:
     return f"sha256={hashlib.sha256(body).hexdigest()}"
 
 
-def read_source(location: str, settings: WorkerSettings, field: str = "fileLocation") -> SourceData:
+def read_source(location: str, settings: SourceSettings, field: str = "fileLocation") -> SourceData:
     """Fetch the source bytes and their identity, enforcing the byte cap and the location rules."""
     checked = check_location(location, settings, field)
     if isinstance(checked, s3.S3Location):
@@ -109,12 +109,7 @@ def read_source(location: str, settings: WorkerSettings, field: str = "fileLocat
         return SourceData(location, content_hash(body), body)
     from lambdas.adapters import fetch  # an https Target: check_location has imported it already
 
-    policy = fetch.FetchPolicy(
-        max_bytes=settings.max_source_bytes,
-        allowed_hosts=settings.allowed_url_hosts,
-        connect_timeout=settings.fetch_connect_timeout,
-        read_timeout=settings.fetch_read_timeout,
-    )
+    policy = fetch.FetchPolicy(max_bytes=settings.max_source_bytes, allowed_hosts=settings.allowed_url_hosts)
     fetched = fetch.fetch(location, policy, field)
     # A URL's content can change while the URL does not; renditions are cached as immutable, so
     # the identity includes the bytes: new content, new key, never an overwrite in place.

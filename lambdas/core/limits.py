@@ -1,8 +1,8 @@
-"""The default caps on untrusted input and on what one call may produce, written once.
+"""The values of the caps on untrusted input and on what one call may produce, written once.
 
-`imgpipe.config.DeploymentConfig` (what a deployer tunes), `lambdas.settings.WorkerSettings` (what a
-function reads from its environment) and `lambdas.core.decode.DecodeLimits` all start from these, so
-the deployed defaults and the workers' fallbacks cannot drift apart.
+`lambdas.settings` binds each to its environment variable (with its bounds and meaning), which
+`imgpipe.config.DeploymentConfig` takes its cdk.json defaults from; `DecodeLimits` (Pillow- and
+pydantic-free, for the core and the benchmarks) starts from the same values.
 """
 
 from __future__ import annotations

@@ -10,12 +10,12 @@ from lambdas.core.imaging import render_bytes
 from lambdas.core.inputs import ResizeInput, build_validators, parse_resize_input
 from lambdas.core.keys import rendition_digest, rendition_key
 from lambdas.services.metadata import rendition_metadata
-from lambdas.settings import WorkerSettings
+from lambdas.settings import ResizeSettings
 
 build_validators(ResizeInput)  # at init: the input models are deferred (lambdas.core.inputs)
 
 
-def convert_resize(event: Any, settings: WorkerSettings) -> dict[str, Any]:
+def convert_resize(event: Any, settings: ResizeSettings) -> dict[str, Any]:
     """Validate, render and publish one rendition; returns the task output of docs/architecture.md."""
     location, recipe = parse_resize_input(event, max_dimension=settings.max_output_dimension)
     bucket = settings.require_output_bucket()

@@ -13,13 +13,13 @@ from lambdas.core.errors import SourceRefusedError
 from lambdas.core.inputs import UploadInput, build_validators, parse_event
 from lambdas.core.keys import published_digest, published_key, rendition_digest_in_key
 from lambdas.services import metadata as meta
-from lambdas.settings import WorkerSettings
+from lambdas.settings import UploadSettings
 
 FIELD = "fileLocation"
 build_validators(UploadInput)  # at init: the input models are deferred (lambdas.core.inputs)
 
 
-def publish(event: Any, settings: WorkerSettings) -> dict[str, Any]:
+def publish(event: Any, settings: UploadSettings) -> dict[str, Any]:
     location = parse_event(event, UploadInput).fileLocation
     bucket = settings.require_output_bucket()
     if location.startswith("s3://"):
@@ -33,7 +33,7 @@ def publish(event: Any, settings: WorkerSettings) -> dict[str, Any]:
     return {"fileLocation": destination.uri, "s3Url": s3.https_url(destination)}
 
 
-def _publish_s3(source: s3.S3Location, bucket: str, settings: WorkerSettings) -> s3.S3Location:
+def _publish_s3(source: s3.S3Location, bucket: str, settings: UploadSettings) -> s3.S3Location:
     head = s3.head_object(source, FIELD)
     existing = {key.lower(): value for key, value in (head.get("Metadata") or {}).items()}
     expected_digest = rendition_digest_in_key(settings.output_prefix, source.key)
@@ -60,7 +60,7 @@ def _publish_s3(source: s3.S3Location, bucket: str, settings: WorkerSettings) ->
     return destination
 
 
-def _publish_local(location: str, bucket: str, settings: WorkerSettings) -> s3.S3Location:
+def _publish_local(location: str, bucket: str, settings: UploadSettings) -> s3.S3Location:
     body = read_local(str(local_path_in_root(location, settings, FIELD)), settings.max_source_bytes, FIELD)
     identity = f"sha256={hashlib.sha256(body).hexdigest()}"
     destination = s3.S3Location(bucket, published_key(settings.output_prefix, location, identity))
@@ -75,7 +75,7 @@ def _publish_local(location: str, bucket: str, settings: WorkerSettings) -> s3.S
     return destination
 
 
-def _sniff_type(body: bytes, settings: WorkerSettings) -> str | None:
+def _sniff_type(body: bytes, settings: UploadSettings) -> str | None:
     """The content type of an image in an allowed format, from its header (no pixel decoding), under
     the same limits as any source: a rendition is far inside them. Pillow is imported here only: the
     S3 path of upload_toS3 never needs it at cold start."""

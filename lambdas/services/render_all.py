@@ -44,7 +44,7 @@ from lambdas.core.keys import manifest_digest, manifest_key, rendition_digest, r
 from lambdas.core.placeholder import Placeholder, placeholder
 from lambdas.core.planner import PlannedRendition, planned_renditions
 from lambdas.services import metadata as meta
-from lambdas.settings import WorkerSettings
+from lambdas.settings import RenderAllSettings
 
 # S3 requests in flight at once. Below botocore's default connection pool of 10
 # (https://botocore.amazonaws.com/v2/documentation/api/latest/reference/config.html,
@@ -77,7 +77,7 @@ class Decoded:
     placeholder: Placeholder | None
 
 
-def render_renditions(event: Any, settings: WorkerSettings) -> dict[str, Any]:
+def render_renditions(event: Any, settings: RenderAllSettings) -> dict[str, Any]:
     """Validate, then publish every missing rendition; returns the contract of docs/architecture.md."""
     parsed = parse_event(event, RenditionsInput)
     planned = planned_renditions(
@@ -175,7 +175,7 @@ def _render_and_put(
     *,
     targets: list[Target],
     missing: list[Target],
-    settings: WorkerSettings,
+    settings: RenderAllSettings,
     with_placeholder: bool,
 ) -> Decoded:
     """Decode once, take the placeholder if asked, render the missing renditions (`render_each`:
@@ -217,7 +217,7 @@ def _put_manifest(
     decoded: Decoded,
     targets: list[Target],
     renditions: list[dict[str, Any]],
-    settings: WorkerSettings,
+    settings: RenderAllSettings,
 ) -> None:
     """Written after every rendition it lists is in place, so a reader never follows a dead URL."""
     assert decoded.placeholder is not None
@@ -251,7 +251,7 @@ def _put_manifest(
     )
 
 
-def _put(target: Target, rendered: RenderedImage, location: str, settings: WorkerSettings) -> None:
+def _put(target: Target, rendered: RenderedImage, location: str, settings: RenderAllSettings) -> None:
     s3.put_object(
         target.destination,
         rendered.data,

@@ -124,7 +124,7 @@ def test_one_function_per_task_with_the_contracted_settings(synth):
         assert set(env) == set(expected_env)
         for key, value in expected_env.items():
             assert env[key] == (output_bucket if key == "OUTPUT_BUCKET" else value), key
-        assert env["LOCAL_FILES_ROOT"] == ""
+        assert env.get("LOCAL_FILES_ROOT", "") == ""  # local paths only in the local runtime
         log_group = synth.resources[props["LoggingConfig"]["LogGroup"]["Ref"]]
         assert log_group["Properties"]["RetentionInDays"] == synth.config.logRetentionDays
         assert log_group["DeletionPolicy"] == "Retain"

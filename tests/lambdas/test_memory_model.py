@@ -21,8 +21,9 @@ from lambdas.core.errors import ImageTooLargeError
 from lambdas.core.imaging import load_source, render_bytes
 from lambdas.core.memory_model import MIB, REFERENCE_SOURCES, SourceHeader, estimate
 from lambdas.core.recipe import normalised_recipe
-from lambdas.settings import WorkerSettings
+from lambdas.settings import ResizeSettings
 from tests.support import images
+from tests.support.worker_settings import settings_from
 
 WEBP_1200 = normalised_recipe("webp", 1200, 1200, fit="contain")
 JPEG_300 = normalised_recipe("jpg", 300, 300, fit="contain")
@@ -230,10 +231,10 @@ def test_the_same_png_renders_on_a_function_with_enough_memory() -> None:
     assert render_bytes(data, WEBP_1200, DecodeLimits(memory_mb=needed)).width == 1200
 
 
-def test_workers_read_their_memory_from_lambdas_environment() -> None:
-    settings = WorkerSettings.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "2048"})
+def test_workers_read_their_memory_from_lambdas_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_from(ResizeSettings, {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "2048"}, monkeypatch)
     assert settings.decode_limits().memory_mb == 2048
-    assert WorkerSettings.from_env({}).decode_limits().memory_mb == limits.RESIZE_MEMORY_MB
+    assert settings_from(ResizeSettings, {}, monkeypatch).decode_limits().memory_mb == limits.RESIZE_MEMORY_MB
     assert DeploymentConfig.model_validate({}).memorySize["image_convert_resize"] == limits.RESIZE_MEMORY_MB
 
 
@@ -243,11 +244,11 @@ def test_a_decode_that_fits_is_not_refused(tmp_path) -> None:
     assert render_bytes(buffer.getvalue(), WEBP_1200, DecodeLimits(memory_mb=256)).width == 1200
 
 
-def test_a_broken_memory_variable_is_named_as_lambda_spells_it() -> None:
+def test_a_broken_memory_variable_is_named_as_lambda_spells_it(monkeypatch: pytest.MonkeyPatch) -> None:
     from lambdas.core.errors import InvalidRecipeError
 
     with pytest.raises(InvalidRecipeError, match=r"environment\.AWS_LAMBDA_FUNCTION_MEMORY_SIZE"):
-        WorkerSettings.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "lots"})
+        settings_from(ResizeSettings, {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "lots"}, monkeypatch)
 
 
 def test_an_upscaled_animation_is_refused_before_any_frame_is_decoded() -> None:

@@ -12,8 +12,9 @@ from lambdas.core.errors import InvalidRecipeError, SourceRefusedError
 from lambdas.core.inputs import MAX_LOCATION_LENGTH
 from lambdas.core.planner import MAX_PLAN_BYTES, plan
 from lambdas.services.plan import plan_renditions
-from lambdas.settings import WorkerSettings
+from lambdas.settings import PlannerSettings, ResizeSettings
 from tests.lambdas.conftest import load_event
+from tests.support.worker_settings import settings_from
 
 STEP_FUNCTIONS_PAYLOAD_LIMIT = 256 * 1024
 
@@ -180,22 +181,31 @@ def test_plans_over_the_byte_cap_are_refused_rather_than_sent() -> None:
     ],
 )
 def test_the_planner_refuses_a_location_exactly_as_the_worker_would(
-    worker_env: dict[str, str], location: str, env: dict[str, str], problem: str
+    worker_env: dict[str, str],
+    location: str,
+    env: dict[str, str],
+    problem: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """One check (sources.check_location) for both, so a plan is never fanned out to N refusals."""
-    settings = WorkerSettings.from_env({**worker_env, **env})
+    planner = settings_from(PlannerSettings, {**worker_env, **env}, monkeypatch)
+    worker = settings_from(ResizeSettings, {**worker_env, **env}, monkeypatch)
     event = load_event("image_multiple_convert_resize", fileLocation=location)
     with pytest.raises(SourceRefusedError) as planned:
-        plan_renditions(event, settings)
+        plan_renditions(event, planner)
     with pytest.raises(SourceRefusedError) as worked:
-        read_source(location, settings)
+        read_source(location, worker)
     assert planned.value.field == "fileLocation"
     assert problem in str(planned.value)
     assert str(planned.value) == str(worked.value)
 
 
-def test_the_planner_accepts_an_allowed_https_location(worker_env: dict[str, str]) -> None:
-    settings = WorkerSettings.from_env({**worker_env, "ALLOWED_URL_HOSTS": "*.example.com"})
+def test_the_planner_accepts_an_allowed_https_location(
+    worker_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_from(
+        PlannerSettings, {**worker_env, "ALLOWED_URL_HOSTS": "*.example.com"}, monkeypatch
+    )
     event = load_event("image_multiple_convert_resize", fileLocation="https://img.example.com/cat.png")
     items = plan_renditions(event, settings)["dynamicForkItems"]
     assert {item["input"]["fileLocation"] for item in items} == {"https://img.example.com/cat.png"}

@@ -16,7 +16,7 @@ from lambdas.adapters import sources
 from lambdas.core.errors import SourceNotFoundError, SourceRefusedError
 from lambdas.image_convert_resize.handler import handler as convert_handler
 from lambdas.image_multiple_convert_resize.handler import handler as plan_handler
-from lambdas.settings import WorkerSettings
+from lambdas.settings import ResizeSettings
 from lambdas.upload_toS3.handler import handler as upload_handler
 from tests.lambdas.conftest import OUTPUT_BUCKET, SOURCE_BUCKET, load_event
 from tests.support import images
@@ -123,7 +123,7 @@ def _put(s3: Any, key: str, body: bytes) -> s3_adapter.S3Location:
 
 
 def _read(location: str, worker_env: dict[str, str]) -> sources.SourceData:
-    return sources.read_source(location, WorkerSettings.from_env(worker_env))
+    return sources.read_source(location, ResizeSettings.from_env())  # worker_env is os.environ
 
 
 def test_with_both_keys_present_each_location_reads_its_own_object(

@@ -15,7 +15,8 @@ from lambdas.adapters import fetch, s3, sources
 from lambdas.core.errors import SourceRefusedError
 from lambdas.core.keys import rendition_key
 from lambdas.core.recipe import Recipe
-from lambdas.settings import WorkerSettings
+from lambdas.settings import RenderAllSettings
+from tests.support.worker_settings import settings_from
 
 PUBLIC_V4 = "93.184.216.34"
 RECIPE = Recipe(format="webp", width=300, height=200, fit="contain", quality=80)
@@ -69,8 +70,9 @@ def origin(monkeypatch: pytest.MonkeyPatch) -> Origin:
     return fake
 
 
-def settings_with(worker_env: dict[str, str], **overrides: str) -> WorkerSettings:
-    return WorkerSettings.from_env({**worker_env, **overrides})
+def settings_with(worker_env: dict[str, str], **overrides: str) -> RenderAllSettings:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return settings_from(RenderAllSettings, {**worker_env, **overrides}, monkeypatch)
 
 
 def key_for(source: sources.SourceData) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from imgpipe.config import DeploymentConfig
 from tests.translator.harness import engine, project_translation
 from tests.translator.stubs import project_workers, resize
 
@@ -148,7 +149,7 @@ def test_dynamic_fork_with_no_items_joins_to_an_empty_map(deployed) -> None:
     assert result.output == {"fileLocations": {}}
 
 
-MAX_FANOUT = 50  # DeploymentConfig.maxFanout: the most renditions one planner call may produce
+MAX_FANOUT = DeploymentConfig.from_cdk_json().maxFanout  # the most renditions one planner call may produce
 HISTORY_LIMIT = 25_000
 PAYLOAD_LIMIT = 256 * 1024
 
