@@ -1,14 +1,18 @@
 """How many Conductor workflow definitions in a directory translate to ASL that moto's parser accepts.
 
-    python -m benchmarks.translation_coverage /tmp/conductor-corpus [--json]
+    python -m benchmarks.translation_coverage /tmp/conductor-corpus-full [--json | --list]
 
 Runs `imgpipe translate DIR --out <tmp> --json` (the directory as one project), parses every written
 state machine with moto's ASL parser (the engine the local runtime and the tests execute), and counts
 the rest by the reason they were refused: the category of each error (an unsupported task type by
 name, an expression, a JOIN, a sub-workflow, the schema, ...). A workflow refused for several reasons
-counts once per category. JSON files that are not workflow definitions (task definitions, execution
-dumps, inputs) are counted apart and not translated. The corpus itself is never part of this
-repository: see docs/translator.md ("Coverage") for how it is fetched.
+counts once per category. Each category belongs to the issue 13 work item that would translate it
+(`WORK_ITEMS`), so the result also says how many refused workflows only that work item (or the
+JavaScript and system-task items together) stands between and a translation: the workflows whose
+every refusal, and every refusal of the sub-workflows they start, is theirs. JSON files that are not
+workflow definitions (task definitions, execution dumps, event handlers, inputs) are counted apart
+and not translated. The corpus itself is never part of this repository: see docs/translator.md
+("Coverage") for how it is fetched.
 """
 
 from __future__ import annotations
@@ -23,22 +27,53 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from statemachines.translator.expressions import SUBSTITUTION_PLACEHOLDER
+
 ROOT = Path(__file__).resolve().parents[1]
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 UNSUPPORTED_TYPE = re.compile(r"of type (\S+) cannot be translated")
+CHILDREN_REFUSED = re.compile(r"starts sub-workflow\(s\) (.*), which could not be translated")
+CHILD_REFUSED = "a sub-workflow it starts is refused"
 # (category, pattern of the error message), first match wins
 CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("WAIT for a signal", re.compile(r"WAIT .* needs a literal")),
     ("workflow output not static", re.compile(r"workflow output .* cannot be told statically")),
-    ("sub-workflow refused or missing", re.compile(r"sub-workflow|could not be translated")),
-    ("loop condition", re.compile(r"loopCondition|loop condition", re.IGNORECASE)),
-    ("switch/decision expression", re.compile(r"evaluatorType|JavaScript|caseExpression", re.IGNORECASE)),
+    ("TERMINATE inside a fork branch", re.compile(r"inside a fork branch cannot end")),
+    (CHILD_REFUSED, CHILDREN_REFUSED),
+    ("sub-workflow name is an expression", re.compile(r"sub-workflow '\$\{")),
+    ("sub-workflow not in the corpus", re.compile(r"is not among the workflows being translated")),
+    ("SWITCH with evaluatorType decision (an LLM picks the case)", re.compile(r"evaluatorType decision")),
+    ("JavaScript loop condition", re.compile(r"loopCondition|loop condition", re.IGNORECASE)),
+    ("JavaScript switch/decision expression", re.compile(r"evaluatorType|JavaScript|caseExpression", re.I)),
+    ("array mixing expressions and objects (JSONata)", re.compile(r"mixes expressions with nested")),
+    ("reference to a task the workflow does not have", re.compile(r"which is not a task reference")),
+    ("START_WORKFLOW request from an expression", re.compile(r"START_WORKFLOW .* needs a startWorkflow")),
+    ("EVENT sink name", re.compile(r"EVENT .*(sink|queue name)")),
     ("expression", re.compile(r"expression|\$\{", re.IGNORECASE)),
     ("fork/join structure", re.compile(r"\bJOIN\b|FORK_JOIN\b|\bfork\b")),
     ("dynamic fork", re.compile(r"FORK_JOIN_DYNAMIC|dynamicFork", re.IGNORECASE)),
     ("definition schema", re.compile(r"Field required|Input should|String should|List should")),
-    ("duplicate name", re.compile(r"defined twice|used more than once")),
+    ("duplicate task reference", re.compile(r"defined twice|used more than once")),
 )
+INLINE_SUB_WORKFLOW = "inline sub-workflow definition"
+LLM_TASK_TYPES = frozenset({"AGENT", "GET_AGENT_CARD", "CALL_MCP_TOOL", "LIST_MCP_TOOLS", "GENERATE_PDF"})
+TEST_ONLY_TASK_TYPES = frozenset(
+    {"USER_TASK", "CONTROLLABLE_SYS_TASK", "CONTROLLABLE_POLL_TASK", "BLOCKING_SYSTEM_TASK"}
+)
+JAVASCRIPT, SYSTEM_TASKS = "javascript", "system tasks"
+LISTED_MESSAGE = 240  # characters of each refusal --list prints (some name every workflow of the corpus)
+# the issue 13 work item (this session's engineer) that translates a category; absent: none does
+WORK_ITEMS: dict[str, str] = {
+    "task type LAMBDA": JAVASCRIPT,
+    "task type INLINE": JAVASCRIPT,
+    "JavaScript loop condition": JAVASCRIPT,
+    "JavaScript switch/decision expression": JAVASCRIPT,
+    "task type HTTP": SYSTEM_TASKS,
+    "task type EXCLUSIVE_JOIN": SYSTEM_TASKS,
+    "task type DYNAMIC": SYSTEM_TASKS,
+    "TERMINATE inside a fork branch": SYSTEM_TASKS,
+    "sub-workflow name is an expression": SYSTEM_TASKS,
+    INLINE_SUB_WORKFLOW: SYSTEM_TASKS,
+}
 
 
 def is_workflow_definition(document: Any) -> bool:
@@ -51,18 +86,65 @@ def is_workflow_definition(document: Any) -> bool:
     )
 
 
-def category(message: str, location: str = "") -> str:
+def category(message: str, location: str = "", document: Any = None) -> str:
     if location.endswith(".name") and message == "Field required":
-        return "task without a name (Conductor's system tasks may omit it)"
+        return "SIMPLE task without a name"
     if location.endswith(".loopCondition"):
-        return "loop condition"
+        if "items" in _task_at(document, location.removesuffix(".loopCondition")):
+            return "DO_WHILE over a list (items)"
+        return "JavaScript loop condition"
+    if location.endswith(".subWorkflowParam.name"):
+        inline = _task_at(document, location).get("subWorkflowParam", {}).get("workflowDefinition")
+        if isinstance(inline, dict):
+            return INLINE_SUB_WORKFLOW
     found = UNSUPPORTED_TYPE.search(message)
     if found:
-        return f"task type {found.group(1)}"
+        kind = found.group(1)
+        if kind.startswith("LLM_") or kind in LLM_TASK_TYPES:
+            return f"task type {kind} (LLM/agent family, stays refused)"
+        if kind in TEST_ONLY_TASK_TYPES:
+            return f"task type {kind} (a Conductor test-harness system task)"
+        return f"task type {kind}"
     for name, pattern in CATEGORIES:
         if pattern.search(message):
             return name
     return "other"
+
+
+def _task_at(document: Any, location: str) -> dict[str, Any]:
+    """The task a diagnostic's location is in (`tasks[1].loopOver[0]...`); {} when there is none."""
+    node, task = document, {}
+    for key, index in re.findall(r"\.?([^.\[\]]+)|\[(\d+)\]", location):
+        try:
+            node = node[int(index)] if index else node[key]
+        except (KeyError, IndexError, TypeError):
+            break
+        if isinstance(node, dict) and "taskReferenceName" in node:
+            task = node
+    return task
+
+
+def work_items(refused: dict[str, set[str]], children: dict[str, set[str]]) -> dict[str, set[str]]:
+    """For each refused workflow, the work items its refusals need, a refused child's included;
+    `"none"` for a refusal no work item translates."""
+    needed: dict[str, set[str]] = {}
+
+    def of(name: str, seen: frozenset[str]) -> set[str]:
+        if name in needed:
+            return needed[name]
+        items: set[str] = set()
+        for found in refused.get(name, set()):
+            if found == CHILD_REFUSED:
+                for child in children.get(name, set()) - seen:
+                    items |= of(child, seen | {name}) if child in refused else {"none"}
+            else:
+                items.add(WORK_ITEMS.get(found, "none"))
+        needed[name] = items
+        return items
+
+    for name in refused:
+        of(name, frozenset())
+    return needed
 
 
 def _stand_in(key: str) -> str:
@@ -80,7 +162,7 @@ def moto_accepts(asl_json: str) -> str | None:
     """None when moto's ASL parser accepts the definition, else its complaint."""
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-    definition = PLACEHOLDER.sub(lambda m: _stand_in(m.group(1)), asl_json)
+    definition = SUBSTITUTION_PLACEHOLDER.sub(lambda m: _stand_in(m.group(1)), asl_json)
     try:
         AmazonStateLanguageParser.parse(definition)
     except Exception as error:  # the parser's own and its ANTLR errors: all mean "refused"
@@ -107,6 +189,8 @@ def measure(corpus: Path) -> dict[str, Any]:
         project.mkdir()
         renamed = 0
         names: set[str] = set()
+        documents: dict[str, Any] = {}
+        sources: dict[str, str] = {}
         for index, (relative, path) in enumerate(sorted(definitions.items())):
             document = json.loads(path.read_text(encoding="utf-8"))
             # test resources reuse names (Conductor keeps versions): a later one is translated under
@@ -115,6 +199,7 @@ def measure(corpus: Path) -> dict[str, Any]:
                 document["name"] = f"{document['name']}__{index}"
                 renamed += 1
             names.add(document["name"])
+            documents[document["name"]], sources[document["name"]] = document, relative
             (project / f"{index:03d}_{Path(relative).name}").write_text(json.dumps(document))
         completed = subprocess.run(
             [sys.executable, "-m", "imgpipe.cli", "translate", str(project), "--out", str(out), "--json"],
@@ -127,16 +212,31 @@ def measure(corpus: Path) -> dict[str, Any]:
         written = sorted(out.glob("*.asl.json")) if out.is_dir() else []
         parsed = {p.name.removesuffix(".asl.json"): moto_accepts(p.read_text()) for p in written}
     refusals: dict[str, set[str]] = {}
+    diagnostics: dict[str, list[str]] = {}
+    children: dict[str, set[str]] = {}
     for record in records:
         if record["severity"] != "error":
             continue
         for workflow in record["workflows"] or [record["location"].split(":")[0]]:
-            refusals.setdefault(workflow, set()).add(category(record["message"], record["location"]))
+            found = category(record["message"], record["location"], documents.get(workflow))
+            refusals.setdefault(workflow, set()).add(found)
+            diagnostics.setdefault(workflow, []).append(f"{record['location']}: {record['message']}")
+            started = CHILDREN_REFUSED.search(record["message"])
+            if started:
+                children.setdefault(workflow, set()).update(started.group(1).split(", "))
     for name, complaint in parsed.items():
         if complaint is not None:
             refusals.setdefault(name, set()).add("moto's ASL parser refused the output")
     accepted = sorted(name for name, complaint in parsed.items() if complaint is None)
     by_category = Counter(c for categories in refusals.values() for c in categories)
+    needed = work_items(refusals, children)
+    only = {
+        "javascript": sum(1 for items in needed.values() if items == {JAVASCRIPT}),
+        "system tasks": sum(1 for items in needed.values() if items == {SYSTEM_TASKS}),
+        "javascript and system tasks together": sum(
+            1 for items in needed.values() if items and items <= {JAVASCRIPT, SYSTEM_TASKS}
+        ),
+    }
     return {
         "json_files": len(files),
         "workflow_definitions": len(definitions),
@@ -147,8 +247,12 @@ def measure(corpus: Path) -> dict[str, Any]:
         "refusals_by_category": dict(by_category.most_common()),
         "translate_exit_code": completed.returncode,
         "crashed": "Traceback" in completed.stderr,
+        "refused_only_for": only,
         "accepted": accepted,
         "refused_workflows": {name: sorted(c) for name, c in sorted(refusals.items())},
+        "work_items_needed": {name: sorted(items) for name, items in sorted(needed.items())},
+        "sources": sources,
+        "diagnostics": diagnostics,
     }
 
 
@@ -157,7 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "corpus", type=Path, help="a directory of Conductor JSON files (searched recursively)"
     )
-    parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    shown.add_argument(
+        "--list", action="store_true", help="also list every workflow: its file, outcome and refusals"
+    )
     args = parser.parse_args(argv)
     result = measure(args.corpus)
     if args.json:
@@ -170,6 +278,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name, count in result["refusals_by_category"].items():
         print(f"  {count:4d}  {name}")
+    print("refused workflows whose every refusal is one work item's:")
+    for item, count in result["refused_only_for"].items():
+        print(f"  {count:4d}  {item}")
+    if args.list:
+        for name, source in sorted(result["sources"].items(), key=lambda item: item[1]):
+            if name in result["refused_workflows"]:
+                needs = ", ".join(result["work_items_needed"][name])
+                print(f"refused   {source} ({name}; needs: {needs})")
+                for problem in result["diagnostics"].get(name, []):
+                    print(f"            {problem[:LISTED_MESSAGE]}")
+            else:
+                print(f"accepted  {source} ({name})")
     return 0
 
 

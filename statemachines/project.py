@@ -8,7 +8,6 @@ local runtime (see docs/architecture.md, "Translator API").
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from statemachines.translator import (
     translate_workflow,
 )
 from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS
+from statemachines.translator.expressions import SUBSTITUTION_PLACEHOLDER
 from statemachines.translator.model import TaskDef, WorkflowDef
 from statemachines.translator.options import DYNAMIC_JOIN_OUTPUTS, DynamicJoinOutput
 from statemachines.translator.sources import load_directory_pair, read_json
@@ -33,7 +33,7 @@ from statemachines.translator.translate import Translation
 
 CONDUCTOR_DIR = Path(__file__).resolve().parent / "conductor"
 OPTIONS_FILE = "translator.json"
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+PLACEHOLDER = SUBSTITUTION_PLACEHOLDER
 
 _DEFAULTS = TranslatorOptions()
 # "<workflow name>.<taskReferenceName>": the key TranslatorOptions looks fork targets and JOIN modes up by

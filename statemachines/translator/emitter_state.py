@@ -17,7 +17,7 @@ from statemachines.translator.expressions import Scope, parameters
 from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
 from statemachines.translator.options import TranslatorOptions
 from statemachines.translator.read_views import plan_views, view_locator
-from statemachines.translator.references import context_refs, dynamic_join_refs
+from statemachines.translator.references import context_refs, dynamic_join_refs, located_tasks
 from statemachines.translator.task_definitions import GoverningTaskDef, governing_task_def, template_inputs
 
 
@@ -60,15 +60,30 @@ class EmitterState:
             for ref in dynamic_join_refs(workflow.tasks)
             if options.join_output(workflow.name, ref) == "list"
         )
-        self.scope = Scope(workflow.name, workflow.version, self.refs, diagnostics, list_outputs=list_outputs)
+        located = dict(located_tasks(workflow.tasks))
+        loop_refs = frozenset(t.taskReferenceName for t in located.values() if t.type == "DO_WHILE")
+        self.scope = Scope(
+            workflow.name,
+            workflow.version,
+            self.refs,
+            diagnostics,
+            list_outputs=list_outputs,
+            loop_refs=loop_refs,
+        )
         self._check_refs(refs)
         # first pass: resolve every expression once, so every read path is known before emitting
         self._collect(workflow.tasks, "tasks")
         parameters(workflow.outputParameters, "outputParameters", self.scope.resolve, diagnostics)
+        self.scope.check_task_id_reads(located)
         # second pass (emission) resolves again; its findings would be duplicates
         self.quiet = Diagnostics(workflow.name)
         self.emit_scope = Scope(
-            workflow.name, workflow.version, self.refs, self.quiet, list_outputs=list_outputs
+            workflow.name,
+            workflow.version,
+            self.refs,
+            self.quiet,
+            list_outputs=list_outputs,
+            loop_refs=loop_refs,
         )
         self.emit_scope.referenced = self.scope.referenced
         self.emit_scope.inputs_read = self.scope.inputs_read

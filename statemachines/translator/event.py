@@ -46,7 +46,7 @@ def sqs_sink_queues(asl: Mapping[str, Any]) -> list[str]:
 def emit_event(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     task, states = site.task, site.states
     ref = task.taskReferenceName
-    where = f"{site.location}.inputParameters.sink"
+    where = _sink_location(site)
     target = _sink(emitter, site)
     if target is None:
         return site.next_name
@@ -63,6 +63,14 @@ def emit_event(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     params = parameters(
         task.inputParameters, f"{site.location}.inputParameters", emitter.emit_scope.resolve, emitter.quiet
     )
+    if task.sink is not None:  # EventTaskMapper: the task's sink replaces any input of that name
+        params = {k: v for k, v in params.items() if k.removesuffix(".$") != "sink"} | {"sink": task.sink}
+    else:
+        emitter.diagnostics.warning(
+            where,
+            f"EVENT '{ref}': Conductor reads the task's `sink` field and sets the input's sink from it "
+            "(null without one, and the EVENT fails); this sink is translated as if it were the field",
+        )
     identity: dict[str, Any] = {
         "workflowInstanceId.$": "$$.Execution.Name",
         "workflowType": emitter.workflow.name,
@@ -106,11 +114,18 @@ def emit_event(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     return name
 
 
+def _sink_location(site: EmitSite) -> str:
+    """Conductor's field is the task's `sink`; `inputParameters.sink` is read when it is absent."""
+    if site.task.sink is not None:
+        return f"{site.location}.sink"
+    return f"{site.location}.inputParameters.sink"
+
+
 def _sink(emitter: WorkflowEmitter, site: EmitSite) -> tuple[str, str] | None:
     """The integration and Conductor's queue name of the task's sink; None (reported) if refused."""
     ref = site.task.taskReferenceName
-    where = f"{site.location}.inputParameters.sink"
-    sink = site.task.inputParameters.get("sink")
+    where = _sink_location(site)
+    sink = site.task.sink if site.task.sink is not None else site.task.inputParameters.get("sink")
     if not isinstance(sink, str) or "${" in sink:
         emitter.diagnostics.error(where, f"EVENT '{ref}' needs a literal sink ('conductor', 'sqs:<queue>')")
         return None

@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from statemachines.translator.diagnostics import Diagnostics
+from statemachines.translator.model import WorkflowTask
 
 EXPRESSION = re.compile(r"\$\$\{|\$\{([^{}]*)\}")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SEGMENT = re.compile(r"^([^.\[\]]+)((?:\[\d+\])*)$")
+# what CDK's definition substitutions replace in the ASL: `${NAME}`
+SUBSTITUTION_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+# one step of a path as Jayway JsonPath reads it: `key` (after a dot or first), `[0]`, `['key']`, `["key"]`
+PATH_STEP = re.compile(
+    r"""(?P<key>[^.\[\]]+)|\[(?P<index>\d+)\]|\[(?P<quote>['"])(?P<quoted>[^'"]+)(?P=quote)\]"""
+)
+# `${CPEWF_TASK_ID}` is the id of the task whose input holds it (EnvUtils.getSystemParametersValue)
+TASK_ID_PARAMETER = "CPEWF_TASK_ID"
+# the other EnvUtils.SystemParameters: read from the Conductor server's environment
+SERVER_ENVIRONMENT_PARAMETERS = frozenset({"NETFLIX_ENV", "NETFLIX_STACK"})
 # what a plain `a.b[0]` path never holds: `length()`, `[?(@...)]`, `*`, `$`
 JSONPATH_OPERATOR = re.compile(r"[()*?@$]")
 # `${a.${b}}`: Conductor resolves the inner expression first and reads the path it gives
@@ -75,6 +85,11 @@ class Scope:
     inputs_read: set[str] = field(default_factory=set)
     # dynamic JOINs whose output is a list (dynamic_join_output "list"): no key can be read from them
     list_outputs: frozenset[str] = frozenset()
+    # DO_WHILE references: `${loop.iteration}` is the loop's iteration (ParametersUtils puts each
+    # task's `iteration` beside its input and output)
+    loop_refs: frozenset[str] = frozenset()
+    # where `${CPEWF_TASK_ID}` is read, by the location of the task whose inputParameters hold it
+    task_id_reads: dict[str, list[str]] = field(default_factory=dict)
     # where a context path is read (a view of it, read_views.py); None: where it is
     locate: Callable[[tuple[str, ...]], str] | None = None
 
@@ -88,18 +103,31 @@ class Scope:
                 "move it into a worker",
             )
             return None
-        head, _, rest = expression.strip().partition(".")
-        segments = _split(rest) if rest else []
-        if segments is None:
+        steps = _split(expression.strip())
+        if not steps or steps[0].startswith("["):
             self.diagnostics.error(location, f"cannot parse the path in '${{{expression}}}'")
+            return None
+        head, segments = steps[0], steps[1:]
+        if head == TASK_ID_PARAMETER and not segments:
+            return self._task_id(location)
+        if head in SERVER_ENVIRONMENT_PARAMETERS and not segments:
+            self.diagnostics.error(
+                location,
+                f"'${{{expression}}}' reads the Conductor server's environment (EnvUtils), which no "
+                "Step Functions value stands for: pass it as workflow input",
+            )
             return None
         if head == "workflow":
             return self._workflow(expression, segments, location)
         if head in self.task_refs:
+            if segments == ["iteration"] and head in self.loop_refs:
+                return self._context_path(("tasks", head, "output", "iteration"))
             if not segments or segments[0] not in ("output", "input"):
+                loop = f" and '{head}.iteration'" if head in self.loop_refs else ""
                 self.diagnostics.error(
                     location,
-                    f"'${{{expression}}}': only '{head}.output...' and '{head}.input...' can be translated",
+                    f"'${{{expression}}}': only '{head}.output...' and '{head}.input...'{loop} can be "
+                    "translated",
                 )
                 return None
             if segments[0] == "input":
@@ -156,6 +184,46 @@ class Scope:
         )
         return Literal(None)
 
+    def _task_id(self, location: str) -> Resolved | None:
+        """Conductor gives a task's inputParameters its task id (a UUID, a new one per scheduled task,
+        retries included) and leaves `${CPEWF_TASK_ID}` as it is anywhere else (taskId null); a
+        Task state's Parameters are evaluated again for each retry attempt (moto does; not checked
+        on AWS), so each attempt reads a new one, as each Conductor retry has a new task id."""
+        task, inside, _ = location.partition(".inputParameters")
+        if not inside:  # an inputTemplate is merged into the input before Conductor resolves it
+            task, inside, _ = location.partition(".inputTemplate")
+        if not inside:
+            self.diagnostics.error(
+                location,
+                "${CPEWF_TASK_ID} outside a task's inputParameters: Conductor leaves it as the text "
+                "'${CPEWF_TASK_ID}', which a definition cannot carry (it is a definition-substitution "
+                "placeholder's form)",
+            )
+            return None
+        self.task_id_reads.setdefault(task, []).append(location)
+        return Path("States.UUID()")
+
+    def check_task_id_reads(self, task_at: Mapping[str, WorkflowTask]) -> None:
+        """Refuses the reads of `${CPEWF_TASK_ID}` a fresh `States.UUID()` would not give Conductor's
+        one id per task: a second read, a copy of the input kept for another expression, a DO_WHILE's
+        inputs (resolved again before every condition check)."""
+        for task_location, reads in self.task_id_reads.items():
+            task = task_at.get(task_location)
+            ref = task.taskReferenceName if task else ""
+            why = ""
+            if len(reads) > 1:
+                why = "it is read more than once in the task's inputParameters"
+            elif ref in self.inputs_read:
+                why = f"another expression reads '{ref}.input', a copy that would hold another UUID"
+            elif task is not None and task.type == "DO_WHILE":
+                why = "a DO_WHILE's inputParameters are resolved again before every condition check"
+            if why:
+                self.diagnostics.error(
+                    reads[-1],
+                    f"${{CPEWF_TASK_ID}} of '{ref}': {why}; Conductor gives every read the task's one id, "
+                    "each States.UUID() is a new one",
+                )
+
     def _context_path(self, segments: tuple[str, ...]) -> Path:
         ensure: list[str] = []
         for segment in segments:
@@ -168,15 +236,29 @@ class Scope:
 
 
 def _split(path: str) -> list[str] | None:
-    """`a.b[0].c` -> ['a', 'b', '[0]', 'c']; None when malformed."""
+    """`a.b[0]['c d']` -> ['a', 'b', '[0]', 'c d']; None when malformed. Bracket notation names a key
+    as the dotted form does (Jayway JsonPath, which ParametersUtils reads expressions with)."""
     segments: list[str] = []
-    for part in path.split("."):
-        match = SEGMENT.match(part)
-        if not match:
+    position, after_dot = 0, True
+    while position < len(path):
+        if path[position] == ".":
+            if after_dot:
+                return None
+            position, after_dot = position + 1, True
+            continue
+        step = PATH_STEP.match(path, position)
+        if step is None or (step.group("key") is not None) != after_dot:
             return None
-        segments.append(match.group(1))
-        segments.extend(re.findall(r"\[\d+\]", match.group(2)))
-    return segments
+        if step.group("index") is not None:
+            segments.append(f"[{step.group('index')}]")
+        elif step.group("quoted") is not None:
+            if step.group("quoted").startswith("["):
+                return None  # would read as an array index
+            segments.append(step.group("quoted"))
+        else:
+            segments.append(step.group("key"))
+        position, after_dot = step.end(), False
+    return None if after_dot else segments
 
 
 # --- ASL values ---------------------------------------------------------------------------------

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from statemachines.translator.model import WorkflowTask
 
 
+def located_tasks(
+    tasks: Iterable[WorkflowTask], location: str = "tasks"
+) -> Iterator[tuple[str, WorkflowTask]]:
+    """Every task of a workflow, nested ones included, with its JSON path in the definition."""
+    for index, task in enumerate(tasks):
+        where = f"{location}[{index}]"
+        yield where, task
+        for b, branch in enumerate(task.forkTasks):
+            yield from located_tasks(branch, f"{where}.forkTasks[{b}]")
+        for case, case_tasks in task.decisionCases.items():
+            yield from located_tasks(case_tasks, f"{where}.decisionCases.{case}")
+        yield from located_tasks(task.defaultCase, f"{where}.defaultCase")
+        yield from located_tasks(task.loopOver, f"{where}.loopOver")
+
+
 def context_refs(tasks: Iterable[WorkflowTask]) -> list[str]:
     """Task references whose results live in the context (everything but dynamic-fork items)."""
-    refs: list[str] = []
-    for task in tasks:
-        refs.append(task.taskReferenceName)
-        for branch in task.forkTasks:
-            refs.extend(context_refs(branch))
-        for case in task.decisionCases.values():
-            refs.extend(context_refs(case))
-        refs.extend(context_refs(task.defaultCase))
-        refs.extend(context_refs(task.loopOver))
-    return refs
+    return [task.taskReferenceName for _, task in located_tasks(tasks)]
 
 
 def dynamic_join_refs(tasks: list[WorkflowTask]) -> list[str]:

@@ -1,0 +1,61 @@
+"""The coverage benchmark counts what it says: translated workflows, refusals by category, and the
+work item a refusal waits for, a refused sub-workflow's included."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmarks.translation_coverage import measure
+
+
+def task(ref: str, kind: str = "SIMPLE", **extra: Any) -> dict[str, Any]:
+    return {"name": ref, "taskReferenceName": ref, "type": kind, **extra}
+
+
+def test_the_benchmark_counts_translations_refusals_and_the_work_items_they_wait_for(tmp_path: Path) -> None:
+    documents = {
+        "plain.json": {"name": "plain", "tasks": [task("a")]},
+        "script.json": {
+            "name": "script",
+            "tasks": [task("s", "LAMBDA", inputParameters={"scriptExpression": "1"})],
+        },
+        "parent.json": {
+            "name": "parent",
+            "tasks": [task("p", "SUB_WORKFLOW", subWorkflowParam={"name": "script"})],
+        },
+        "inline.json": {
+            "name": "inline",
+            "tasks": [
+                task("i", "SUB_WORKFLOW", subWorkflowParam={"name": "x", "workflowDefinition": {"name": "x"}})
+            ],
+        },
+        "agent.json": {"name": "agent", "tasks": [task("g", "AGENT")]},
+        "handler.json": {"name": "not_a_workflow", "event": "conductor:x", "actions": []},
+    }
+    for name, document in documents.items():
+        (tmp_path / name).write_text(json.dumps(document))
+    result = measure(tmp_path)
+    assert result["workflow_definitions"] == 5
+    assert result["not_workflow_definitions"] == 1
+    assert result["accepted"] == ["plain"]
+    assert result["crashed"] is False
+    assert result["refused_workflows"] == {
+        "agent": ["task type AGENT (LLM/agent family, stays refused)"],
+        "inline": ["inline sub-workflow definition"],
+        "parent": ["a sub-workflow it starts is refused"],
+        "script": ["task type LAMBDA"],
+    }
+    assert result["work_items_needed"] == {
+        "agent": ["none"],
+        "inline": ["system tasks"],
+        "parent": ["javascript"],
+        "script": ["javascript"],
+    }
+    assert result["refused_only_for"] == {
+        "javascript": 2,
+        "system tasks": 1,
+        "javascript and system tasks together": 3,
+    }
+    assert result["sources"]["parent"] == "parent.json"
