@@ -69,6 +69,8 @@ class TranslatedWorkflow:
     activity_tasks: frozenset[str] = frozenset()
     # Workflow names it starts without waiting (START_WORKFLOW, startExecution)
     started_workflows: frozenset[str] = frozenset()
+    # EventBridge connections its HTTP tasks call through (`${ConnectionArn_<name>}`)
+    http_connections: frozenset[str] = frozenset()
 
     @property
     def workflow_dependencies(self) -> frozenset[str]:
@@ -104,6 +106,7 @@ class OptionsFile(BaseModel):
     )
     dynamic_join_output: DynamicJoinOutput = _DEFAULTS.dynamic_join_output
     dynamic_join_output_by_join: dict[OptionKey, DynamicJoinOutput] = Field(default_factory=dict)
+    http_connections: dict[OptionKey, Name] = Field(default_factory=dict)
 
     def to_options(self) -> TranslatorOptions:
         """Only the keys the file sets; lists become the tuples `TranslatorOptions` holds."""
@@ -267,6 +270,7 @@ def _deployable(translation: Translation) -> TranslatedWorkflow:
         worst_case_seconds=translation.longest_seconds,
         activity_tasks=frozenset(result.activity_tasks),
         started_workflows=frozenset(result.started_workflows),
+        http_connections=frozenset(result.http_connections),
     )
 
 

@@ -31,6 +31,8 @@ class EmitResult:
     child_workflows: set[str] = field(default_factory=set)
     # started and not waited for (START_WORKFLOW): must exist first, but Express can start them
     started_workflows: set[str] = field(default_factory=set)
+    # EventBridge connections of its HTTP tasks (statemachines.translator.http)
+    http_connections: set[str] = field(default_factory=set)
     concurrency_hints: dict[str, int] = field(default_factory=dict)
     longest_wait_seconds: int = 0
 

@@ -78,6 +78,9 @@ class TranslatorOptions:
     # JOIN output of every dynamic fork, and per "<workflow>.<join taskReferenceName>" overrides
     dynamic_join_output: DynamicJoinOutput = "map"
     dynamic_join_output_by_join: Mapping[str, DynamicJoinOutput] = field(default_factory=dict)
+    # "<workflow>.<HTTP taskReferenceName>" -> the EventBridge connection (its authentication) the HTTP
+    # task calls through; without an entry: the connection named "default" (statemachines.translator.http)
+    http_connections: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """A wrong mode is refused here, naming the field, rather than silently becoming a map."""

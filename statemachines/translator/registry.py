@@ -17,6 +17,7 @@ from statemachines.translator.do_while import DoWhileMixin
 from statemachines.translator.dynamic_fork import DynamicForkMixin
 from statemachines.translator.event import emit_event
 from statemachines.translator.fork import ForkMixin
+from statemachines.translator.http import emit_http
 from statemachines.translator.jq_transform import emit_jq_transform
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.noop import emit_noop
@@ -104,7 +105,7 @@ TASK_TYPES: dict[str, TaskType] = {
     "INLINE": refused("it evaluates JavaScript, which JSONPath ASL cannot; move the logic into a worker"),
     "LAMBDA": refused("it evaluates JavaScript, which JSONPath ASL cannot; move the logic into a worker"),
     "JSON_JQ_TRANSFORM": TaskType(emit_jq_transform),
-    "HTTP": refused("HTTP calls need an EventBridge connection; call the endpoint from a worker"),
+    "HTTP": TaskType(emit_http),
     "KAFKA_PUBLISH": refused("Kafka publishing has no Step Functions integration; publish from a worker"),
     "EVENT": TaskType(emit_event, FLAG),
     "WAIT_FOR_WEBHOOK": refused("webhooks need a callback (waitForTaskToken) design"),

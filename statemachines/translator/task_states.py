@@ -255,6 +255,7 @@ class TaskStatesMixin(ActivityTaskMixin):
         self.result.activity_tasks |= child_asl.activity_tasks
         self.result.child_workflows |= child_asl.child_workflows
         self.result.started_workflows |= child_asl.started_workflows
+        self.result.http_connections |= child_asl.http_connections
         branch = prefixed_states(child_asl.asl, f"{ref}/", self.names)
         return {
             "Type": "Parallel",

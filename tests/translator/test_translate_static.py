@@ -43,7 +43,6 @@ def test_missing_type_means_simple_and_extra_fields_are_tolerated() -> None:
     ("kind", "reason"),
     [
         ("INLINE", "JavaScript"),
-        ("HTTP", "HTTP"),
         ("KAFKA_PUBLISH", "Kafka"),
         ("WAIT_FOR_WEBHOOK", "webhooks"),
         ("SOMETHING_NEW", "no Step Functions translation"),
