@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import StateNames
 from statemachines.translator.diagnostics import Diagnostics
+from statemachines.translator.exclusive_join import exclusive_join_candidates
 from statemachines.translator.expressions import Scope, parameters
 from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
 from statemachines.translator.options import TranslatorOptions
@@ -86,6 +87,8 @@ class EmitterState:
         self.tail_outputs: dict[str, str] = {}
         self.tail_states: dict[str, Any] = {}
         self.branch_depth = 0  # > 0 while emitting the inside of a Parallel branch
+        # tasks an EXCLUSIVE_JOIN may output: a Pass after each records that it ran
+        self.ran_marked = exclusive_join_candidates(workflow.tasks)
 
     # --- validation and collection -----------------------------------------------------------------
     def _check_refs(self, refs: list[str]) -> None:

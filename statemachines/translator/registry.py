@@ -16,6 +16,7 @@ from statemachines.translator.control_flow import ControlFlowMixin
 from statemachines.translator.do_while import DoWhileMixin
 from statemachines.translator.dynamic_fork import DynamicForkMixin
 from statemachines.translator.event import emit_event
+from statemachines.translator.exclusive_join import emit_exclusive_join
 from statemachines.translator.fork import ForkMixin
 from statemachines.translator.http import emit_http
 from statemachines.translator.jq_transform import emit_jq_transform
@@ -109,7 +110,7 @@ TASK_TYPES: dict[str, TaskType] = {
     "KAFKA_PUBLISH": refused("Kafka publishing has no Step Functions integration; publish from a worker"),
     "EVENT": TaskType(emit_event, FLAG),
     "WAIT_FOR_WEBHOOK": refused("webhooks need a callback (waitForTaskToken) design"),
-    "EXCLUSIVE_JOIN": refused("exclusive joins have no ASL equivalent"),
+    "EXCLUSIVE_JOIN": TaskType(emit_exclusive_join, HEXAGON),
     "START_WORKFLOW": TaskType(emit_start_workflow, SUBROUTINE),
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,8 +157,34 @@ def translate(
     return translation.result.asl, translation.diagnostics
 
 
+def run_translated(
+    definition: dict[str, Any],
+    payloads: Sequence[Any],
+    defs: Mapping[str, TaskDef],
+    functions: Mapping[str, Callable[[Any, Any], Any]],
+) -> list[Execution]:
+    """Translate one workflow (refusing on an error diagnostic), deploy it with stub `functions`
+    (task name -> handler) and run it once per payload."""
+    asl, diagnostics = translate(definition, defs)
+    assert not [d for d in diagnostics if d.severity == "error"], diagnostics
+    with engine() as moto:
+        for task_name, handler in functions.items():
+            moto.function(task_name, handler)
+        moto.deploy(definition["name"], json.dumps(asl))
+        return [moto.run(definition["name"], payload) for payload in payloads]
+
+
 def project_translation() -> dict[str, TranslatedWorkflow]:
     return translate_project()
 
 
-__all__ = ["Engine", "Execution", "Project", "engine", "project_translation", "task_defs", "translate"]
+__all__ = [
+    "Engine",
+    "Execution",
+    "Project",
+    "engine",
+    "project_translation",
+    "run_translated",
+    "task_defs",
+    "translate",
+]
