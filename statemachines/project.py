@@ -71,6 +71,8 @@ class TranslatedWorkflow:
     started_workflows: frozenset[str] = frozenset()
     # EventBridge connections its HTTP tasks call through (`${ConnectionArn_<name>}`)
     http_connections: frozenset[str] = frozenset()
+    # what those tasks call: `states:HTTPEndpoint` patterns (IAM StringLike) of the role's grant
+    http_endpoints: frozenset[str] = frozenset()
 
     @property
     def workflow_dependencies(self) -> frozenset[str]:
@@ -271,6 +273,7 @@ def _deployable(translation: Translation) -> TranslatedWorkflow:
         activity_tasks=frozenset(result.activity_tasks),
         started_workflows=frozenset(result.started_workflows),
         http_connections=frozenset(result.http_connections),
+        http_endpoints=frozenset(result.http_endpoints),
     )
 
 

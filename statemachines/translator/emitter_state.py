@@ -34,6 +34,8 @@ class EmitResult:
     started_workflows: set[str] = field(default_factory=set)
     # EventBridge connections of its HTTP tasks (statemachines.translator.http)
     http_connections: set[str] = field(default_factory=set)
+    # `states:HTTPEndpoint` patterns its HTTP tasks call (IAM StringLike)
+    http_endpoints: set[str] = field(default_factory=set)
     concurrency_hints: dict[str, int] = field(default_factory=dict)
     longest_wait_seconds: int = 0
 

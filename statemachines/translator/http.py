@@ -150,7 +150,17 @@ def _arguments(
             elif resolved is not None:
                 arguments["RequestBody"] = resolved.value
     emitter.result.http_connections.add(connection)
+    emitter.result.http_endpoints.add(endpoint_pattern(request["uri"]))
     return arguments
+
+
+def endpoint_pattern(uri: str) -> str:
+    """The `states:HTTPEndpoint` pattern (IAM StringLike) the task's uri always matches: the uri
+    itself, or its literal part before the first expression followed by `*`."""
+    literal = uri.split("${", 1)[0].replace("$${", "${")
+    if literal == uri:
+        return uri
+    return f"{literal}*" if literal.lower().startswith("https://") else "https://*"
 
 
 def _endpoint(emitter: WorkflowEmitter, ref: str, uri: Any, where: str) -> Path | Literal | None:

@@ -256,6 +256,7 @@ class TaskStatesMixin(ActivityTaskMixin):
         self.result.child_workflows |= child_asl.child_workflows
         self.result.started_workflows |= child_asl.started_workflows
         self.result.http_connections |= child_asl.http_connections
+        self.result.http_endpoints |= child_asl.http_endpoints
         branch = prefixed_states(child_asl.asl, f"{ref}/", self.names)
         return {
             "Type": "Parallel",
