@@ -40,6 +40,29 @@ def link(state: dict[str, Any], next_name: str | None) -> dict[str, Any]:
     return state
 
 
+def choice_or_fail(
+    states: dict[str, Any],
+    names: StateNames,
+    label: str,
+    choices: list[dict[str, Any]],
+    *,
+    failure: tuple[str, str, str],
+    fail_when: tuple[dict[str, Any], ...] = (),
+) -> str:
+    """A Choice over `choices` whose Default (and any `fail_when` rule, tested first) is a Fail state
+    `failure` = (its label, Error, Cause); returns the Choice's name."""
+    fail_label, error, cause = failure
+    fail = names.allocate(fail_label)
+    states[fail] = {"Type": "Fail", "Error": error, "Cause": cause}
+    name = names.allocate(label)
+    states[name] = {
+        "Type": "Choice",
+        "Choices": [*({**r, "Next": fail} for r in fail_when), *choices],
+        "Default": fail,
+    }
+    return name
+
+
 def ordered(states: dict[str, Any], start: str) -> dict[str, Any]:
     """States in execution order (depth-first from StartAt), so the golden files read top-down."""
     order: list[str] = []

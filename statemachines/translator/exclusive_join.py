@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from statemachines.translator.asl_states import link
+from statemachines.translator.asl_states import choice_or_fail, link
 from statemachines.translator.model import WorkflowTask
 
 if TYPE_CHECKING:
@@ -91,13 +91,6 @@ def emit_exclusive_join(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             after,
         )
         choices.append({"Variable": ran_path(candidate), "IsPresent": True, "Next": pick})
-    nothing = emitter.names.allocate(f"{ref}: nothing ran")
-    states[nothing] = {
-        "Type": "Fail",
-        "Comment": "Conductor's EXCLUSIVE_JOIN would wait forever: none of its tasks ran",
-        "Error": NOTHING_RAN,
-        "Cause": f"none of {', '.join(candidates)} ran",
-    }
-    name = emitter.names.allocate(ref)
-    states[name] = {"Type": "Choice", "Choices": choices, "Default": nothing}
-    return name
+    # Conductor's join would wait forever when none of its tasks ran
+    failure = (f"{ref}: nothing ran", NOTHING_RAN, f"none of {', '.join(candidates)} ran")
+    return choice_or_fail(states, emitter.names, ref, choices, failure=failure)

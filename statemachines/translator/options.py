@@ -81,6 +81,9 @@ class TranslatorOptions:
     # "<workflow>.<HTTP taskReferenceName>" -> the EventBridge connection (its authentication) the HTTP
     # task calls through; without an entry: the connection named "default" (statemachines.translator.http)
     http_connections: Mapping[str, str] = field(default_factory=dict)
+    # "<workflow>.<SUB_WORKFLOW taskReferenceName>" -> the workflows a sub-workflow named by an
+    # expression may start; without an entry: every other workflow (statemachines.translator.sub_workflow)
+    sub_workflow_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """A wrong mode is refused here, naming the field, rather than silently becoming a map."""

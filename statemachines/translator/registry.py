@@ -23,6 +23,7 @@ from statemachines.translator.jq_transform import emit_jq_transform
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.noop import emit_noop
 from statemachines.translator.start_workflow import emit_start_workflow
+from statemachines.translator.sub_workflow import emit_sub_workflow
 from statemachines.translator.task_states import TaskStatesMixin
 from statemachines.translator.wait import emit_wait, wait_output
 
@@ -91,7 +92,7 @@ def refused(reason: str, shape: tuple[str, str] = BOX) -> TaskType:
 
 TASK_TYPES: dict[str, TaskType] = {
     "SIMPLE": TaskType(method(TaskStatesMixin._emit_simple)),
-    "SUB_WORKFLOW": TaskType(method(TaskStatesMixin._emit_sub_workflow), SUBROUTINE),
+    "SUB_WORKFLOW": TaskType(emit_sub_workflow, SUBROUTINE),
     "FORK_JOIN": TaskType(forking(ForkMixin._emit_fork), HEXAGON),
     "FORK_JOIN_DYNAMIC": TaskType(forking(DynamicForkMixin._emit_dynamic_fork), HEXAGON),
     "JOIN": refused("a JOIN is translated with the fork it follows", HEXAGON),
