@@ -110,11 +110,12 @@ class OptionsFile(BaseModel):
     dynamic_join_output_by_join: dict[OptionKey, DynamicJoinOutput] = Field(default_factory=dict)
     http_connections: dict[OptionKey, Name] = Field(default_factory=dict)
     sub_workflow_targets: dict[OptionKey, list[Name]] = Field(default_factory=dict)
+    dynamic_task_targets: dict[OptionKey, list[Name]] = Field(default_factory=dict)
 
     def to_options(self) -> TranslatorOptions:
         """Only the keys the file sets; lists become the tuples `TranslatorOptions` holds."""
         values = self.model_dump(exclude_unset=True)
-        for name in ("dynamic_fork_targets", "sub_workflow_targets"):
+        for name in ("dynamic_fork_targets", "sub_workflow_targets", "dynamic_task_targets"):
             if name in values:
                 values[name] = {k: tuple(v) for k, v in values[name].items()}
         for name in ("non_retryable_errors", "lambda_service_errors"):

@@ -63,6 +63,24 @@ def choice_or_fail(
     return name
 
 
+def route_by_name(
+    states: dict[str, Any],
+    names: StateNames,
+    label: str,
+    variable: str,
+    routes: Mapping[str, str],
+    *,
+    failure: tuple[str, str, str],
+) -> str:
+    """A Choice sending the string at `variable` to `routes[value]`; anything else (not a string,
+    or no route) to the Fail state `failure` = (its label, Error, Cause)."""
+    choices = [
+        {"Variable": variable, "StringEquals": value, "Next": route} for value, route in routes.items()
+    ]
+    guard = ({"Not": {"Variable": variable, "IsString": True}},)
+    return choice_or_fail(states, names, label, choices, failure=failure, fail_when=guard)
+
+
 def ordered(states: dict[str, Any], start: str) -> dict[str, Any]:
     """States in execution order (depth-first from StartAt), so the golden files read top-down."""
     order: list[str] = []

@@ -22,9 +22,6 @@ if TYPE_CHECKING:
 
 TERMINATED_COMPLETED = "Conductor.TerminatedCompleted"
 OUTPUT_PATH = "$.terminatedOutput"
-# ExecutionFailedEventDetails.cause: at most 32,768 characters, so the carried output must fit
-# (https://docs.aws.amazon.com/step-functions/latest/apireference/API_ExecutionFailedEventDetails.html)
-MAX_CAUSE_CHARACTERS = 32_768
 
 
 def terminates_completed(tasks: Iterable[WorkflowTask]) -> bool:

@@ -84,6 +84,9 @@ class TranslatorOptions:
     # "<workflow>.<SUB_WORKFLOW taskReferenceName>" -> the workflows a sub-workflow named by an
     # expression may start; without an entry: every other workflow (statemachines.translator.sub_workflow)
     sub_workflow_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # "<workflow>.<DYNAMIC taskReferenceName>" -> the task names it may run; without an entry: every
+    # registered task definition (statemachines.translator.dynamic_task)
+    dynamic_task_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """A wrong mode is refused here, naming the field, rather than silently becoming a map."""

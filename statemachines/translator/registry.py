@@ -15,6 +15,7 @@ from statemachines.translator.callback import emit_callback
 from statemachines.translator.control_flow import ControlFlowMixin
 from statemachines.translator.do_while import DoWhileMixin
 from statemachines.translator.dynamic_fork import DynamicForkMixin
+from statemachines.translator.dynamic_task import emit_dynamic
 from statemachines.translator.event import emit_event
 from statemachines.translator.exclusive_join import emit_exclusive_join
 from statemachines.translator.fork import ForkMixin
@@ -113,6 +114,7 @@ TASK_TYPES: dict[str, TaskType] = {
     "WAIT_FOR_WEBHOOK": refused("webhooks need a callback (waitForTaskToken) design"),
     "EXCLUSIVE_JOIN": TaskType(emit_exclusive_join, HEXAGON),
     "START_WORKFLOW": TaskType(emit_start_workflow, SUBROUTINE),
+    "DYNAMIC": TaskType(emit_dynamic),
 }
 
 UNKNOWN = refused("this task type has no Step Functions translation")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from statemachines.translator.asl_states import PLACEHOLDER_NAME, choice_or_fail, link
+from statemachines.translator.asl_states import PLACEHOLDER_NAME, link, route_by_name
 from statemachines.translator.expressions import Path, field_value, parameters
 from statemachines.translator.model import WorkflowDef
 from statemachines.translator.retries import warn_child_policy
@@ -76,22 +76,15 @@ def _emit_named_at_run_time(emitter: WorkflowEmitter, site: EmitSite, expression
     params = parameters(
         task.inputParameters, f"{site.location}.inputParameters", emitter.emit_scope.resolve, emitter.quiet
     )
-    choices: list[dict[str, Any]] = []
+    routes: dict[str, str] = {}
     for child in targets:
         state = emitter._child_start_state(child, ref, params)
         if task.optional:
             state["Catch"] = [emitter._optional_catch(ref, states, after)]
-        start = emitter.names.allocate(f"{ref}: {child}")
-        states[start] = link(state, after)
-        choices.append({"Variable": resolved.asl, "StringEquals": child, "Next": start})
-    return choice_or_fail(
-        states,
-        emitter.names,
-        ref,
-        choices,
-        failure=(f"{ref}: unknown workflow", UNKNOWN_CHILD, f"{ref} may start {', '.join(targets)} only"),
-        fail_when=({"Not": {"Variable": resolved.asl, "IsString": True}},),
-    )
+        routes[child] = emitter.names.allocate(f"{ref}: {child}")
+        states[routes[child]] = link(state, after)
+    failure = (f"{ref}: unknown workflow", UNKNOWN_CHILD, f"{ref} may start {', '.join(targets)} only")
+    return route_by_name(states, emitter.names, ref, resolved.asl, routes, failure=failure)
 
 
 def _targets(emitter: WorkflowEmitter, ref: str, where: str) -> list[str] | None:
