@@ -39,6 +39,7 @@ _DEFAULTS = TranslatorOptions()
 # "<workflow name>.<taskReferenceName>": the key TranslatorOptions looks fork targets and JOIN modes up by
 OptionKey = Annotated[str, StringConstraints(pattern=r"^[^.]+\..+$")]
 Name = Annotated[str, StringConstraints(min_length=1)]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class OptionsFile(BaseModel):
     http_connections: dict[OptionKey, Name] = Field(default_factory=dict)
     sub_workflow_targets: dict[OptionKey, list[Name]] = Field(default_factory=dict)
     dynamic_task_targets: dict[OptionKey, list[Name]] = Field(default_factory=dict)
+    workflow_env: dict[EnvName, str | int | float | bool | None] = Field(default_factory=dict)
 
     def to_options(self) -> TranslatorOptions:
         """Only the keys the file sets; lists become the tuples `TranslatorOptions` holds."""
@@ -140,6 +142,8 @@ def _problem_message(problem: ErrorDetails) -> str:
     if problem["type"] == "literal_error":
         known = ", ".join(DYNAMIC_JOIN_OUTPUTS)
         return f"{problem['input']!r} is not a JOIN output mode (known: {known})"
+    if problem["type"] == "string_pattern_mismatch" and problem["loc"][:1] == ("workflow_env",):
+        return f"{problem['input']!r} is not a variable name (letters, digits, _)"
     if problem["type"] == "string_pattern_mismatch":
         return f"key {problem['input']!r} is not '<workflow name>.<taskReferenceName>'"
     return f"{problem['msg']} (got {problem['input']!r})"

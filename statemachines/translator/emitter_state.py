@@ -65,7 +65,14 @@ class EmitterState:
             for ref in dynamic_join_refs(workflow.tasks)
             if options.join_output(workflow.name, ref) == "list"
         )
-        self.scope = Scope(workflow.name, workflow.version, self.refs, diagnostics, list_outputs=list_outputs)
+        self.scope = Scope(
+            workflow.name,
+            workflow.version,
+            self.refs,
+            diagnostics,
+            list_outputs=list_outputs,
+            environment=options.workflow_env,
+        )
         self._check_refs(refs)
         # first pass: resolve every expression once, so every read path is known before emitting
         self._collect(workflow.tasks, "tasks")
@@ -73,7 +80,12 @@ class EmitterState:
         # second pass (emission) resolves again; its findings would be duplicates
         self.quiet = Diagnostics(workflow.name)
         self.emit_scope = Scope(
-            workflow.name, workflow.version, self.refs, self.quiet, list_outputs=list_outputs
+            workflow.name,
+            workflow.version,
+            self.refs,
+            self.quiet,
+            list_outputs=list_outputs,
+            environment=options.workflow_env,
         )
         self.emit_scope.referenced = self.scope.referenced
         self.emit_scope.inputs_read = self.scope.inputs_read

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from lambdas.core.errors import NON_RETRYABLE_ERROR_NAMES
 
@@ -87,6 +87,8 @@ class TranslatorOptions:
     # "<workflow>.<DYNAMIC taskReferenceName>" -> the task names it may run; without an entry: every
     # registered task definition (statemachines.translator.dynamic_task)
     dynamic_task_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # `${workflow.env.NAME}` -> its value, written into the definition (statemachines.translator.environment)
+    workflow_env: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """A wrong mode is refused here, naming the field, rather than silently becoming a map."""
