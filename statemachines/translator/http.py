@@ -42,6 +42,18 @@ CONDUCTOR_READ_TIMEOUT_MS = 150
 # Headers that carry credentials: an EventBridge connection adds them, a definition never holds them
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
 DEFAULT_CONNECTION = "default"
+# Headers an HTTP Task definition may not set (the task fails with States.Runtime): AWS's list,
+# https://docs.aws.amazon.com/step-functions/latest/dg/call-https-apis.html (credentials aside)
+UNSUPPORTED_HEADERS = frozenset(
+    {
+        "a-im", "accept-charset", "accept-datetime", "accept-encoding", "cache-control", "connection",
+        "content-encoding", "content-md5", "date", "expect", "forwarded", "from", "host", "http2-settings",
+        "if-match", "if-modified-since", "if-none-match", "if-range", "if-unmodified-since",
+        "max-forwards", "origin", "pragma", "referer", "server", "te", "trailer", "transfer-encoding",
+        "upgrade", "via", "warning",
+    }
+)  # fmt: skip
+UNSUPPORTED_HEADER_PREFIXES = ("x-forwarded-", "x-amz-", "x-amzn-")
 # Without a task definition Conductor's HTTP task has no retry policy of its own: not retried
 NO_DEFINITION = TaskDef.model_validate({"name": "HTTP", "retryCount": 0, "responseTimeoutSeconds": 0})
 
@@ -248,6 +260,14 @@ def _headers(
     for name, value in given.items():
         if str(name).lower() in CREDENTIAL_HEADERS or value is None:
             continue  # a credential header comes from the connection; Conductor skips null values
+        lowered = str(name).lower()
+        if lowered in UNSUPPORTED_HEADERS or lowered.startswith(UNSUPPORTED_HEADER_PREFIXES):
+            emitter.diagnostics.error(
+                f"{where}.headers.{name}",
+                f"HTTP '{ref}': the Step Functions HTTP Task cannot send the {name} header "
+                "(it fails with States.Runtime)",
+            )
+            return None
         for existing in [k for k in sent if k.lower() == str(name).lower()]:
             del sent[existing]
         resolved = field_value(value, f"{where}.headers.{name}", emitter.emit_scope.resolve, emitter.quiet)

@@ -277,6 +277,16 @@ def test_the_request_timeouts_bound_the_attempt() -> None:
         ({"uri": f"https://{HOST}/a", "method": "TRACE"}, "http_request.method", "not one of"),
         ({"uri": f"https://{HOST}/a", "method": "GET", "vipAddress": "svc"}, "vipAddress", "discovery"),
         (
+            {"uri": f"https://{HOST}/a", "method": "GET", "headers": {"Cache-Control": "no-cache"}},
+            "http_request.headers.Cache-Control",
+            "cannot send the Cache-Control header",
+        ),
+        (
+            {"uri": f"https://{HOST}/a", "method": "GET", "headers": {"X-Amz-Date": "x"}},
+            "http_request.headers.X-Amz-Date",
+            "States.Runtime",
+        ),
+        (
             {"uri": f"https://{HOST}/a", "method": "GET", "headers": {"Authorization": "Bearer x"}},
             "http_request.headers.Authorization",
             "http_connections['call_api.call_ref']",
