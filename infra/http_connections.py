@@ -14,7 +14,8 @@ Permissions, as AWS CDK's own HttpInvoke grants them (aws/aws-cdk,
 packages/aws-cdk-lib/aws-stepfunctions-tasks/lib/http/invoke.ts): `events:RetrieveConnectionCredentials`
 on the connection, `secretsmanager:GetSecretValue`/`DescribeSecret` on its secret, and
 `states:InvokeHTTPEndpoint` with `states:HTTPEndpoint` limited to the endpoints the workflow calls
-(StringLike); here on the state machine's own ARN rather than CDK's `*`.
+(StringLike); here on the state machine's own ARN rather than CDK's `*` (not checked without AWS
+that the action is evaluated against that ARN; CDK's `*` with the same condition is the fallback).
 """
 
 from __future__ import annotations
