@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from imgpipe.local.lambda_seam import DEFAULT_REGION, MotoInternalsChanged, moto_attribute
 from imgpipe.worker import MAX_OUTPUT_CHARS
 from lambdas.adapters import fetch
-from lambdas.core.errors import WorkerError
+from lambdas.core.errors import ImageTooLargeError, WorkerError
 from statemachines.translator.http import connection_name, connection_placeholder
 
 TASK_FACTORY = "moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_factory"
@@ -39,6 +39,7 @@ PARAMETERS = frozenset(
     {"ApiEndpoint", "Method", "Authentication", "Headers", "QueryParameters", "RequestBody", "Transform"}
 )
 SOCKET_ERROR = "States.Http.Socket"
+DATA_LIMIT_ERROR = "States.DataLimitExceeded"
 # a state's result is at most 256 KiB, as every Step Functions payload (imgpipe.worker's limit)
 HTTP_TASK_POLICY = fetch.FetchPolicy(max_bytes=MAX_OUTPUT_CHARS)
 
@@ -160,6 +161,9 @@ def _http_task_class(policy: fetch.FetchPolicy) -> type:
         def _from_error(self, env: Any, ex: Exception) -> Any:
             if isinstance(ex, HttpStatusFailure):
                 error, cause = f"States.Http.StatusCode.{ex.status}", ex.cause
+            elif isinstance(ex, ImageTooLargeError):
+                # a result over the payload quota (concepts-error-handling: States.DataLimitExceeded)
+                error, cause = DATA_LIMIT_ERROR, str(ex)
             elif isinstance(ex, WorkerError):
                 error, cause = SOCKET_ERROR, str(ex)
             else:

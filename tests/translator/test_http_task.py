@@ -60,6 +60,8 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/empty":
             self.send_response(204)
             self.end_headers()
+        elif self.path == "/big":
+            self._send(200, "x" * (http_seam.HTTP_TASK_POLICY.max_bytes + 1), "text/plain")
         elif self.path == "/busy":
             self._send(503, "try later", "text/plain")
         else:
@@ -197,6 +199,12 @@ def test_a_status_outside_2xx_fails_the_task_with_the_status_code(api: Api) -> N
     assert execution.status == "FAILED"
     assert execution.error == "States.Http.StatusCode.404"
     assert execution.cause == "no such item"
+
+
+def test_a_response_over_the_payload_quota_fails_with_data_limit_exceeded(api: Api) -> None:
+    execution = run(api, workflow({"uri": f"https://{HOST}/big", "method": "GET"}), {})
+    assert execution.status == "FAILED"
+    assert execution.error == "States.DataLimitExceeded"
 
 
 def test_an_optional_http_task_that_fails_is_completed_with_errors(api: Api) -> None:
