@@ -102,6 +102,23 @@ class DefaultRecipe(BaseModel):
     maintainAspectRatio: bool = True
 
 
+class HttpConnection(BaseModel):
+    """How one EventBridge connection of HTTP tasks authenticates (infra/http_connections.py). The
+    credential stays in the Secrets Manager secret `secretName` (JSON: `apiKey`, or `username` and
+    `password`); NONE sends only a fixed, non-secret `x-imgpipe-connection` header."""
+
+    model_config = ConfigDict(extra="forbid")
+    authorization: Literal["NONE", "API_KEY", "BASIC"] = "NONE"
+    secretName: str | None = Field(default=None, min_length=1)
+    apiKeyHeader: str = Field(default="Authorization", min_length=1)
+
+    @model_validator(mode="after")
+    def _secret_for_credentials(self) -> HttpConnection:
+        if self.authorization != "NONE" and self.secretName is None:
+            raise ValueError(f"secretName: {self.authorization} needs the Secrets Manager secret holding it")
+        return self
+
+
 class DeploymentConfig(BaseModel):
     """Everything a deployer tunes; each field is the `imgpipe:<field>` key of the cdk.json context."""
 
@@ -181,6 +198,9 @@ class DeploymentConfig(BaseModel):
     # poller is throttled by API Gateway (429) long before it could throttle the workflows.
     conductorApiRateLimit: PositiveInt = Field(25, le=10_000)
     conductorApiBurstLimit: PositiveInt = 50
+    # The EventBridge connections of HTTP tasks, by the name translator.json's http_connections gives
+    # them ("default" for every other HTTP task; NONE when not listed): docs/translator.md, "HTTP"
+    httpConnections: dict[str, HttpConnection] = Field(default_factory=dict)
 
     @field_validator("memorySize")
     @classmethod

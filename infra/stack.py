@@ -23,6 +23,7 @@ from infra.bundling import DependenciesLayer
 from infra.claims import TriggerClaims
 from infra.concurrency import plan_reserved_concurrency, reservation_hints
 from infra.conductor_api import ConductorApi
+from infra.http_connections import HttpConnections
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_conductor_api, acknowledge_findings
 from infra.retention import RetainedNamesAreUnique
@@ -105,6 +106,10 @@ class ImgpipeStack(Stack):
         # SIMPLE tasks no Lambda worker serves: their activities (none for the project's own workflows)
         self.activities = Activities(self, "Activities", config=config, translated=deployed)
         substitutions = self.activities.substitutions()
+        # HTTP tasks: one EventBridge connection per authentication (none for the project's workflows)
+        self.http_connections = HttpConnections(self, "HttpConnections", config=config, translated=deployed)
+        for workflow, values in self.http_connections.substitutions().items():
+            substitutions[workflow] = {**substitutions.get(workflow, {}), **values}
         substitutions[config.triggerWorkflow] = {
             **substitutions.get(config.triggerWorkflow, {}),
             **self.claims.substitutions(),
@@ -118,6 +123,8 @@ class ImgpipeStack(Stack):
             extra_substitutions=substitutions,
         )
         self.claims.grant_envelope(self.workflows.roles[config.triggerWorkflow])
+        for workflow in self.http_connections.translated:
+            self.http_connections.grant(self.workflows.roles[workflow], workflow)
         trigger_machine = self.workflows.state_machines[config.triggerWorkflow]
         self.trigger = UploadTrigger(
             self,

@@ -39,6 +39,7 @@ _DEFAULTS = TranslatorOptions()
 # "<workflow name>.<taskReferenceName>": the key TranslatorOptions looks fork targets and JOIN modes up by
 OptionKey = Annotated[str, StringConstraints(pattern=r"^[^.]+\..+$")]
 Name = Annotated[str, StringConstraints(min_length=1)]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class TranslatedWorkflow:
     activity_tasks: frozenset[str] = frozenset()
     # Workflow names it starts without waiting (START_WORKFLOW, startExecution)
     started_workflows: frozenset[str] = frozenset()
+    # EventBridge connections its HTTP tasks call through (`${ConnectionArn_<name>}`)
+    http_connections: frozenset[str] = frozenset()
+    # what those tasks call: `states:HTTPEndpoint` patterns (IAM StringLike) of the role's grant
+    http_endpoints: frozenset[str] = frozenset()
 
     @property
     def workflow_dependencies(self) -> frozenset[str]:
@@ -104,12 +109,17 @@ class OptionsFile(BaseModel):
     )
     dynamic_join_output: DynamicJoinOutput = _DEFAULTS.dynamic_join_output
     dynamic_join_output_by_join: dict[OptionKey, DynamicJoinOutput] = Field(default_factory=dict)
+    http_connections: dict[OptionKey, Name] = Field(default_factory=dict)
+    sub_workflow_targets: dict[OptionKey, list[Name]] = Field(default_factory=dict)
+    dynamic_task_targets: dict[OptionKey, list[Name]] = Field(default_factory=dict)
+    workflow_env: dict[EnvName, str | int | float | bool | None] = Field(default_factory=dict)
 
     def to_options(self) -> TranslatorOptions:
         """Only the keys the file sets; lists become the tuples `TranslatorOptions` holds."""
         values = self.model_dump(exclude_unset=True)
-        if "dynamic_fork_targets" in values:
-            values["dynamic_fork_targets"] = {k: tuple(v) for k, v in values["dynamic_fork_targets"].items()}
+        for name in ("dynamic_fork_targets", "sub_workflow_targets", "dynamic_task_targets"):
+            if name in values:
+                values[name] = {k: tuple(v) for k, v in values[name].items()}
         for name in ("non_retryable_errors", "lambda_service_errors"):
             if name in values:
                 values[name] = tuple(values[name])
@@ -132,6 +142,8 @@ def _problem_message(problem: ErrorDetails) -> str:
     if problem["type"] == "literal_error":
         known = ", ".join(DYNAMIC_JOIN_OUTPUTS)
         return f"{problem['input']!r} is not a JOIN output mode (known: {known})"
+    if problem["type"] == "string_pattern_mismatch" and problem["loc"][:1] == ("workflow_env",):
+        return f"{problem['input']!r} is not a variable name (letters, digits, _)"
     if problem["type"] == "string_pattern_mismatch":
         return f"key {problem['input']!r} is not '<workflow name>.<taskReferenceName>'"
     return f"{problem['msg']} (got {problem['input']!r})"
@@ -267,6 +279,8 @@ def _deployable(translation: Translation) -> TranslatedWorkflow:
         worst_case_seconds=translation.longest_seconds,
         activity_tasks=frozenset(result.activity_tasks),
         started_workflows=frozenset(result.started_workflows),
+        http_connections=frozenset(result.http_connections),
+        http_endpoints=frozenset(result.http_endpoints),
     )
 
 

@@ -49,6 +49,7 @@ from imgpipe.local import (
     activity_seam,
     distributed_map_seam,
     eventbridge_seam,
+    http_seam,
     lambda_api_seam,
     lambda_environments,
     lambda_seam,
@@ -225,6 +226,7 @@ class LocalAws:
             stack.enter_context(sfn_api_fixes.install())
             stack.enter_context(eventbridge_seam.install(self.deliver_event))
             stack.enter_context(lambda_api_seam.install(self.router))
+            stack.enter_context(http_seam.install())
             stack.callback(self.router.close)
             self.worker_endpoint = self._start_worker_endpoint(stack)
             self._stack = stack
@@ -431,6 +433,7 @@ class LocalAws:
         translated = self._workflows[workflow_name]
         self._create_activities(translated.activity_tasks)
         substitutions = self._substitutions() | self._create_event_queues(translated.asl)
+        substitutions |= http_seam.connection_arns(translated.http_connections, self.config.prefix, ACCOUNT)
         if workflow_name == self.config.triggerWorkflow:
             # Deployed exactly as infra/stack.py deploys it: inside the envelope (imgpipe.envelope).
             translated = envelope.for_deployment({workflow_name: translated}, self.config)[workflow_name]

@@ -17,6 +17,7 @@ import re
 import socket
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -218,31 +219,15 @@ def fetch(
 
     `clock` is the monotonic clock the total deadline is measured on (injectable for tests).
     """
-    import urllib3
-
     original = parse_target(url, field)
     target = original
     deadline = clock() + policy.total_timeout
     for hop in range(policy.max_redirects + 1):
-        require_host_allowed(target, policy.allowed_hosts, field)
-        left = _time_left(deadline, clock, policy, field)
-        hop_policy = replace(
-            policy,
-            connect_timeout=min(policy.connect_timeout, left),
-            read_timeout=min(policy.read_timeout, left),
-        )
-        address = resolve_checked(target, field)
-        pool = _open_pool(address, target, hop_policy)
-        try:
+        with _checked_pool(target, policy, deadline, clock, field) as pool:
             response = pool.urlopen(
                 "GET",
                 target.path,
-                headers={
-                    "Host": target.host_header,
-                    "User-Agent": USER_AGENT,
-                    "Accept": "image/*",
-                    "Accept-Encoding": "identity",
-                },
+                headers=_request_headers(target, {"Accept": "image/*", "Accept-Encoding": "identity"}),
                 redirect=False,
                 retries=False,
                 preload_content=False,
@@ -263,15 +248,88 @@ def fetch(
                 return Fetched(original.url, target.url, body, response.headers.get("Content-Type"))
             finally:
                 response.release_conn()
-        except urllib3.exceptions.SSLError as error:
-            raise SourceRefusedError(field, f"TLS verification of {target.host} failed: {error}") from None
-        except (urllib3.exceptions.TimeoutError, TimeoutError) as error:
-            raise TransientSourceError(field, f"timed out fetching {target.url}: {error}") from None
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise TransientSourceError(field, f"connection problem fetching {target.url}: {error}") from None
-        finally:
-            pool.close()
     raise SourceRefusedError(field, f"more than {policy.max_redirects} redirects")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An https response as it came: status, reason, every header's values, the (capped) body."""
+
+    status: int
+    reason: str
+    headers: dict[str, list[str]]
+    body: bytes
+
+
+def send(
+    method: str,
+    url: str,
+    policy: FetchPolicy,
+    *,
+    headers: dict[str, str],
+    body: bytes | None = None,
+    field: str = "uri",
+    clock: Callable[[], float] = time.monotonic,
+) -> Answer:
+    """One https request of any method under the same SSRF rules as `fetch`; any status is answered
+    (a redirect is not followed: its target would have to be checked like the first URL)."""
+    target = parse_target(url, field)
+    deadline = clock() + policy.total_timeout
+    with _checked_pool(target, policy, deadline, clock, field) as pool:
+        response = pool.urlopen(
+            method,
+            target.path,
+            headers=_request_headers(target, headers),
+            body=body,
+            redirect=False,
+            retries=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
+        try:
+            data = _read_capped(response, policy, deadline, clock, field)
+            values = {name: response.headers.getlist(name) for name in response.headers}
+            return Answer(int(response.status), str(response.reason or ""), values, data)
+        finally:
+            response.release_conn()
+
+
+def _request_headers(target: Target, headers: dict[str, str]) -> dict[str, str]:
+    """The caller's headers; Host and User-Agent are always this module's own."""
+    own = {"host", "user-agent"}
+    return {
+        **{k: v for k, v in headers.items() if k.lower() not in own},
+        "Host": target.host_header,
+        "User-Agent": USER_AGENT,
+    }
+
+
+@contextmanager
+def _checked_pool(
+    target: Target, policy: FetchPolicy, deadline: float, clock: Callable[[], float], field: str
+) -> Iterator[Any]:
+    """A pool pinned to the checked address of `target`, transport failures as typed errors."""
+    import urllib3
+
+    require_host_allowed(target, policy.allowed_hosts, field)
+    left = _time_left(deadline, clock, policy, field)
+    hop_policy = replace(
+        policy,
+        connect_timeout=min(policy.connect_timeout, left),
+        read_timeout=min(policy.read_timeout, left),
+    )
+    address = resolve_checked(target, field)
+    pool = _open_pool(address, target, hop_policy)
+    try:
+        yield pool
+    except urllib3.exceptions.SSLError as error:
+        raise SourceRefusedError(field, f"TLS verification of {target.host} failed: {error}") from None
+    except (urllib3.exceptions.TimeoutError, TimeoutError) as error:
+        raise TransientSourceError(field, f"timed out fetching {target.url}: {error}") from None
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        raise TransientSourceError(field, f"connection problem fetching {target.url}: {error}") from None
+    finally:
+        pool.close()
 
 
 def _raise_for_status(status: int, target: Target, field: str) -> None:

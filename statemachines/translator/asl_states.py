@@ -40,6 +40,47 @@ def link(state: dict[str, Any], next_name: str | None) -> dict[str, Any]:
     return state
 
 
+def choice_or_fail(
+    states: dict[str, Any],
+    names: StateNames,
+    label: str,
+    choices: list[dict[str, Any]],
+    *,
+    failure: tuple[str, str, str],
+    fail_when: tuple[dict[str, Any], ...] = (),
+) -> str:
+    """A Choice over `choices` whose Default (and any `fail_when` rule, tested first) is a Fail state
+    `failure` = (its label, Error, Cause); returns the Choice's name."""
+    fail_label, error, cause = failure
+    fail = names.allocate(fail_label)
+    states[fail] = {"Type": "Fail", "Error": error, "Cause": cause}
+    name = names.allocate(label)
+    states[name] = {
+        "Type": "Choice",
+        "Choices": [*({**r, "Next": fail} for r in fail_when), *choices],
+        "Default": fail,
+    }
+    return name
+
+
+def route_by_name(
+    states: dict[str, Any],
+    names: StateNames,
+    label: str,
+    variable: str,
+    routes: Mapping[str, str],
+    *,
+    failure: tuple[str, str, str],
+) -> str:
+    """A Choice sending the string at `variable` to `routes[value]`; anything else (not a string,
+    or no route) to the Fail state `failure` = (its label, Error, Cause)."""
+    choices = [
+        {"Variable": variable, "StringEquals": value, "Next": route} for value, route in routes.items()
+    ]
+    guard = ({"Not": {"Variable": variable, "IsString": True}},)
+    return choice_or_fail(states, names, label, choices, failure=failure, fail_when=guard)
+
+
 def ordered(states: dict[str, Any], start: str) -> dict[str, Any]:
     """States in execution order (depth-first from StartAt), so the golden files read top-down."""
     order: list[str] = []

@@ -9,6 +9,7 @@ from statemachines.translator.asl_states import link
 from statemachines.translator.conditions import ConditionError, case_rules
 from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import Literal, Path, Resolved, field_value, parameters, path_of
+from statemachines.translator.fork_terminate import carry_out_of_branch
 from statemachines.translator.model import WorkflowTask
 
 # (Choice rule, outcome) pairs in order, the outcome when none holds, the input paths read
@@ -231,11 +232,10 @@ class ControlFlowMixin(EmitterState):
             return next_name
         name = self.names.allocate(ref)
         if status == "COMPLETED" and self.branch_depth:
-            self.diagnostics.error(
-                f"{location}.inputParameters.terminationStatus",
-                f"TERMINATE '{ref}' (COMPLETED) inside a fork branch cannot end the whole execution in ASL",
-            )
-            return next_name
+            output_states: dict[str, Any] = {}
+            self._emit_completed_output(task, location, output_states, name)
+            states.update(carry_out_of_branch(self, ref, output_states))
+            return name
         if status == "COMPLETED":
             self._emit_completed_output(task, location, states, name)
             return name

@@ -16,6 +16,7 @@ from statemachines.translator.control_flow import ControlFlowMixin
 from statemachines.translator.do_while import DoWhileMixin
 from statemachines.translator.dynamic_fork import JOIN_MERGE_CHUNKS, DynamicForkMixin
 from statemachines.translator.emitter_state import EmitResult
+from statemachines.translator.exclusive_join import mark_ran
 from statemachines.translator.expressions import parameters
 from statemachines.translator.fork import ForkMixin
 from statemachines.translator.missing_paths import MissingPathsMixin
@@ -141,6 +142,8 @@ class WorkflowEmitter(
     ) -> str | None:
         kind = task.type
         translation = task_type(kind)
+        if task.taskReferenceName in self.ran_marked:
+            next_name = mark_ran(self, task.taskReferenceName, states, next_name)
         if translation.emit is not None:
             return translation.emit(self, EmitSite(task, join, location, states, next_name))
         self.diagnostics.error(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import StateNames
 from statemachines.translator.diagnostics import Diagnostics
+from statemachines.translator.exclusive_join import exclusive_join_candidates
 from statemachines.translator.expressions import Scope, parameters
 from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
 from statemachines.translator.options import TranslatorOptions
@@ -31,6 +32,10 @@ class EmitResult:
     child_workflows: set[str] = field(default_factory=set)
     # started and not waited for (START_WORKFLOW): must exist first, but Express can start them
     started_workflows: set[str] = field(default_factory=set)
+    # EventBridge connections of its HTTP tasks (statemachines.translator.http)
+    http_connections: set[str] = field(default_factory=set)
+    # `states:HTTPEndpoint` patterns its HTTP tasks call (IAM StringLike)
+    http_endpoints: set[str] = field(default_factory=set)
     concurrency_hints: dict[str, int] = field(default_factory=dict)
     longest_wait_seconds: int = 0
 
@@ -69,6 +74,7 @@ class EmitterState:
             diagnostics,
             list_outputs=list_outputs,
             loop_refs=loop_refs,
+            environment=options.workflow_env,
         )
         self._check_refs(refs)
         # first pass: resolve every expression once, so every read path is known before emitting
@@ -84,6 +90,7 @@ class EmitterState:
             self.quiet,
             list_outputs=list_outputs,
             loop_refs=loop_refs,
+            environment=options.workflow_env,
         )
         self.emit_scope.referenced = self.scope.referenced
         self.emit_scope.inputs_read = self.scope.inputs_read
@@ -99,6 +106,8 @@ class EmitterState:
         self.tail_outputs: dict[str, str] = {}
         self.tail_states: dict[str, Any] = {}
         self.branch_depth = 0  # > 0 while emitting the inside of a Parallel branch
+        # tasks an EXCLUSIVE_JOIN may output: a Pass after each records that it ran
+        self.ran_marked = exclusive_join_candidates(workflow.tasks)
 
     # --- validation and collection -----------------------------------------------------------------
     def _check_refs(self, refs: list[str]) -> None:

@@ -92,6 +92,8 @@ class Scope:
     task_id_reads: dict[str, list[str]] = field(default_factory=dict)
     # where a context path is read (a view of it, read_views.py); None: where it is
     locate: Callable[[tuple[str, ...]], str] | None = None
+    # `${workflow.env.NAME}` values (translator.json workflow_env: statemachines.translator.environment)
+    environment: Mapping[str, Any] = field(default_factory=dict)
 
     def resolve(self, expression: str, location: str) -> Resolved | None:
         """Resolve the inside of one `${...}`; report and return None if it cannot be."""
@@ -154,6 +156,10 @@ class Scope:
             self.diagnostics.error(location, f"'${{{expression}}}' names no workflow attribute")
             return None
         attribute = segments[0]
+        if attribute in ("env", "secrets"):
+            from statemachines.translator.environment import environment_value
+
+            return environment_value(expression, segments, location, self.environment, self.diagnostics)
         if attribute in ("input", "variables"):
             return self._context_path(("workflow", *segments))
         if len(segments) == 1 and attribute in WORKFLOW_CONTEXT_PATHS:

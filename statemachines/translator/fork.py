@@ -7,6 +7,7 @@ from typing import Any
 from statemachines.translator.asl_states import link, ordered
 from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import path_of
+from statemachines.translator.fork_terminate import catch_terminated, terminates_completed
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.references import context_refs
 
@@ -110,6 +111,8 @@ class ForkMixin(EmitterState):
                 },
                 "tasks.$": "$.tasks",
             }
+        if not self.branch_depth and any(terminates_completed(branch) for branch in task.forkTasks):
+            state["Catch"] = [catch_terminated(self, ref, states)]
         name = self.names.allocate(ref)
         states[name] = state | {"ResultSelector": selector, "ResultPath": "$.fork", "Next": merge_name}
         return name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from lambdas.core.errors import NON_RETRYABLE_ERROR_NAMES
 
@@ -78,6 +78,17 @@ class TranslatorOptions:
     # JOIN output of every dynamic fork, and per "<workflow>.<join taskReferenceName>" overrides
     dynamic_join_output: DynamicJoinOutput = "map"
     dynamic_join_output_by_join: Mapping[str, DynamicJoinOutput] = field(default_factory=dict)
+    # "<workflow>.<HTTP taskReferenceName>" -> the EventBridge connection (its authentication) the HTTP
+    # task calls through; without an entry: the connection named "default" (statemachines.translator.http)
+    http_connections: Mapping[str, str] = field(default_factory=dict)
+    # "<workflow>.<SUB_WORKFLOW taskReferenceName>" -> the workflows a sub-workflow named by an
+    # expression may start; without an entry: every other workflow (statemachines.translator.sub_workflow)
+    sub_workflow_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # "<workflow>.<DYNAMIC taskReferenceName>" -> the task names it may run; without an entry: every
+    # registered task definition (statemachines.translator.dynamic_task)
+    dynamic_task_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # `${workflow.env.NAME}` -> its value, written into the definition (statemachines.translator.environment)
+    workflow_env: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """A wrong mode is refused here, naming the field, rather than silently becoming a map."""

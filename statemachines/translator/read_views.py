@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 
+from statemachines.translator.exclusive_join import joined_refs
 from statemachines.translator.expressions import path_of
 from statemachines.translator.model import WorkflowDef, WorkflowTask
 
@@ -30,7 +31,8 @@ def _kinds(tasks: Iterable[WorkflowTask]) -> dict[str, str]:
 def _joined(tasks: Iterable[WorkflowTask]) -> set[str]:
     joined: set[str] = set()
     for task in tasks:
-        joined |= set(task.joinOn)
+        # a JOIN and an EXCLUSIVE_JOIN (with its defaultExclusiveJoinTask) output these tasks whole
+        joined |= set(joined_refs(task))
         for children in (*task.forkTasks, *task.decisionCases.values(), task.defaultCase, task.loopOver):
             joined |= _joined(children)
     return joined

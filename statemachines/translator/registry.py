@@ -15,12 +15,16 @@ from statemachines.translator.callback import emit_callback
 from statemachines.translator.control_flow import ControlFlowMixin
 from statemachines.translator.do_while import DoWhileMixin
 from statemachines.translator.dynamic_fork import DynamicForkMixin
+from statemachines.translator.dynamic_task import emit_dynamic
 from statemachines.translator.event import emit_event
+from statemachines.translator.exclusive_join import emit_exclusive_join
 from statemachines.translator.fork import ForkMixin
+from statemachines.translator.http import emit_http
 from statemachines.translator.jq_transform import emit_jq_transform
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.noop import emit_noop
 from statemachines.translator.start_workflow import emit_start_workflow
+from statemachines.translator.sub_workflow import emit_sub_workflow
 from statemachines.translator.task_states import TaskStatesMixin
 from statemachines.translator.wait import emit_wait, wait_output
 
@@ -89,7 +93,7 @@ def refused(reason: str, shape: tuple[str, str] = BOX) -> TaskType:
 
 TASK_TYPES: dict[str, TaskType] = {
     "SIMPLE": TaskType(method(TaskStatesMixin._emit_simple)),
-    "SUB_WORKFLOW": TaskType(method(TaskStatesMixin._emit_sub_workflow), SUBROUTINE),
+    "SUB_WORKFLOW": TaskType(emit_sub_workflow, SUBROUTINE),
     "FORK_JOIN": TaskType(forking(ForkMixin._emit_fork), HEXAGON),
     "FORK_JOIN_DYNAMIC": TaskType(forking(DynamicForkMixin._emit_dynamic_fork), HEXAGON),
     "JOIN": refused("a JOIN is translated with the fork it follows", HEXAGON),
@@ -104,12 +108,13 @@ TASK_TYPES: dict[str, TaskType] = {
     "INLINE": refused("it evaluates JavaScript, which JSONPath ASL cannot; move the logic into a worker"),
     "LAMBDA": refused("it evaluates JavaScript, which JSONPath ASL cannot; move the logic into a worker"),
     "JSON_JQ_TRANSFORM": TaskType(emit_jq_transform),
-    "HTTP": refused("HTTP calls need an EventBridge connection; call the endpoint from a worker"),
+    "HTTP": TaskType(emit_http),
     "KAFKA_PUBLISH": refused("Kafka publishing has no Step Functions integration; publish from a worker"),
     "EVENT": TaskType(emit_event, FLAG),
     "WAIT_FOR_WEBHOOK": refused("webhooks need a callback (waitForTaskToken) design"),
-    "EXCLUSIVE_JOIN": refused("exclusive joins have no ASL equivalent"),
+    "EXCLUSIVE_JOIN": TaskType(emit_exclusive_join, HEXAGON),
     "START_WORKFLOW": TaskType(emit_start_workflow, SUBROUTINE),
+    "DYNAMIC": TaskType(emit_dynamic),
 }
 
 UNKNOWN = refused("this task type has no Step Functions translation")

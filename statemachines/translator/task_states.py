@@ -14,7 +14,7 @@ from statemachines.translator.asl_states import (
 )
 from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.expressions import parameters
-from statemachines.translator.model import WorkflowTask
+from statemachines.translator.model import WorkflowDef, WorkflowTask
 from statemachines.translator.retries import (
     start_execution_retry,
     task_policy,
@@ -193,68 +193,95 @@ class TaskStatesMixin(ActivityTaskMixin):
     def _emit_sub_workflow(
         self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
     ) -> str | None:
-        ref = task.taskReferenceName
         child = self._child_name(task, location)
         if child is None:
             return next_name
+        if self.options.inline_sub_workflows:
+            return self._emit_child(task, location, states, next_name, self.workflows[child])
+        return self._emit_child(task, location, states, next_name, child)
+
+    def _emit_child(
+        self,
+        task: WorkflowTask,
+        location: str,
+        states: dict[str, Any],
+        next_name: str | None,
+        child: str | WorkflowDef,
+    ) -> str:
+        """The states of one child workflow: started by name (startExecution.sync:2), or a
+        definition translated here and inlined as a one-branch Parallel."""
+        ref = task.taskReferenceName
         warn_child_policy(task, self.task_defs, self.diagnostics, location)
         after = self._ensure_outputs(ref, states, next_name)
         params = parameters(
             task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
         )
         name = self.names.allocate(ref)
-        if self.options.inline_sub_workflows:
-            if ref in self.scope.inputs_read:
-                keep = self.names.allocate(f"{ref}: keep input")
-                states[keep] = link(
-                    {"Type": "Pass", "Parameters": params, "ResultPath": f"$.tasks.{ref}.input"}, after
-                )
-                after = keep
-            state = self._inline_child(child, ref)
-            # the branch input is prepared by a Pass: cfn-lint's schema still rejects Parallel.Parameters
-            prepare = self.names.allocate(f"{ref}: child input")
-            states[prepare] = {
+        if isinstance(child, str):
+            state = self._child_start_state(child, ref, params)
+            if task.optional:
+                state["Catch"] = [self._optional_catch(ref, states, after)]
+            states[name] = link(state, after)
+            return name
+        if ref in self.scope.inputs_read:
+            keep = self.names.allocate(f"{ref}: keep input")
+            states[keep] = link(
+                {"Type": "Pass", "Parameters": params, "ResultPath": f"$.tasks.{ref}.input"}, after
+            )
+            after = keep
+        state = self._inline_definition(child, ref)
+        # the branch input is prepared by a Pass: cfn-lint's schema still rejects Parallel.Parameters
+        prepare = self.names.allocate(f"{ref}: child input")
+        states[prepare] = link(
+            {
                 "Type": "Pass",
                 "Comment": "The child workflow's input",
                 "Parameters": params,
                 "ResultPath": f"$.tasks.{ref}.input",
-                "Next": name,
-            }
-            state["InputPath"] = f"$.tasks.{ref}.input"
-            state["ResultPath"] = f"$.tasks.{ref}"
-            if task.optional:
-                state["Catch"] = [self._optional_catch(ref, states, after)]
-            states[name] = link(state, after)
-            return prepare
-        else:
-            state = self._start_execution_state(child)
-            state["Parameters"] = {
-                "StateMachineArn": f"${{StateMachineArn_{child}}}",
-                "Name.$": child_execution_name(f"'{ref}'"),
-                "Input": params,
-            }
-            selector = {"output.$": "$.Output"}
-            if ref in self.scope.inputs_read:
-                selector["input.$"] = "$.Input"
-            state["ResultSelector"] = selector
+            },
+            name,
+        )
+        state["InputPath"] = f"$.tasks.{ref}.input"
         state["ResultPath"] = f"$.tasks.{ref}"
         if task.optional:
             state["Catch"] = [self._optional_catch(ref, states, after)]
         states[name] = link(state, after)
-        return name
+        return prepare
+
+    def _child_start_state(self, child: str, ref: str, params: dict[str, Any]) -> dict[str, Any]:
+        """startExecution.sync:2 of `child` with the task's input; the child's output is the task's."""
+        state = self._start_execution_state(child)
+        state["Parameters"] = {
+            "StateMachineArn": f"${{StateMachineArn_{child}}}",
+            "Name.$": child_execution_name(f"'{ref}'"),
+            "Input": params,
+        }
+        selector = {"output.$": "$.Output"}
+        if ref in self.scope.inputs_read:
+            selector["input.$"] = "$.Input"
+        state["ResultSelector"] = selector
+        state["ResultPath"] = f"$.tasks.{ref}"
+        return state
 
     def _inline_child(self, child: str, ref: str) -> dict[str, Any]:
         """The child's own translation as the single branch of a Parallel state."""
+        return self._inline_definition(self.workflows[child], ref)
+
+    def _inline_definition(self, definition: WorkflowDef, ref: str) -> dict[str, Any]:
+        """A child workflow's translation as the single branch of a Parallel state."""
+        child = definition.name
         child_diagnostics = Diagnostics(child)
         # the same emitter class: a child uses every construct its parent can
         child_asl = type(self)(
-            self.workflows[child], self.task_defs, self.workflows, self.options, child_diagnostics
+            definition, self.task_defs, self.workflows, self.options, child_diagnostics
         ).emit()
         self.diagnostics.items.extend(child_diagnostics.items)
         self.result.lambda_tasks |= child_asl.lambda_tasks
         self.result.activity_tasks |= child_asl.activity_tasks
         self.result.child_workflows |= child_asl.child_workflows
         self.result.started_workflows |= child_asl.started_workflows
+        self.result.http_connections |= child_asl.http_connections
+        self.result.http_endpoints |= child_asl.http_endpoints
         branch = prefixed_states(child_asl.asl, f"{ref}/", self.names)
         return {
             "Type": "Parallel",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +17,9 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from imgpipe.local import moto_fixes
+from imgpipe.local import http_seam, moto_fixes
 from imgpipe.local.lambda_seam import DEFAULT_ACCOUNT, DEFAULT_REGION, LambdaRouter, install
+from lambdas.adapters.fetch import FetchPolicy
 from statemachines.project import Project, TranslatedWorkflow, substitute, translate_project
 from statemachines.translator import TranslatorOptions, translate_workflow
 from statemachines.translator.model import TaskDef, WorkflowDef
@@ -64,6 +65,9 @@ class Engine:
             f"ActivityArn_{task}": f"arn:aws:states:{DEFAULT_REGION}:{DEFAULT_ACCOUNT}:activity:act-{task}"
             for task in _placeholders(asl_json, "ActivityArn_")
         }
+        values |= http_seam.connection_arns(
+            _placeholders(asl_json, "ConnectionArn_"), "imgpipe", DEFAULT_ACCOUNT
+        )
         definition = substitute(asl_json, values)
         arn = self.client.create_state_machine(name=name, definition=definition, roleArn=ROLE)[
             "stateMachineArn"
@@ -120,13 +124,15 @@ def _placeholders(asl_json: str, prefix: str) -> set[str]:
 
 
 @contextmanager
-def engine() -> Iterator[Engine]:
+def engine(http_policy: FetchPolicy = http_seam.HTTP_TASK_POLICY) -> Iterator[Engine]:
+    """`http_policy`: the SSRF policy HTTP Tasks are sent under (a test's own CA bundle, say)."""
     router = LambdaRouter()
     try:
         with (
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
             install(router, time_scale=0.0),
             moto_fixes.install(),
+            http_seam.install(http_policy),
         ):
             yield Engine(router, boto3.client("stepfunctions", region_name=DEFAULT_REGION))
     finally:
@@ -151,8 +157,34 @@ def translate(
     return translation.result.asl, translation.diagnostics
 
 
+def run_translated(
+    definition: dict[str, Any],
+    payloads: Sequence[Any],
+    defs: Mapping[str, TaskDef],
+    functions: Mapping[str, Callable[[Any, Any], Any]],
+) -> list[Execution]:
+    """Translate one workflow (refusing on an error diagnostic), deploy it with stub `functions`
+    (task name -> handler) and run it once per payload."""
+    asl, diagnostics = translate(definition, defs)
+    assert not [d for d in diagnostics if d.severity == "error"], diagnostics
+    with engine() as moto:
+        for task_name, handler in functions.items():
+            moto.function(task_name, handler)
+        moto.deploy(definition["name"], json.dumps(asl))
+        return [moto.run(definition["name"], payload) for payload in payloads]
+
+
 def project_translation() -> dict[str, TranslatedWorkflow]:
     return translate_project()
 
 
-__all__ = ["Engine", "Execution", "Project", "engine", "project_translation", "task_defs", "translate"]
+__all__ = [
+    "Engine",
+    "Execution",
+    "Project",
+    "engine",
+    "project_translation",
+    "run_translated",
+    "task_defs",
+    "translate",
+]

@@ -11,7 +11,7 @@ import pytest
 from imgpipe.local.lambda_seam import lambda_service_error
 from statemachines.translator import TranslatorOptions
 from statemachines.translator.model import WorkflowDef
-from tests.translator.harness import engine, task_defs, translate
+from tests.translator.harness import engine, run_translated, task_defs, translate
 from tests.translator.stubs import InvalidRecipeError, TransientSourceError
 
 pytestmark = pytest.mark.slow
@@ -38,13 +38,8 @@ def run_one(
 ):
     """Runs `definition`; task definitions are `defs` exactly, or else one per worker."""
     defs = defs if defs is not None else task_defs(*workers, **defs_overrides)
-    asl, diagnostics = translate(definition, defs)
-    assert not [d for d in diagnostics if d.severity == "error"], diagnostics
-    with engine() as runtime:
-        for task, handler in workers.items():
-            runtime.function(task, handler)
-        runtime.deploy(definition["name"], json.dumps(asl))
-        return runtime.run(definition["name"], payload), runtime
+    [execution] = run_translated(definition, [payload], defs, workers)
+    return execution, None
 
 
 def test_expressions_keep_types_format_strings_and_escape_literals() -> None:

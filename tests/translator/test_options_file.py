@@ -126,6 +126,7 @@ def test_every_option_reaches_translator_options(tmp_path: Path) -> None:
         "service_retry_max_delay_seconds": 5,
         "dynamic_join_output": "list",
         "dynamic_join_output_by_join": {"wf.join": "map"},
+        "http_connections": {"wf.call": "partner_api"},
     }
     options, diagnostics = _load(tmp_path, document)
     assert not diagnostics.items
@@ -139,6 +140,7 @@ def test_every_option_reaches_translator_options(tmp_path: Path) -> None:
         service_retry_max_delay_seconds=5,
         dynamic_join_output="list",
         dynamic_join_output_by_join={"wf.join": "map"},
+        http_connections={"wf.call": "partner_api"},
     )
 
 

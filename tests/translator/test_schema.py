@@ -21,6 +21,10 @@ from tests.translator.test_constructs_execution import (
     workflow,
 )
 from tests.translator.test_dynamic_join import fork_definition
+from tests.translator.test_exclusive_join import WORKFLOW as EXCLUSIVE_JOIN_WORKFLOW
+from tests.translator.test_http_task import workflow as http_workflow
+from tests.translator.test_sub_workflow_forms import child as sub_workflow_child
+from tests.translator.test_sub_workflow_forms import parent as sub_workflow_parent
 
 
 def _arns(asl_json: str) -> dict[str, str]:
@@ -47,6 +51,14 @@ def test_every_construct_passes_the_state_machine_schema() -> None:
             fork_definition("dynamic_join_list"), defs, options=TranslatorOptions(dynamic_join_output="list")
         ),
         "joinmap": translate(fork_definition("dynamic_join_map"), defs),
+        "http": translate(
+            http_workflow({"uri": "https://api.example.com/${workflow.input.id}", "method": "POST"}), {}
+        ),
+        "exclusive": translate(EXCLUSIVE_JOIN_WORKFLOW, task_defs("echo")),
+        "named": translate(sub_workflow_parent({"name": "${workflow.input.which}"}), defs, children),
+        "inlinedef": translate(
+            sub_workflow_parent({"name": "c", "workflowDefinition": sub_workflow_child("c", "t")}), defs
+        ),
         "misc": translate(
             workflow(
                 "misc",

@@ -43,7 +43,6 @@ def test_missing_type_means_simple_and_extra_fields_are_tolerated() -> None:
     ("kind", "reason"),
     [
         ("INLINE", "JavaScript"),
-        ("HTTP", "HTTP"),
         ("KAFKA_PUBLISH", "Kafka"),
         ("WAIT_FOR_WEBHOOK", "webhooks"),
         ("SOMETHING_NEW", "no Step Functions translation"),
@@ -227,7 +226,8 @@ def test_optional_sub_workflow_and_inline_option_share_the_child_translation() -
     assert "${StateMachineArn_child}" not in str(inlined)
 
 
-def test_terminate_completed_inside_a_fork_branch_is_refused() -> None:
+def test_terminate_completed_inside_a_fork_branch_is_carried_out_of_the_parallel() -> None:
+    """Executed in test_fork_terminate.py; here the shape: the outermost Parallel catches it."""
     terminate = {
         "name": "t",
         "taskReferenceName": "stop",
@@ -241,10 +241,11 @@ def test_terminate_completed_inside_a_fork_branch_is_refused() -> None:
         "forkTasks": [[terminate], [simple("a")]],
     }
     join = {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["a"]}
-    _, diagnostics = translate({"name": "w", "tasks": [fork, join]}, task_defs("echo"))
-    [(location, message)] = errors(diagnostics)
-    assert location == "tasks[0].forkTasks[0][0].inputParameters.terminationStatus"
-    assert "stop" in message
+    asl, diagnostics = translate({"name": "w", "tasks": [fork, join]}, task_defs("echo"))
+    assert not errors(diagnostics)
+    [catch] = asl["States"]["f"]["Catch"]
+    assert catch["ErrorEquals"] == ["Conductor.TerminatedCompleted"]
+    assert asl["States"][catch["Next"]]["End"] is True
 
 
 @pytest.mark.parametrize(

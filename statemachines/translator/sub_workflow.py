@@ -1,0 +1,112 @@
+"""SUB_WORKFLOW whose child is not a literal name of the project: an inline `workflowDefinition`, or
+a name given as an expression.
+
+Conductor (`SubWorkflowTaskMapper`, `StartWorkflowOperation`) starts the definition embedded in
+`subWorkflowParam.workflowDefinition` when there is one, and otherwise the workflow that
+`subWorkflowParam.name` resolves to at run time. Here an embedded definition is translated with the
+parent and inlined as a one-branch Parallel (it has no state machine of its own to start); a name
+expression becomes a Choice over the workflows it may name (translator option
+`sub_workflow_targets`, else every other workflow of the project), each branch starting that
+child, and a name outside them fails with `Conductor.UnknownSubWorkflow`, as Conductor fails a task
+whose workflow does not exist. Any other SUB_WORKFLOW is `TaskStatesMixin._emit_sub_workflow`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from statemachines.translator.asl_states import PLACEHOLDER_NAME, link, route_by_name
+from statemachines.translator.expressions import Path, field_value, parameters
+from statemachines.translator.model import WorkflowDef
+from statemachines.translator.retries import warn_child_policy
+from statemachines.translator.task_states import TaskStatesMixin
+
+if TYPE_CHECKING:
+    from statemachines.translator.emitter import WorkflowEmitter
+    from statemachines.translator.registry import EmitSite
+
+INLINE_DEFINITION = "workflowDefinition"
+UNKNOWN_CHILD = "Conductor.UnknownSubWorkflow"
+
+
+def emit_sub_workflow(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
+    param = site.task.subWorkflowParam or {}
+    if param.get(INLINE_DEFINITION) is not None:
+        return _emit_inline_definition(emitter, site, param[INLINE_DEFINITION])
+    name = param.get("name")
+    if isinstance(name, str) and "${" in name:
+        return _emit_named_at_run_time(emitter, site, name)
+    return TaskStatesMixin._emit_sub_workflow(emitter, site.task, site.location, site.states, site.next_name)
+
+
+def _emit_inline_definition(emitter: WorkflowEmitter, site: EmitSite, definition: Any) -> str | None:
+    task, states = site.task, site.states
+    ref = task.taskReferenceName
+    where = f"{site.location}.subWorkflowParam.{INLINE_DEFINITION}"
+    try:
+        child = WorkflowDef.model_validate(definition)
+    except ValidationError as error:
+        for problem in error.errors():
+            field = ".".join(str(part) for part in problem["loc"])
+            emitter.diagnostics.error(f"{where}.{field}", f"SUB_WORKFLOW '{ref}': {problem['msg']}")
+        return site.next_name
+    if child.name == emitter.workflow.name:
+        emitter.diagnostics.error(f"{where}.name", f"SUB_WORKFLOW '{ref}': a workflow cannot start itself")
+        return site.next_name
+    return emitter._emit_child(task, site.location, states, site.next_name, child)
+
+
+def _emit_named_at_run_time(emitter: WorkflowEmitter, site: EmitSite, expression: str) -> str | None:
+    task, states = site.task, site.states
+    ref = task.taskReferenceName
+    where = f"{site.location}.subWorkflowParam.name"
+    resolved = field_value(expression, where, emitter.emit_scope.resolve, emitter.quiet)
+    if not isinstance(resolved, Path) or resolved.asl.startswith("States."):
+        emitter.diagnostics.error(
+            where, f"SUB_WORKFLOW '{ref}': the name must be one expression (a Choice compares its value)"
+        )
+        return site.next_name
+    targets = _targets(emitter, ref, where)
+    if targets is None:
+        return site.next_name
+    warn_child_policy(task, emitter.task_defs, emitter.diagnostics, site.location)
+    after = emitter._ensure_outputs(ref, states, site.next_name)
+    params = parameters(
+        task.inputParameters, f"{site.location}.inputParameters", emitter.emit_scope.resolve, emitter.quiet
+    )
+    routes: dict[str, str] = {}
+    for child in targets:
+        state = emitter._child_start_state(child, ref, params)
+        if task.optional:
+            state["Catch"] = [emitter._optional_catch(ref, states, after)]
+        routes[child] = emitter.names.allocate(f"{ref}: {child}")
+        states[routes[child]] = link(state, after)
+    failure = (f"{ref}: unknown workflow", UNKNOWN_CHILD, f"{ref} may start {', '.join(targets)} only")
+    return route_by_name(states, emitter.names, ref, resolved.asl, routes, failure=failure)
+
+
+def _targets(emitter: WorkflowEmitter, ref: str, where: str) -> list[str] | None:
+    """The workflows a name expression may start: the option's list, else every other workflow."""
+    key = f"{emitter.workflow.name}.{ref}"
+    listed = emitter.options.sub_workflow_targets.get(key)
+    names = list(listed) if listed is not None else sorted(set(emitter.workflows) - {emitter.workflow.name})
+    problems = [
+        f"'{n}' is not among the workflows being translated"
+        if n not in emitter.workflows
+        else "a workflow cannot start itself"
+        if n == emitter.workflow.name
+        else f"workflow name '{n}' cannot be part of a definition-substitution placeholder"
+        for n in names
+        if n not in emitter.workflows or n == emitter.workflow.name or not PLACEHOLDER_NAME.match(n)
+    ]
+    if problems or not names:
+        emitter.diagnostics.error(
+            where,
+            f"SUB_WORKFLOW '{ref}': "
+            + ("; ".join(problems) if problems else "no other workflow it could start")
+            + f" (translator.json sub_workflow_targets['{key}'] lists the workflows it may start)",
+        )
+        return None
+    return names
