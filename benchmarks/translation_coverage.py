@@ -159,12 +159,16 @@ def _stand_in(key: str) -> str:
 
 
 def moto_accepts(asl_json: str) -> str | None:
-    """None when moto's ASL parser accepts the definition, else its complaint."""
+    """None when moto's ASL parser accepts the definition, else its complaint. The parser runs with
+    the local runtime's HTTP Task binding installed, as the engine runs it (moto has no http:invoke)."""
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    from imgpipe.local import http_seam
 
     definition = SUBSTITUTION_PLACEHOLDER.sub(lambda m: _stand_in(m.group(1)), asl_json)
     try:
-        AmazonStateLanguageParser.parse(definition)
+        with http_seam.install():
+            AmazonStateLanguageParser.parse(definition)
     except Exception as error:  # the parser's own and its ANTLR errors: all mean "refused"
         return f"{type(error).__name__}: {error}"[:300]
     return None
