@@ -28,7 +28,11 @@ def test_the_benchmark_counts_translations_refusals_and_the_work_items_they_wait
         "inline.json": {
             "name": "inline",
             "tasks": [
-                task("i", "SUB_WORKFLOW", subWorkflowParam={"name": "x", "workflowDefinition": {"name": "x"}})
+                task(
+                    "i",
+                    "SUB_WORKFLOW",
+                    subWorkflowParam={"name": "x", "workflowDefinition": {"name": "x", "tasks": [task("b")]}},
+                )
             ],
         },
         "agent.json": {"name": "agent", "tasks": [task("g", "AGENT")]},
@@ -39,23 +43,21 @@ def test_the_benchmark_counts_translations_refusals_and_the_work_items_they_wait
     result = measure(tmp_path)
     assert result["workflow_definitions"] == 5
     assert result["not_workflow_definitions"] == 1
-    assert result["accepted"] == ["plain"]
+    assert result["accepted"] == ["inline", "plain"]  # an inline child definition is translated
     assert result["crashed"] is False
     assert result["refused_workflows"] == {
         "agent": ["task type AGENT (LLM/agent family, stays refused)"],
-        "inline": ["inline sub-workflow definition"],
         "parent": ["a sub-workflow it starts is refused"],
         "script": ["task type LAMBDA"],
     }
     assert result["work_items_needed"] == {
         "agent": ["none"],
-        "inline": ["system tasks"],
         "parent": ["javascript"],
         "script": ["javascript"],
     }
     assert result["refused_only_for"] == {
         "javascript": 2,
-        "system tasks": 1,
-        "javascript and system tasks together": 3,
+        "system tasks": 0,
+        "javascript and system tasks together": 2,
     }
     assert result["sources"]["parent"] == "parent.json"
