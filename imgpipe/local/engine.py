@@ -39,6 +39,7 @@ from moto.server import ThreadedMotoServer
 
 from imgpipe import envelope, trigger
 from imgpipe.config import (
+    ON_DEMAND_WORKER_TASKS,
     SYSTEM_TASK_TIMEOUT_SECONDS,
     WORKER_TASKS,
     DeploymentConfig,
@@ -306,7 +307,7 @@ class LocalAws:
         reserved = plan_reserved_concurrency(
             reservation_hints(self._workflows), self.config.lambdaConcurrency
         ).reserved
-        for task in WORKER_TASKS:
+        for task in (*WORKER_TASKS, *ON_DEMAND_WORKER_TASKS):
             name = self.config.function_name(task)
             environment = function_environment(
                 task,
