@@ -231,7 +231,7 @@ class LocalAws:
             self._create_buckets()
             workflows = self._workflows if self._workflows is not None else _translated_project(self.config)
             self._workflows = dict(workflows)
-            self._register_functions()
+            self._register_functions((*WORKER_TASKS, *self._on_demand(self._workflows.values())))
             for name in creation_order(self._workflows):
                 self._create_state_machine(name)
             self._create_backfill_state_machine()
@@ -302,12 +302,19 @@ class LocalAws:
             NotificationConfiguration={"EventBridgeConfiguration": {}},
         )
 
-    def _register_functions(self) -> None:
+    @staticmethod
+    def _on_demand(workflows: Iterable[Any]) -> list[str]:
+        """The on-demand workers (the JavaScript evaluator) these workflows invoke: the stack deploys
+        them only then (infra/javascript_evaluator.py), and so does this runtime."""
+        used = {task for tw in workflows for task in tw.lambda_tasks}
+        return [task for task in ON_DEMAND_WORKER_TASKS if task in used]
+
+    def _register_functions(self, tasks: Iterable[str]) -> None:
         assert self._workflows is not None
         reserved = plan_reserved_concurrency(
             reservation_hints(self._workflows), self.config.lambdaConcurrency
         ).reserved
-        for task in (*WORKER_TASKS, *ON_DEMAND_WORKER_TASKS):
+        for task in (t for t in tasks if t not in self.deployment.function_arns):
             name = self.config.function_name(task)
             environment = function_environment(
                 task,
@@ -468,6 +475,7 @@ class LocalAws:
             raise EngineError(
                 f"workflow {translated.name!r} has the name of a project workflow: rename it to run it"
             )
+        self._register_functions(self._on_demand([translated]))
         self._workflows[translated.name] = translated
         return self._create_state_machine(translated.name)
 
@@ -485,6 +493,7 @@ class LocalAws:
                 "which are not deployed"
             )
         self._create_activities(translated.activity_tasks)
+        self._register_functions(self._on_demand([translated]))
         definition = _substitute(translated.asl_json, self._substitutions())
         self.sfn.update_state_machine(stateMachineArn=arn, definition=definition)
         self._workflows[translated.name] = translated
