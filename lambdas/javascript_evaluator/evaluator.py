@@ -70,9 +70,9 @@ def evaluate(script: Any, bound: Any, settings: JavaScriptSettings, *, field: st
     """The JSON value of `script` with `$` bound to `bound`; `field` names the script in errors."""
     if not isinstance(script, str) or not script.strip():
         raise ScriptError(field, "must be a non-empty JavaScript string")
-    if len(script) > settings.max_script_chars:
+    if len(script) > settings.javascript_max_script_chars:
         raise ScriptTooLargeError(
-            field, f"has {len(script):,} characters; the limit is {settings.max_script_chars:,}"
+            field, f"has {len(script):,} characters; the limit is {settings.javascript_max_script_chars:,}"
         )
     binding = json.dumps(json.dumps(bound, allow_nan=False))
     program = f"var $ = JSON.parse({binding}); JSON.stringify(eval({json.dumps(script)}))"
@@ -80,24 +80,28 @@ def evaluate(script: Any, bound: Any, settings: JavaScriptSettings, *, field: st
         context.eval(PRELUDE)
         try:
             text = context.eval(
-                program, timeout=settings.timeout_ms, max_memory=settings.max_heap_mb * 1024 * 1024
+                program,
+                timeout=settings.javascript_timeout_ms,
+                max_memory=settings.javascript_max_heap_mb * 1024 * 1024,
             )
         except JSTimeoutException:
             # V8 answers the cancelled evaluation later: one more evaluation lets that answer arrive
             # before the isolate closes (else mini-racer reports it to a closed event loop)
             context.eval("0")
-            raise ScriptTimeoutError(field, f"ran longer than {settings.timeout_ms:,} ms") from None
+            raise ScriptTimeoutError(
+                field, f"ran longer than {settings.javascript_timeout_ms:,} ms"
+            ) from None
         except JSOOMException:
-            raise ScriptMemoryError(field, f"used more than {settings.max_heap_mb} MB of heap") from None
+            raise ScriptMemoryError(
+                field, f"used more than {settings.javascript_max_heap_mb} MB of heap"
+            ) from None
         except JSEvalException as error:
             raise ScriptError(field, _message(str(error))) from None
     if not isinstance(text, str):  # JSON.stringify gives undefined for undefined and functions
         return None
-    if len(text.encode()) > settings.max_result_bytes:
-        raise ScriptTooLargeError(
-            field,
-            f"returned {len(text.encode()):,} bytes of JSON; the limit is {settings.max_result_bytes:,}",
-        )
+    size, limit = len(text.encode()), settings.javascript_max_result_bytes
+    if size > limit:
+        raise ScriptTooLargeError(field, f"returned {size:,} bytes of JSON; the limit is {limit:,}")
     return json.loads(text)
 
 

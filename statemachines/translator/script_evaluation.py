@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from statemachines.translator.emitter_state import EmitterState
 
 JAVASCRIPT_WORKER = "javascript_evaluator"
-# The worker stops a script after its own limit (JavaScriptSettings.timeout_ms, 5 s); the state's
+# The worker stops a script after its own limit (JavaScriptSettings.javascript_timeout_ms, 5 s); the state's
 # timeout leaves room for a cold start on top of it.
 JAVASCRIPT_TIMEOUT_SECONDS = 30
 # A failing script fails the same way again: never retried (Conductor's task FAILS); throttles still are.

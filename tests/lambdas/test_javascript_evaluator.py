@@ -103,21 +103,23 @@ def test_a_missing_or_blank_script_is_refused(script: Any) -> None:
 
 def test_a_script_past_the_time_limit_is_stopped() -> None:
     with pytest.raises(ScriptTimeoutError, match="ran longer than 200 ms") as raised:
-        run("while (true) {}", settings=JavaScriptSettings(timeout_ms=200))
+        run("while (true) {}", settings=JavaScriptSettings(javascript_timeout_ms=200))
     assert not raised.value.retryable
-    assert run("1 + 1", settings=JavaScriptSettings(timeout_ms=200)) == 2  # the next one runs as usual
+    assert (
+        run("1 + 1", settings=JavaScriptSettings(javascript_timeout_ms=200)) == 2
+    )  # the next one runs as usual
 
 
 def test_a_script_past_the_heap_limit_is_stopped_and_poisons_nothing_after_it() -> None:
     hog = "var a = []; while (true) { a.push(new Array(100000).fill(1)); }"
     with pytest.raises(ScriptMemoryError, match="more than 16 MB") as raised:
-        run(hog, settings=JavaScriptSettings(max_heap_mb=16))
+        run(hog, settings=JavaScriptSettings(javascript_max_heap_mb=16))
     assert not raised.value.retryable
     assert run("[1, 2].length") == 2
 
 
 def test_the_script_and_the_result_have_size_limits() -> None:
-    small = JavaScriptSettings(max_script_chars=20, max_result_bytes=100)
+    small = JavaScriptSettings(javascript_max_script_chars=20, javascript_max_result_bytes=100)
     with pytest.raises(ScriptTooLargeError, match="21 characters; the limit is 20"):
         run("1 + 1 + 1 + 1 + 1 + 1", settings=small)
     with pytest.raises(ScriptTooLargeError, match="bytes of JSON; the limit is 100"):
@@ -149,7 +151,7 @@ def test_settings_come_from_the_environment_and_a_bad_value_names_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("JAVASCRIPT_TIMEOUT_MS", "250")
-    assert JavaScriptSettings.from_env().timeout_ms == 250
+    assert JavaScriptSettings.from_env().javascript_timeout_ms == 250
     monkeypatch.setenv("JAVASCRIPT_MAX_HEAP_MB", "-1")
     with pytest.raises(InvalidRecipeError) as raised:
         JavaScriptSettings.from_env()
