@@ -47,6 +47,14 @@ def emit_inline(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         return site.next_name
     bound = parameters(inputs, where, emitter.emit_scope.resolve, emitter.quiet)
     script = script_value(bound, "expression")
+    if str(script.get("script.$", "")).startswith("States."):
+        # Conductor splices each value's Java string form into the text; States.Format cannot
+        emitter.diagnostics.error(
+            f"{where}.expression",
+            f"INLINE '{ref}': an expression with ${{...}} inside its text is not translated; pass the "
+            "values as inputParameters and read them as $.name",
+        )
+        return site.next_name
     return _emit_script_task(
         emitter, site, field="inputParameters.expression", script=script, bound=bound, kind="INLINE"
     )

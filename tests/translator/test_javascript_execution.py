@@ -259,3 +259,25 @@ def test_a_loop_condition_that_throws_fails_the_workflow_naming_the_loop() -> No
     assert result.status == "FAILED"
     assert result.error == "ScriptError"
     assert "loop.loopCondition" in (result.cause or "")
+
+
+def test_inline_with_an_expression_spliced_into_its_text_is_refused_by_name() -> None:
+    spliced = system(
+        "INLINE", "splice", evaluatorType="javascript", expression="${workflow.input.list}.length + 1"
+    )
+    ((location, message),) = refusals({"name": "d", "tasks": [spliced]})
+    assert location == "tasks[0].inputParameters.expression"
+    assert "INLINE 'splice'" in message
+    assert "$.name" in message
+
+
+def test_inline_whose_whole_expression_is_an_input_runs_that_script() -> None:
+    definition = {
+        "name": "inline_given",
+        "tasks": [
+            system("INLINE", "given", evaluatorType="javascript", expression="${workflow.input.code}", k=3)
+        ],
+    }
+    result = run(definition, {"code": "$.k * 7"})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"result": 21}
