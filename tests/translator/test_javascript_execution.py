@@ -281,3 +281,21 @@ def test_inline_whose_whole_expression_is_an_input_runs_that_script() -> None:
     result = run(definition, {"code": "$.k * 7"})
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == {"result": 21}
+
+
+def test_script_tasks_and_evaluated_conditions_pass_the_state_machine_schema() -> None:
+    from tests.translator.harness import task_defs, translate
+    from tests.translator.test_system_tasks_execution import assert_schema_valid
+
+    inline = system("INLINE", "i", evaluatorType="javascript", expression="$.n + 1", n=1)
+    lambda_task = system("LAMBDA", "l", scriptExpression="return 1;")
+    value = system("INLINE", "v", evaluatorType="value-param", expression="n", n=2)
+    assert_schema_valid(
+        {
+            "tasks": translate({"name": "tasks", "tasks": [inline, lambda_task, value]}, task_defs("echo")),
+            "switch": translate(
+                routed("SWITCH", "$.availableActions.indexOf('x')", ["0"]), task_defs("echo")
+            ),
+            "loop": translate(loop("Math.max(0, 3 - $.loop.iteration)"), task_defs("echo")),
+        }
+    )
