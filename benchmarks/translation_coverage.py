@@ -6,10 +6,8 @@ Runs `imgpipe translate DIR --out <tmp> --json` (the directory as one project), 
 state machine with moto's ASL parser (the engine the local runtime and the tests execute), and counts
 the rest by the reason they were refused: the category of each error (an unsupported task type by
 name, an expression, a JOIN, a sub-workflow, the schema, ...). A workflow refused for several reasons
-counts once per category. Each category belongs to the issue 13 work item that would translate it
-(`WORK_ITEMS`), so the result also says how many refused workflows only that work item (or the
-JavaScript and system-task items together) stands between and a translation: the workflows whose
-every refusal, and every refusal of the sub-workflows they start, is theirs. JSON files that are not
+counts once per category; one that starts a refused sub-workflow is counted under "a sub-workflow it
+starts is refused". JSON files that are not
 workflow definitions (task definitions, execution dumps, event handlers, inputs) are counted apart
 and not translated. The corpus itself is never part of this repository: see docs/translator.md
 ("Coverage") for how it is fetched.
@@ -59,21 +57,7 @@ LLM_TASK_TYPES = frozenset({"AGENT", "GET_AGENT_CARD", "CALL_MCP_TOOL", "LIST_MC
 TEST_ONLY_TASK_TYPES = frozenset(
     {"USER_TASK", "CONTROLLABLE_SYS_TASK", "CONTROLLABLE_POLL_TASK", "BLOCKING_SYSTEM_TASK"}
 )
-JAVASCRIPT, SYSTEM_TASKS = "javascript", "system tasks"
 LISTED_MESSAGE = 240  # characters of each refusal --list prints (some name every workflow of the corpus)
-# the issue 13 work item (this session's engineer) that translates a category; absent: none does
-WORK_ITEMS: dict[str, str] = {
-    "task type LAMBDA": JAVASCRIPT,
-    "task type INLINE": JAVASCRIPT,
-    "JavaScript loop condition": JAVASCRIPT,
-    "JavaScript switch/decision expression": JAVASCRIPT,
-    "task type HTTP": SYSTEM_TASKS,
-    "task type EXCLUSIVE_JOIN": SYSTEM_TASKS,
-    "task type DYNAMIC": SYSTEM_TASKS,
-    "TERMINATE inside a fork branch": SYSTEM_TASKS,
-    "sub-workflow name is an expression": SYSTEM_TASKS,
-    INLINE_SUB_WORKFLOW: SYSTEM_TASKS,
-}
 
 
 def is_workflow_definition(document: Any) -> bool:
@@ -122,29 +106,6 @@ def _task_at(document: Any, location: str) -> dict[str, Any]:
         if isinstance(node, dict) and "taskReferenceName" in node:
             task = node
     return task
-
-
-def work_items(refused: dict[str, set[str]], children: dict[str, set[str]]) -> dict[str, set[str]]:
-    """For each refused workflow, the work items its refusals need, a refused child's included;
-    `"none"` for a refusal no work item translates."""
-    needed: dict[str, set[str]] = {}
-
-    def of(name: str, seen: frozenset[str]) -> set[str]:
-        if name in needed:
-            return needed[name]
-        items: set[str] = set()
-        for found in refused.get(name, set()):
-            if found == CHILD_REFUSED:
-                for child in children.get(name, set()) - seen:
-                    items |= of(child, seen | {name}) if child in refused else {"none"}
-            else:
-                items.add(WORK_ITEMS.get(found, "none"))
-        needed[name] = items
-        return items
-
-    for name in refused:
-        of(name, frozenset())
-    return needed
 
 
 def _stand_in(key: str) -> str:
@@ -217,7 +178,6 @@ def measure(corpus: Path) -> dict[str, Any]:
         parsed = {p.name.removesuffix(".asl.json"): moto_accepts(p.read_text()) for p in written}
     refusals: dict[str, set[str]] = {}
     diagnostics: dict[str, list[str]] = {}
-    children: dict[str, set[str]] = {}
     for record in records:
         if record["severity"] != "error":
             continue
@@ -225,22 +185,11 @@ def measure(corpus: Path) -> dict[str, Any]:
             found = category(record["message"], record["location"], documents.get(workflow))
             refusals.setdefault(workflow, set()).add(found)
             diagnostics.setdefault(workflow, []).append(f"{record['location']}: {record['message']}")
-            started = CHILDREN_REFUSED.search(record["message"])
-            if started:
-                children.setdefault(workflow, set()).update(started.group(1).split(", "))
     for name, complaint in parsed.items():
         if complaint is not None:
             refusals.setdefault(name, set()).add("moto's ASL parser refused the output")
     accepted = sorted(name for name, complaint in parsed.items() if complaint is None)
     by_category = Counter(c for categories in refusals.values() for c in categories)
-    needed = work_items(refusals, children)
-    only = {
-        "javascript": sum(1 for items in needed.values() if items == {JAVASCRIPT}),
-        "system tasks": sum(1 for items in needed.values() if items == {SYSTEM_TASKS}),
-        "javascript and system tasks together": sum(
-            1 for items in needed.values() if items and items <= {JAVASCRIPT, SYSTEM_TASKS}
-        ),
-    }
     return {
         "json_files": len(files),
         "workflow_definitions": len(definitions),
@@ -251,10 +200,8 @@ def measure(corpus: Path) -> dict[str, Any]:
         "refusals_by_category": dict(by_category.most_common()),
         "translate_exit_code": completed.returncode,
         "crashed": "Traceback" in completed.stderr,
-        "refused_only_for": only,
         "accepted": accepted,
         "refused_workflows": {name: sorted(c) for name, c in sorted(refusals.items())},
-        "work_items_needed": {name: sorted(items) for name, items in sorted(needed.items())},
         "sources": sources,
         "diagnostics": diagnostics,
     }
@@ -282,14 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name, count in result["refusals_by_category"].items():
         print(f"  {count:4d}  {name}")
-    print("refused workflows whose every refusal is one work item's:")
-    for item, count in result["refused_only_for"].items():
-        print(f"  {count:4d}  {item}")
     if args.list:
         for name, source in sorted(result["sources"].items(), key=lambda item: item[1]):
             if name in result["refused_workflows"]:
-                needs = ", ".join(result["work_items_needed"][name])
-                print(f"refused   {source} ({name}; needs: {needs})")
+                print(f"refused   {source} ({name})")
                 for problem in result["diagnostics"].get(name, []):
                     print(f"            {problem[:LISTED_MESSAGE]}")
             else:

@@ -25,6 +25,7 @@ from lambdas.core.errors import InvalidRecipeError
 from lambdas.core.recipe import Fit, Recipe, normalised_recipe
 from lambdas.settings import SETTINGS_BY_FUNCTION, FunctionSettings, problem, variable_field
 from statemachines.translator.jq_transform import JQ_TIMEOUT_SECONDS, JQ_WORKER
+from statemachines.translator.script_evaluation import JAVASCRIPT_TIMEOUT_SECONDS, JAVASCRIPT_WORKER
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = PROJECT_ROOT / "cdk.json"
@@ -37,8 +38,15 @@ RENDER_ALL_TASK = "image_render_renditions"
 # Conductor's JSON_JQ_TRANSFORM system task runs in this worker (statemachines/translator/jq_transform.py)
 JQ_TASK = JQ_WORKER
 WORKER_TASKS: tuple[str, ...] = (RESIZE_TASK, UPLOAD_TASK, PLANNER_TASK, RENDER_ALL_TASK, JQ_TASK)
+# Conductor's INLINE/LAMBDA tasks and script conditions run in this worker (script_evaluation.py)
+JAVASCRIPT_TASK = JAVASCRIPT_WORKER
+# Workers deployed only when a translated workflow invokes them (V8 is a layer of its own, ~90 MB)
+ON_DEMAND_WORKER_TASKS: tuple[str, ...] = (JAVASCRIPT_TASK,)
 # The workers of system tasks have no task definition: their Task state's timeout is the translator's.
-SYSTEM_TASK_TIMEOUT_SECONDS: dict[str, int] = {JQ_TASK: JQ_TIMEOUT_SECONDS}
+SYSTEM_TASK_TIMEOUT_SECONDS: dict[str, int] = {
+    JQ_TASK: JQ_TIMEOUT_SECONDS,
+    JAVASCRIPT_TASK: JAVASCRIPT_TIMEOUT_SECONDS,
+}
 # The default per-image workflow: one invocation of RENDER_ALL_TASK, deployed Express.
 RENDITIONS_WORKFLOW = "image_renditions"
 
@@ -68,6 +76,8 @@ DEFAULT_MEMORY_MB: dict[str, int] = {
     PLANNER_TASK: 256,
     RENDER_ALL_TASK: limits.RESIZE_MEMORY_MB,
     JQ_TASK: 256,
+    # peak RSS 178 MB when a script reaches the 64 MB heap limit (docs/workers.md, "javascript_evaluator")
+    JAVASCRIPT_TASK: 512,
 }
 
 

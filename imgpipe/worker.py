@@ -36,6 +36,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from imgpipe.config import DeploymentConfig
+from lambdas.core.limits import STATE_PAYLOAD_BYTES
 
 LOGGER = logging.getLogger("imgpipe.worker")
 
@@ -44,7 +45,7 @@ LOGGER = logging.getLogger("imgpipe.worker")
 # .../API_SendTaskSuccess.html).
 MAX_ERROR_CHARS = 256
 MAX_CAUSE_CHARS = 32_768
-MAX_OUTPUT_CHARS = 262_144
+MAX_OUTPUT_CHARS = STATE_PAYLOAD_BYTES
 # GetActivityTask holds a poll up to 60 s; AWS asks workers for a socket timeout of at least 65 s
 # (https://docs.aws.amazon.com/step-functions/latest/apireference/API_GetActivityTask.html).
 POLL_READ_TIMEOUT_SECONDS = 70

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,9 +59,10 @@ class TargetPlatform:
 
     Lambda's Python 3.12 and 3.13 runtimes run on Amazon Linux 2023 (glibc 2.34), so wheels up to
     `manylinux_2_28` load there. pip does not widen a `manylinux_2_28` tag to older wheels by itself,
-    so the manylinux2014 (glibc 2.17) tag of the same architecture is passed too: some packages only
-    publish those, and some (Pillow 13 on aarch64) only `manylinux_2_28` ones. With manylinux2014
-    alone, pip silently picked an older Pillow for the layer than the one the tests run.
+    so every older glibc tag of the same architecture down to manylinux2014 (glibc 2.17) is passed
+    too: some packages only publish manylinux2014, some (Pillow 13 on aarch64) only
+    `manylinux_2_28`, and mini-racer only `manylinux_2_27`. With manylinux2014 alone, pip silently
+    picked an older Pillow for the layer than the one the tests run.
     """
 
     python_version: str = "3.13"
@@ -69,11 +71,12 @@ class TargetPlatform:
 
     @property
     def pip_platforms(self) -> tuple[str, ...]:
-        for arch in ("aarch64", "x86_64"):
-            if self.platform.endswith(arch):
-                older = f"manylinux2014_{arch}"
-                return (self.platform,) if self.platform == older else (self.platform, older)
-        return (self.platform,)
+        match = re.fullmatch(r"manylinux_2_(\d+)_(aarch64|x86_64)", self.platform)
+        if match is None:
+            return (self.platform,)
+        glibc, arch = int(match.group(1)), match.group(2)
+        older = tuple(f"manylinux_2_{minor}_{arch}" for minor in range(glibc - 1, 17, -1))
+        return (self.platform, *older, f"manylinux2014_{arch}")
 
     @property
     def runtime(self) -> lambda_.Runtime:
@@ -246,7 +249,9 @@ class DependenciesLayer(Construct):
         cache_root: Path = DEFAULT_CACHE_ROOT,
         requirements_file: Path = REQUIREMENTS_FILE,
         lock_file: Path = LOCK_FILE,
+        services: tuple[str, ...] | None = WORKER_AWS_SERVICES,
     ) -> None:
+        """`services`: the AWS service models kept (None for a layer without botocore)."""
         super().__init__(scope, construct_id)
         self.interpreter = discover_interpreter(target.python_version)
         if self.interpreter is None:
@@ -257,6 +262,7 @@ class DependenciesLayer(Construct):
             target=target,
             cache_root=cache_root,
             interpreter=self.interpreter,
+            services=services,
         )
         self.layer = lambda_.LayerVersion(
             self,

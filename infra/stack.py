@@ -24,6 +24,7 @@ from infra.claims import TriggerClaims
 from infra.concurrency import plan_reserved_concurrency, reservation_hints
 from infra.conductor_api import ConductorApi
 from infra.http_connections import HttpConnections
+from infra.javascript_evaluator import on_demand_layers
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_conductor_api, acknowledge_findings
 from infra.retention import RetainedNamesAreUnique
@@ -97,6 +98,7 @@ class ImgpipeStack(Stack):
                 reserve_concurrency=reserve_concurrency,
                 account_concurrency=config.lambdaConcurrency,
             ),
+            on_demand_layers=on_demand_layers(self, translated),
         )
         plan = plan_reserved_concurrency(reservation_hints(translated), config.lambdaConcurrency)
         if reserve_concurrency and plan.note:

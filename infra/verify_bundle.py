@@ -9,6 +9,10 @@ by this (host) Python. Checked:
 - every function's handler imports on Debian trixie's arm64 CPython 3.13 (the Lambda runtime's
   Python, https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html), and every bundle module
   came from the shipped `unchecked-hash` pycs, none compiled from source at import;
+- the JavaScript evaluator, which the project's own workflows do not deploy (they run no
+  JavaScript), is run as the stack deploys it for a workflow that does: the same code asset and
+  shared layer as the jq worker's, plus its own V8 layer built by the same function (an
+  `on_demand_functions` entry), and evaluates a script with `$` bound;
 - the renderer writes every output format (JPEG from a 24 MP JPEG and from a HEIC, PNG, WebP, GIF,
   AVIF, animated GIF and WebP from animated sources), the planner plans, the publisher publishes,
   the jq worker transforms, and the objects in S3 decode as what was asked;
@@ -38,16 +42,19 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from imgpipe.config import CDK_JSON, PROJECT_ROOT
-from infra.bytecode import INTERPRETER_ENV_VAR
+from imgpipe.config import CDK_JSON, JAVASCRIPT_TASK, JQ_TASK, PROJECT_ROOT, DeploymentConfig
+from infra.bundling import ensure_dependencies, lock_text, requirements_text
+from infra.bytecode import INTERPRETER_ENV_VAR, find_interpreter
 from infra.debian_sysroot import LOADERS, MULTIARCH, PYTHON_PACKAGES, SysrootSpec, ensure_sysroot, python_path
 from infra.debian_sysroot import system_mirror as debian_mirror
+from infra.javascript_evaluator import JAVASCRIPT_REQUIREMENTS
 from infra.lock import LAYER_ENVIRONMENT, LOCK_FILE, parse_pins
 from infra.synthesized import SynthesizedFunction, read_functions
+from infra.workers import handler_path
 
 WORK_ROOT = PROJECT_ROOT / ".cache" / "verify-bundle"
 PROBE = Path(__file__).with_name("bundle_probe.py")
@@ -373,6 +380,52 @@ def check_jq(results: list[dict[str, Any]], s3: Any) -> list[str]:
     return problems
 
 
+JAVASCRIPT_EVENT = {
+    "task": "verify",
+    "field": "inputParameters.expression",
+    "script": "$.sizes.reduce(function (sum, size) { return sum + size; }, 0) + $.sizes.size()",
+    "input": {"sizes": [300, 200]},
+}
+
+
+def check_javascript(results: list[dict[str, Any]], s3: Any) -> list[str]:
+    """javascript_evaluator: V8 (mini-racer's native library) loads on arm64 and evaluates."""
+    problems = _failures(results)
+    if not problems and results[0]["output"] != {"result": 502}:
+        problems.append(f"the evaluator gave {results[0]['output']}, expected {{'result': 502}}")
+    return problems
+
+
+def on_demand_functions(
+    functions: list[SynthesizedFunction], bytecode_python: str
+) -> list[SynthesizedFunction]:
+    """The JavaScript evaluator as the stack deploys it when a workflow runs JavaScript, when the
+    synthesized app does not: the jq worker's code asset, shared layer and environment (the same
+    base environment), its own handler and memory, and its V8 layer from `ensure_dependencies` with
+    the inputs the stack's layer has (same cache entry as a synth of such a workflow)."""
+    if any(f.task == JAVASCRIPT_TASK for f in functions):
+        return []
+    (jq,) = [f for f in functions if f.task == JQ_TASK]
+    layer = ensure_dependencies(
+        requirements_text(JAVASCRIPT_REQUIREMENTS),
+        lock=lock_text(),
+        interpreter=find_interpreter("3.13", environ={INTERPRETER_ENV_VAR: bytecode_python}),
+        services=None,
+    )
+    config = DeploymentConfig.from_cdk_json()
+    return [
+        replace(
+            jq,
+            logical_id=f"OnDemand{JAVASCRIPT_TASK}",
+            function_name=config.function_name(JAVASCRIPT_TASK),
+            handler=handler_path(JAVASCRIPT_TASK),
+            memory_mb=config.memorySize[JAVASCRIPT_TASK],
+            layer_dirs=(*jq.layer_dirs, layer),
+            environment=jq.environment | {"POWERTOOLS_SERVICE_NAME": JAVASCRIPT_TASK},
+        )
+    ]
+
+
 def check_imported(results: list[dict[str, Any]], s3: Any) -> list[str]:
     return []
 
@@ -450,6 +503,7 @@ def plan_jobs(functions: list[SynthesizedFunction], sources: dict[str, Source]) 
         "image_render_renditions": ([plan_event | {"fileLocation": sources["logo"].uri}], check_render_all),
         "conductor_api": ([event for event, _ in CONDUCTOR_API_CALLS], check_conductor_api),
         "json_jq_transform": ([JQ_EVENT], check_jq),
+        JAVASCRIPT_TASK: ([JAVASCRIPT_EVENT], check_javascript),
     }
     jobs = []
     for function in functions:
@@ -582,11 +636,12 @@ def judge(job: Job, s3: Any) -> list[str]:
     return [f"{job.function.logical_id}: {problem}" for problem in problems]
 
 
-def verify(outdir: Path, guest_python: Path, workdir: Path) -> list[Job]:
+def verify(outdir: Path, guest_python: Path, workdir: Path, bytecode_python: str) -> list[Job]:
     import boto3
     from moto.server import ThreadedMotoServer
 
     functions = read_functions(outdir)
+    functions += on_demand_functions(functions, bytecode_python)
     if not functions:
         raise BundleVerificationError(f"{outdir} deploys no function with a code asset")
     for function in functions:
@@ -674,7 +729,7 @@ def main() -> int:
     outdir = synthesize(WORK_ROOT / "cdk.out", bytecode_python)
     workdir = Path(tempfile.mkdtemp(prefix="run.", dir=WORK_ROOT))
     try:
-        verify(outdir, guest_python, workdir)
+        verify(outdir, guest_python, workdir, bytecode_python)
     except BundleVerificationError as error:
         print(f"verify-bundle FAILED (guest logs in {workdir}):\n{error}", file=sys.stderr)
         return 1

@@ -54,11 +54,15 @@ class Workers(Construct):
         layer: lambda_.ILayerVersion,
         settings: WorkerSettings,
         target: TargetPlatform = LAMBDA_PLATFORM,
+        on_demand_layers: Mapping[str, lambda_.ILayerVersion] | None = None,
     ) -> None:
+        """`on_demand_layers`: the workers deployed only because a workflow uses them, each with its
+        own layer on top of the shared one (infra/javascript_evaluator.py)."""
         super().__init__(scope, construct_id)
         code = worker_code()
+        extra_layers = dict(on_demand_layers or {})
         self.functions: dict[str, lambda_.Function] = {}
-        for task_name in WORKER_TASKS:
+        for task_name in (*WORKER_TASKS, *extra_layers):
             function_name = config.function_name(task_name)
             log_group = owned_log_group(
                 self, f"{task_name}Logs", name_prefix=f"/aws/lambda/{function_name}", config=config
@@ -84,7 +88,7 @@ class Workers(Construct):
                 architecture=target.architecture,
                 handler=handler_path(task_name),
                 code=code,
-                layers=[layer],
+                layers=[layer, *([extra_layers[task_name]] if task_name in extra_layers else [])],
                 memory_size=config.memorySize[task_name],
                 timeout=function_timeout(settings.timeouts.get(task_name)),
                 reserved_concurrent_executions=settings.reserved_concurrency.get(task_name),

@@ -258,6 +258,27 @@ class ConductorApiEnvironment(FunctionSettings):
     )
 
 
+@settings_of("javascript_evaluator")
+class JavaScriptSettings(FunctionSettings):
+    """The JavaScript sandbox's limits: wall time and V8 heap per evaluation, the script's and the
+    result's size."""
+
+    javascript_timeout_ms: PositiveInt = Field(
+        default=5_000,
+        description="wall time of one script (Conductor's Nashorn has no bound); the Task state's own "
+        "timeout (statemachines/translator/script_evaluation.py) is longer, so this fires first",
+    )
+    javascript_max_heap_mb: PositiveInt = Field(
+        default=64, description="V8's hard heap limit for one evaluation (the function has 512 MB)"
+    )
+    javascript_max_script_chars: PositiveInt = Field(default=65_536, description="longest script accepted")
+    javascript_max_result_bytes: PositiveInt = Field(
+        default=limits.STATE_PAYLOAD_BYTES // 2,
+        le=limits.STATE_PAYLOAD_BYTES,
+        description="largest JSON result: half of Step Functions' 256 KiB state payload",
+    )
+
+
 def variable_field(variable: str) -> FieldInfo:
     """The one field that defines an environment variable, whichever functions read it."""
     for model in SETTINGS_BY_FUNCTION.values():

@@ -23,7 +23,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from imgpipe.config import WORKER_TASKS
+from imgpipe.config import ON_DEMAND_WORKER_TASKS, WORKER_TASKS
 from imgpipe.local.engine import EngineError, LocalAws
 from imgpipe.local.workflows import MAX_DEFINITION_BYTES
 from lambdas.conductor import executions as conductor
@@ -279,7 +279,8 @@ class Registry:
                 ]
             )
         # a task no Lambda worker serves translates to an activity, which nothing here polls
-        unserved = sorted((set(translated.lambda_tasks) - set(WORKER_TASKS)) | set(translated.activity_tasks))
+        served = {*WORKER_TASKS, *ON_DEMAND_WORKER_TASKS}
+        unserved = sorted((set(translated.lambda_tasks) - served) | set(translated.activity_tasks))
         if unserved:
             refused(
                 [

@@ -39,6 +39,7 @@ from moto.server import ThreadedMotoServer
 
 from imgpipe import envelope, trigger
 from imgpipe.config import (
+    ON_DEMAND_WORKER_TASKS,
     SYSTEM_TASK_TIMEOUT_SECONDS,
     WORKER_TASKS,
     DeploymentConfig,
@@ -233,7 +234,7 @@ class LocalAws:
             self._create_buckets()
             workflows = self._workflows if self._workflows is not None else _translated_project(self.config)
             self._workflows = dict(workflows)
-            self._register_functions()
+            self._register_functions((*WORKER_TASKS, *self._on_demand(self._workflows.values())))
             for name in creation_order(self._workflows):
                 self._create_state_machine(name)
             self._create_backfill_state_machine()
@@ -304,12 +305,19 @@ class LocalAws:
             NotificationConfiguration={"EventBridgeConfiguration": {}},
         )
 
-    def _register_functions(self) -> None:
+    @staticmethod
+    def _on_demand(workflows: Iterable[Any]) -> list[str]:
+        """The on-demand workers (the JavaScript evaluator) these workflows invoke: the stack deploys
+        them only then (infra/javascript_evaluator.py), and so does this runtime."""
+        used = {task for tw in workflows for task in tw.lambda_tasks}
+        return [task for task in ON_DEMAND_WORKER_TASKS if task in used]
+
+    def _register_functions(self, tasks: Iterable[str]) -> None:
         assert self._workflows is not None
         reserved = plan_reserved_concurrency(
             reservation_hints(self._workflows), self.config.lambdaConcurrency
         ).reserved
-        for task in WORKER_TASKS:
+        for task in (t for t in tasks if t not in self.deployment.function_arns):
             name = self.config.function_name(task)
             environment = function_environment(
                 task,
@@ -428,12 +436,18 @@ class LocalAws:
                 self.event_queue_urls[queue] = created["QueueUrl"]
         return {queue_url_placeholder(queue): url for queue, url in self.event_queue_urls.items()}
 
+    def _workflow_substitutions(self, translated: Any) -> dict[str, str]:
+        """The placeholders of one workflow's ASL, creating what they name (activities, queues)."""
+        self._create_activities(translated.activity_tasks)
+        substitutions = self._substitutions() | self._create_event_queues(translated.asl)
+        return substitutions | http_seam.connection_arns(
+            translated.http_connections, self.config.prefix, ACCOUNT
+        )
+
     def _create_state_machine(self, workflow_name: str) -> str:
         assert self._workflows is not None
         translated = self._workflows[workflow_name]
-        self._create_activities(translated.activity_tasks)
-        substitutions = self._substitutions() | self._create_event_queues(translated.asl)
-        substitutions |= http_seam.connection_arns(translated.http_connections, self.config.prefix, ACCOUNT)
+        substitutions = self._workflow_substitutions(translated)
         if workflow_name == self.config.triggerWorkflow:
             # Deployed exactly as infra/stack.py deploys it: inside the envelope (imgpipe.envelope).
             translated = envelope.for_deployment({workflow_name: translated}, self.config)[workflow_name]
@@ -484,6 +498,7 @@ class LocalAws:
             raise EngineError(
                 f"workflow {translated.name!r} has the name of a project workflow: rename it to run it"
             )
+        self._register_functions(self._on_demand([translated]))
         self._workflows[translated.name] = translated
         return self._create_state_machine(translated.name)
 
@@ -500,9 +515,8 @@ class LocalAws:
                 f"workflow {translated.name!r} starts sub-workflow(s) {', '.join(missing)}, "
                 "which are not deployed"
             )
-        self._create_activities(translated.activity_tasks)
-        substitutions = self._substitutions() | self._create_event_queues(translated.asl)
-        definition = _substitute(translated.asl_json, substitutions)
+        self._register_functions(self._on_demand([translated]))
+        definition = _substitute(translated.asl_json, self._workflow_substitutions(translated))
         self.sfn.update_state_machine(stateMachineArn=arn, definition=definition)
         self._workflows[translated.name] = translated
         return arn

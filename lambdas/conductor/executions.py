@@ -28,10 +28,9 @@ from lambdas.conductor.callbacks import latest_callback_token
 from lambdas.conductor.errors import ConductorError, not_found, refused
 from lambdas.conductor.status import WORKFLOW_STATUS, RunMetadata, workflow_document
 from lambdas.conductor.task_updates import STEP_FUNCTIONS_CALL, WAITING_STATUSES, TaskUpdate, send_update
+from lambdas.core.limits import STATE_PAYLOAD_BYTES
 
-# Step Functions' quota: "Maximum input or output size for a task, state, or execution: 256 KiB of
-# data as a UTF-8 encoded string" (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
-MAX_EXECUTION_INPUT_BYTES = 256 * 1024
+MAX_EXECUTION_INPUT_BYTES = STATE_PAYLOAD_BYTES
 # StopExecution's cause: "Length Constraints: Minimum length of 0. Maximum length of 32768"
 # (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html).
 MAX_STOP_CAUSE = 32768

@@ -26,12 +26,13 @@ from typing import Any, Literal, cast, get_args
 
 from lambdas.conductor.callbacks import FAILED_ERROR, TERMINAL_ERROR
 from lambdas.conductor.errors import ConductorError, refused
+from lambdas.core.limits import STATE_PAYLOAD_BYTES
 
 TaskResultStatus = Literal["COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "IN_PROGRESS"]
 STATUSES: tuple[str, ...] = get_args(TaskResultStatus)
-# SendTaskSuccess's output: "Maximum length of 262144"; SendTaskFailure's cause: "Maximum length of
+# SendTaskSuccess's output: at most a state's payload; SendTaskFailure's cause: "Maximum length of
 # 32768" (the API pages above, and botocore's stepfunctions service model).
-MAX_TASK_OUTPUT = 262144
+MAX_TASK_OUTPUT = STATE_PAYLOAD_BYTES
 # A request body: the output plus a TaskResult's few other fields.
 MAX_TASK_UPDATE_BYTES = MAX_TASK_OUTPUT + 16 * 1024
 # TaskResult.setReasonForIncompletion keeps the first 500 characters (within the cause's 32768).

@@ -18,6 +18,10 @@ MAX_SOURCE_PIXELS = 89_478_485
 MAX_FRAMES = 200
 MAX_OUTPUT_DIMENSION = 8192
 MAX_FANOUT = 50
+# Step Functions: "Maximum input or output size for a task, state, or execution: 256 KiB of data as a
+# UTF-8 encoded string" (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html);
+# SendTaskSuccess's output has the same bound ("Maximum length of 262144", its API reference page).
+STATE_PAYLOAD_BYTES = 256 * 1024
 # The resize function's memory (cdk.json `imgpipe:memorySize`), and what a worker assumes when its
 # environment has no AWS_LAMBDA_FUNCTION_MEMORY_SIZE (tests, the benchmark): the memory model
 # (lambdas/core/memory_model.py) checks every source against it before decoding.

@@ -11,11 +11,14 @@ from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import Literal, Path, Resolved, field_value, parameters, path_of
 from statemachines.translator.fork_terminate import carry_out_of_branch
 from statemachines.translator.model import WorkflowTask
+from statemachines.translator.script_evaluation import evaluation_state
 
 # (Choice rule, outcome) pairs in order, the outcome when none holds, the input paths read
 ScriptCases = tuple[list[tuple[dict[str, Any], Any]], Any, list[tuple[str, ...]]]
 # Conductor's JavaScript evaluators of a SWITCH expression (Nashorn's "javascript", GraalJS's "graaljs").
 SCRIPT_EVALUATORS = ("javascript", "graaljs")
+# The outcome of an expression outside the lark subset (conditions.py): the evaluator worker runs it.
+EVALUATE = object()
 
 
 class ControlFlowMixin(EmitterState):
@@ -43,10 +46,13 @@ class ControlFlowMixin(EmitterState):
             if task.caseExpression:
                 script = (task.caseExpression, f"{location}.caseExpression")
             param = task.caseValueParam
+        evaluated = False  # the expression is outside the lark subset: the evaluator worker runs it
         if script is not None:
             compiled = self._script_cases(task, *script)
             if compiled is None:
                 return next_name
+            evaluated = not compiled[0] and compiled[1] is EVALUATE
+            compiled = None if evaluated else compiled
         elif not param or param not in task.inputParameters:
             self.diagnostics.error(
                 location, f"'{ref}' must name one of its inputParameters as the value to switch on"
@@ -72,13 +78,7 @@ class ControlFlowMixin(EmitterState):
         }
         if compiled is not None:
             return self._emit_script_choice(task, compiled, cases, default, tail=tail, states=states)
-        assert param is not None
-        value = field_value(
-            task.inputParameters[param],
-            f"{location}.inputParameters.{param}",
-            self.emit_scope.resolve,
-            self.quiet,
-        )
+        value = self._switch_value(task, None if evaluated else param, location)
         if isinstance(value, Literal) or value is None:
             selected = java_string(value.value if value is not None else None)
             target = cases.get(selected, default)
@@ -107,20 +107,60 @@ class ControlFlowMixin(EmitterState):
         otherwise = self._case_output(
             task, Path(f"States.Format('{{}}', {value.asl})"), states, default, always=tail
         )
-        name = self.names.allocate(ref)
+        name = self.names.allocate(f"{ref}: case" if evaluated else ref)
         states[name] = {
             "Type": "Choice",
-            "Comment": f"Conductor {task.type} on {param}",
+            "Comment": f"Conductor {task.type} on {'its JavaScript expression' if evaluated else param}",
             "Choices": rules,
             "Default": otherwise,
         }
         if not rules:
             states[name] = {"Type": "Pass", "Next": otherwise}
+        if evaluated:
+            assert script is not None
+            return self._emit_evaluated_expression(task, script, states, name)
+        return name
+
+    def _switch_value(self, task: WorkflowTask, param: str | None, location: str) -> Resolved | None:
+        """What the cases are compared with: the input named by `param` (value-param), or (None) the
+        value the evaluator worker gives the JavaScript expression."""
+        if param is None:
+            return Path(f"$.tasks.{task.taskReferenceName}.evaluated.output.result")
+        return field_value(
+            task.inputParameters[param],
+            f"{location}.inputParameters.{param}",
+            self.emit_scope.resolve,
+            self.quiet,
+        )
+
+    def _emit_evaluated_expression(
+        self, task: WorkflowTask, script: tuple[str, str], states: dict[str, Any], choice: str
+    ) -> str:
+        """The expression run by the javascript_evaluator worker with `$` bound to the task's input
+        (Conductor's SwitchTaskMapper and DecisionTaskMapper); the Choice after it compares its value
+        with the case names as for value-param."""
+        ref = task.taskReferenceName
+        expression, where = script
+        state, _ = evaluation_state(
+            self,
+            ref=ref,
+            field=where.rsplit(".", 1)[-1],
+            script={"script": expression},
+            bound=parameters(
+                task.inputParameters, f"{where}.inputParameters", self.emit_scope.resolve, self.quiet
+            ),
+            result_path=f"$.tasks.{ref}.evaluated",
+            location=where,
+            comment=f"Conductor {task.type}: the value of its JavaScript expression, $ bound to its input",
+        )
+        name = self.names.allocate(ref)
+        states[name] = link(state, choice)
         return name
 
     def _script_cases(self, task: WorkflowTask, expression: str, where: str) -> ScriptCases | None:
         """The JavaScript expression as (Choice rule, outcome) pairs over the task's input, the outcome
-        when none holds, and the input paths it reads; None (reported) when it is not translated."""
+        when none holds, and the input paths it reads; no pairs and EVALUATE when only the evaluator
+        worker can run it; None (reported) when there is no expression."""
         ref = task.taskReferenceName
         read: list[tuple[str, ...]] = []
 
@@ -134,6 +174,8 @@ class ControlFlowMixin(EmitterState):
         try:
             pairs, otherwise = case_rules(expression, resolve)
         except ConditionError as error:
+            if expression.strip():
+                return [], EVALUATE, []
             self.diagnostics.error(
                 where,
                 f"{task.type} '{ref}': {error}; JavaScript over its inputParameters ($.name) is translated "

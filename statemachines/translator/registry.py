@@ -20,6 +20,7 @@ from statemachines.translator.event import emit_event
 from statemachines.translator.exclusive_join import emit_exclusive_join
 from statemachines.translator.fork import ForkMixin
 from statemachines.translator.http import emit_http
+from statemachines.translator.javascript import emit_inline, emit_lambda
 from statemachines.translator.jq_transform import emit_jq_transform
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.noop import emit_noop
@@ -105,8 +106,8 @@ TASK_TYPES: dict[str, TaskType] = {
     "NOOP": TaskType(emit_noop, output="empty"),
     "SET_VARIABLE": TaskType(method(ControlFlowMixin._emit_set_variable), output="empty"),
     "DO_WHILE": TaskType(method(DoWhileMixin._emit_do_while), output="self"),
-    "INLINE": refused("it evaluates JavaScript, which JSONPath ASL cannot; move the logic into a worker"),
-    "LAMBDA": refused("it evaluates JavaScript, which JSONPath ASL cannot; move the logic into a worker"),
+    "INLINE": TaskType(emit_inline),
+    "LAMBDA": TaskType(emit_lambda),
     "JSON_JQ_TRANSFORM": TaskType(emit_jq_transform),
     "HTTP": TaskType(emit_http),
     "KAFKA_PUBLISH": refused("Kafka publishing has no Step Functions integration; publish from a worker"),

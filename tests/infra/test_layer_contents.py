@@ -223,5 +223,8 @@ def test_layer_ships_the_pillow_release_the_tests_run(deployed_layer):
     aarch64 wheels) while the suite ran Pillow 13."""
     import PIL
 
-    assert LAMBDA_PLATFORM.pip_platforms == ("manylinux_2_28_aarch64", "manylinux2014_aarch64")
+    platforms = LAMBDA_PLATFORM.pip_platforms
+    assert platforms[0] == "manylinux_2_28_aarch64"
+    assert platforms[-1] == "manylinux2014_aarch64"
+    assert "manylinux_2_27_aarch64" in platforms  # mini-racer publishes only this aarch64 tag
     assert _dist_version(deployed_layer, "pillow").split(".")[0] == PIL.__version__.split(".")[0]

@@ -365,3 +365,28 @@ def test_the_conductor_api_function_gets_its_calls_and_is_judged_by_status():
     (problem,) = job.check(answers, None)
     assert "/api/metadata/workflow" in problem
     assert verify_bundle.OPT_IN_FEATURES == {"imgpipe:conductorApi": True}
+
+
+def test_the_javascript_evaluator_is_verified_as_deployed_for_a_workflow_that_runs_javascript():
+    """The project's app deploys no javascript_evaluator (no workflow runs JavaScript); verify-bundle
+    adds it as the stack would: the jq worker's code and shared layer, its own V8 layer."""
+    from infra.bytecode import find_interpreter
+
+    interpreter = find_interpreter("3.13")
+    assert interpreter is not None  # the layer tests compile with it too
+    jq = _function("json_jq_transform")
+    (added,) = verify_bundle.on_demand_functions([jq, _function("upload_toS3")], str(interpreter.path))
+    assert added.handler == "lambdas.javascript_evaluator.handler.handler"
+    assert added.code_dir == jq.code_dir
+    assert added.layer_dirs[:-1] == jq.layer_dirs
+    assert (added.layer_dirs[-1] / "python" / "py_mini_racer" / "libmini_racer.so").is_file()
+    assert added.environment["POWERTOOLS_SERVICE_NAME"] == "javascript_evaluator"
+    assert verify_bundle.on_demand_functions([jq, added], str(interpreter.path)) == []
+    sources = {
+        name: verify_bundle.Source(f"uploads/{name}", b"", "image/png")
+        for name in ("photo", "logo", "gif", "webp", "heic")
+    }
+    (job,) = verify_bundle.plan_jobs([added], sources)
+    assert job.events == [verify_bundle.JAVASCRIPT_EVENT]
+    assert job.check([{"ok": True, "output": {"result": 502}}], None) == []
+    assert job.check([{"ok": True, "output": {"result": 500}}], None)

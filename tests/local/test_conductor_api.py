@@ -453,3 +453,32 @@ def test_an_express_workflow_starts_but_is_not_read_back_as_on_aws(api: Api) -> 
     empty = api.call("POST", "/api/workflow/image_convert_resize")
     assert empty.status_code == 200
     assert api.wait(empty.get_data(as_text=True))["input"] == {}
+
+
+def test_a_workflow_with_javascript_registers_and_runs_on_the_evaluator(api: Api) -> None:
+    """INLINE runs on the javascript_evaluator worker, deployed when a workflow needs it: not a
+    worker missing from the project."""
+    definition = {
+        "name": "api_inline_sum",
+        "version": 1,
+        "tasks": [
+            {
+                "name": "sum",
+                "taskReferenceName": "sum_ref",
+                "type": "INLINE",
+                "inputParameters": {
+                    "evaluatorType": "javascript",
+                    "expression": "$.values.reduce(function (a, b) { return a + b; }, 0)",
+                    "values": "${workflow.input.values}",
+                },
+            }
+        ],
+        "outputParameters": {"total": "${sum_ref.output.result}"},
+        "schemaVersion": 2,
+    }
+    response = api.call("POST", "/api/metadata/workflow", definition)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    started = api.call("POST", "/api/workflow/api_inline_sum", {"values": [4, 5, 33]})
+    document = api.wait(started.get_data(as_text=True))
+    assert document["status"] == "COMPLETED", document.get("reasonForIncompletion")
+    assert document["output"] == {"total": 42}

@@ -184,14 +184,28 @@ def test_decision_case_expression_selects_the_same_way() -> None:
     assert result.output == {"route": {"caseOutput": ["lossless"]}, "ran": [None, "lossless", None]}
 
 
-def test_untranslatable_switch_expression_is_refused_at_its_location() -> None:
+def test_a_switch_expression_outside_the_subset_goes_to_the_evaluator_worker() -> None:
+    """The subset stays a Choice (no Lambda); anything else is a Task state invoking the worker
+    (tests/translator/test_javascript_execution.py runs it)."""
+    inside, _ = translate(switch_workflow("SWITCH"), task_defs("echo"))
+    assert "javascript_evaluator" not in json.dumps(inside)
     definition = switch_workflow("SWITCH")
     definition["tasks"][0]["expression"] = "$.size.toString()"
+    outside, diagnostics = translate(definition, task_defs("echo"))
+    assert not [d for d in diagnostics if d.severity == "error"], diagnostics
+    state = outside["States"]["route"]
+    assert state["Type"] == "Task"
+    assert state["Parameters"]["Payload"]["script"] == "$.size.toString()"
+    assert state["Parameters"]["Payload"]["field"] == "expression"
+
+
+def test_a_switch_without_an_expression_is_still_refused_at_its_location() -> None:
+    definition = switch_workflow("SWITCH")
+    definition["tasks"][0]["expression"] = "  "
     _, diagnostics = translate(definition, task_defs("echo"))
     [error] = [d for d in diagnostics if d.severity == "error"]
     assert error.location == "tasks[0].expression"
     assert "SWITCH 'route'" in error.message
-    assert "not in the translated JavaScript subset" in error.message
 
 
 def test_javascript_switches_and_loops_pass_the_state_machine_schema() -> None:

@@ -42,7 +42,6 @@ def test_missing_type_means_simple_and_extra_fields_are_tolerated() -> None:
 @pytest.mark.parametrize(
     ("kind", "reason"),
     [
-        ("INLINE", "JavaScript"),
         ("KAFKA_PUBLISH", "Kafka"),
         ("WAIT_FOR_WEBHOOK", "webhooks"),
         ("SOMETHING_NEW", "no Step Functions translation"),
@@ -98,18 +97,6 @@ def test_output_parameters_referencing_unknown_tasks_are_errors_with_their_path(
                 {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["zzz"]},
             ],
             "zzz",
-        ),
-        (
-            [
-                {
-                    "name": "s",
-                    "taskReferenceName": "s",
-                    "type": "SWITCH",
-                    "evaluatorType": "javascript",
-                    "expression": "1",
-                }
-            ],
-            "a constant condition (1) is not translated",
         ),
         (
             [
@@ -248,18 +235,8 @@ def test_terminate_completed_inside_a_fork_branch_is_carried_out_of_the_parallel
     assert asl["States"][catch["Next"]]["End"] is True
 
 
-@pytest.mark.parametrize(
-    ("condition", "fragment"),
-    [
-        ("$.loop['iteration'] < Math.max(1, 2)", "not in the translated JavaScript subset"),
-        ("$.nobody['x'] < 3", "'$.nobody.x' names nothing"),
-        ("$.a > 1 ? true : false", "?: is only translated as a switch's whole expression"),
-        ("$.names.length > 'x'", ".length can only be compared with a whole number"),
-        ("", "not in the translated JavaScript subset"),
-    ],
-)
-def test_untranslatable_loop_conditions_are_refused(condition: str, fragment: str) -> None:
-    loop = {
+def script_loop(condition: str) -> dict[str, Any]:
+    return {
         "name": "loop",
         "taskReferenceName": "loop",
         "type": "DO_WHILE",
@@ -267,10 +244,37 @@ def test_untranslatable_loop_conditions_are_refused(condition: str, fragment: st
         "loopCondition": condition,
         "loopOver": [simple("body")],
     }
-    _, diagnostics = translate({"name": "w", "tasks": [loop]}, task_defs("echo"))
+
+
+def test_a_loop_without_a_condition_is_refused() -> None:
+    _, diagnostics = translate({"name": "w", "tasks": [script_loop("")]}, task_defs("echo"))
     [(location, message)] = errors(diagnostics)
     assert location == "tasks[0].loopCondition"
-    assert fragment in message
+    assert "not in the translated JavaScript subset" in message
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "$.loop['iteration'] < Math.max(1, 2)",  # not in the lark subset
+        "$.nobody['x'] < 3",  # names nothing the Choice could read (undefined in JavaScript)
+        "$.a > 1 ? true : false",
+        "$.names.length > 'x'",
+    ],
+)
+def test_loop_conditions_outside_the_subset_are_evaluated_by_the_worker(condition: str) -> None:
+    asl, diagnostics = translate({"name": "w", "tasks": [script_loop(condition)]}, task_defs("echo"))
+    assert not errors(diagnostics)
+    state = asl["States"]["loop: condition"]
+    assert state["Parameters"]["FunctionName"] == "${LambdaArn_javascript_evaluator}"
+    assert state["Parameters"]["Payload"]["script"] == condition
+    # $ as Conductor binds it: the loop's inputs, the loop's output, each body task's output
+    assert state["Parameters"]["Payload"]["input"] == {
+        "a.$": "$.tasks.loop.input.a",
+        "loop.$": "$.tasks.loop.output",
+        "body.$": "$.tasks.body.output",
+    }
+    assert state["Next"] == "loop: again?"
 
 
 def test_loop_condition_becomes_choice_rules() -> None:

@@ -1,0 +1,137 @@
+"""INLINE and LAMBDA: Conductor's script tasks, `{"result": value}` where Conductor puts it.
+
+Conductor (`Inline.java`, `Lambda.java`) evaluates the script with `$` bound to the task's resolved
+input (`evaluatorType`, `expression` or `scriptExpression` included) and outputs `result`; a script
+that fails, or a missing script, fails the task. A LAMBDA script is a function body: Conductor
+wraps it as `function scriptFun(){...} scriptFun();`, and so does the translator.
+
+`evaluatorType` value-param needs no script: `result` is the input named by `expression`
+(`ValueParamEvaluator`), a Pass state. javascript and graaljs run in the javascript_evaluator
+worker (script_evaluation.py); any other evaluator is refused by name.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from statemachines.translator.asl_states import link
+from statemachines.translator.control_flow import SCRIPT_EVALUATORS
+from statemachines.translator.expressions import parameters
+from statemachines.translator.script_evaluation import evaluation_state, script_value
+
+if TYPE_CHECKING:
+    from statemachines.translator.emitter import WorkflowEmitter
+    from statemachines.translator.registry import EmitSite
+
+VALUE_PARAM = "value-param"
+
+
+def emit_inline(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
+    task = site.task
+    ref, inputs = task.taskReferenceName, task.inputParameters
+    where = f"{site.location}.inputParameters"
+    evaluator, expression = inputs.get("evaluatorType"), inputs.get("expression")
+    if not isinstance(expression, str) or not expression.strip():
+        emitter.diagnostics.error(
+            f"{where}.expression", f"INLINE '{ref}' has no expression: Conductor fails such a task"
+        )
+        return site.next_name
+    if evaluator == VALUE_PARAM:
+        return _emit_value_param(emitter, site, expression)
+    if evaluator not in SCRIPT_EVALUATORS:
+        emitter.diagnostics.error(
+            f"{where}.evaluatorType",
+            f"INLINE '{ref}' uses evaluatorType {evaluator!r}: javascript, graaljs and value-param are "
+            "translated",
+        )
+        return site.next_name
+    bound = parameters(inputs, where, emitter.emit_scope.resolve, emitter.quiet)
+    script = script_value(bound, "expression")
+    if str(script.get("script.$", "")).startswith("States."):
+        # Conductor splices each value's Java string form into the text; States.Format cannot
+        emitter.diagnostics.error(
+            f"{where}.expression",
+            f"INLINE '{ref}': an expression with ${{...}} inside its text is not translated; pass the "
+            "values as inputParameters and read them as $.name",
+        )
+        return site.next_name
+    return _emit_script_task(
+        emitter, site, field="inputParameters.expression", script=script, bound=bound, kind="INLINE"
+    )
+
+
+def emit_lambda(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
+    task = site.task
+    ref, inputs = task.taskReferenceName, task.inputParameters
+    where = f"{site.location}.inputParameters"
+    body = inputs.get("scriptExpression")
+    if not isinstance(body, str) or not body.strip():
+        emitter.diagnostics.error(
+            f"{where}.scriptExpression",
+            f"LAMBDA '{ref}' has no scriptExpression: Conductor fails such a task",
+        )
+        return site.next_name
+    bound = parameters(inputs, where, emitter.emit_scope.resolve, emitter.quiet)
+    if "scriptExpression" not in bound:
+        emitter.diagnostics.error(
+            f"{where}.scriptExpression",
+            f"LAMBDA '{ref}': a scriptExpression built from ${{...}} expressions is not translated",
+        )
+        return site.next_name
+    script = {"script": f"function scriptFun(){{{bound['scriptExpression']}}} scriptFun();"}
+    return _emit_script_task(
+        emitter, site, field="inputParameters.scriptExpression", script=script, bound=bound, kind="LAMBDA"
+    )
+
+
+def _emit_script_task(
+    emitter: WorkflowEmitter,
+    site: EmitSite,
+    *,
+    field: str,
+    script: dict[str, Any],
+    bound: dict[str, Any],
+    kind: str,
+) -> str:
+    ref, states = site.task.taskReferenceName, site.states
+    after = emitter._ensure_outputs(ref, states, site.next_name)
+    state, policy = evaluation_state(
+        emitter,
+        ref=ref,
+        field=field,
+        script=script,
+        bound=bound,
+        result_path=f"$.tasks.{ref}",
+        location=site.location,
+        comment=f"Conductor {kind}: {{result}} of the script with $ bound to the task input",
+    )
+    if site.task.optional:
+        state["Catch"] = [emitter._optional_catch(ref, states, after, errors=policy.optional_catch_errors)]
+    name = emitter.names.allocate(ref)
+    states[name] = link(state, after)
+    return name
+
+
+def _emit_value_param(emitter: WorkflowEmitter, site: EmitSite, key: str) -> str | None:
+    """`result` is the task input named by `expression` (null when there is none)."""
+    task, states = site.task, site.states
+    ref = task.taskReferenceName
+    # Parameters of {"result": <that input>}: a literal, a path, or an object of either
+    output = parameters(
+        {"result": task.inputParameters.get(key)},
+        f"{site.location}.inputParameters",
+        emitter.emit_scope.resolve,
+        emitter.quiet,
+    )
+    after = emitter._ensure_outputs(ref, states, site.next_name)
+    name = emitter.names.allocate(ref)
+    states[name] = link(
+        {
+            "Type": "Pass",
+            "Comment": "Conductor INLINE value-param: result is the input named by expression",
+            "Parameters": {"output": output},
+            "ResultPath": f"$.tasks.{ref}",
+        },
+        after,
+    )
+    return name
