@@ -12,6 +12,7 @@ import time
 import pytest
 from PIL import Image
 
+from imgpipe.config import WORKER_TASKS
 from lambdas.core.errors import NON_RETRYABLE_ERROR_NAMES
 from tests.reliability.checks import MEMORY_BOUND_BYTES, decode, peak_memory, process_peak_bytes
 from tests.reliability.corpus import CORPUS, Refused
@@ -66,7 +67,7 @@ def test_hundreds_of_uploads_through_the_trigger() -> None:
         # bounds it; the runtime's own process against MEMORY_BOUND_BYTES below.
         workers = {
             (name, pid): process_peak_bytes(pid)
-            for name in (aws.config.function_name(task) for task in aws.config.memorySize)
+            for name in (aws.config.function_name(task) for task in WORKER_TASKS)
             for pid in aws.router.pool(name).pids()
         }
 
