@@ -18,7 +18,7 @@ from statemachines.translator.expressions import Scope, parameters
 from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
 from statemachines.translator.options import TranslatorOptions
 from statemachines.translator.read_views import plan_views, view_locator
-from statemachines.translator.references import context_refs, dynamic_join_refs, located_tasks
+from statemachines.translator.references import context_refs, dynamic_join_refs, forked_refs, located_tasks
 from statemachines.translator.task_definitions import GoverningTaskDef, governing_task_def, template_inputs
 
 
@@ -67,6 +67,7 @@ class EmitterState:
         )
         located = dict(located_tasks(workflow.tasks))
         loop_refs = frozenset(t.taskReferenceName for t in located.values() if t.type == "DO_WHILE")
+        forked = tuple(forked_refs(workflow.tasks))
         self.scope = Scope(
             workflow.name,
             workflow.version,
@@ -75,6 +76,7 @@ class EmitterState:
             list_outputs=list_outputs,
             loop_refs=loop_refs,
             environment=options.workflow_env,
+            forked=forked,
         )
         self._check_refs(refs)
         # first pass: resolve every expression once, so every read path is known before emitting
@@ -91,6 +93,7 @@ class EmitterState:
             list_outputs=list_outputs,
             loop_refs=loop_refs,
             environment=options.workflow_env,
+            forked=forked,
         )
         self.emit_scope.referenced = self.scope.referenced
         self.emit_scope.inputs_read = self.scope.inputs_read
