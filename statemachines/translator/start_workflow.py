@@ -6,8 +6,8 @@ Conductor (`tasks/StartWorkflow.java`) reads a StartWorkflowRequest from the `st
 the workflow's state machine; `workflowId` is the execution's name, as `${workflow.workflowId}` is.
 A request given as one expression (`"startWorkflow": "${workflow.input.request}"`) is read at run
 time: a Choice over the workflows its `name` may name (translator option `sub_workflow_targets`, else
-every other workflow), and a request Conductor fails on (none, no string `name`, an unknown name, an
-`input` that is not an object) fails the task.
+every other workflow), and a request Conductor fails on (none, no string `name`, an unknown name, a
+null `input` or one that is not an object) fails the task.
 """
 
 from __future__ import annotations
@@ -157,9 +157,9 @@ def _emit_requested_at_run_time(
 
 
 def _take_input(emitter: WorkflowEmitter, ref: str, request: str, states: dict[str, Any], route: str) -> str:
-    """Copies the request's input to `$.tasks.<ref>.startInput`, `{}` when it has none; no name, or
-    a string, number or boolean input, goes to the failure (an array is not told apart from an
-    object: ASL's Choice has no object test)."""
+    """Copies the request's input to `$.tasks.<ref>.startInput`, `{}` when it has none (the
+    request's default); no name, or a null, string, number or boolean input, goes to the failure (an
+    array is not told apart from an object: ASL's Choice has no object test)."""
     given, target = f"{request}.input", path_of(("tasks", ref, START_INPUT))
     copy = emitter.names.allocate(f"{ref}: request input")
     states[copy] = {"Type": "Pass", "InputPath": given, "ResultPath": target, "Next": route}
@@ -173,8 +173,8 @@ def _take_input(emitter: WorkflowEmitter, ref: str, request: str, states: dict[s
         "Choices": [  # in order: each rule reads only what the rules before it showed is there
             {"Not": {"Variable": f"{request}.name", "IsPresent": True}, "Next": fail},
             {"Not": {"Variable": given, "IsPresent": True}, "Next": empty},
-            {"Variable": given, "IsNull": True, "Next": empty},
-            {"Or": scalar, "Next": fail},
+            # StartWorkflowOperation.validateWorkflow: "NULL input passed when starting workflow"
+            {"Or": [{"Variable": given, "IsNull": True}, *scalar], "Next": fail},
         ],
         "Default": copy,
     }

@@ -90,6 +90,7 @@ def test_the_request_names_the_workflow_started_with_its_input_or_an_empty_one()
         {"request": {"name": 3}},
         {"request": {"name": "ghost"}},  # no such workflow
         {"request": {"name": "child_a", "input": "text"}},  # input is a map
+        {"request": {"name": "child_a", "input": None}},  # NULL input passed when starting workflow
     ],
 )
 def test_a_request_conductor_fails_on_fails_the_task(payload: Any) -> None:
