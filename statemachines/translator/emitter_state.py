@@ -50,7 +50,10 @@ class EmitterState:
         workflows: Mapping[str, WorkflowDef],
         options: TranslatorOptions,
         diagnostics: Diagnostics,
+        *,
+        registered: bool = True,
     ) -> None:
+        """`registered`: False for an inline child definition, which Conductor never validates."""
         self.workflow = workflow
         self.task_defs = task_defs
         self.workflows = workflows
@@ -65,9 +68,9 @@ class EmitterState:
             for ref in dynamic_join_refs(workflow.tasks)
             if options.join_output(workflow.name, ref) == "list"
         )
+        forked = tuple(forked_refs(workflow.tasks))
         located = dict(located_tasks(workflow.tasks))
         loop_refs = frozenset(t.taskReferenceName for t in located.values() if t.type == "DO_WHILE")
-        forked = tuple(forked_refs(workflow.tasks))
         self.scope = Scope(
             workflow.name,
             workflow.version,
@@ -77,6 +80,7 @@ class EmitterState:
             loop_refs=loop_refs,
             environment=options.workflow_env,
             forked=forked,
+            registered=registered,
         )
         self._check_refs(refs)
         # first pass: resolve every expression once, so every read path is known before emitting
@@ -94,6 +98,7 @@ class EmitterState:
             loop_refs=loop_refs,
             environment=options.workflow_env,
             forked=forked,
+            registered=registered,
         )
         self.emit_scope.referenced = self.scope.referenced
         self.emit_scope.inputs_read = self.scope.inputs_read

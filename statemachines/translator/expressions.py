@@ -97,6 +97,9 @@ class Scope:
     environment: Mapping[str, Any] = field(default_factory=dict)
     # the references the workflow's dynamic forks give their tasks (not in the definition)
     forked: tuple[ForkedRefs, ...] = ()
+    # False for an inline child definition: Conductor's registration never validates it
+    # (SubWorkflowParams.workflowDefinition is not @Valid; StartWorkflowOperation checks the input only)
+    registered: bool = True
 
     def resolve(self, expression: str, location: str) -> Resolved | None:
         """Resolve the inside of one `${...}`; report and return None if it cannot be."""
@@ -155,7 +158,7 @@ class Scope:
         reads null anywhere else (ParametersUtils reads with SUPPRESS_EXCEPTIONS), unless a dynamic
         fork may have run a task of that name."""
         unknown = f"'${{{expression}}}' references '{head}', which is not a task reference in this workflow"
-        if registration_checks(location):
+        if self.registered and registration_checks(location):
             self.diagnostics.error(
                 location, f"{unknown}: Conductor refuses to register a definition with it here"
             )

@@ -52,9 +52,7 @@ def _emit_inline_definition(emitter: WorkflowEmitter, site: EmitSite, definition
             field = ".".join(str(part) for part in problem["loc"])
             emitter.diagnostics.error(f"{where}.{field}", f"SUB_WORKFLOW '{ref}': {problem['msg']}")
         return site.next_name
-    if child.name == emitter.workflow.name:
-        emitter.diagnostics.error(f"{where}.name", f"SUB_WORKFLOW '{ref}': a workflow cannot start itself")
-        return site.next_name
+    # an embedded definition may share its parent's name: it is its own definition, nested finitely
     return emitter._emit_child(task, site.location, states, site.next_name, child)
 
 

@@ -271,9 +271,11 @@ class TaskStatesMixin(ActivityTaskMixin):
         """A child workflow's translation as the single branch of a Parallel state."""
         child = definition.name
         child_diagnostics = Diagnostics(child)
+        # a project workflow (inline_sub_workflows) is registered; an embedded workflowDefinition is not
+        registered = self.workflows.get(child) is definition
         # the same emitter class: a child uses every construct its parent can
         child_asl = type(self)(
-            definition, self.task_defs, self.workflows, self.options, child_diagnostics
+            definition, self.task_defs, self.workflows, self.options, child_diagnostics, registered=registered
         ).emit()
         self.diagnostics.items.extend(child_diagnostics.items)
         self.result.lambda_tasks |= child_asl.lambda_tasks

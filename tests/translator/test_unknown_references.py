@@ -79,3 +79,45 @@ def test_a_reference_a_dynamic_fork_may_give_its_tasks_is_refused_naming_the_for
     assert "'dyn'" in error.message
     # a name the fork cannot give is Conductor's null, as anywhere else
     assert [d.location for d in warnings_about(diagnostics, "_other_1")] == ["outputParameters.other"]
+
+
+def test_an_inline_child_definition_is_not_registered_so_its_top_level_tasks_read_null_too() -> None:
+    """Conductor validates what it registers; an embedded workflowDefinition never is (it may also
+    share its parent's name: it is its own, finitely nested definition)."""
+    inner: dict[str, Any] = {
+        "name": "same",
+        "tasks": [simple("inner", got="${ghost.output.x}", v="${workflow.input.v}")],
+        "outputParameters": {"inner": "${inner.output.got}"},
+    }
+    sub = {
+        "name": "sub",
+        "taskReferenceName": "sub",
+        "type": "SUB_WORKFLOW",
+        "inputParameters": {"v": "${workflow.input.v}"},
+        "subWorkflowParam": {"name": "same", "workflowDefinition": inner},
+    }
+    definition = {"name": "same", "tasks": [sub], "outputParameters": {"child": "${sub.output.inner}"}}
+    _, diagnostics = translate(definition, task_defs("echo"))
+    assert [d.location for d in warnings_about(diagnostics, "ghost")] == ["tasks[0].inputParameters.got"]
+    [execution] = run_translated(definition, [{"v": 2}], task_defs("echo"), {"echo": echo})
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output == {"child": {"got": None, "v": 2}}
+
+
+def test_a_project_child_inlined_by_the_option_stays_registered_and_refused() -> None:
+    from statemachines.translator import TranslatorOptions
+    from statemachines.translator.model import WorkflowDef
+
+    child = WorkflowDef.model_validate({"name": "inner", "tasks": [simple("c", x="${ghost.output.x}")]})
+    sub = {
+        "name": "sub",
+        "taskReferenceName": "sub",
+        "type": "SUB_WORKFLOW",
+        "subWorkflowParam": {"name": "inner"},
+    }
+    options = TranslatorOptions(inline_sub_workflows=True)
+    _, diagnostics = translate(
+        {"name": "outer", "tasks": [sub]}, task_defs("echo"), {"inner": child}, options
+    )
+    [error] = [d for d in diagnostics if d.severity == "error"]
+    assert (error.location, "'ghost'" in error.message) == ("tasks[0].inputParameters.x", True)
