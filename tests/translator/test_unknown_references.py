@@ -98,7 +98,12 @@ def test_an_inline_child_definition_is_not_registered_so_its_top_level_tasks_rea
     }
     definition = {"name": "same", "tasks": [sub], "outputParameters": {"child": "${sub.output.inner}"}}
     _, diagnostics = translate(definition, task_defs("echo"))
-    assert [d.location for d in warnings_about(diagnostics, "ghost")] == ["tasks[0].inputParameters.got"]
+    [warning] = warnings_about(diagnostics, "ghost")
+    # the parent's finding, at its place in the parent's JSON
+    assert (warning.workflow, warning.location) == (
+        "same",
+        "tasks[0].subWorkflowParam.workflowDefinition.tasks[0].inputParameters.got",
+    )
     [execution] = run_translated(definition, [{"v": 2}], task_defs("echo"), {"echo": echo})
     assert execution.status == "SUCCEEDED", execution.cause
     assert execution.output == {"child": {"got": None, "v": 2}}
@@ -120,4 +125,6 @@ def test_a_project_child_inlined_by_the_option_stays_registered_and_refused() ->
         {"name": "outer", "tasks": [sub]}, task_defs("echo"), {"inner": child}, options
     )
     [error] = [d for d in diagnostics if d.severity == "error"]
-    assert (error.location, "'ghost'" in error.message) == ("tasks[0].inputParameters.x", True)
+    assert (error.workflow, error.location) == ("outer", "tasks[0].subWorkflowParam.name")
+    assert "inlined workflow 'inner': tasks[0].inputParameters.x" in error.message
+    assert "'ghost'" in error.message
