@@ -160,9 +160,9 @@ def _sink(emitter: WorkflowEmitter, site: EmitSite) -> tuple[str, str] | None:
         if queue.endswith(FIFO_SUFFIX):
             problem = "is a FIFO queue, which needs a MessageGroupId Conductor's EVENT does not give"
         elif not SQS_QUEUE_NAME.fullmatch(queue):
-            problem = "is not an SQS queue name (up to 80 letters, digits, - and _)"
+            problem = "is not one SQS allows (up to 80 letters, digits, - and _)"
         if problem:
-            emitter.diagnostics.error(where, f"EVENT '{ref}': {queue!r} {problem}")
+            emitter.diagnostics.error(where, f"EVENT '{ref}': SQS queue name {queue!r} {problem}")
             return None
         return SEND_MESSAGE, sink
     else:

@@ -388,7 +388,7 @@ def test_event_to_an_sqs_sink_sends_the_payload_to_that_queue() -> None:
 @pytest.mark.parametrize(
     ("sink", "fragment"),
     [("kafka:topic", "is not translated"), ("${workflow.input.sink}", "literal sink"),
-     ("sqs:bad.name", "not an SQS queue name"), ("sqs:" + "q" * 81, "not an SQS queue name"),
+     ("sqs:bad.name", "not one SQS allows"), ("sqs:" + "q" * 81, "not one SQS allows"),
      ("sqs:orders.fifo", "MessageGroupId"), ("conductorX", "is not translated")],
 )  # fmt: skip
 def test_event_sinks_without_a_translation_are_refused_by_name(sink: str, fragment: str) -> None:
