@@ -36,6 +36,7 @@ STARTED_NAME = (
 # what StartWorkflow.getRequest and StartWorkflowOperation fail the task on, for a run-time request
 INVALID_REQUEST = "Conductor.InvalidStartWorkflowRequest"
 START_INPUT = "startInput"  # $.tasks.<ref>.startInput: a run-time request's input, {} when it has none
+REQUEST = "request"  # $.tasks.<ref>.request: a request object whose name is an expression, resolved
 
 
 def emit_start_workflow(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
@@ -52,6 +53,8 @@ def emit_start_workflow(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             "Conductor fails the task without",
         )
         return site.next_name
+    if isinstance(request.get("name"), str) and "${" in request["name"]:
+        return _emit_named_at_run_time(emitter, site, request, where)
     name = _target(emitter, ref, request, where)
     if name is None:
         return site.next_name
@@ -107,7 +110,7 @@ def _emit_requested_at_run_time(
 ) -> str | None:
     """Conductor converts the resolved `startWorkflow` to a StartWorkflowRequest: `name` required,
     `input` a map (an empty one when absent); anything else fails the task (StartWorkflow.getRequest)."""
-    ref, states = site.task.taskReferenceName, site.states
+    ref = site.task.taskReferenceName
     resolved = field_value(expression, where, emitter.emit_scope.resolve, emitter.quiet)
     if not isinstance(resolved, Path) or resolved.asl.startswith("States."):
         emitter.diagnostics.error(
@@ -116,6 +119,32 @@ def _emit_requested_at_run_time(
             "compares the name it gives)",
         )
         return site.next_name
+    return _start_requested(emitter, site, resolved.asl, where)
+
+
+def _emit_named_at_run_time(
+    emitter: WorkflowEmitter, site: EmitSite, request: dict[str, Any], where: str
+) -> str | None:
+    """A request object whose `name` is an expression: resolved by a Pass into the context, then
+    started as a run-time request (the name and input Conductor resolves, read there)."""
+    ref = site.task.taskReferenceName
+    resolved = parameters(request, where, emitter.emit_scope.resolve, emitter.quiet)
+    start = _start_requested(emitter, site, path_of(("tasks", ref, REQUEST)), where)
+    if start is site.next_name:  # refused: reported
+        return start
+    resolve = emitter.names.allocate(f"{ref}: request")
+    site.states[resolve] = {
+        "Type": "Pass",
+        "Parameters": resolved,
+        "ResultPath": path_of(("tasks", ref, REQUEST)),
+        "Next": start,
+    }
+    return resolve
+
+
+def _start_requested(emitter: WorkflowEmitter, site: EmitSite, request: str, where: str) -> str | None:
+    """The states that start the workflow the request at JSONPath `request` names."""
+    ref, states = site.task.taskReferenceName, site.states
     targets = workflow_targets(emitter, "START_WORKFLOW", ref, where)
     if targets is None:
         return site.next_name
@@ -141,7 +170,7 @@ def _emit_requested_at_run_time(
         states,
         emitter.names,
         f"{ref}: which workflow?",
-        f"{resolved.asl}.name",
+        f"{request}.name",
         routes,
         failure=(f"{ref}: invalid request", INVALID_REQUEST, cause),
     )
@@ -153,7 +182,7 @@ def _emit_requested_at_run_time(
             "ResultPath": path_of(("tasks", ref, "failure")),
             "Next": emitter._optional_catch(ref, states, after)["Next"],
         }
-    return _take_input(emitter, ref, resolved.asl, states, route)
+    return _take_input(emitter, ref, request, states, route)
 
 
 def _take_input(emitter: WorkflowEmitter, ref: str, request: str, states: dict[str, Any], route: str) -> str:

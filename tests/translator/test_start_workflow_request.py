@@ -99,6 +99,20 @@ def test_a_request_conductor_fails_on_fails_the_task(payload: Any) -> None:
     assert children == {"child_a": [], "child_b": []}
 
 
+@pytest.mark.parametrize("name", ["${workflow.input.which}", "child_${workflow.input.suffix}"])
+def test_a_request_object_whose_name_is_an_expression_starts_the_workflow_it_names(name: str) -> None:
+    definition = starter()
+    definition["tasks"][0]["inputParameters"]["startWorkflow"] = {
+        "name": name,
+        "input": {"v": "${workflow.input.v}"},
+    }
+    payloads = [{"which": "child_b", "suffix": "b", "v": 1}, {"which": "child_z", "suffix": "z", "v": 2}]
+    (started, unknown), children = run_starter(definition, payloads)
+    assert started.status == "SUCCEEDED", started.cause
+    assert (unknown.status, unknown.error) == ("FAILED", INVALID_REQUEST)
+    assert children == {"child_a": [], "child_b": [{"by": "child_b", "v": 1}]}
+
+
 def test_an_optional_task_records_the_failure_and_the_workflow_goes_on() -> None:
     [result], _ = run_starter(starter(optional=True), [{"request": {"name": "ghost"}}])
     assert result.status == "SUCCEEDED", result.cause

@@ -452,8 +452,7 @@ def test_start_workflow_starts_the_child_without_waiting_and_outputs_its_workflo
 
 @pytest.mark.parametrize(
     ("request_", "fragment"),
-    [({"name": "ghost"}, "not among"), ({"name": "${workflow.input.n}"}, "literal"),
-     ({"name": "starter"}, "itself"), ({}, "literal")],
+    [({"name": "ghost"}, "not among"), ({"name": "starter"}, "itself"), ({}, "literal")],
 )  # fmt: skip
 def test_start_workflow_targets_that_cannot_be_started_are_refused_by_name(
     request_: Any, fragment: str
