@@ -94,13 +94,14 @@ def _report(project: Project, findings: list[Diagnostic], as_json: bool) -> None
 
 
 def _refused_parents(translated: dict[str, TranslatedWorkflow], refused: set[str]) -> list[Diagnostic]:
-    """A workflow whose SUB_WORKFLOW child was refused cannot be deployed either: refused by name."""
+    """A workflow whose SUB_WORKFLOW child or START_WORKFLOW target was refused cannot be deployed
+    either: refused by name."""
     findings: list[Diagnostic] = []
     changed = True
     while changed:
         changed = False
         for name, tw in list(translated.items()):
-            children = sorted(tw.child_workflows & refused)
+            children = sorted(tw.workflow_dependencies & refused)
             if children:
                 message = f"starts sub-workflow(s) {', '.join(children)}, which could not be translated"
                 refusal = Diagnostics(name)

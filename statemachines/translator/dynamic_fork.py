@@ -3,43 +3,19 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from statemachines.translator.asl_states import link, ordered
 from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import Literal, Path, field_value, intrinsic_text, path_of
 from statemachines.translator.model import WorkflowTask
+from statemachines.translator.references import SimpleFork, simple_fork
 from statemachines.translator.task_states import child_execution_name
 
 JOIN_SCRATCH = "dynamicJoin"  # transient top-level key while a dynamic JOIN output is assembled
 # items merged per Pass when assembling a dynamic JOIN map, largest first; 8 chained JsonMerge calls
 # stay within AWS's limit of 10 intrinsic functions per field
 JOIN_MERGE_CHUNKS = (8, 4, 2, 1)
-
-
-@dataclass(frozen=True)
-class SimpleFork:
-    """Conductor's newer dynamic fork: one task (or sub-workflow) over a list of inputs."""
-
-    name: str
-    type: str
-    workflow: str | None
-
-
-def simple_fork(task: WorkflowTask) -> SimpleFork | None:
-    """The newer form, read from inputParameters as Conductor does, or None for the older forms.
-
-    forkTaskName defaults to forkTaskType (a system task) or to the fork's own reference; the type
-    defaults to SIMPLE.
-    """
-    params = task.inputParameters
-    if "forkTaskInputs" not in params:
-        return None
-    kind = params.get("forkTaskType") or "SIMPLE"
-    workflow = params.get("forkTaskWorkflow")
-    name = params.get("forkTaskName") or (kind if kind != "SIMPLE" else task.taskReferenceName)
-    return SimpleFork(name=str(name), type=str(kind), workflow=str(workflow) if workflow else None)
 
 
 class DynamicForkMixin(EmitterState):

@@ -18,7 +18,7 @@ from statemachines.translator.expressions import Scope, parameters
 from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
 from statemachines.translator.options import TranslatorOptions
 from statemachines.translator.read_views import plan_views, view_locator
-from statemachines.translator.references import context_refs, dynamic_join_refs, located_tasks
+from statemachines.translator.references import context_refs, dynamic_join_refs, forked_refs, located_tasks
 from statemachines.translator.task_definitions import GoverningTaskDef, governing_task_def, template_inputs
 
 
@@ -50,7 +50,10 @@ class EmitterState:
         workflows: Mapping[str, WorkflowDef],
         options: TranslatorOptions,
         diagnostics: Diagnostics,
+        *,
+        registered: bool = True,
     ) -> None:
+        """`registered`: False for an inline child definition, which Conductor never validates."""
         self.workflow = workflow
         self.task_defs = task_defs
         self.workflows = workflows
@@ -65,6 +68,7 @@ class EmitterState:
             for ref in dynamic_join_refs(workflow.tasks)
             if options.join_output(workflow.name, ref) == "list"
         )
+        forked = tuple(forked_refs(workflow.tasks))
         located = dict(located_tasks(workflow.tasks))
         loop_refs = frozenset(t.taskReferenceName for t in located.values() if t.type == "DO_WHILE")
         self.scope = Scope(
@@ -75,6 +79,8 @@ class EmitterState:
             list_outputs=list_outputs,
             loop_refs=loop_refs,
             environment=options.workflow_env,
+            forked=forked,
+            registered=registered,
         )
         self._check_refs(refs)
         # first pass: resolve every expression once, so every read path is known before emitting
@@ -91,6 +97,8 @@ class EmitterState:
             list_outputs=list_outputs,
             loop_refs=loop_refs,
             environment=options.workflow_env,
+            forked=forked,
+            registered=registered,
         )
         self.emit_scope.referenced = self.scope.referenced
         self.emit_scope.inputs_read = self.scope.inputs_read

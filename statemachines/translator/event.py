@@ -10,10 +10,11 @@ rule plays the event handler. An `sqs:<queue>` sink sends the payload to that SQ
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from statemachines.translator.asl_states import PLACEHOLDER_NAME, link, task_states
+from statemachines.translator.asl_states import link, task_states
 from statemachines.translator.callback import EVENT_SOURCE
 from statemachines.translator.expressions import parameters, path_of
 
@@ -28,19 +29,39 @@ SEND_MESSAGE = "arn:aws:states:::sqs:sendMessage"
 MAX_DETAIL_TYPE = 128
 
 
+# SQS queue names: "up to 80 characters ... alphanumeric characters, hyphens (-), and underscores (_).
+# A FIFO queue name must end with the .fifo suffix"
+# (https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sqs/aws.sdk.kotlin.services.sqs.model/-create-queue-request/queue-name.html)
+SQS_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+FIFO_SUFFIX = ".fifo"
+QUEUE_URL_PREFIX = "QueueUrl_"
+# a placeholder holds letters, digits and `_` only (SUBSTITUTION_PLACEHOLDER): the queue name's `-`
+# and `_` are written `_2D` and `_5F` (`_` and the character's hex code), so the name reads back
+ESCAPED_IN_PLACEHOLDER = re.compile(r"[^A-Za-z0-9]")
+ESCAPE = re.compile(r"_([0-9A-F]{2})")
+
+
 def queue_url_placeholder(queue: str) -> str:
-    return f"QueueUrl_{queue}"
+    """`${QueueUrl_<queue, escaped>}`'s name: `conductor-test_1` -> `QueueUrl_conductor_2Dtest_5F1`."""
+    return QUEUE_URL_PREFIX + ESCAPED_IN_PLACEHOLDER.sub(lambda c: f"_{ord(c.group()):02X}", queue)
+
+
+def queue_of_placeholder(placeholder: str) -> str:
+    """The queue name `queue_url_placeholder` wrote into `placeholder`."""
+    return ESCAPE.sub(lambda c: chr(int(c.group(1), 16)), placeholder.removeprefix(QUEUE_URL_PREFIX))
 
 
 def sqs_sink_queues(asl: Mapping[str, Any]) -> list[str]:
     """The SQS queues a translation's EVENT tasks send to (`sqs:<queue>` sinks), sorted: what the
     stack creates (infra/workflows.py) and the local engine creates, one queue per name."""
-    prefix = "${" + queue_url_placeholder("")
+    prefix = "${" + QUEUE_URL_PREFIX
     urls = [
         state["Parameters"].get("QueueUrl") for state in task_states(asl) if state["Resource"] == SEND_MESSAGE
     ]
     # other queues (the trigger envelope's failed-sources queue) have placeholders of their own
-    return sorted({url[len(prefix) : -1] for url in urls if isinstance(url, str) and url.startswith(prefix)})
+    return sorted(
+        {queue_of_placeholder(url[2:-1]) for url in urls if isinstance(url, str) and url.startswith(prefix)}
+    )
 
 
 def emit_event(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
@@ -135,12 +156,13 @@ def _sink(emitter: WorkflowEmitter, site: EmitSite) -> tuple[str, str] | None:
         queue_name = f"conductor:{emitter.workflow.name}:{sink.replace('conductor:', '')}"
     elif sink.startswith("sqs:"):
         queue = sink.removeprefix("sqs:")
-        if not PLACEHOLDER_NAME.match(queue):
-            emitter.diagnostics.error(
-                where,
-                f"EVENT '{ref}': SQS queue name {queue!r} cannot be part of a definition-substitution "
-                "placeholder (letters, digits and _ only)",
-            )
+        problem = None
+        if queue.endswith(FIFO_SUFFIX):
+            problem = "is a FIFO queue, which needs a MessageGroupId Conductor's EVENT does not give"
+        elif not SQS_QUEUE_NAME.fullmatch(queue):
+            problem = "is not one SQS allows (up to 80 letters, digits, - and _)"
+        if problem:
+            emitter.diagnostics.error(where, f"EVENT '{ref}': SQS queue name {queue!r} {problem}")
             return None
         return SEND_MESSAGE, sink
     else:

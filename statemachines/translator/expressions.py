@@ -17,6 +17,7 @@ from typing import Any
 
 from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.model import WorkflowTask
+from statemachines.translator.references import ForkedRefs, registration_checks
 
 EXPRESSION = re.compile(r"\$\$\{|\$\{([^{}]*)\}")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -94,6 +95,11 @@ class Scope:
     locate: Callable[[tuple[str, ...]], str] | None = None
     # `${workflow.env.NAME}` values (translator.json workflow_env: statemachines.translator.environment)
     environment: Mapping[str, Any] = field(default_factory=dict)
+    # the references the workflow's dynamic forks give their tasks (not in the definition)
+    forked: tuple[ForkedRefs, ...] = ()
+    # False for an inline child definition: Conductor's registration never validates it
+    # (SubWorkflowParams.workflowDefinition is not @Valid; StartWorkflowOperation checks the input only)
+    registered: bool = True
 
     def resolve(self, expression: str, location: str) -> Resolved | None:
         """Resolve the inside of one `${...}`; report and return None if it cannot be."""
@@ -145,11 +151,28 @@ class Scope:
                 )
                 return None
             return self._context_path(("tasks", head, *segments))
-        self.diagnostics.error(
-            location,
-            f"'${{{expression}}}' references '{head}', which is not a task reference in this workflow",
-        )
-        return None
+        return self._unknown_task(expression, head, location)
+
+    def _unknown_task(self, expression: str, head: str, location: str) -> Resolved | None:
+        """Conductor refuses to register the reference in a top-level task's inputParameters and
+        reads null anywhere else (ParametersUtils reads with SUPPRESS_EXCEPTIONS), unless a dynamic
+        fork may have run a task of that name."""
+        unknown = f"'${{{expression}}}' references '{head}', which is not a task reference in this workflow"
+        if self.registered and registration_checks(location):
+            self.diagnostics.error(
+                location, f"{unknown}: Conductor refuses to register a definition with it here"
+            )
+            return None
+        forks = [fork.fork for fork in self.forked if fork.may_name(head)]
+        if forks:
+            self.diagnostics.error(
+                location,
+                f"{unknown}, but a task FORK_JOIN_DYNAMIC '{forks[0]}' forks may be named so, and "
+                "Conductor would read that task's output: read it from the fork's JOIN output",
+            )
+            return None
+        self.diagnostics.warning(location, f"{unknown}: Conductor reads it as null (likely a mistake)")
+        return Literal(None)
 
     def _workflow(self, expression: str, segments: list[str], location: str) -> Resolved | None:
         if not segments:

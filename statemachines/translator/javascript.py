@@ -51,8 +51,9 @@ def emit_inline(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         # Conductor splices each value's Java string form into the text; States.Format cannot
         emitter.diagnostics.error(
             f"{where}.expression",
-            f"INLINE '{ref}': an expression with ${{...}} inside its text is not translated; pass the "
-            "values as inputParameters and read them as $.name",
+            f"INLINE '{ref}': an expression with ${{...}} inside its text is not translated (Conductor "
+            "splices each value's Java string form into the script, which States.Format cannot write); "
+            "pass the values as inputParameters and read them as $.name",
         )
         return site.next_name
     return _emit_script_task(

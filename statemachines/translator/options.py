@@ -81,8 +81,9 @@ class TranslatorOptions:
     # "<workflow>.<HTTP taskReferenceName>" -> the EventBridge connection (its authentication) the HTTP
     # task calls through; without an entry: the connection named "default" (statemachines.translator.http)
     http_connections: Mapping[str, str] = field(default_factory=dict)
-    # "<workflow>.<SUB_WORKFLOW taskReferenceName>" -> the workflows a sub-workflow named by an
-    # expression may start; without an entry: every other workflow (statemachines.translator.sub_workflow)
+    # "<workflow>.<SUB_WORKFLOW or START_WORKFLOW taskReferenceName>" -> the workflows a sub-workflow
+    # named by an expression, or a START_WORKFLOW request given as one, may start; without an entry:
+    # every other workflow (statemachines.translator.sub_workflow, start_workflow)
     sub_workflow_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # "<workflow>.<DYNAMIC taskReferenceName>" -> the task names it may run; without an entry: every
     # registered task definition (statemachines.translator.dynamic_task)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from statemachines.translator.model import WorkflowTask
 
@@ -41,3 +43,66 @@ def dynamic_join_refs(tasks: list[WorkflowTask]) -> list[str]:
         refs.extend(dynamic_join_refs(task.defaultCase))
         refs.extend(dynamic_join_refs(task.loopOver))
     return refs
+
+
+# a top-level task's inputParameters: the only place Conductor's registration checks references
+# (TaskReferenceNameUniqueConstraint.verifyTaskInputParameters -> ConstraintParamUtil.validateInputParam,
+# over `workflow.getTasks()`)
+REGISTRATION_CHECKED = re.compile(r"tasks\[\d+\]\.inputParameters(?:[.\[]|$)")
+
+
+def registration_checks(location: str) -> bool:
+    """Whether Conductor refuses to register a reference to an unknown task at `location`."""
+    return REGISTRATION_CHECKED.match(location) is not None
+
+
+@dataclass(frozen=True)
+class ForkedRefs:
+    """The references a FORK_JOIN_DYNAMIC gives the tasks it forks, which no definition names:
+    `_<forkTaskName>_<index>` in the newer form (ForkJoinDynamicTaskMapper), any in the older one
+    (its dynamicTasks input names them); `pattern` None stands for any."""
+
+    fork: str
+    pattern: re.Pattern[str] | None
+
+    def may_name(self, ref: str) -> bool:
+        return self.pattern is None or self.pattern.fullmatch(ref) is not None
+
+
+def forked_refs(tasks: Iterable[WorkflowTask]) -> list[ForkedRefs]:
+    """Every dynamic fork of a workflow, nested ones included, with the references it may create."""
+    forks: list[ForkedRefs] = []
+    for _, task in located_tasks(tasks):
+        if task.type != "FORK_JOIN_DYNAMIC":
+            continue
+        fork = simple_fork(task)
+        if fork is None:
+            forks.append(ForkedRefs(task.taskReferenceName, None))
+            continue
+        middle = ".+" if "${" in fork.name else re.escape(fork.name)
+        forks.append(ForkedRefs(task.taskReferenceName, re.compile(f"_{middle}_\\d+")))
+    return forks
+
+
+@dataclass(frozen=True)
+class SimpleFork:
+    """Conductor's newer dynamic fork: one task (or sub-workflow) over a list of inputs."""
+
+    name: str
+    type: str
+    workflow: str | None
+
+
+def simple_fork(task: WorkflowTask) -> SimpleFork | None:
+    """The newer form, read from inputParameters as Conductor does, or None for the older forms.
+
+    forkTaskName defaults to forkTaskType (a system task) or to the fork's own reference; the type
+    defaults to SIMPLE.
+    """
+    params = task.inputParameters
+    if "forkTaskInputs" not in params:
+        return None
+    kind = params.get("forkTaskType") or "SIMPLE"
+    workflow = params.get("forkTaskWorkflow")
+    name = params.get("forkTaskName") or (kind if kind != "SIMPLE" else task.taskReferenceName)
+    return SimpleFork(name=str(name), type=str(kind), workflow=str(workflow) if workflow else None)

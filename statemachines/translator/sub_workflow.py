@@ -52,9 +52,7 @@ def _emit_inline_definition(emitter: WorkflowEmitter, site: EmitSite, definition
             field = ".".join(str(part) for part in problem["loc"])
             emitter.diagnostics.error(f"{where}.{field}", f"SUB_WORKFLOW '{ref}': {problem['msg']}")
         return site.next_name
-    if child.name == emitter.workflow.name:
-        emitter.diagnostics.error(f"{where}.name", f"SUB_WORKFLOW '{ref}': a workflow cannot start itself")
-        return site.next_name
+    # an embedded definition may share its parent's name: it is its own definition, nested finitely
     return emitter._emit_child(task, site.location, states, site.next_name, child)
 
 
@@ -68,7 +66,7 @@ def _emit_named_at_run_time(emitter: WorkflowEmitter, site: EmitSite, expression
             where, f"SUB_WORKFLOW '{ref}': the name must be one expression (a Choice compares its value)"
         )
         return site.next_name
-    targets = _targets(emitter, ref, where)
+    targets = workflow_targets(emitter, "SUB_WORKFLOW", ref, where)
     if targets is None:
         return site.next_name
     warn_child_policy(task, emitter.task_defs, emitter.diagnostics, site.location)
@@ -87,8 +85,9 @@ def _emit_named_at_run_time(emitter: WorkflowEmitter, site: EmitSite, expression
     return route_by_name(states, emitter.names, ref, resolved.asl, routes, failure=failure)
 
 
-def _targets(emitter: WorkflowEmitter, ref: str, where: str) -> list[str] | None:
-    """The workflows a name expression may start: the option's list, else every other workflow."""
+def workflow_targets(emitter: WorkflowEmitter, kind: str, ref: str, where: str) -> list[str] | None:
+    """The workflows a name expression of a `kind` task (SUB_WORKFLOW, START_WORKFLOW) may start: the
+    option's list, else every other workflow."""
     key = f"{emitter.workflow.name}.{ref}"
     listed = emitter.options.sub_workflow_targets.get(key)
     names = list(listed) if listed is not None else sorted(set(emitter.workflows) - {emitter.workflow.name})
@@ -104,7 +103,7 @@ def _targets(emitter: WorkflowEmitter, ref: str, where: str) -> list[str] | None
     if problems or not names:
         emitter.diagnostics.error(
             where,
-            f"SUB_WORKFLOW '{ref}': "
+            f"{kind} '{ref}': "
             + ("; ".join(problems) if problems else "no other workflow it could start")
             + f" (translator.json sub_workflow_targets['{key}'] lists the workflows it may start)",
         )

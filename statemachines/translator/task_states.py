@@ -229,7 +229,7 @@ class TaskStatesMixin(ActivityTaskMixin):
                 {"Type": "Pass", "Parameters": params, "ResultPath": f"$.tasks.{ref}.input"}, after
             )
             after = keep
-        state = self._inline_definition(child, ref)
+        state = self._inline_definition(child, ref, location)
         # the branch input is prepared by a Pass: cfn-lint's schema still rejects Parallel.Parameters
         prepare = self.names.allocate(f"{ref}: child input")
         states[prepare] = link(
@@ -263,19 +263,18 @@ class TaskStatesMixin(ActivityTaskMixin):
         state["ResultPath"] = f"$.tasks.{ref}"
         return state
 
-    def _inline_child(self, child: str, ref: str) -> dict[str, Any]:
-        """The child's own translation as the single branch of a Parallel state."""
-        return self._inline_definition(self.workflows[child], ref)
-
-    def _inline_definition(self, definition: WorkflowDef, ref: str) -> dict[str, Any]:
-        """A child workflow's translation as the single branch of a Parallel state."""
+    def _inline_definition(self, definition: WorkflowDef, ref: str, location: str) -> dict[str, Any]:
+        """A child workflow's translation as the single branch of a Parallel state; its findings are
+        the parent's (at the SUB_WORKFLOW task `location`), whose ASL holds it."""
         child = definition.name
         child_diagnostics = Diagnostics(child)
+        # a project workflow (inline_sub_workflows) is registered; an embedded workflowDefinition is not
+        registered = self.workflows.get(child) is definition
         # the same emitter class: a child uses every construct its parent can
         child_asl = type(self)(
-            definition, self.task_defs, self.workflows, self.options, child_diagnostics
+            definition, self.task_defs, self.workflows, self.options, child_diagnostics, registered=registered
         ).emit()
-        self.diagnostics.items.extend(child_diagnostics.items)
+        self._adopt(child_diagnostics, location, registered)
         self.result.lambda_tasks |= child_asl.lambda_tasks
         self.result.activity_tasks |= child_asl.activity_tasks
         self.result.child_workflows |= child_asl.child_workflows
@@ -289,6 +288,19 @@ class TaskStatesMixin(ActivityTaskMixin):
             "Branches": [branch],
             "ResultSelector": {"output.$": "$[0]"},
         }
+
+    def _adopt(self, child: Diagnostics, location: str, registered: bool) -> None:
+        """An embedded definition's findings at their place in the parent's JSON; a project
+        workflow's at the task that inlines it, naming the workflow and the place in it."""
+        for finding in child.items:
+            if registered:
+                where = f"{location}.subWorkflowParam.name"
+                message = f"inlined workflow '{child.workflow}': {finding.location}: {finding.message}"
+            else:
+                where = f"{location}.subWorkflowParam.workflowDefinition.{finding.location}"
+                message = finding.message
+            adopt = self.diagnostics.error if finding.severity == "error" else self.diagnostics.warning
+            adopt(where, message)
 
 
 def child_execution_name(reference: str) -> str:

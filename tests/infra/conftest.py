@@ -101,7 +101,7 @@ CALLBACK_AND_SINK_WORKFLOWS: tuple[dict[str, Any], ...] = (
                 "name": "notify",
                 "taskReferenceName": "notify_ref",
                 "type": "EVENT",
-                "inputParameters": {"sink": "sqs:renditions_ready", "verdict": "${review_ref.output.ok}"},
+                "inputParameters": {"sink": "sqs:renditions-ready_v1", "verdict": "${review_ref.output.ok}"},
             },
         ],
     },
@@ -112,7 +112,7 @@ CALLBACK_AND_SINK_WORKFLOWS: tuple[dict[str, Any], ...] = (
                 "name": "announce",
                 "taskReferenceName": "announce_ref",
                 "type": "EVENT",
-                "inputParameters": {"sink": "sqs:renditions_ready", "key": "${workflow.input.key}"},
+                "inputParameters": {"sink": "sqs:renditions-ready_v1", "key": "${workflow.input.key}"},
             }
         ],
     },

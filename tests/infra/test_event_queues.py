@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from infra.workflows import EVENT_DEAD_LETTER_RETENTION, EVENT_MAX_RECEIVES, EVENT_RETENTION
-from statemachines.translator.event import sqs_sink_queues
+from statemachines.translator.event import queue_url_placeholder, sqs_sink_queues
 
 pytestmark = pytest.mark.slow
 
-QUEUE = "renditions_ready"
+QUEUE = "renditions-ready_v1"  # `-` and `_`: both escaped in its placeholder
 SENDERS = ("announce_upload", "review_upload")
 
 
@@ -68,7 +68,8 @@ def test_each_sender_may_send_to_its_queue_only_and_its_definition_names_the_que
         ]
         machine = synth.resources[synth.logical_id(synth.stack.workflows.state_machines[name])]
         substitutions = machine["Properties"]["DefinitionSubstitutions"]
-        assert substitutions[f"QueueUrl_{QUEUE}"] == {"Ref": logical}
+        assert substitutions[queue_url_placeholder(QUEUE)] == {"Ref": logical}
+        assert queue_url_placeholder(QUEUE) == "QueueUrl_renditions_2Dready_5Fv1"
     # the project's own workflows send to no queue
     others = set(synth.stack.workflows.roles) - set(SENDERS)
     for name in others:

@@ -24,7 +24,7 @@ ANNOUNCE = {
             "name": "announce",
             "taskReferenceName": "announce_ref",
             "type": "EVENT",
-            "inputParameters": {"sink": "sqs:renditions_ready", "key": "${workflow.input.key}"},
+            "inputParameters": {"sink": "sqs:renditions-ready_v1", "key": "${workflow.input.key}"},
         }
     ],
     "outputParameters": {"sent": "${announce_ref.output.event_produced}"},
@@ -42,7 +42,7 @@ def test_an_sqs_sink_sends_the_event_payload_to_the_queue_the_engine_created(loc
     engine, client = local
     posted = client.post("/api/metadata/workflow", data=json.dumps(ANNOUNCE), content_type="application/json")
     assert posted.status_code == 200, posted.get_data(as_text=True)
-    url = engine.event_queue_urls["renditions_ready"]
+    url = engine.event_queue_urls["renditions-ready_v1"]
     sqs = engine.client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["SqsManagedSseEnabled"])["Attributes"]
     assert attributes["SqsManagedSseEnabled"] == "true"
@@ -58,11 +58,11 @@ def test_an_sqs_sink_sends_the_event_payload_to_the_queue_the_engine_created(loc
     )
     described = engine.wait(arn, timeout_seconds=GUARD_SECONDS)
     assert described["status"] == "SUCCEEDED", described.get("cause")
-    assert json.loads(described["output"]) == {"sent": "sqs:renditions_ready"}
+    assert json.loads(described["output"]) == {"sent": "sqs:renditions-ready_v1"}
     received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
     assert [json.loads(m["Body"]) for m in received] == [
         {
-            "sink": "sqs:renditions_ready",  # Conductor publishes the whole task input
+            "sink": "sqs:renditions-ready_v1",  # Conductor publishes the whole task input
             "key": "uploads/cat.png",
             "workflowInstanceId": workflow_id,
             "workflowType": "local_announce",

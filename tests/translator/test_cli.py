@@ -155,6 +155,28 @@ def test_a_directory_is_one_project_every_translatable_workflow_written_every_re
     assert summary["message"].endswith("broken.json, grand, kafka")
 
 
+def test_a_workflow_whose_start_workflow_target_is_refused_is_refused_too(tmp_path: Path, capsys) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    kafka = {
+        "name": "kafka",
+        "tasks": [{"name": "k", "taskReferenceName": "publish", "type": "KAFKA_PUBLISH"}],
+    }
+    start = {"name": "s", "taskReferenceName": "kick", "type": "START_WORKFLOW"}
+    starter = {
+        "name": "starter",
+        "tasks": [{**start, "inputParameters": {"startWorkflow": {"name": "kafka"}}}],
+    }
+    for workflow in (kafka, starter):
+        (project / f"{workflow['name']}.json").write_text(json.dumps(workflow))
+    out = tmp_path / "out"
+    assert main(["translate", str(project), "--out", str(out), "--json"]) == 1
+    records = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    [refusal] = [r for r in records if r["severity"] == "error" and r["workflows"] == ["starter"]]
+    assert "kafka" in refusal["message"]
+    assert not out.exists() or not list(out.iterdir())
+
+
 def test_a_file_uses_its_sibling_tasks_directory_and_otherwise_the_projects_definitions(
     tmp_path: Path, capsys
 ) -> None:

@@ -269,6 +269,7 @@ def test_inline_with_an_expression_spliced_into_its_text_is_refused_by_name() ->
     assert location == "tasks[0].inputParameters.expression"
     assert "INLINE 'splice'" in message
     assert "$.name" in message
+    assert "Java string form" in message  # why: Conductor splices each value's text into the script
 
 
 def test_inline_whose_whole_expression_is_an_input_runs_that_script() -> None:

@@ -64,6 +64,18 @@ def test_an_invalid_inline_definition_is_refused_at_its_field() -> None:
     assert error.location == "tasks[0].subWorkflowParam.workflowDefinition.tasks"
 
 
+def test_a_refusal_inside_an_inline_definition_refuses_the_parent_at_its_place() -> None:
+    """The parent's ASL would hold the refused part: the finding is the parent's."""
+    kafka = {"name": "k", "taskReferenceName": "publish", "type": "KAFKA_PUBLISH"}
+    definition = parent({"name": "inner", "workflowDefinition": {"name": "inner", "tasks": [kafka]}})
+    _, diagnostics = translate(definition, task_defs("echo"))
+    [error] = [d for d in diagnostics if d.severity == "error"]
+    assert (error.workflow, error.location) == (
+        "parent",
+        "tasks[0].subWorkflowParam.workflowDefinition.tasks[0].type",
+    )
+
+
 def _run_named(which: list[Any], options: TranslatorOptions) -> list[Any]:
     children = {name: WorkflowDef.model_validate(child(name, name)) for name in ("child_a", "child_b")}
     definition = parent({"name": "${workflow.input.which}", "version": 1})

@@ -72,14 +72,17 @@ def test_simple_task_without_definition_gets_conductors_default_definition() -> 
     assert (conductor["MaxAttempts"], conductor["IntervalSeconds"], conductor["BackoffRate"]) == (3, 60, 1.0)
 
 
-def test_output_parameters_referencing_unknown_tasks_are_errors_with_their_path() -> None:
-    _, diagnostics = translate(
+def test_output_parameters_referencing_unknown_tasks_read_null_with_a_warning_at_their_path() -> None:
+    """Conductor's registration checks top-level tasks' inputParameters only; it reads null here."""
+    asl, diagnostics = translate(
         {"name": "w", "tasks": [simple("a")], "outputParameters": {"out": {"deep": "${nope_ref.output.x}"}}},
         task_defs("echo"),
     )
-    [(location, message)] = errors(diagnostics)
-    assert location == "outputParameters.out.deep"
-    assert "nope_ref" in message
+    assert not errors(diagnostics)
+    [warning] = [d for d in diagnostics if "nope_ref" in d.message]
+    assert (warning.severity, warning.location) == ("warning", "outputParameters.out.deep")
+    assert "null" in warning.message
+    assert "nope_ref" not in str(asl)
 
 
 @pytest.mark.parametrize(
