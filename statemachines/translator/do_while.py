@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from statemachines.translator.asl_states import link
+from statemachines.translator.asl_states import choice_or_fail, link
 from statemachines.translator.conditions import ConditionError, choice_rule
 from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import parameters, path_of
+from statemachines.translator.fork import sets_variables
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.references import context_refs
 from statemachines.translator.script_evaluation import evaluation_state
+
+# a DO_WHILE's items that are neither a list nor null
+ITEMS_NOT_A_LIST = "Conductor.DoWhileItemsNotAList"
 
 
 class DoWhileMixin(EmitterState):
@@ -25,12 +29,16 @@ class DoWhileMixin(EmitterState):
         if not task.loopOver:
             self.diagnostics.error(f"{location}.loopOver", f"DO_WHILE '{ref}' has no tasks to loop over")
             return next_name
+        items = None if task.items is None else self._loop_items(task, location)
+        if task.items is not None and items is None:
+            return next_name
         resolve = loop_variable(
             ref, set(context_refs(task.loopOver)), task.inputParameters, self.scope.referenced, self.locate
         )
         rule: dict[str, Any] | None = None  # None: the evaluator worker runs the condition
         try:
-            rule = choice_rule(task.loopCondition or "", resolve)
+            # over a list without a condition, Conductor loops while items remain (DoWhile's hasMoreItems)
+            rule = more_items(ref) if items is not None else choice_rule(task.loopCondition or "", resolve)
         except ConditionError as error:
             if not (task.loopCondition or "").strip():
                 self.diagnostics.error(
@@ -50,11 +58,12 @@ class DoWhileMixin(EmitterState):
                     "ran) cannot be told statically; add outputParameters",
                 )
                 return next_name
+            # an empty list runs no body task: the loop is then the last task that ran
+            empty_next = self._output_of(task) if items is not None else None
             next_name = self._output_of(last)
-        after = self._ensure_outputs(ref, states, next_name)
-        if after is None:
-            after = self.names.allocate(f"{ref}: done")
-            states[after] = {"Type": "Pass", "End": True}
+        else:
+            empty_next = next_name
+        after = self._loop_exit(ref, states, next_name)
         again = self.names.allocate(f"{ref}: again?")
         condition = again
         if rule is None:
@@ -76,10 +85,14 @@ class DoWhileMixin(EmitterState):
                 "Next": condition,
             }
         body = self._emit_sequence(task.loopOver, f"{location}.loopOver", states, body_end) or body_end
+        counter: dict[str, Any] = {"iteration.$": f"States.MathAdd($.tasks.{ref}.output.iteration, 1)"}
+        if items is not None:
+            # DoWhile.injectLoopVariables: loopIndex = iteration - 1, loopItem = items[loopIndex]
+            counter |= loop_variables(ref, f"$.tasks.{ref}.output.iteration")
         states[count] = {
             "Type": "Pass",
             "Comment": "Conductor's iteration counter: the next pass's number, set before the body runs",
-            "Parameters": {"iteration.$": f"States.MathAdd($.tasks.{ref}.output.iteration, 1)"},
+            "Parameters": counter,
             "ResultPath": f"$.tasks.{ref}.output",
             "Next": body,
         }
@@ -90,6 +103,23 @@ class DoWhileMixin(EmitterState):
             "Default": after,
         }
         start = self.names.allocate(ref)
+        if items is not None:
+            # at the workflow's end nothing reads the loop's paths but its output, which must stay
+            # Conductor's {"iteration": 0}: no read path is created there
+            exit_empty = empty_next if empty_next not in (None, next_name) else after
+            first = self._emit_first_item(ref, items, states, body, exit_empty)
+            states[start] = {
+                "Type": "Pass",
+                "Comment": "Conductor DO_WHILE over a list: the loop's inputs and its items, read once",
+                "Parameters": {
+                    "input": params,
+                    "items.$": items,
+                    "itemsText.$": f"States.JsonToString({items})",
+                },
+                "ResultPath": f"$.tasks.{ref}",
+                "Next": first,
+            }
+            return start
         states[start] = {
             "Type": "Pass",
             "Comment": "Conductor DO_WHILE: the loop's inputs, and iteration 1 for the first pass",
@@ -98,6 +128,85 @@ class DoWhileMixin(EmitterState):
             "Next": body,
         }
         return start
+
+    def _loop_exit(self, ref: str, states: dict[str, Any], next_name: str | None) -> str:
+        """What follows the loop: its read paths made to exist, then `next_name` (or the branch's end)."""
+        after = self._ensure_outputs(ref, states, next_name)
+        if after is None:
+            after = self.names.allocate(f"{ref}: done")
+            states[after] = {"Type": "Pass", "End": True}
+        return after
+
+    def _loop_items(self, task: WorkflowTask, location: str) -> str | None:
+        """The JSONPath of the list a DO_WHILE iterates (`items`), or None after an error.
+
+        Conductor evaluates `items` again before every iteration (DoWhile.evaluateItemsList); it is
+        read once here, so an expression the loop's own body can change is refused."""
+        ref = task.taskReferenceName
+        where = f"{location}.items"
+        resolved = parameters({"items": task.items}, location, self.emit_scope.resolve, self.quiet)
+        path = resolved.get("items.$")
+        if not isinstance(path, str) or not path.startswith("$."):
+            self.diagnostics.error(
+                where,
+                f"DO_WHILE '{ref}': items must be one ${{...}} expression giving the list to iterate",
+            )
+            return None
+        changing = [f"$.tasks.{r}." for r in (ref, *context_refs(task.loopOver))]
+        if sets_variables(task.loopOver):
+            changing.append("$.workflow.variables.")
+        if any(f"{path}.".startswith(prefix) for prefix in changing):
+            self.diagnostics.error(
+                where,
+                f"DO_WHILE '{ref}': items reads what the loop's own body changes; Conductor evaluates it "
+                "again before every iteration, which is not translated",
+            )
+            return None
+        if (task.loopCondition or "").strip():
+            self.diagnostics.error(
+                f"{location}.loopCondition",
+                f"DO_WHILE '{ref}' over items with a loopCondition: how Conductor binds the condition "
+                "beside $.loopItem and $.loopIndex could not be checked; not translated",
+            )
+            return None
+        return path
+
+    def _emit_first_item(self, ref: str, items: str, states: dict[str, Any], body: str, empty: str) -> str:
+        """A Choice on the list's JSON text: an array starts the first iteration with loopIndex 0 and
+        loopItem items[0]; `[]` or null completes the loop with iteration 0 and no body task run;
+        anything else fails with a typed error naming the loop."""
+        first = self.names.allocate(f"{ref}: first item")
+        states[first] = {
+            "Type": "Pass",
+            "Comment": "Conductor DO_WHILE over a list: iteration 1, loopIndex 0, loopItem items[0]",
+            "Parameters": {
+                "input.$": f"$.tasks.{ref}.input",
+                "items.$": f"$.tasks.{ref}.items",
+                "count.$": f"States.ArrayLength($.tasks.{ref}.items)",
+                "output": {"iteration": 1, **loop_variables(ref, "0")},
+            },
+            "ResultPath": f"$.tasks.{ref}",
+            "Next": body,
+        }
+        none = self.names.allocate(f"{ref}: no items")
+        states[none] = {
+            "Type": "Pass",
+            "Comment": "Conductor DO_WHILE over an empty list: completed at once, iteration 0",
+            "Result": {"iteration": 0},
+            "ResultPath": f"$.tasks.{ref}.output",
+            "Next": empty,
+        }
+        text = f"$.tasks.{ref}.itemsText"
+        return choice_or_fail(
+            states,
+            self.names,
+            f"{ref}: items?",
+            [
+                {"Or": [{"Variable": text, "StringEquals": v} for v in ("[]", "null")], "Next": none},
+                {"Variable": text, "StringMatches": "[*", "Next": first},
+            ],
+            failure=(f"{ref}: items not a list", ITEMS_NOT_A_LIST, f"DO_WHILE '{ref}': items is not a list"),
+        )
 
     def _emit_evaluated_condition(
         self, task: WorkflowTask, location: str, states: dict[str, Any], again: str
@@ -122,6 +231,17 @@ class DoWhileMixin(EmitterState):
         name = self.names.allocate(f"{ref}: condition")
         states[name] = link(state, again)
         return name
+
+
+def more_items(ref: str) -> dict[str, Any]:
+    """Conductor's list iteration goes on while an item remains: iteration < the list's length."""
+    return {"Variable": f"$.tasks.{ref}.output.iteration", "NumericLessThanPath": f"$.tasks.{ref}.count"}
+
+
+def loop_variables(ref: str, index: str) -> dict[str, Any]:
+    """loopIndex and loopItem for the 0-based `index` (a number's text or a JSONPath)."""
+    index_field = {"loopIndex": int(index)} if index.isdigit() else {"loopIndex.$": index}
+    return index_field | {"loopItem.$": f"States.ArrayGetItem($.tasks.{ref}.items, {index})"}
 
 
 def conductor_true(variable: str) -> dict[str, Any]:

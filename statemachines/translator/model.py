@@ -71,6 +71,8 @@ class WorkflowTask(_Conductor):
     # DO_WHILE
     loopCondition: str | None = None
     loopOver: list[WorkflowTask] = Field(default_factory=list)
+    # DO_WHILE over a list: an expression giving the list (loopItem/loopIndex in the loop's output)
+    items: str | None = None
     # EVENT: where the event goes (EventTaskMapper puts it into the task input as `sink`)
     sink: str | None = None
 
