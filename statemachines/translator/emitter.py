@@ -21,6 +21,7 @@ from statemachines.translator.expressions import parameters
 from statemachines.translator.fork import ForkMixin
 from statemachines.translator.missing_paths import MissingPathsMixin
 from statemachines.translator.model import WorkflowTask
+from statemachines.translator.permissive import guard_workflow_end
 from statemachines.translator.references import context_refs, dynamic_join_refs
 from statemachines.translator.registry import EmitSite, task_type
 from statemachines.translator.task_states import TaskStatesMixin
@@ -47,7 +48,7 @@ class WorkflowEmitter(
         self.output_state = output
         first = self._emit_sequence(self.workflow.tasks, "tasks", states, output)
         states |= self.tail_states
-        start = self._emit_start(states, first or output)
+        start = guard_workflow_end(self, states, self._emit_start(states, first or output))
         asl: dict[str, Any] = {
             "Comment": f"Conductor workflow '{self.workflow.name}' v{self.workflow.version}, "
             "translated by imgpipe",

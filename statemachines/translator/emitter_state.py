@@ -125,7 +125,7 @@ class EmitterState:
             parameters(task.inputParameters, f"{where}.inputParameters", self.scope.resolve, self.diagnostics)
             if task.items is not None:  # a DO_WHILE's list
                 parameters({"items": task.items}, where, self.scope.resolve, self.diagnostics)
-            if task.type == "SIMPLE":
+            if task.type in ("SIMPLE", "PERMISSIVE"):
                 governing = governing_task_def(task.name, task, self.task_defs, where)
                 template = template_inputs(task, governing.task_def)
                 parameters(
