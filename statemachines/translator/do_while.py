@@ -1,7 +1,10 @@
-"""DO_WHILE: a counter, the body, and a Choice that loops back while the condition holds."""
+"""DO_WHILE and WHILE: a counter, the body, and a Choice that loops back while the condition holds
+(WHILE checks it before the first pass too)."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +13,7 @@ from statemachines.translator.conditions import ConditionError, choice_rule
 from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import parameters, path_of
 from statemachines.translator.fork import sets_variables
-from statemachines.translator.model import WorkflowTask
+from statemachines.translator.model import LOOP_TYPES, WorkflowTask
 from statemachines.translator.references import context_refs
 from statemachines.translator.script_evaluation import evaluation_state
 
@@ -27,10 +30,11 @@ class DoWhileMixin(EmitterState):
         """A counter, the body, and a Choice that loops back while the condition holds."""
         ref = task.taskReferenceName
         if not task.loopOver:
-            self.diagnostics.error(f"{location}.loopOver", f"DO_WHILE '{ref}' has no tasks to loop over")
+            self.diagnostics.error(f"{location}.loopOver", f"{task.type} '{ref}' has no tasks to loop over")
             return next_name
-        items = None if task.items is None else self._loop_items(task, location)
-        if task.items is not None and items is None:
+        checks_first = task.type == "WHILE"
+        translatable, items = self._loop_source(task, location)
+        if not translatable:
             return next_name
         resolve = loop_variable(
             ref, set(context_refs(task.loopOver)), task.inputParameters, self.scope.referenced, self.locate
@@ -50,7 +54,7 @@ class DoWhileMixin(EmitterState):
                 return next_name
         if self._at_workflow_end(next_name):
             last = task.loopOver[-1]
-            if last.type in ("SWITCH", "DECISION", "DO_WHILE"):
+            if last.type in ("SWITCH", "DECISION", *LOOP_TYPES):
                 self.diagnostics.error(
                     f"{location}.loopOver",
                     f"DO_WHILE '{ref}' ends the workflow, which has no outputParameters, and its body ends "
@@ -58,14 +62,16 @@ class DoWhileMixin(EmitterState):
                     "ran) cannot be told statically; add outputParameters",
                 )
                 return next_name
-            # an empty list runs no body task: the loop is then the last task that ran
-            empty_next = self._output_of(task) if items is not None else None
+            # an empty list, or a WHILE whose condition is false at once, runs no body task: the
+            # loop is then the last task that ran
+            empty_next = self._output_of(task) if items is not None or checks_first else None
             next_name = self._output_of(last)
         else:
             empty_next = next_name
         after = self._loop_exit(ref, states, next_name)
         again = self.names.allocate(f"{ref}: again?")
         condition = again
+        evaluated = rule is None
         if rule is None:
             condition = self._emit_evaluated_condition(task, location, states, again)
             rule = conductor_true(f"$.tasks.{ref}.evaluated.output.result")
@@ -98,15 +104,21 @@ class DoWhileMixin(EmitterState):
         }
         states[again] = {
             "Type": "Choice",
-            "Comment": f"Conductor DO_WHILE condition: {task.loopCondition}",
+            "Comment": f"Conductor {task.type} condition: {task.loopCondition}",
             "Choices": [{**rule, "Next": count}],
             "Default": after,
         }
         start = self.names.allocate(ref)
+        # at the workflow's end nothing reads the loop's paths but its output, which must stay
+        # Conductor's {"iteration": 0} when no pass ran: no read path is created there
+        exit_empty = empty_next if empty_next not in (None, next_name) else after
+        if checks_first:
+            check = (condition, again, evaluated)
+            states[start] = self._while_start(
+                task, location, states, params=params, check=check, exit_empty=exit_empty
+            )
+            return start
         if items is not None:
-            # at the workflow's end nothing reads the loop's paths but its output, which must stay
-            # Conductor's {"iteration": 0}: no read path is created there
-            exit_empty = empty_next if empty_next not in (None, next_name) else after
             first = self._emit_first_item(ref, items, states, body, exit_empty)
             states[start] = {
                 "Type": "Pass",
@@ -128,6 +140,74 @@ class DoWhileMixin(EmitterState):
             "Next": body,
         }
         return start
+
+    def _while_start(
+        self,
+        task: WorkflowTask,
+        location: str,
+        states: dict[str, Any],
+        *,
+        params: dict[str, Any],
+        check: tuple[str, str, bool],
+        exit_empty: str,
+    ) -> dict[str, Any]:
+        """While.execute checks the condition before the first pass, with iteration 0. `check`: the
+        loop's condition entry, its Choice and whether the evaluator worker runs it; when no pass
+        leaves another output than a finished loop (`exit_empty`), the first check has its own Choice."""
+        condition, again, evaluated = check
+        first = condition
+        if exit_empty != states[again]["Default"]:
+            first_check = self.names.allocate(f"{task.taskReferenceName}: first pass?")
+            first = first_check
+            if evaluated:
+                first = self._emit_evaluated_condition(task, location, states, first_check)
+            states[first_check] = {**states[again], "Default": exit_empty}
+        return {
+            "Type": "Pass",
+            "Comment": "Conductor WHILE: the loop's inputs, and iteration 0 for the first check",
+            "Parameters": {"input": params, "output": {"iteration": 0}},
+            "ResultPath": f"$.tasks.{task.taskReferenceName}",
+            "Next": first,
+        }
+
+    def _loop_source(self, task: WorkflowTask, location: str) -> tuple[bool, str | None]:
+        """Whether the loop can be translated, and the JSONPath of the list it iterates (None: a
+        loop on its condition only; WHILE does not read `items`)."""
+        if task.type == "WHILE":
+            return self._while_translatable(task, location), None
+        if task.items is None:
+            return True, None
+        items = self._loop_items(task, location)
+        return items is not None, items
+
+    def _while_translatable(self, task: WorkflowTask, location: str) -> bool:
+        """WHILE checks its condition before the first pass, when no body task has run: Conductor
+        leaves their outputs out of the condition's `$` then (While.evaluateCondition), which a
+        condition reading them would see as undefined; such a condition is refused."""
+        ref = task.taskReferenceName
+        condition = task.loopCondition or ""
+        for body_ref in context_refs(task.loopOver):
+            if re.search(
+                rf"\$\s*(\.\s*{re.escape(body_ref)}\b|\[\s*['\"]{re.escape(body_ref)}['\"])", condition
+            ):
+                self.diagnostics.error(
+                    f"{location}.loopCondition",
+                    f"WHILE '{ref}': the condition reads body task '{body_ref}', which has not run at the "
+                    "first check (Conductor leaves it out of $ there); not translated",
+                )
+                return False
+        if "CPEWF_TASK_ID" in json.dumps(task.inputParameters):
+            self.diagnostics.error(
+                f"{location}.inputParameters",
+                f"WHILE '{ref}': ${{CPEWF_TASK_ID}} in a loop's inputParameters, which are resolved again "
+                "before every condition check; each States.UUID() is a new id",
+            )
+            return False
+        if task.items is not None:
+            self.diagnostics.warning(
+                f"{location}.items", f"WHILE '{ref}': Conductor's WHILE does not read items (ignored)"
+            )
+        return True
 
     def _loop_exit(self, ref: str, states: dict[str, Any], next_name: str | None) -> str:
         """What follows the loop: its read paths made to exist, then `next_name` (or the branch's end)."""

@@ -15,7 +15,7 @@ from statemachines.translator.asl_states import StateNames
 from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.exclusive_join import exclusive_join_candidates
 from statemachines.translator.expressions import Scope, parameters
-from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
+from statemachines.translator.model import LOOP_TYPES, TaskDef, WorkflowDef, WorkflowTask
 from statemachines.translator.options import TranslatorOptions
 from statemachines.translator.read_views import plan_views, view_locator
 from statemachines.translator.references import context_refs, dynamic_join_refs, located_tasks
@@ -66,7 +66,7 @@ class EmitterState:
             if options.join_output(workflow.name, ref) == "list"
         )
         located = dict(located_tasks(workflow.tasks))
-        loop_refs = frozenset(t.taskReferenceName for t in located.values() if t.type == "DO_WHILE")
+        loop_refs = frozenset(t.taskReferenceName for t in located.values() if t.type in LOOP_TYPES)
         self.scope = Scope(
             workflow.name,
             workflow.version,

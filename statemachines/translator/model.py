@@ -10,6 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# the loop task types: DO_WHILE checks its condition after each pass, WHILE before each one too
+LOOP_TYPES = ("DO_WHILE", "WHILE")
+
 
 class _Conductor(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.fork_terminate import terminates_completed
-from statemachines.translator.model import WorkflowTask
+from statemachines.translator.model import LOOP_TYPES, WorkflowTask
 from statemachines.translator.references import located_tasks
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ def _loop_body_refs(tasks: list[WorkflowTask]) -> set[str]:
     return {
         ref
         for _, loop in located_tasks(tasks)
-        if loop.type == "DO_WHILE"
+        if loop.type in LOOP_TYPES
         for ref in (t.taskReferenceName for _, t in located_tasks(loop.loopOver))
     }
 

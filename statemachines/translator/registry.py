@@ -108,6 +108,7 @@ TASK_TYPES: dict[str, TaskType] = {
     "NOOP": TaskType(emit_noop, output="empty"),
     "SET_VARIABLE": TaskType(method(ControlFlowMixin._emit_set_variable), output="empty"),
     "DO_WHILE": TaskType(method(DoWhileMixin._emit_do_while), output="self"),
+    "WHILE": TaskType(method(DoWhileMixin._emit_do_while), output="self"),
     "INLINE": TaskType(emit_inline),
     "LAMBDA": TaskType(emit_lambda),
     "JSON_JQ_TRANSFORM": TaskType(emit_jq_transform),
