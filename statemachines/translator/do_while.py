@@ -47,7 +47,7 @@ class DoWhileMixin(EmitterState):
             if not (task.loopCondition or "").strip():
                 self.diagnostics.error(
                     f"{location}.loopCondition",
-                    f"DO_WHILE '{ref}': {error}; conditions on $.{ref}['iteration'], the body's outputs "
+                    f"{task.type} '{ref}': {error}; conditions on $.{ref}['iteration'], the body's outputs "
                     "and the loop's inputParameters (comparisons, &&, ||, !, parentheses, .length) are "
                     "translated, and any other JavaScript by the javascript_evaluator worker",
                 )
@@ -57,9 +57,9 @@ class DoWhileMixin(EmitterState):
             if last.type in ("SWITCH", "DECISION", *LOOP_TYPES):
                 self.diagnostics.error(
                     f"{location}.loopOver",
-                    f"DO_WHILE '{ref}' ends the workflow, which has no outputParameters, and its body ends "
-                    f"with {last.type} '{last.taskReferenceName}': the workflow output (the last task that "
-                    "ran) cannot be told statically; add outputParameters",
+                    f"{task.type} '{ref}' ends the workflow, which has no outputParameters, and its body "
+                    f"ends with {last.type} '{last.taskReferenceName}': the workflow output (the last task "
+                    "that ran) cannot be told statically; add outputParameters",
                 )
                 return next_name
             # an empty list, or a WHILE whose condition is false at once, runs no body task: the
