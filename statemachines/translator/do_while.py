@@ -161,7 +161,7 @@ class DoWhileMixin(EmitterState):
             first = first_check
             if evaluated:
                 first = self._emit_evaluated_condition(task, location, states, first_check)
-            states[first_check] = {**states[again], "Default": exit_empty}
+            states[first_check] = {**json.loads(json.dumps(states[again])), "Default": exit_empty}
         return {
             "Type": "Pass",
             "Comment": "Conductor WHILE: the loop's inputs, and iteration 0 for the first check",
