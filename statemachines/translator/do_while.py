@@ -52,22 +52,14 @@ class DoWhileMixin(EmitterState):
                     "translated, and any other JavaScript by the javascript_evaluator worker",
                 )
                 return next_name
+        empty_next = next_name
         if self._at_workflow_end(next_name):
-            last = task.loopOver[-1]
-            if last.type in ("SWITCH", "DECISION", *LOOP_TYPES):
-                self.diagnostics.error(
-                    f"{location}.loopOver",
-                    f"{task.type} '{ref}' ends the workflow, which has no outputParameters, and its body "
-                    f"ends with {last.type} '{last.taskReferenceName}': the workflow output (the last task "
-                    "that ran) cannot be told statically; add outputParameters",
-                )
+            ends = self._workflow_end_targets(
+                task, location, states, may_skip=items is not None or checks_first
+            )
+            if ends is None:
                 return next_name
-            # an empty list, or a WHILE whose condition is false at once, runs no body task: the
-            # loop is then the last task that ran
-            empty_next = self._output_of(task) if items is not None or checks_first else None
-            next_name = self._output_of(last)
-        else:
-            empty_next = next_name
+            next_name, empty_next = ends
         after = self._loop_exit(ref, states, next_name)
         again = self.names.allocate(f"{ref}: again?")
         condition = again
@@ -169,6 +161,55 @@ class DoWhileMixin(EmitterState):
             "ResultPath": f"$.tasks.{task.taskReferenceName}",
             "Next": first,
         }
+
+    def _workflow_end_targets(
+        self, task: WorkflowTask, location: str, states: dict[str, Any], *, may_skip: bool
+    ) -> tuple[str, str | None] | None:
+        """Where a loop that ends the workflow (no outputParameters) goes after its last pass, and
+        after no pass at all (`may_skip`: an empty list, a WHILE false at once; the loop is then the
+        last task that ran); None after an error."""
+        last = task.loopOver[-1]
+        picked = self._last_ran_pick(task, states) if last.type in ("SWITCH", "DECISION") else None
+        if picked is None and last.type in ("SWITCH", "DECISION", *LOOP_TYPES):
+            self.diagnostics.error(
+                f"{location}.loopOver",
+                f"{task.type} '{task.taskReferenceName}' ends the workflow, which has no outputParameters, "
+                f"and its body ends with {last.type} '{last.taskReferenceName}': the workflow output (the "
+                "last task that ran) cannot be told statically; add outputParameters",
+            )
+            return None
+        return picked or self._output_of(last), self._output_of(task) if may_skip else None
+
+    def _last_ran_pick(self, task: WorkflowTask, states: dict[str, Any]) -> str | None:
+        """When the loop ends the workflow (no outputParameters) and its body ends with a SWITCH or
+        DECISION, the workflow output is the output of the last task that ran in the last pass: the
+        last task of the route taken, or the switch itself when that route is empty. Each of them
+        records its reference in `$.tasks.<loop>.lastRan` when it runs (the switch before its route,
+        `mark_last_ran`), and a Choice after the loop picks the output. None when a route ends with
+        a construct whose own output is not static (a switch, loop, JOIN or TERMINATE)."""
+        ref, last = task.taskReferenceName, task.loopOver[-1]
+        ends = [route[-1] for route in (*last.decisionCases.values(), last.defaultCase) if route]
+        if any(end.type in ("SWITCH", "DECISION", "JOIN", "TERMINATE", *LOOP_TYPES) for end in ends):
+            return None
+        for marked in (last, *ends):
+            self.last_ran_marks[marked.taskReferenceName] = ref
+        # the switch's own output may be the workflow's: it must be written (control_flow._case_output)
+        self.scope.referenced.add(("tasks", last.taskReferenceName, "output"))
+        pick = self.names.allocate(f"{ref}: last task that ran")
+        states[pick] = {
+            "Type": "Choice",
+            "Comment": "No outputParameters: the output of the last task that ran, as in Conductor",
+            "Choices": [
+                {
+                    "Variable": f"$.tasks.{ref}.lastRan",
+                    "StringEquals": end.taskReferenceName,
+                    "Next": self._output_of(end),
+                }
+                for end in ends
+            ],
+            "Default": self._output_of(last),
+        }
+        return pick
 
     def _loop_source(self, task: WorkflowTask, location: str) -> tuple[bool, str | None]:
         """Whether the loop can be translated, and the JSONPath of the list it iterates (None: a
@@ -311,6 +352,20 @@ class DoWhileMixin(EmitterState):
         name = self.names.allocate(f"{ref}: condition")
         states[name] = link(state, again)
         return name
+
+
+def mark_last_ran(
+    emitter: EmitterState, ref: str, loop_ref: str, states: dict[str, Any], next_name: str
+) -> str:
+    """A Pass recording that task `ref` ran last so far in loop `loop_ref`'s pass (`_last_ran_pick`)."""
+    name = emitter.names.allocate(f"{ref}: ran last")
+    states[name] = {
+        "Type": "Pass",
+        "Result": ref,
+        "ResultPath": f"$.tasks.{loop_ref}.lastRan",
+        "Next": next_name,
+    }
+    return name
 
 
 def more_items(ref: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link, ordered
 from statemachines.translator.control_flow import ControlFlowMixin
-from statemachines.translator.do_while import DoWhileMixin
+from statemachines.translator.do_while import DoWhileMixin, mark_last_ran
 from statemachines.translator.dynamic_fork import JOIN_MERGE_CHUNKS, DynamicForkMixin
 from statemachines.translator.emitter_state import EmitResult
 from statemachines.translator.exclusive_join import mark_ran
@@ -145,8 +145,16 @@ class WorkflowEmitter(
         translation = task_type(kind)
         if task.taskReferenceName in self.ran_marked:
             next_name = mark_ran(self, task.taskReferenceName, states, next_name)
+        loop = self.last_ran_marks.get(task.taskReferenceName)
+        switch = task.type in ("SWITCH", "DECISION")
+        if loop is not None and not switch and next_name is not None:
+            next_name = mark_last_ran(self, task.taskReferenceName, loop, states, next_name)
         if translation.emit is not None:
-            return translation.emit(self, EmitSite(task, join, location, states, next_name))
+            first = translation.emit(self, EmitSite(task, join, location, states, next_name))
+            if loop is not None and switch and first is not None:
+                # before the switch: the task of its route, if any, records itself after it
+                first = mark_last_ran(self, task.taskReferenceName, loop, states, first)
+            return first
         self.diagnostics.error(
             f"{location}.type",
             f"task '{task.taskReferenceName}' of type {kind} cannot be translated: {translation.refused}",

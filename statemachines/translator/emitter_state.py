@@ -108,6 +108,8 @@ class EmitterState:
         self.branch_depth = 0  # > 0 while emitting the inside of a Parallel branch
         # tasks an EXCLUSIVE_JOIN may output: a Pass after each records that it ran
         self.ran_marked = exclusive_join_candidates(workflow.tasks)
+        # tasks that record in their loop's entry that they ran last (do_while._last_ran_pick)
+        self.last_ran_marks: dict[str, str] = {}
 
     # --- validation and collection -----------------------------------------------------------------
     def _check_refs(self, refs: list[str]) -> None:

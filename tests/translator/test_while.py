@@ -99,3 +99,34 @@ def test_refusals_name_the_field() -> None:
     assert [loc for loc, _ in refusals(reads_body)] == ["tasks[0].loopCondition"]
     task_id = {"name": "w2", "tasks": [while_loop(COUNTED, [BODY], value="${CPEWF_TASK_ID}")]}
     assert "tasks[0].inputParameters" in [loc for loc, _ in refusals(task_id)]
+
+
+def test_a_loop_ending_in_a_switch_outputs_the_last_task_that_ran_in_its_last_pass() -> None:
+    # Conductor's While_with_Decision_task shape: no outputParameters, the body ends with a SWITCH
+    switch = {
+        "name": "pick",
+        "taskReferenceName": "pick",
+        "type": "SWITCH",
+        "evaluatorType": "value-param",
+        "expression": "which",
+        "inputParameters": {"which": "${workflow.input.which}"},
+        "decisionCases": {
+            "big": [simple("big", route="big", n="${loop.output.iteration}")],
+            "small": [simple("small", route="small", n="${loop.output.iteration}")],
+        },
+    }
+    definition = {
+        "name": "while_switch",
+        "tasks": [while_loop(COUNTED, [BODY, switch], value="${workflow.input.loop}")],
+    }
+    big = run(definition, {"loop": 2, "which": "big"})
+    assert big.status == "SUCCEEDED", big.cause
+    assert big.output == {"received": {"route": "big", "n": 2}}
+    small = run(definition, {"loop": 3, "which": "small"})
+    assert small.output == {"received": {"route": "small", "n": 3}}
+    # no case matches and defaultCase is empty: the SWITCH ran last, its own output is the workflow's
+    other = run(definition, {"loop": 2, "which": "other"})
+    assert other.status == "SUCCEEDED", other.cause
+    assert other.output == {"evaluationResult": ["other"], "selectedCase": "other"}
+    never = run(definition, {"loop": 0, "which": "big"})
+    assert never.output == {"iteration": 0}
