@@ -46,6 +46,8 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("reference to a task the workflow does not have", re.compile(r"which is not a task reference")),
     ("START_WORKFLOW request from an expression", re.compile(r"START_WORKFLOW .* needs a startWorkflow")),
     ("EVENT sink name", re.compile(r"EVENT .*(sink|queue name)")),
+    ("PERMISSIVE task without a task definition", re.compile(r"PERMISSIVE task .* has no task definition")),
+    ("DO_WHILE over a list (items)", re.compile(r"DO_WHILE '[^']*':? (over )?items")),
     ("expression", re.compile(r"expression|\$\{", re.IGNORECASE)),
     ("fork/join structure", re.compile(r"\bJOIN\b|FORK_JOIN\b|\bfork\b")),
     ("dynamic fork", re.compile(r"FORK_JOIN_DYNAMIC|dynamicFork", re.IGNORECASE)),

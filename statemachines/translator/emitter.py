@@ -13,7 +13,7 @@ from typing import Any
 
 from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link, ordered
 from statemachines.translator.control_flow import ControlFlowMixin
-from statemachines.translator.do_while import DoWhileMixin
+from statemachines.translator.do_while import DoWhileMixin, mark_last_ran
 from statemachines.translator.dynamic_fork import JOIN_MERGE_CHUNKS, DynamicForkMixin
 from statemachines.translator.emitter_state import EmitResult
 from statemachines.translator.exclusive_join import mark_ran
@@ -21,6 +21,7 @@ from statemachines.translator.expressions import parameters
 from statemachines.translator.fork import ForkMixin
 from statemachines.translator.missing_paths import MissingPathsMixin
 from statemachines.translator.model import WorkflowTask
+from statemachines.translator.permissive import guard_workflow_end
 from statemachines.translator.references import context_refs, dynamic_join_refs
 from statemachines.translator.registry import EmitSite, task_type
 from statemachines.translator.task_states import TaskStatesMixin
@@ -47,7 +48,7 @@ class WorkflowEmitter(
         self.output_state = output
         first = self._emit_sequence(self.workflow.tasks, "tasks", states, output)
         states |= self.tail_states
-        start = self._emit_start(states, first or output)
+        start = guard_workflow_end(self, states, self._emit_start(states, first or output))
         asl: dict[str, Any] = {
             "Comment": f"Conductor workflow '{self.workflow.name}' v{self.workflow.version}, "
             "translated by imgpipe",
@@ -144,8 +145,16 @@ class WorkflowEmitter(
         translation = task_type(kind)
         if task.taskReferenceName in self.ran_marked:
             next_name = mark_ran(self, task.taskReferenceName, states, next_name)
+        loop = self.last_ran_marks.get(task.taskReferenceName)
+        switch = task.type in ("SWITCH", "DECISION")
+        if loop is not None and not switch and next_name is not None:
+            next_name = mark_last_ran(self, task.taskReferenceName, loop, states, next_name)
         if translation.emit is not None:
-            return translation.emit(self, EmitSite(task, join, location, states, next_name))
+            first = translation.emit(self, EmitSite(task, join, location, states, next_name))
+            if loop is not None and switch and first is not None:
+                # before the switch: the task of its route, if any, records itself after it
+                first = mark_last_ran(self, task.taskReferenceName, loop, states, first)
+            return first
         self.diagnostics.error(
             f"{location}.type",
             f"task '{task.taskReferenceName}' of type {kind} cannot be translated: {translation.refused}",

@@ -15,7 +15,7 @@ from statemachines.translator.asl_states import StateNames
 from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.exclusive_join import exclusive_join_candidates
 from statemachines.translator.expressions import Scope, parameters
-from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
+from statemachines.translator.model import LOOP_TYPES, TaskDef, WorkflowDef, WorkflowTask
 from statemachines.translator.options import TranslatorOptions
 from statemachines.translator.read_views import plan_views, view_locator
 from statemachines.translator.references import context_refs, dynamic_join_refs, forked_refs, located_tasks
@@ -70,7 +70,7 @@ class EmitterState:
         )
         forked = tuple(forked_refs(workflow.tasks))
         located = dict(located_tasks(workflow.tasks))
-        loop_refs = frozenset(t.taskReferenceName for t in located.values() if t.type == "DO_WHILE")
+        loop_refs = frozenset(t.taskReferenceName for t in located.values() if t.type in LOOP_TYPES)
         self.scope = Scope(
             workflow.name,
             workflow.version,
@@ -116,6 +116,8 @@ class EmitterState:
         self.branch_depth = 0  # > 0 while emitting the inside of a Parallel branch
         # tasks an EXCLUSIVE_JOIN may output: a Pass after each records that it ran
         self.ran_marked = exclusive_join_candidates(workflow.tasks)
+        # tasks that record in their loop's entry that they ran last (do_while._last_ran_pick)
+        self.last_ran_marks: dict[str, str] = {}
 
     # --- validation and collection -----------------------------------------------------------------
     def _check_refs(self, refs: list[str]) -> None:
@@ -131,7 +133,9 @@ class EmitterState:
         for index, task in enumerate(tasks):
             where = f"{location}[{index}]"
             parameters(task.inputParameters, f"{where}.inputParameters", self.scope.resolve, self.diagnostics)
-            if task.type == "SIMPLE":
+            if task.items is not None:  # a DO_WHILE's list
+                parameters({"items": task.items}, where, self.scope.resolve, self.diagnostics)
+            if task.type in ("SIMPLE", "PERMISSIVE"):
                 governing = governing_task_def(task.name, task, self.task_defs, where)
                 template = template_inputs(task, governing.task_def)
                 parameters(

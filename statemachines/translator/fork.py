@@ -9,6 +9,7 @@ from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import path_of
 from statemachines.translator.fork_terminate import catch_terminated, terminates_completed
 from statemachines.translator.model import WorkflowTask
+from statemachines.translator.permissive import guard_join
 from statemachines.translator.references import context_refs
 
 # joined outputs merged in one intrinsic expression: with ArrayGetItem/Array around each, it nests
@@ -46,7 +47,7 @@ class ForkMixin(EmitterState):
                     )
                     continue
                 joined.append(waited)
-            after = self._emit_join(join_ref, joined, states, after)
+            after = guard_join(self, join, joined, states, self._emit_join(join_ref, joined, states, after))
         # SET_VARIABLE in a branch changes the workflow's variables: each such branch reports its
         # changes (`$.workflow.changed`, reset for the branches by the Parallel) and the merge applies
         # them in branch order (Conductor's branches share one variables map: last writer wins).

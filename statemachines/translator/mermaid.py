@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from statemachines.translator.model import WorkflowDef, WorkflowTask
+from statemachines.translator.model import LOOP_TYPES, WorkflowDef, WorkflowTask
 from statemachines.translator.registry import task_type
 
 
@@ -64,7 +64,7 @@ def _sequence(
                 exits += _sequence(chart, case_tasks, [node], case) if case_tasks else [node]
             exits += _sequence(chart, task.defaultCase, [node], "default") if task.defaultCase else [node]
             current = list(dict.fromkeys(exits))
-        elif task.type == "DO_WHILE":
+        elif task.type in LOOP_TYPES:
             for body_exit in _sequence(chart, task.loopOver, [node]):
                 chart.lines.append(f"    {body_exit} -.->|while loopCondition| {node}")
             current = [node]

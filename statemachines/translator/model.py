@@ -10,6 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# the loop task types: DO_WHILE checks its condition after each pass, WHILE before each one too
+LOOP_TYPES = ("DO_WHILE", "WHILE")
+
 
 class _Conductor(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
@@ -71,6 +74,8 @@ class WorkflowTask(_Conductor):
     # DO_WHILE
     loopCondition: str | None = None
     loopOver: list[WorkflowTask] = Field(default_factory=list)
+    # DO_WHILE over a list: an expression giving the list (loopItem/loopIndex in the loop's output)
+    items: str | None = None
     # EVENT: where the event goes (EventTaskMapper puts it into the task input as `sink`)
     sink: str | None = None
 

@@ -24,6 +24,7 @@ from statemachines.translator.javascript import emit_inline, emit_lambda
 from statemachines.translator.jq_transform import emit_jq_transform
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.noop import emit_noop
+from statemachines.translator.permissive import emit_permissive
 from statemachines.translator.start_workflow import emit_start_workflow
 from statemachines.translator.sub_workflow import emit_sub_workflow
 from statemachines.translator.task_states import TaskStatesMixin
@@ -94,6 +95,7 @@ def refused(reason: str, shape: tuple[str, str] = BOX) -> TaskType:
 
 TASK_TYPES: dict[str, TaskType] = {
     "SIMPLE": TaskType(method(TaskStatesMixin._emit_simple)),
+    "PERMISSIVE": TaskType(emit_permissive),
     "SUB_WORKFLOW": TaskType(emit_sub_workflow, SUBROUTINE),
     "FORK_JOIN": TaskType(forking(ForkMixin._emit_fork), HEXAGON),
     "FORK_JOIN_DYNAMIC": TaskType(forking(DynamicForkMixin._emit_dynamic_fork), HEXAGON),
@@ -106,6 +108,7 @@ TASK_TYPES: dict[str, TaskType] = {
     "NOOP": TaskType(emit_noop, output="empty"),
     "SET_VARIABLE": TaskType(method(ControlFlowMixin._emit_set_variable), output="empty"),
     "DO_WHILE": TaskType(method(DoWhileMixin._emit_do_while), output="self"),
+    "WHILE": TaskType(method(DoWhileMixin._emit_do_while), output="self"),
     "INLINE": TaskType(emit_inline),
     "LAMBDA": TaskType(emit_lambda),
     "JSON_JQ_TRANSFORM": TaskType(emit_jq_transform),

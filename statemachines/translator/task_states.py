@@ -90,8 +90,16 @@ class TaskStatesMixin(ActivityTaskMixin):
         return governing, self.diagnostics if first else self.quiet
 
     def _emit_simple(
-        self, task: WorkflowTask, location: str, states: dict[str, Any], next_name: str | None
+        self,
+        task: WorkflowTask,
+        location: str,
+        states: dict[str, Any],
+        next_name: str | None,
+        *,
+        permissive: bool = False,
     ) -> str | None:
+        """A worker task; `permissive`: a PERMISSIVE task, whose spent failure is recorded as FAILED
+        and the workflow goes on (statemachines.translator.permissive fails it later)."""
         ref = task.taskReferenceName
         if task.name == ref:
             self.diagnostics.warning(
@@ -125,26 +133,38 @@ class TaskStatesMixin(ActivityTaskMixin):
         state = self._lambda_state(task.name, f"{location}.name", params, task, location)
         state["ResultPath"] = f"$.tasks.{ref}"
         name = self.names.allocate(ref)
-        if task.optional:
-            state["Catch"] = [self._optional_catch(ref, states, after, errors=self.last_catch_errors)]
+        if task.optional or permissive:
+            status = "COMPLETED_WITH_ERRORS" if task.optional else "FAILED"
+            state["Catch"] = [
+                self._optional_catch(ref, states, after, errors=self.last_catch_errors, status=status)
+            ]
         states[name] = link(state, after)
         return name
 
     def _optional_catch(
-        self, ref: str, states: dict[str, Any], next_name: str | None, *, errors: list[str] | None = None
+        self,
+        ref: str,
+        states: dict[str, Any],
+        next_name: str | None,
+        *,
+        errors: list[str] | None = None,
+        status: str = "COMPLETED_WITH_ERRORS",
     ) -> dict[str, Any]:
-        """optional: true -> after the retries, record COMPLETED_WITH_ERRORS and carry on.
+        """optional: true -> after the retries, record COMPLETED_WITH_ERRORS and carry on (a
+        PERMISSIVE task records `status` FAILED the same way).
 
         `errors`: what the task's policy lets it catch (`TaskPolicy.optional_catch_errors`, default
         everything): a TIME_OUT_WF timeout times the workflow out even for an optional task
         (DeciderService.checkTaskTimeout throws before retry() looks at `optional`)."""
-        record = self.names.allocate(f"{ref}: completed with errors")
+        optional = status == "COMPLETED_WITH_ERRORS"
+        record = self.names.allocate(f"{ref}: {'completed with errors' if optional else 'failed'}")
         states[record] = link(
             {
                 "Type": "Pass",
-                "Comment": "Conductor's optional task: the failure is recorded, the workflow goes on",
+                "Comment": f"Conductor's {'optional' if optional else 'PERMISSIVE'} task: the failure "
+                "is recorded, the workflow goes on",
                 "Parameters": {
-                    "status": "COMPLETED_WITH_ERRORS",
+                    "status": status,
                     "output": {},
                     "error.$": f"$.tasks.{ref}.failure.Error",
                     "reasonForIncompletion.$": f"$.tasks.{ref}.failure.Cause",

@@ -20,11 +20,17 @@ from tests.translator.test_constructs_execution import (
     switch_workflow,
     workflow,
 )
+from tests.translator.test_do_while_items import ECHO_ITEM, item_loop
 from tests.translator.test_dynamic_join import fork_definition
 from tests.translator.test_exclusive_join import WORKFLOW as EXCLUSIVE_JOIN_WORKFLOW
 from tests.translator.test_http_task import workflow as http_workflow
+from tests.translator.test_permissive import DEFS as PERMISSIVE_DEFS
+from tests.translator.test_permissive import fork as permissive_fork
+from tests.translator.test_permissive import permissive
 from tests.translator.test_sub_workflow_forms import child as sub_workflow_child
 from tests.translator.test_sub_workflow_forms import parent as sub_workflow_parent
+from tests.translator.test_while import BODY as WHILE_BODY
+from tests.translator.test_while import COUNTED, while_loop
 
 
 def _arns(asl_json: str) -> dict[str, str]:
@@ -58,6 +64,16 @@ def test_every_construct_passes_the_state_machine_schema() -> None:
         "named": translate(sub_workflow_parent({"name": "${workflow.input.which}"}), defs, children),
         "inlinedef": translate(
             sub_workflow_parent({"name": "c", "workflowDefinition": sub_workflow_child("c", "t")}), defs
+        ),
+        "permissive": translate(
+            permissive_fork(
+                [[permissive("t1"), permissive("t3")], [permissive("t2")]], ["t3", "t2"], [permissive("t4")]
+            ),
+            PERMISSIVE_DEFS,
+        ),
+        "items": translate(workflow("items", [item_loop([ECHO_ITEM])]), defs),
+        "while": translate(
+            workflow("while", [while_loop(COUNTED, [WHILE_BODY], value="${workflow.input.loop}")]), defs
         ),
         "misc": translate(
             workflow(
