@@ -55,7 +55,10 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("duplicate task reference", re.compile(r"defined twice|used more than once")),
 )
 INLINE_SUB_WORKFLOW = "inline sub-workflow definition"
-LLM_TASK_TYPES = frozenset({"AGENT", "GET_AGENT_CARD", "CALL_MCP_TOOL", "LIST_MCP_TOOLS", "GENERATE_PDF"})
+LLM_TASK_TYPES = frozenset(
+    {"AGENT", "CALL_AGENT", "CANCEL_AGENT", "GET_AGENT_CARD", "CALL_MCP_TOOL", "LIST_MCP_TOOLS"}
+    | {"GENERATE_PDF", "GENERATE_IMAGE", "GENERATE_VIDEO", "GENERATE_AUDIO"}
+)
 TEST_ONLY_TASK_TYPES = frozenset(
     {"USER_TASK", "CONTROLLABLE_SYS_TASK", "CONTROLLABLE_POLL_TASK", "BLOCKING_SYSTEM_TASK"}
 )
