@@ -141,12 +141,8 @@ class EmitterState:
                 parameters(
                     template, f"{governing.location}.inputTemplate", self.scope.resolve, self.diagnostics
                 )
-            for b, branch in enumerate(task.forkTasks):
-                self._collect(branch, f"{where}.forkTasks[{b}]")
-            for case, case_tasks in task.decisionCases.items():
-                self._collect(case_tasks, f"{where}.decisionCases.{case}")
-            self._collect(task.defaultCase, f"{where}.defaultCase")
-            self._collect(task.loopOver, f"{where}.loopOver")
+            for path, children in task.located_children():
+                self._collect(children, f"{where}.{path}")
 
     if TYPE_CHECKING:  # provided by the emitter and the construct mixins it combines
 

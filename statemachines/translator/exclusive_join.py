@@ -36,7 +36,7 @@ def exclusive_join_candidates(tasks: Iterable[WorkflowTask]) -> frozenset[str]:
     for task in tasks:
         if task.type == "EXCLUSIVE_JOIN":
             found |= set(joined_refs(task))
-        for children in (*task.forkTasks, *task.decisionCases.values(), task.defaultCase, task.loopOver):
+        for children in task.children():
             found |= exclusive_join_candidates(children)
     return frozenset(found)
 

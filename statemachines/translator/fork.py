@@ -193,7 +193,6 @@ def sets_variables(tasks: list[WorkflowTask]) -> bool:
     for task in tasks:
         if task.type == "SET_VARIABLE":
             return True
-        nested = [*task.forkTasks, *task.decisionCases.values(), task.defaultCase, task.loopOver]
-        if any(sets_variables(inner) for inner in nested):
+        if any(sets_variables(inner) for inner in task.children()):
             return True
     return False

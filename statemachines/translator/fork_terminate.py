@@ -29,8 +29,7 @@ def terminates_completed(tasks: Iterable[WorkflowTask]) -> bool:
     for task in tasks:
         if task.type == "TERMINATE" and task.inputParameters.get("terminationStatus") == "COMPLETED":
             return True
-        nested = (*task.forkTasks, *task.decisionCases.values(), task.defaultCase, task.loopOver)
-        if any(terminates_completed(children) for children in nested):
+        if any(terminates_completed(children) for children in task.children()):
             return True
     return False
 

@@ -79,6 +79,20 @@ class WorkflowTask(_Conductor):
     # EVENT: where the event goes (EventTaskMapper puts it into the task input as `sink`)
     sink: str | None = None
 
+    def located_children(self) -> list[tuple[str, list[WorkflowTask]]]:
+        """The task sequences nested in this task (fork branches, cases, the default case, the loop
+        body), each with its JSON path relative to the task, in definition order."""
+        return [
+            *((f"forkTasks[{b}]", branch) for b, branch in enumerate(self.forkTasks)),
+            *((f"decisionCases.{case}", tasks) for case, tasks in self.decisionCases.items()),
+            ("defaultCase", self.defaultCase),
+            ("loopOver", self.loopOver),
+        ]
+
+    def children(self) -> list[list[WorkflowTask]]:
+        """The task sequences nested in this task, in definition order."""
+        return [tasks for _, tasks in self.located_children()]
+
     @field_validator("type", mode="before")
     @classmethod
     def _missing_type_is_simple(cls, value: Any) -> Any:

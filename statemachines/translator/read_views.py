@@ -23,7 +23,7 @@ def _kinds(tasks: Iterable[WorkflowTask]) -> dict[str, str]:
     kinds: dict[str, str] = {}
     for task in tasks:
         kinds[task.taskReferenceName] = task.type
-        for children in (*task.forkTasks, *task.decisionCases.values(), task.defaultCase, task.loopOver):
+        for children in task.children():
             kinds |= _kinds(children)
     return kinds
 
@@ -33,7 +33,7 @@ def _joined(tasks: Iterable[WorkflowTask]) -> set[str]:
     for task in tasks:
         # a JOIN and an EXCLUSIVE_JOIN (with its defaultExclusiveJoinTask) output these tasks whole
         joined |= set(joined_refs(task))
-        for children in (*task.forkTasks, *task.decisionCases.values(), task.defaultCase, task.loopOver):
+        for children in task.children():
             joined |= _joined(children)
     return joined
 

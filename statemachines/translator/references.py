@@ -16,12 +16,8 @@ def located_tasks(
     for index, task in enumerate(tasks):
         where = f"{location}[{index}]"
         yield where, task
-        for b, branch in enumerate(task.forkTasks):
-            yield from located_tasks(branch, f"{where}.forkTasks[{b}]")
-        for case, case_tasks in task.decisionCases.items():
-            yield from located_tasks(case_tasks, f"{where}.decisionCases.{case}")
-        yield from located_tasks(task.defaultCase, f"{where}.defaultCase")
-        yield from located_tasks(task.loopOver, f"{where}.loopOver")
+        for path, children in task.located_children():
+            yield from located_tasks(children, f"{where}.{path}")
 
 
 def context_refs(tasks: Iterable[WorkflowTask]) -> list[str]:
@@ -36,12 +32,8 @@ def dynamic_join_refs(tasks: list[WorkflowTask]) -> list[str]:
         if task.type == "FORK_JOIN_DYNAMIC":
             after = tasks[index + 1] if index + 1 < len(tasks) else None
             refs.append(after.taskReferenceName if after and after.type == "JOIN" else task.taskReferenceName)
-        for branch in task.forkTasks:
-            refs.extend(dynamic_join_refs(branch))
-        for case in task.decisionCases.values():
-            refs.extend(dynamic_join_refs(case))
-        refs.extend(dynamic_join_refs(task.defaultCase))
-        refs.extend(dynamic_join_refs(task.loopOver))
+        for children in task.children():
+            refs.extend(dynamic_join_refs(children))
     return refs
 
 
