@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from imgpipe.commands import endpoint
+from imgpipe.commands.endpoint import add_endpoint_arguments
 from imgpipe.local.runner import UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -52,8 +54,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--name", help="execution name (default: generated)")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--stack-name", help="the deployed stack (state machine and buckets from its outputs)")
-    where.add_argument("--endpoint-url", help="an endpoint instead of AWS, e.g. imgpipe serve's URL")
-    parser.add_argument("--region", help="AWS region (default: from the environment)")
+    add_endpoint_arguments(parser, where)
     parser.add_argument("--json", action="store_true", help="print one JSON object, whatever the outcome")
     parser.set_defaults(func=backfill_command)
 
@@ -323,10 +324,7 @@ def _target(args: argparse.Namespace, sfn: Any, config: Any) -> tuple[str, str |
     from imgpipe.local.engine import local_bucket_names
 
     if args.stack_name:
-        import boto3
-
-        cloudformation = boto3.session.Session(region_name=args.region).client("cloudformation")
-        outputs = remote.stack_outputs(cloudformation, args.stack_name)
+        outputs = remote.stack_outputs(endpoint.client(args, "cloudformation"), args.stack_name)
         key = state_machine_output_key(args.workflow)
         if key not in outputs:
             raise UsageError(
@@ -339,18 +337,11 @@ def _target(args: argparse.Namespace, sfn: Any, config: Any) -> tuple[str, str |
 
 
 def _backfill(args: argparse.Namespace, console: Console) -> int:
-    import boto3
-
     from imgpipe.config import DeploymentConfig
-    from imgpipe.local.engine import DEFAULT_REGION
 
     config = DeploymentConfig.from_cdk_json()
     recipe = parse_recipe(args.recipe, config)
-    # imgpipe serve answers in its own region whatever the environment says.
-    region = args.region or (DEFAULT_REGION if args.endpoint_url else None)
-    session = boto3.session.Session(region_name=region)
-    sfn = session.client("stepfunctions", endpoint_url=args.endpoint_url)
-    s3 = session.client("s3", endpoint_url=args.endpoint_url)
+    sfn, s3 = endpoint.client(args, "stepfunctions"), endpoint.client(args, "s3")
     state_machine_arn, input_bucket, _ = _target(args, sfn, config)
     bucket = args.bucket or input_bucket
     if not bucket:

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from imgpipe.commands import endpoint
+from imgpipe.commands.endpoint import add_endpoint_arguments, execution_arn
 from lambdas.conductor.callbacks import FAILED_ERROR, latest_callback_token
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -41,26 +43,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="REASON",
         help=f"fail the task instead (Conductor's FAILED status): error {FAILED_ERROR}, cause REASON",
     )
-    parser.add_argument("--endpoint-url", help="Step Functions endpoint (e.g. imgpipe serve)")
-    parser.add_argument("--region", default=None, help="AWS region (default: from the environment)")
+    add_endpoint_arguments(parser)
     parser.set_defaults(func=complete_command)
 
 
 def complete_command(args: argparse.Namespace) -> int:
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     from imgpipe.local.runner import UsageError, parse_input
 
-    if not args.execution.startswith("arn:"):
-        print(f"imgpipe complete: {args.execution!r} is not an execution ARN", file=sys.stderr)
-        return EXIT_USAGE
     try:
+        execution_arn(args.execution)
         output, _ = parse_input(args.output, cwd=Path.cwd(), option="--output", what="the task output")
     except UsageError as error:
         print(f"imgpipe complete: {error}", file=sys.stderr)
         return EXIT_USAGE
-    client = boto3.client("stepfunctions", region_name=args.region, endpoint_url=args.endpoint_url)
+    client = endpoint.client(args, "stepfunctions")
     try:
         if args.failed is not None:
             fail_task(client, args.execution, args.task_ref, args.failed)

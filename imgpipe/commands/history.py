@@ -10,29 +10,32 @@ import argparse
 import sys
 from pathlib import Path
 
+from imgpipe.commands import endpoint
+from imgpipe.commands.endpoint import add_endpoint_arguments, execution_arn
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("history", help="export an execution history as JSON")
     parser.add_argument("execution", help="execution ARN")
-    parser.add_argument("--endpoint-url", help="Step Functions endpoint (e.g. a local server)")
-    parser.add_argument("--region", default=None, help="AWS region (default: from the environment)")
+    add_endpoint_arguments(parser)
     parser.add_argument("--out", type=Path, help="write to this file instead of stdout")
     parser.set_defaults(func=history_command)
 
 
 def history_command(args: argparse.Namespace) -> int:
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     from imgpipe.local import history
-    from imgpipe.local.runner import collect_histories
+    from imgpipe.local.runner import UsageError, collect_histories
 
-    if not args.execution.startswith("arn:"):
-        print(f"imgpipe history: {args.execution!r} is not an execution ARN", file=sys.stderr)
+    try:
+        execution_arn(args.execution)
+    except UsageError as error:
+        print(f"imgpipe history: {error}", file=sys.stderr)
         return EXIT_USAGE
-    client = boto3.client("stepfunctions", region_name=args.region, endpoint_url=args.endpoint_url)
+    client = endpoint.client(args, "stepfunctions")
     try:
         histories = collect_histories(client, args.execution)
     except (ClientError, BotoCoreError) as error:

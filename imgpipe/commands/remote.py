@@ -15,6 +15,8 @@ from typing import Any
 
 from rich.console import Console
 
+from imgpipe.commands import endpoint
+from imgpipe.commands.endpoint import add_endpoint_arguments, execution_arn
 from imgpipe.local.runner import UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -62,8 +64,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--endpoint-url", help="an endpoint instead of AWS, e.g. imgpipe serve's URL")
-    parser.add_argument("--region", help="AWS region (default: from the environment)")
+    add_endpoint_arguments(parser)
     parser.add_argument("--input-bucket", help="bucket for local --image files (default: from the stack)")
     parser.add_argument("--output-bucket", help="where renditions are read from (default: from the stack)")
     parser.add_argument("--out", type=Path, help="where renditions go (default ./out/<execution>/)")
@@ -107,13 +108,7 @@ def _fail(console: Console, args: argparse.Namespace, name: str, *, error: str, 
 
 
 def _clients(args: argparse.Namespace) -> tuple[Any, Any]:
-    import boto3
-
-    session = boto3.session.Session(region_name=args.region)
-    return (
-        session.client("stepfunctions", endpoint_url=args.endpoint_url),
-        session.client("s3", endpoint_url=args.endpoint_url),
-    )
+    return endpoint.client(args, "stepfunctions"), endpoint.client(args, "s3")
 
 
 def _buckets(args: argparse.Namespace, target: Any, config: Any) -> tuple[str | None, str | None]:
@@ -182,8 +177,7 @@ def _watch(args: argparse.Namespace, console: Console) -> int:
     from imgpipe.config import DeploymentConfig
     from imgpipe.local import remote
 
-    if not remote.EXECUTION_ARN.match(args.execution_arn):
-        raise UsageError(f"{args.execution_arn!r} is not an execution ARN")
+    execution_arn(args.execution_arn)
     config = DeploymentConfig.from_cdk_json()
     sfn, s3 = _clients(args)
     target = None
@@ -203,10 +197,7 @@ def _watch(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cloudformation(args: argparse.Namespace) -> Any:
-    import boto3
-
-    session = boto3.session.Session(region_name=args.region)
-    return session.client("cloudformation", endpoint_url=args.endpoint_url)
+    return endpoint.client(args, "cloudformation")
 
 
 def _target(args: argparse.Namespace, sfn: Any, config: Any) -> Any:
