@@ -20,6 +20,7 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import itertools
 import json
@@ -111,6 +112,20 @@ class Deployment:
     function_arns: dict[str, str] = field(default_factory=dict)
     state_machine_arns: dict[str, str] = field(default_factory=dict)
     activity_arns: dict[str, str] = field(default_factory=dict)
+
+
+def local_queue_name(prefix: str, queue: str) -> str:
+    """`<prefix>-<queue>-local`, cut to SQS's 80 characters
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html)
+    with a digest of the whole name, so two long names sharing their start stay two queues."""
+    from statemachines.translator.event import SQS_QUEUE_NAME_MAX
+
+    name = f"{prefix}-{queue}-local"
+    if len(name) <= SQS_QUEUE_NAME_MAX:
+        return name
+    digest = hashlib.sha256(queue.encode()).hexdigest()[:12]
+    room = SQS_QUEUE_NAME_MAX - len(f"{prefix}--{digest}-local")
+    return f"{prefix}-{queue[:room]}-{digest}-local"
 
 
 def local_bucket_names(config: DeploymentConfig) -> tuple[str, str]:
@@ -431,7 +446,7 @@ class LocalAws:
         sqs = self.client("sqs")
         for queue in sqs_sink_queues(asl):
             if queue not in self.event_queue_urls:
-                name = f"{self.config.prefix}-{queue}-local"
+                name = local_queue_name(self.config.prefix, queue)
                 created = sqs.create_queue(QueueName=name, Attributes={"SqsManagedSseEnabled": "true"})
                 self.event_queue_urls[queue] = created["QueueUrl"]
         return {queue_url_placeholder(queue): url for queue, url in self.event_queue_urls.items()}

@@ -32,7 +32,8 @@ MAX_DETAIL_TYPE = 128
 # SQS queue names: "up to 80 characters ... alphanumeric characters, hyphens (-), and underscores (_).
 # A FIFO queue name must end with the .fifo suffix"
 # (https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sqs/aws.sdk.kotlin.services.sqs.model/-create-queue-request/queue-name.html)
-SQS_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+SQS_QUEUE_NAME_MAX = 80
+SQS_QUEUE_NAME = re.compile(rf"[A-Za-z0-9_-]{{1,{SQS_QUEUE_NAME_MAX}}}")
 FIFO_SUFFIX = ".fifo"
 QUEUE_URL_PREFIX = "QueueUrl_"
 # a placeholder holds letters, digits and `_` only (SUBSTITUTION_PLACEHOLDER): the queue name's `-`

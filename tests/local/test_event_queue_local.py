@@ -70,3 +70,20 @@ def test_an_sqs_sink_sends_the_event_payload_to_the_queue_the_engine_created(loc
             "correlationId": None,
         }
     ]
+
+
+@pytest.mark.parametrize("queue", ["renditions-ready_v1", "q" * 80, "q" * 79 + "r"])
+def test_a_local_queue_name_fits_sqs_and_stays_distinct_for_long_names(local, queue: str) -> None:
+    from imgpipe.local.engine import local_queue_name
+    from statemachines.translator.event import SQS_QUEUE_NAME
+
+    engine, _ = local
+    name = local_queue_name(engine.config.prefix, queue)
+    assert SQS_QUEUE_NAME.fullmatch(name), name
+    assert name.startswith(f"{engine.config.prefix}-")
+    assert name.endswith("-local")
+    assert name == local_queue_name(engine.config.prefix, queue)  # the same queue on every run
+    others = {local_queue_name(engine.config.prefix, q) for q in ("q" * 80, "q" * 79 + "r")}
+    assert len(others) == 2
+    created = engine.client("sqs").create_queue(QueueName=name)["QueueUrl"]
+    assert created.endswith(f"/{name}")
