@@ -11,9 +11,9 @@ import json
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StringConstraints, ValidationError
+from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from imgpipe.config import WORKER_TASKS
@@ -27,7 +27,7 @@ from statemachines.translator import (
 from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS
 from statemachines.translator.expressions import SUBSTITUTION_PLACEHOLDER
 from statemachines.translator.model import TaskDef, WorkflowDef
-from statemachines.translator.options import DYNAMIC_JOIN_OUTPUTS, DynamicJoinOutput
+from statemachines.translator.options import DYNAMIC_JOIN_OUTPUTS
 from statemachines.translator.sources import load_directory_pair, read_json
 from statemachines.translator.translate import Translation
 
@@ -35,11 +35,8 @@ CONDUCTOR_DIR = Path(__file__).resolve().parent / "conductor"
 OPTIONS_FILE = "translator.json"
 PLACEHOLDER = SUBSTITUTION_PLACEHOLDER
 
-_DEFAULTS = TranslatorOptions()
-# "<workflow name>.<taskReferenceName>": the key TranslatorOptions looks fork targets and JOIN modes up by
-OptionKey = Annotated[str, StringConstraints(pattern=r"^[^.]+\..+$")]
-Name = Annotated[str, StringConstraints(min_length=1)]
-EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+# what translator.json may set: every option but those the project sets
+FILE_OPTIONS = tuple(sorted(set(TranslatorOptions.model_fields) - set(TranslatorOptions.SET_BY_THE_PROJECT)))
 
 
 @dataclass(frozen=True)
@@ -86,46 +83,6 @@ class TranslatedWorkflow:
         return json.dumps(self.asl, indent=2, sort_keys=False)
 
 
-class OptionsFile(BaseModel):
-    """`translator.json`, validated strictly: a wrong type is an error naming the key, never coerced
-    (a string where a list belongs must not become a list of characters). Every field defaults to
-    `TranslatorOptions`' own default; see `TranslatorOptions` for what each one means."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    dynamic_fork_targets: dict[OptionKey, list[Name]] = Field(default_factory=dict)
-    max_concurrency_cap: PositiveInt = _DEFAULTS.max_concurrency_cap
-    inline_sub_workflows: bool = _DEFAULTS.inline_sub_workflows
-    non_retryable_errors: list[Name] = Field(default_factory=lambda: list(_DEFAULTS.non_retryable_errors))
-    lambda_service_errors: list[Name] = Field(default_factory=lambda: list(_DEFAULTS.lambda_service_errors))
-    # ASL Retrier bounds: MaxAttempts 0..99999999, MaxDelaySeconds 1..31622400
-    service_retry_attempts: Annotated[int, Field(ge=0, le=99_999_999)] = _DEFAULTS.service_retry_attempts
-    service_retry_max_delay_seconds: Annotated[int, Field(ge=1, le=31_622_400)] = (
-        _DEFAULTS.service_retry_max_delay_seconds
-    )
-    # the sum of the longest throttle back-off delays a task may wait (0 = throttles are not retried)
-    throttle_retry_budget_seconds: Annotated[int, Field(ge=0, le=31_622_400)] = (
-        _DEFAULTS.throttle_retry_budget_seconds
-    )
-    dynamic_join_output: DynamicJoinOutput = _DEFAULTS.dynamic_join_output
-    dynamic_join_output_by_join: dict[OptionKey, DynamicJoinOutput] = Field(default_factory=dict)
-    http_connections: dict[OptionKey, Name] = Field(default_factory=dict)
-    sub_workflow_targets: dict[OptionKey, list[Name]] = Field(default_factory=dict)
-    dynamic_task_targets: dict[OptionKey, list[Name]] = Field(default_factory=dict)
-    workflow_env: dict[EnvName, str | int | float | bool | None] = Field(default_factory=dict)
-
-    def to_options(self) -> TranslatorOptions:
-        """Only the keys the file sets; lists become the tuples `TranslatorOptions` holds."""
-        values = self.model_dump(exclude_unset=True)
-        for name in ("dynamic_fork_targets", "sub_workflow_targets", "dynamic_task_targets"):
-            if name in values:
-                values[name] = {k: tuple(v) for k, v in values[name].items()}
-        for name in ("non_retryable_errors", "lambda_service_errors"):
-            if name in values:
-                values[name] = tuple(values[name])
-        return TranslatorOptions(**values)
-
-
 def _problem_location(origin: str, loc: tuple[int | str, ...]) -> str:
     text = origin
     for part in loc:
@@ -136,7 +93,7 @@ def _problem_location(origin: str, loc: tuple[int | str, ...]) -> str:
 
 def _problem_message(problem: ErrorDetails) -> str:
     if problem["type"] == "extra_forbidden" and len(problem["loc"]) == 1:
-        return f"unknown translator option (known: {', '.join(sorted(OptionsFile.model_fields))})"
+        return f"unknown translator option (known: {', '.join(FILE_OPTIONS)})"
     if problem["type"] == "model_type":
         return f"must be a JSON object of translator options (got {type(problem['input']).__name__})"
     if problem["type"] == "literal_error":
@@ -146,6 +103,11 @@ def _problem_message(problem: ErrorDetails) -> str:
         return f"{problem['input']!r} is not a variable name (letters, digits, _)"
     if problem["type"] == "string_pattern_mismatch":
         return f"key {problem['input']!r} is not '<workflow name>.<taskReferenceName>'"
+    # validated as JSON, pydantic names JSON's types; the file's authors read lists and dictionaries
+    if problem["type"] in ("tuple_type", "frozen_set_type"):
+        return f"Input should be a valid list (got {problem['input']!r})"
+    if problem["type"] == "dict_type":
+        return f"Input should be a valid dictionary (got {problem['input']!r})"
     return f"{problem['msg']} (got {problem['input']!r})"
 
 
@@ -161,12 +123,19 @@ def load_options(path: Path, diagnostics: Diagnostics) -> TranslatorOptions:
     document = read_json(path, diagnostics)
     if len(diagnostics.errors) > before:
         return TranslatorOptions()
-    try:
-        return OptionsFile.model_validate(document).to_options()
+    problems = [
+        (f"{path.name}.{name}", f"set by {why}, not by {path.name}")
+        for name, why in TranslatorOptions.SET_BY_THE_PROJECT.items()
+        if isinstance(document, dict) and name in document
+    ]
+    try:  # as JSON: strict, yet a JSON array is a valid tuple
+        options = TranslatorOptions.model_validate_json(json.dumps(document))
     except ValidationError as error:
-        for problem in error.errors():
-            diagnostics.error(_problem_location(path.name, problem["loc"]), _problem_message(problem))
-        return TranslatorOptions()
+        problems += [(_problem_location(path.name, p["loc"]), _problem_message(p)) for p in error.errors()]
+        options = TranslatorOptions()
+    for location, message in problems:
+        diagnostics.error(location, message)
+    return TranslatorOptions() if problems else options
 
 
 def _task_base(workflow_dir: Path) -> Path | None:
@@ -177,7 +146,7 @@ def _task_base(workflow_dir: Path) -> Path | None:
 
 def _with_workers(options: TranslatorOptions) -> TranslatorOptions:
     """SIMPLE tasks that imgpipe's Lambda workers serve are Lambda tasks; every other one is an activity."""
-    return replace(options, lambda_workers=frozenset(WORKER_TASKS))
+    return options.replace(lambda_workers=frozenset(WORKER_TASKS))
 
 
 def load_sources(
@@ -258,7 +227,7 @@ def translate_all(
         wanted = express if isinstance(express, bool) else name in express
         if wanted and translation.express_compatible:
             budget = int(EXPRESS_MAX_SECONDS - reserved.get(name, 0))
-            express_options = replace(project.options, duration_budget_seconds=budget)
+            express_options = project.options.replace(duration_budget_seconds=budget)
             translation = translate_workflow(workflow, project.task_defs, project.workflows, express_options)
         findings.extend(translation.diagnostics)
         translated[name] = _deployable(translation)

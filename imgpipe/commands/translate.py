@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         _report(Project({}, {}), error.diagnostics, args.json)
         return 1
     if args.inline_sub_workflows:
-        project = replace(project, options=replace(project.options, inline_sub_workflows=True))
+        project = replace(project, options=project.options.replace(inline_sub_workflows=True))
     translated, findings = ({}, []) if diagnostics.errors else translate_all(project, names=names)
     refused = {d.workflow for d in findings if d.severity == "error"}
     for name in refused:
