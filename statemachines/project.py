@@ -2,7 +2,7 @@
 local runtime (see docs/architecture.md, "Translator API").
 
     project = load_project()            # statemachines/conductor/{tasks,workflows}/*.json, validated
-    translated = translate_project()    # dict[workflow name, TranslatedWorkflow]; raises on errors
+    translated = translate_project()    # dict[workflow name, Translation]; raises on errors
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from imgpipe.config import WORKER_TASKS
 from statemachines.translator import (
     Diagnostic,
     Diagnostics,
+    Translation,
     TranslationError,
     TranslatorOptions,
     translate_workflow,
@@ -29,7 +30,6 @@ from statemachines.translator.expressions import SUBSTITUTION_PLACEHOLDER
 from statemachines.translator.model import TaskDef, WorkflowDef
 from statemachines.translator.options import DYNAMIC_JOIN_OUTPUTS
 from statemachines.translator.sources import load_directory_pair, read_json
-from statemachines.translator.translate import Translation
 
 CONDUCTOR_DIR = Path(__file__).resolve().parent / "conductor"
 OPTIONS_FILE = "translator.json"
@@ -47,40 +47,6 @@ class Project:
     workflows: Mapping[str, WorkflowDef]
     options: TranslatorOptions = field(default_factory=TranslatorOptions)
     files: Mapping[str, Path] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TranslatedWorkflow:
-    """One workflow's ASL (with definition-substitution placeholders) and what deploying it needs."""
-
-    name: str
-    asl: dict[str, Any]
-    lambda_tasks: frozenset[str]
-    child_workflows: frozenset[str]
-    express_compatible: bool
-    timeout_seconds: int | None
-    concurrency_hints: dict[str, int]
-    diagnostics: list[Diagnostic]
-    # Every retry taken and every attempt timing out; None when unbounded (a Map, a child).
-    worst_case_seconds: float | None = None
-    # SIMPLE tasks no Lambda worker serves: Step Functions activities (infra/activities.py)
-    activity_tasks: frozenset[str] = frozenset()
-    # Workflow names it starts without waiting (START_WORKFLOW, startExecution)
-    started_workflows: frozenset[str] = frozenset()
-    # EventBridge connections its HTTP tasks call through (`${ConnectionArn_<name>}`)
-    http_connections: frozenset[str] = frozenset()
-    # what those tasks call: `states:HTTPEndpoint` patterns (IAM StringLike) of the role's grant
-    http_endpoints: frozenset[str] = frozenset()
-
-    @property
-    def workflow_dependencies(self) -> frozenset[str]:
-        """The workflows whose state machines must exist before this one: children and started ones."""
-        return self.child_workflows | self.started_workflows
-
-    @property
-    def asl_json(self) -> str:
-        """What CDK deploys and `make translate` writes."""
-        return json.dumps(self.asl, indent=2, sort_keys=False)
 
 
 def _problem_location(origin: str, loc: tuple[int | str, ...]) -> str:
@@ -211,14 +177,14 @@ def translate_all(
     express: bool | Container[str] = False,
     reserved_seconds: Mapping[str, float] | None = None,
     names: Iterable[str] | None = None,
-) -> tuple[dict[str, TranslatedWorkflow], list[Diagnostic]]:
+) -> tuple[dict[str, Translation], list[Diagnostic]]:
     """Translate every workflow; never raises, returns the findings beside the results.
 
     `express`: the workflows the deployment runs as Express when they are Express-compatible (True:
     all of them; cdk.json `workflowType`/`workflowTypes`), so their throttle retries are fitted into
     Express's 5 minutes, less `reserved_seconds[name]` (what states deployed around a workflow, such
     as the trigger envelope, may take). `names`: only these workflows (default: all of them)."""
-    translated: dict[str, TranslatedWorkflow] = {}
+    translated: dict[str, Translation] = {}
     findings: list[Diagnostic] = []
     reserved = reserved_seconds or {}
     for name in sorted(project.workflows if names is None else names):
@@ -230,30 +196,11 @@ def translate_all(
             express_options = project.options.replace(duration_budget_seconds=budget)
             translation = translate_workflow(workflow, project.task_defs, project.workflows, express_options)
         findings.extend(translation.diagnostics)
-        translated[name] = _deployable(translation)
+        translated[name] = translation
     return translated, findings
 
 
-def _deployable(translation: Translation) -> TranslatedWorkflow:
-    result = translation.result
-    return TranslatedWorkflow(
-        name=translation.workflow.name,
-        asl=result.asl,
-        lambda_tasks=frozenset(result.lambda_tasks),
-        child_workflows=frozenset(result.child_workflows),
-        express_compatible=translation.express_compatible,
-        timeout_seconds=translation.workflow.timeoutSeconds or None,
-        concurrency_hints=dict(sorted(result.concurrency_hints.items())),
-        diagnostics=[d for d in translation.diagnostics if d.severity == "warning"],
-        worst_case_seconds=translation.longest_seconds,
-        activity_tasks=frozenset(result.activity_tasks),
-        started_workflows=frozenset(result.started_workflows),
-        http_connections=frozenset(result.http_connections),
-        http_endpoints=frozenset(result.http_endpoints),
-    )
-
-
-def translate_definition(definition: Mapping[str, Any], project: Project | None = None) -> TranslatedWorkflow:
+def translate_definition(definition: Mapping[str, Any], project: Project | None = None) -> Translation:
     """One workflow given from outside the project (e.g. `imgpipe run my_workflow.json`), translated
     with the project's task definitions, options and workflows (its SUB_WORKFLOW children).
 
@@ -262,10 +209,9 @@ def translate_definition(definition: Mapping[str, Any], project: Project | None 
     loaded = project or load_project()
     workflow = WorkflowDef.model_validate(definition)
     translation = translate_workflow(workflow, loaded.task_defs, loaded.workflows, loaded.options)
-    errors = [d for d in translation.diagnostics if d.severity == "error"]
-    if errors:
-        raise TranslationError(errors)
-    return _deployable(translation)
+    if not translation.ok:
+        raise TranslationError([d for d in translation.diagnostics if d.severity == "error"])
+    return translation
 
 
 def translate_project(
@@ -273,7 +219,7 @@ def translate_project(
     *,
     express: bool | Container[str] = False,
     reserved_seconds: Mapping[str, float] | None = None,
-) -> dict[str, TranslatedWorkflow]:
+) -> dict[str, Translation]:
     """Every workflow of the project, translated; raises TranslationError on error diagnostics.
     `express` as in `translate_all`: what CDK and the local runtime deploy (DeploymentConfig.
     express_workflows)."""

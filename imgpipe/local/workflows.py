@@ -21,7 +21,7 @@ MAX_DEFINITION_BYTES = 1024 * 1024  # a workflow definition, not a data file
 
 
 def translate_workflow_file(path: Path) -> Any:
-    """Translate one Conductor workflow JSON file into a ``TranslatedWorkflow``.
+    """Translate one Conductor workflow JSON file into a ``Translation``.
 
     Every problem is a UsageError that names the file and the field.
     """
