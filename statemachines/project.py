@@ -70,7 +70,7 @@ def _problem_message(problem: ErrorDetails) -> str:
     if problem["type"] == "string_pattern_mismatch":
         return f"key {problem['input']!r} is not '<workflow name>.<taskReferenceName>'"
     # validated as JSON, pydantic names JSON's types; the file's authors read lists and dictionaries
-    if problem["type"] in ("tuple_type", "frozen_set_type"):
+    if problem["type"] == "tuple_type":
         return f"Input should be a valid list (got {problem['input']!r})"
     if problem["type"] == "dict_type":
         return f"Input should be a valid dictionary (got {problem['input']!r})"
@@ -94,6 +94,8 @@ def load_options(path: Path, diagnostics: Diagnostics) -> TranslatorOptions:
         for name, why in TranslatorOptions.SET_BY_THE_PROJECT.items()
         if isinstance(document, dict) and name in document
     ]
+    if isinstance(document, dict):  # those are reported once, whatever their value
+        document = {k: v for k, v in document.items() if k not in TranslatorOptions.SET_BY_THE_PROJECT}
     try:  # as JSON: strict, yet a JSON array is a valid tuple
         options = TranslatorOptions.model_validate_json(json.dumps(document))
     except ValidationError as error:

@@ -179,7 +179,7 @@ def test_a_bad_translator_json_stops_load_project(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", sorted(TranslatorOptions.SET_BY_THE_PROJECT))
 def test_an_option_the_project_sets_is_refused_in_the_file(tmp_path: Path, name: str) -> None:
-    options, diagnostics = _load(tmp_path, {name: None, "max_concurrency_cap": 3})
+    options, diagnostics = _load(tmp_path, {name: "x", "max_concurrency_cap": 3})
     [error] = diagnostics.errors
     assert error.location == f"translator.json.{name}"
     assert "set by" in error.message
