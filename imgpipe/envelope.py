@@ -28,10 +28,14 @@ import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imgpipe.config import DeploymentConfig
 from imgpipe.trigger import SOURCE_EVENT_FIELD, encode_event_key
+
+if TYPE_CHECKING:
+    from statemachines.project import Project
+    from statemachines.translator import Translation
 
 CLAIM_TABLE_PLACEHOLDER = "ClaimTableName"
 FAILED_SOURCES_QUEUE_PLACEHOLDER = "FailedSourcesQueueUrl"
@@ -375,7 +379,9 @@ def wrap(asl: Mapping[str, Any], *, suffixes: Iterable[str]) -> dict[str, Any]:
     return wrapped
 
 
-def translate_for_deployment(config: DeploymentConfig, project: Any | None = None) -> dict[str, Any]:
+def translate_for_deployment(
+    config: DeploymentConfig, project: Project | None = None
+) -> dict[str, Translation]:
     """The project's workflows translated as this deployment runs them, before the envelope: the
     Express ones with their throttle retries fitted into 5 minutes, the trigger workflow's budget
     less what the envelope itself may take. The one translation CDK and the local runtime deploy."""
@@ -391,7 +397,7 @@ def translate_for_deployment(config: DeploymentConfig, project: Any | None = Non
     )
 
 
-def for_deployment(translated: Mapping[str, Any], config: DeploymentConfig) -> dict[str, Any]:
+def for_deployment(translated: Mapping[str, Translation], config: DeploymentConfig) -> dict[str, Translation]:
     """The project's translated workflows as deployed: the trigger workflow wrapped, the rest as is.
 
     The one place CDK (infra/stack.py) and the local runtime (imgpipe/local/engine.py) apply the envelope.

@@ -24,6 +24,7 @@ from infra.retention import owned_log_group, retain_data_store
 from statemachines.translator.asl_states import task_states
 from statemachines.translator.emitter import EXPRESS_MAX_SECONDS
 from statemachines.translator.event import PUT_EVENTS, queue_url_placeholder, sqs_sink_queues
+from statemachines.translator.translation import Translation
 
 # EVENT `sqs:<queue>` sinks: a message waits for its consumer 4 days (MessageRetentionPeriod's
 # default; 60 s to 14 days: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html);
@@ -45,7 +46,7 @@ def state_machine_placeholder(workflow_name: str) -> str:
     return f"StateMachineArn_{workflow_name}"
 
 
-def creation_order(translated: Mapping[str, Any]) -> list[str]:
+def creation_order(translated: Mapping[str, Translation]) -> list[str]:
     """Children before parents, so every `${StateMachineArn_<child>}` has an ARN to point at."""
     graph = {name: set(tw.workflow_dependencies) for name, tw in translated.items()}
     missing = {child for children in graph.values() for child in children} - set(graph)
@@ -54,7 +55,7 @@ def creation_order(translated: Mapping[str, Any]) -> list[str]:
     return list(graphlib.TopologicalSorter(graph).static_order())
 
 
-def unfilled_placeholders(tw: Any, filled: Mapping[str, str]) -> list[str]:
+def unfilled_placeholders(tw: Translation, filled: Mapping[str, str]) -> list[str]:
     """Placeholders of a definition that this stack gives no value (e.g. `${QueueUrl_<queue>}` of an
     EVENT task's SQS sink: the stack creates no such queue)."""
     return sorted(set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", tw.asl_json)) - set(filled))
@@ -74,7 +75,7 @@ def _encrypted_queue(
     )
 
 
-def state_machine_type(config: DeploymentConfig, tw: Any) -> sfn.StateMachineType:
+def state_machine_type(config: DeploymentConfig, tw: Translation) -> sfn.StateMachineType:
     """Per workflow: Express only when asked for (workflowTypes, else workflowType) and when the
     workflow allows it (no `.sync` children): `DeploymentConfig.deployed_workflow_type`."""
     deployed = config.deployed_workflow_type(tw.name, express_compatible=tw.express_compatible)
@@ -116,7 +117,7 @@ class Workflows(Construct):
         construct_id: str,
         *,
         config: DeploymentConfig,
-        translated: Mapping[str, Any],
+        translated: Mapping[str, Translation],
         functions: Mapping[str, lambda_.IFunction],
         extra_substitutions: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
@@ -195,7 +196,7 @@ class Workflows(Construct):
         self.dead_letter_queues[queue] = dead_letters
         return sink
 
-    def _role(self, name: str, tw: Any, functions: Mapping[str, lambda_.IFunction]) -> iam.Role:
+    def _role(self, name: str, tw: Translation, functions: Mapping[str, lambda_.IFunction]) -> iam.Role:
         """Invoke only this workflow's functions; start/describe/stop only its own children."""
         role = iam.Role(
             self,

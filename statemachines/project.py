@@ -2,7 +2,7 @@
 local runtime (see docs/architecture.md, "Translator API").
 
     project = load_project()            # statemachines/conductor/{tasks,workflows}/*.json, validated
-    translated = translate_project()    # dict[workflow name, TranslatedWorkflow]; raises on errors
+    translated = translate_project()    # dict[workflow name, Translation]; raises on errors
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ import json
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StringConstraints, ValidationError
+from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from imgpipe.config import WORKER_TASKS
 from statemachines.translator import (
     Diagnostic,
     Diagnostics,
+    Translation,
     TranslationError,
     TranslatorOptions,
     translate_workflow,
@@ -27,19 +28,15 @@ from statemachines.translator import (
 from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS
 from statemachines.translator.expressions import SUBSTITUTION_PLACEHOLDER
 from statemachines.translator.model import TaskDef, WorkflowDef
-from statemachines.translator.options import DYNAMIC_JOIN_OUTPUTS, DynamicJoinOutput
+from statemachines.translator.options import DYNAMIC_JOIN_OUTPUTS
 from statemachines.translator.sources import load_directory_pair, read_json
-from statemachines.translator.translate import Translation
 
 CONDUCTOR_DIR = Path(__file__).resolve().parent / "conductor"
 OPTIONS_FILE = "translator.json"
 PLACEHOLDER = SUBSTITUTION_PLACEHOLDER
 
-_DEFAULTS = TranslatorOptions()
-# "<workflow name>.<taskReferenceName>": the key TranslatorOptions looks fork targets and JOIN modes up by
-OptionKey = Annotated[str, StringConstraints(pattern=r"^[^.]+\..+$")]
-Name = Annotated[str, StringConstraints(min_length=1)]
-EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+# what translator.json may set: every option but those the project sets
+FILE_OPTIONS = tuple(sorted(set(TranslatorOptions.model_fields) - set(TranslatorOptions.SET_BY_THE_PROJECT)))
 
 
 @dataclass(frozen=True)
@@ -52,80 +49,6 @@ class Project:
     files: Mapping[str, Path] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class TranslatedWorkflow:
-    """One workflow's ASL (with definition-substitution placeholders) and what deploying it needs."""
-
-    name: str
-    asl: dict[str, Any]
-    lambda_tasks: frozenset[str]
-    child_workflows: frozenset[str]
-    express_compatible: bool
-    timeout_seconds: int | None
-    concurrency_hints: dict[str, int]
-    diagnostics: list[Diagnostic]
-    # Every retry taken and every attempt timing out; None when unbounded (a Map, a child).
-    worst_case_seconds: float | None = None
-    # SIMPLE tasks no Lambda worker serves: Step Functions activities (infra/activities.py)
-    activity_tasks: frozenset[str] = frozenset()
-    # Workflow names it starts without waiting (START_WORKFLOW, startExecution)
-    started_workflows: frozenset[str] = frozenset()
-    # EventBridge connections its HTTP tasks call through (`${ConnectionArn_<name>}`)
-    http_connections: frozenset[str] = frozenset()
-    # what those tasks call: `states:HTTPEndpoint` patterns (IAM StringLike) of the role's grant
-    http_endpoints: frozenset[str] = frozenset()
-
-    @property
-    def workflow_dependencies(self) -> frozenset[str]:
-        """The workflows whose state machines must exist before this one: children and started ones."""
-        return self.child_workflows | self.started_workflows
-
-    @property
-    def asl_json(self) -> str:
-        """What CDK deploys and `make translate` writes."""
-        return json.dumps(self.asl, indent=2, sort_keys=False)
-
-
-class OptionsFile(BaseModel):
-    """`translator.json`, validated strictly: a wrong type is an error naming the key, never coerced
-    (a string where a list belongs must not become a list of characters). Every field defaults to
-    `TranslatorOptions`' own default; see `TranslatorOptions` for what each one means."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    dynamic_fork_targets: dict[OptionKey, list[Name]] = Field(default_factory=dict)
-    max_concurrency_cap: PositiveInt = _DEFAULTS.max_concurrency_cap
-    inline_sub_workflows: bool = _DEFAULTS.inline_sub_workflows
-    non_retryable_errors: list[Name] = Field(default_factory=lambda: list(_DEFAULTS.non_retryable_errors))
-    lambda_service_errors: list[Name] = Field(default_factory=lambda: list(_DEFAULTS.lambda_service_errors))
-    # ASL Retrier bounds: MaxAttempts 0..99999999, MaxDelaySeconds 1..31622400
-    service_retry_attempts: Annotated[int, Field(ge=0, le=99_999_999)] = _DEFAULTS.service_retry_attempts
-    service_retry_max_delay_seconds: Annotated[int, Field(ge=1, le=31_622_400)] = (
-        _DEFAULTS.service_retry_max_delay_seconds
-    )
-    # the sum of the longest throttle back-off delays a task may wait (0 = throttles are not retried)
-    throttle_retry_budget_seconds: Annotated[int, Field(ge=0, le=31_622_400)] = (
-        _DEFAULTS.throttle_retry_budget_seconds
-    )
-    dynamic_join_output: DynamicJoinOutput = _DEFAULTS.dynamic_join_output
-    dynamic_join_output_by_join: dict[OptionKey, DynamicJoinOutput] = Field(default_factory=dict)
-    http_connections: dict[OptionKey, Name] = Field(default_factory=dict)
-    sub_workflow_targets: dict[OptionKey, list[Name]] = Field(default_factory=dict)
-    dynamic_task_targets: dict[OptionKey, list[Name]] = Field(default_factory=dict)
-    workflow_env: dict[EnvName, str | int | float | bool | None] = Field(default_factory=dict)
-
-    def to_options(self) -> TranslatorOptions:
-        """Only the keys the file sets; lists become the tuples `TranslatorOptions` holds."""
-        values = self.model_dump(exclude_unset=True)
-        for name in ("dynamic_fork_targets", "sub_workflow_targets", "dynamic_task_targets"):
-            if name in values:
-                values[name] = {k: tuple(v) for k, v in values[name].items()}
-        for name in ("non_retryable_errors", "lambda_service_errors"):
-            if name in values:
-                values[name] = tuple(values[name])
-        return TranslatorOptions(**values)
-
-
 def _problem_location(origin: str, loc: tuple[int | str, ...]) -> str:
     text = origin
     for part in loc:
@@ -136,7 +59,7 @@ def _problem_location(origin: str, loc: tuple[int | str, ...]) -> str:
 
 def _problem_message(problem: ErrorDetails) -> str:
     if problem["type"] == "extra_forbidden" and len(problem["loc"]) == 1:
-        return f"unknown translator option (known: {', '.join(sorted(OptionsFile.model_fields))})"
+        return f"unknown translator option (known: {', '.join(FILE_OPTIONS)})"
     if problem["type"] == "model_type":
         return f"must be a JSON object of translator options (got {type(problem['input']).__name__})"
     if problem["type"] == "literal_error":
@@ -146,6 +69,11 @@ def _problem_message(problem: ErrorDetails) -> str:
         return f"{problem['input']!r} is not a variable name (letters, digits, _)"
     if problem["type"] == "string_pattern_mismatch":
         return f"key {problem['input']!r} is not '<workflow name>.<taskReferenceName>'"
+    # validated as JSON, pydantic names JSON's types; the file's authors read lists and dictionaries
+    if problem["type"] == "tuple_type":
+        return f"Input should be a valid list (got {problem['input']!r})"
+    if problem["type"] == "dict_type":
+        return f"Input should be a valid dictionary (got {problem['input']!r})"
     return f"{problem['msg']} (got {problem['input']!r})"
 
 
@@ -161,12 +89,21 @@ def load_options(path: Path, diagnostics: Diagnostics) -> TranslatorOptions:
     document = read_json(path, diagnostics)
     if len(diagnostics.errors) > before:
         return TranslatorOptions()
-    try:
-        return OptionsFile.model_validate(document).to_options()
+    problems = [
+        (f"{path.name}.{name}", f"set by {why}, not by {path.name}")
+        for name, why in TranslatorOptions.SET_BY_THE_PROJECT.items()
+        if isinstance(document, dict) and name in document
+    ]
+    if isinstance(document, dict):  # those are reported once, whatever their value
+        document = {k: v for k, v in document.items() if k not in TranslatorOptions.SET_BY_THE_PROJECT}
+    try:  # as JSON: strict, yet a JSON array is a valid tuple
+        options = TranslatorOptions.model_validate_json(json.dumps(document))
     except ValidationError as error:
-        for problem in error.errors():
-            diagnostics.error(_problem_location(path.name, problem["loc"]), _problem_message(problem))
-        return TranslatorOptions()
+        problems += [(_problem_location(path.name, p["loc"]), _problem_message(p)) for p in error.errors()]
+        options = TranslatorOptions()
+    for location, message in problems:
+        diagnostics.error(location, message)
+    return TranslatorOptions() if problems else options
 
 
 def _task_base(workflow_dir: Path) -> Path | None:
@@ -177,7 +114,7 @@ def _task_base(workflow_dir: Path) -> Path | None:
 
 def _with_workers(options: TranslatorOptions) -> TranslatorOptions:
     """SIMPLE tasks that imgpipe's Lambda workers serve are Lambda tasks; every other one is an activity."""
-    return replace(options, lambda_workers=frozenset(WORKER_TASKS))
+    return options.replace(lambda_workers=frozenset(WORKER_TASKS))
 
 
 def load_sources(
@@ -242,14 +179,14 @@ def translate_all(
     express: bool | Container[str] = False,
     reserved_seconds: Mapping[str, float] | None = None,
     names: Iterable[str] | None = None,
-) -> tuple[dict[str, TranslatedWorkflow], list[Diagnostic]]:
+) -> tuple[dict[str, Translation], list[Diagnostic]]:
     """Translate every workflow; never raises, returns the findings beside the results.
 
     `express`: the workflows the deployment runs as Express when they are Express-compatible (True:
     all of them; cdk.json `workflowType`/`workflowTypes`), so their throttle retries are fitted into
     Express's 5 minutes, less `reserved_seconds[name]` (what states deployed around a workflow, such
     as the trigger envelope, may take). `names`: only these workflows (default: all of them)."""
-    translated: dict[str, TranslatedWorkflow] = {}
+    translated: dict[str, Translation] = {}
     findings: list[Diagnostic] = []
     reserved = reserved_seconds or {}
     for name in sorted(project.workflows if names is None else names):
@@ -258,33 +195,14 @@ def translate_all(
         wanted = express if isinstance(express, bool) else name in express
         if wanted and translation.express_compatible:
             budget = int(EXPRESS_MAX_SECONDS - reserved.get(name, 0))
-            express_options = replace(project.options, duration_budget_seconds=budget)
+            express_options = project.options.replace(duration_budget_seconds=budget)
             translation = translate_workflow(workflow, project.task_defs, project.workflows, express_options)
         findings.extend(translation.diagnostics)
-        translated[name] = _deployable(translation)
+        translated[name] = translation
     return translated, findings
 
 
-def _deployable(translation: Translation) -> TranslatedWorkflow:
-    result = translation.result
-    return TranslatedWorkflow(
-        name=translation.workflow.name,
-        asl=result.asl,
-        lambda_tasks=frozenset(result.lambda_tasks),
-        child_workflows=frozenset(result.child_workflows),
-        express_compatible=translation.express_compatible,
-        timeout_seconds=translation.workflow.timeoutSeconds or None,
-        concurrency_hints=dict(sorted(result.concurrency_hints.items())),
-        diagnostics=[d for d in translation.diagnostics if d.severity == "warning"],
-        worst_case_seconds=translation.longest_seconds,
-        activity_tasks=frozenset(result.activity_tasks),
-        started_workflows=frozenset(result.started_workflows),
-        http_connections=frozenset(result.http_connections),
-        http_endpoints=frozenset(result.http_endpoints),
-    )
-
-
-def translate_definition(definition: Mapping[str, Any], project: Project | None = None) -> TranslatedWorkflow:
+def translate_definition(definition: Mapping[str, Any], project: Project | None = None) -> Translation:
     """One workflow given from outside the project (e.g. `imgpipe run my_workflow.json`), translated
     with the project's task definitions, options and workflows (its SUB_WORKFLOW children).
 
@@ -293,10 +211,9 @@ def translate_definition(definition: Mapping[str, Any], project: Project | None 
     loaded = project or load_project()
     workflow = WorkflowDef.model_validate(definition)
     translation = translate_workflow(workflow, loaded.task_defs, loaded.workflows, loaded.options)
-    errors = [d for d in translation.diagnostics if d.severity == "error"]
-    if errors:
-        raise TranslationError(errors)
-    return _deployable(translation)
+    if not translation.ok:
+        raise TranslationError([d for d in translation.diagnostics if d.severity == "error"])
+    return translation
 
 
 def translate_project(
@@ -304,7 +221,7 @@ def translate_project(
     *,
     express: bool | Container[str] = False,
     reserved_seconds: Mapping[str, float] | None = None,
-) -> dict[str, TranslatedWorkflow]:
+) -> dict[str, Translation]:
     """Every workflow of the project, translated; raises TranslationError on error diagnostics.
     `express` as in `translate_all`: what CDK and the local runtime deploy (DeploymentConfig.
     express_workflows)."""

@@ -17,8 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from statemachines.project import Project, TranslatedWorkflow, load_for_path, translate_all
-from statemachines.translator import Diagnostic, Diagnostics, TranslationError
+from statemachines.project import Project, load_for_path, translate_all
+from statemachines.translator import Diagnostic, Diagnostics, Translation, TranslationError
 from statemachines.translator.mermaid import workflow_diagram
 
 LOCATION_PART = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
@@ -93,7 +93,7 @@ def _report(project: Project, findings: list[Diagnostic], as_json: bool) -> None
             print(f"{severity}: {where + ': ' if where else ''}{location}{task}: {message}", file=sys.stderr)
 
 
-def _refused_parents(translated: dict[str, TranslatedWorkflow], refused: set[str]) -> list[Diagnostic]:
+def _refused_parents(translated: dict[str, Translation], refused: set[str]) -> list[Diagnostic]:
     """A workflow whose SUB_WORKFLOW child or START_WORKFLOW target was refused cannot be deployed
     either: refused by name."""
     findings: list[Diagnostic] = []
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         _report(Project({}, {}), error.diagnostics, args.json)
         return 1
     if args.inline_sub_workflows:
-        project = replace(project, options=replace(project.options, inline_sub_workflows=True))
+        project = replace(project, options=project.options.replace(inline_sub_workflows=True))
     translated, findings = ({}, []) if diagnostics.errors else translate_all(project, names=names)
     refused = {d.workflow for d in findings if d.severity == "error"}
     for name in refused:
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _summary(path: Path, translated: dict[str, TranslatedWorkflow], refused: set[str], as_json: bool) -> None:
+def _summary(path: Path, translated: dict[str, Translation], refused: set[str], as_json: bool) -> None:
     """One line for a directory: how many translated, which were refused (in --json, a record of the
     diagnostics' shape with severity "summary" and the translated workflows)."""
     listed = f": {', '.join(sorted(refused))}" if refused else ""

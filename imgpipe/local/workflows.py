@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from imgpipe.config import WORKER_TASKS
 from imgpipe.local.runner import UsageError
 from statemachines.translator.callback import waiting_task_refs
 
+if TYPE_CHECKING:
+    from statemachines.translator import Translation
+
 MAX_DEFINITION_BYTES = 1024 * 1024  # a workflow definition, not a data file
 
 
-def translate_workflow_file(path: Path) -> Any:
-    """Translate one Conductor workflow JSON file into a ``TranslatedWorkflow``.
+def translate_workflow_file(path: Path) -> Translation:
+    """Translate one Conductor workflow JSON file into a ``Translation``.
 
     Every problem is a UsageError that names the file and the field.
     """
@@ -53,7 +56,7 @@ def translate_workflow_file(path: Path) -> Any:
     return translated
 
 
-def _translate(path: Path) -> Any:
+def _translate(path: Path) -> Translation:
     from statemachines.project import load_for_path, translate_all
     from statemachines.translator import Diagnostics, TranslationError
 

@@ -130,12 +130,16 @@ def prefixed_states(asl: dict[str, Any], prefix: str, names: StateNames) -> dict
     return walk(asl)
 
 
+def every_state(container: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every state of a state machine, inside Parallel branches and Map processors too."""
+    for state in container.get("States", {}).values():
+        yield state
+        for branch in state.get("Branches", []):
+            yield from every_state(branch)
+        if "ItemProcessor" in state:
+            yield from every_state(state["ItemProcessor"])
+
+
 def task_states(container: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Every Task state of a state machine, inside Parallel branches and Map processors too."""
-    for state in container.get("States", {}).values():
-        if state.get("Type") == "Task":
-            yield state
-        for branch in state.get("Branches", []):
-            yield from task_states(branch)
-        if "ItemProcessor" in state:
-            yield from task_states(state["ItemProcessor"])
+    return (state for state in every_state(container) if state.get("Type") == "Task")

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lambdas.conductor.callbacks import CALLBACK_RESOURCE, EVENT_SOURCE, WAITING_DETAIL_TYPE
-from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link, task_states
+from statemachines.translator.asl_states import link, task_states
 from statemachines.translator.expressions import parameters
 
 if TYPE_CHECKING:
@@ -65,8 +65,6 @@ def emit_callback(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         "ResultPath": f"$.tasks.{ref}.input",
         "Next": waiting,
     }
-    # A callback may wait without bound, and Express cannot wait for a task token at all.
-    emitter.result.longest_wait_seconds = max(emitter.result.longest_wait_seconds, EXPRESS_MAX_SECONDS + 1)
     return keep
 
 

@@ -24,7 +24,9 @@ from statemachines.translator.task_definitions import GoverningTaskDef, governin
 
 @dataclass
 class EmitResult:
-    """The ASL of one workflow and the facts CDK needs about it."""
+    """What emission records as it goes: the ASL and the facts only emission knows (which workers,
+    children and connections each construct uses). `statemachines.translator.translation.summarise`
+    turns it into the translator's one result, `Translation`."""
 
     asl: dict[str, Any]
     lambda_tasks: set[str] = field(default_factory=set)
@@ -37,7 +39,6 @@ class EmitResult:
     # `states:HTTPEndpoint` patterns its HTTP tasks call (IAM StringLike)
     http_endpoints: set[str] = field(default_factory=set)
     concurrency_hints: dict[str, int] = field(default_factory=dict)
-    longest_wait_seconds: int = 0
 
 
 class EmitterState:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StringConstraints
 
 from lambdas.core.errors import NON_RETRYABLE_ERROR_NAMES
 
@@ -45,61 +46,82 @@ DynamicJoinOutput = Literal["map", "list"]
 DYNAMIC_JOIN_OUTPUTS: tuple[str, ...] = get_args(DynamicJoinOutput)
 
 
-@dataclass(frozen=True)
-class TranslatorOptions:
+# How Conductor constructs map to ASL where more than one answer is reasonable: one strict model, both
+# `translator.json` (statemachines.project.load_options) and `TranslatorOptions(...)` in code. Strict: a
+# wrong type is an error naming the field, never coerced (a string where a list belongs must not become
+# a list of characters; "3" is not 3). Frozen: one translation's options never change under it.
+# ASL Retrier bounds (MaxAttempts 0..99999999, IntervalSeconds 1..99999999, MaxDelaySeconds 1..31622400),
+# as Step Functions' parser checks them (moto's copy: moto/stepfunctions/parser/asl/component/common/retry/
+# max_attempts_decl.py, interval_seconds_decl.py, max_delay_seconds_decl.py).
+RetryAttempts = Annotated[int, Field(ge=0, le=99_999_999)]
+RetryInterval = Annotated[int, Field(ge=1, le=99_999_999)]
+RetryDelay = Annotated[int, Field(ge=1, le=31_622_400)]
+# "<workflow name>.<taskReferenceName>": the key per-task options are looked up by
+OptionKey = Annotated[str, StringConstraints(pattern=r"^[^.]+\..+$")]
+Name = Annotated[str, StringConstraints(min_length=1)]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+EnvValue = str | int | float | bool | None
+
+
+class TranslatorOptions(BaseModel):
     """How Conductor constructs map to ASL where more than one answer is reasonable."""
 
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
     # worker error names that are never retried (Conductor's retryCount does not apply to them)
-    non_retryable_errors: tuple[str, ...] = NON_RETRYABLE_ERROR_NAMES
-    lambda_service_errors: tuple[str, ...] = LAMBDA_SERVICE_ERRORS
-    service_retry_attempts: int = 3
-    service_retry_max_delay_seconds: int = 20
+    non_retryable_errors: tuple[Name, ...] = NON_RETRYABLE_ERROR_NAMES
+    lambda_service_errors: tuple[Name, ...] = LAMBDA_SERVICE_ERRORS
+    service_retry_attempts: RetryAttempts = 3
+    service_retry_max_delay_seconds: RetryDelay = 20
     # Throttles (Lambda concurrency, child starts) are waited out: back-off from 2 s doubling to a 60 s
     # cap, full jitter, as many attempts as fit in the budget: the sum of the longest delays. 7,200 s
     # (123 attempts) waits about 3,600 s on average (full jitter draws each delay from [0, cap]).
-    lambda_throttle_errors: tuple[str, ...] = LAMBDA_THROTTLE_ERRORS
-    start_execution_retry_errors: tuple[str, ...] = START_EXECUTION_RETRY_ERRORS
-    throttle_retry_interval_seconds: int = 2
-    throttle_retry_max_delay_seconds: int = 60
-    throttle_retry_budget_seconds: int = 7_200
+    # 0 = throttles are not retried.
+    lambda_throttle_errors: tuple[Name, ...] = LAMBDA_THROTTLE_ERRORS
+    start_execution_retry_errors: tuple[Name, ...] = START_EXECUTION_RETRY_ERRORS
+    throttle_retry_interval_seconds: RetryInterval = 2
+    throttle_retry_max_delay_seconds: RetryDelay = 60
+    throttle_retry_budget_seconds: Annotated[int, Field(ge=0, le=31_622_400)] = 7_200
     # When set (Express: 300), the throttle retries are cut so that the workflow's worst case
     # (statemachines.translator.duration) stays within it; None = the budget above applies alone.
-    duration_budget_seconds: int | None = None
+    # Set by the deployment (statemachines.project.translate_all), not by translator.json.
+    duration_budget_seconds: Annotated[int, Field(ge=0)] | None = None
     # upper bound of a dynamic fork's MaxConcurrency (concurrentExecLimit may only lower it)
-    max_concurrency_cap: int = 20
+    max_concurrency_cap: PositiveInt = 20
     # inline SUB_WORKFLOW children (a one-branch Parallel) instead of startExecution.sync:2
     inline_sub_workflows: bool = False
     # "<workflow>.<fork taskReferenceName>" -> task and workflow names a legacy dynamic fork may run;
     # without an entry: every known task definition and every other known workflow
-    dynamic_fork_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    dynamic_fork_targets: Mapping[OptionKey, tuple[Name, ...]] = Field(default_factory=dict)
     # the SIMPLE tasks a Lambda worker serves; every other SIMPLE task is a Step Functions activity
     # (a polling worker, statemachines.translator.activities). None: every SIMPLE task is a Lambda task.
-    lambda_workers: frozenset[str] | None = None
+    # Set by the project from imgpipe's workers (statemachines.project), not by translator.json.
+    lambda_workers: frozenset[Name] | None = None
     # JOIN output of every dynamic fork, and per "<workflow>.<join taskReferenceName>" overrides
     dynamic_join_output: DynamicJoinOutput = "map"
-    dynamic_join_output_by_join: Mapping[str, DynamicJoinOutput] = field(default_factory=dict)
+    dynamic_join_output_by_join: Mapping[OptionKey, DynamicJoinOutput] = Field(default_factory=dict)
     # "<workflow>.<HTTP taskReferenceName>" -> the EventBridge connection (its authentication) the HTTP
     # task calls through; without an entry: the connection named "default" (statemachines.translator.http)
-    http_connections: Mapping[str, str] = field(default_factory=dict)
+    http_connections: Mapping[OptionKey, Name] = Field(default_factory=dict)
     # "<workflow>.<SUB_WORKFLOW or START_WORKFLOW taskReferenceName>" -> the workflows a sub-workflow
     # named by an expression, or a START_WORKFLOW request given as one, may start; without an entry:
     # every other workflow (statemachines.translator.sub_workflow, start_workflow)
-    sub_workflow_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    sub_workflow_targets: Mapping[OptionKey, tuple[Name, ...]] = Field(default_factory=dict)
     # "<workflow>.<DYNAMIC taskReferenceName>" -> the task names it may run; without an entry: every
     # registered task definition (statemachines.translator.dynamic_task)
-    dynamic_task_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    dynamic_task_targets: Mapping[OptionKey, tuple[Name, ...]] = Field(default_factory=dict)
     # `${workflow.env.NAME}` -> its value, written into the definition (statemachines.translator.environment)
-    workflow_env: Mapping[str, Any] = field(default_factory=dict)
+    workflow_env: Mapping[EnvName, EnvValue] = Field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        """A wrong mode is refused here, naming the field, rather than silently becoming a map."""
-        checked = {"dynamic_join_output": self.dynamic_join_output}
-        checked |= {
-            f"dynamic_join_output_by_join[{k!r}]": v for k, v in self.dynamic_join_output_by_join.items()
-        }
-        for name, value in checked.items():
-            if value not in DYNAMIC_JOIN_OUTPUTS:
-                raise ValueError(f"{name}: {value!r} is not one of {', '.join(DYNAMIC_JOIN_OUTPUTS)}")
+    # the fields the project and the deployment set, and why translator.json may not
+    SET_BY_THE_PROJECT: ClassVar[Mapping[str, str]] = {
+        "lambda_workers": "imgpipe's Lambda workers (imgpipe.config.WORKER_TASKS)",
+        "duration_budget_seconds": "the deployment (an Express workflow's 300 s)",
+    }
+
+    def replace(self, **changes: Any) -> TranslatorOptions:
+        """A copy with `changes`, validated as the constructor validates (`model_copy` does not)."""
+        return type(self)(**(dict(self) | changes))
 
     def join_output(self, workflow: str, join_ref: str) -> DynamicJoinOutput:
         """The JOIN output mode of one dynamic fork's JOIN."""

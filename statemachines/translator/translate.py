@@ -1,45 +1,17 @@
-"""The translator's entry point: one Conductor workflow in, ASL and diagnostics out."""
+"""The translator's entry point: one Conductor workflow in, its `Translation` out."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from statemachines.translator.diagnostics import Diagnostic, Diagnostics
-from statemachines.translator.duration import longest_seconds
-from statemachines.translator.emitter import EXPRESS_MAX_SECONDS, EmitResult, WorkflowEmitter
+from statemachines.translator.diagnostics import Diagnostics
+from statemachines.translator.emitter import WorkflowEmitter
 from statemachines.translator.model import TaskDef, WorkflowDef
 from statemachines.translator.options import TranslatorOptions
 from statemachines.translator.retries import fit_throttle_retries
+from statemachines.translator.translation import Translation, summarise
 
-
-@dataclass(frozen=True)
-class Translation:
-    workflow: WorkflowDef
-    result: EmitResult
-    diagnostics: list[Diagnostic]
-
-    @property
-    def ok(self) -> bool:
-        return not any(d.severity == "error" for d in self.diagnostics)
-
-    @property
-    def longest_seconds(self) -> float | None:
-        """Worst-case duration (every retry, every timeout); None when unbounded."""
-        return longest_seconds(self.result.asl)
-
-    @property
-    def express_compatible(self) -> bool:
-        """Express cannot wait for .sync children and stops at 5 minutes, so a workflow with children or
-        with a Wait past that is Standard-only. Retries and timeouts are not counted here: their worst
-        case (every attempt timing out, every back-off taken) is `longest_seconds`, which the CDK app
-        reports when a deployer chooses Express anyway. Express runs no activities either
-        (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-standard-vs-express.html)."""
-        return (
-            not self.result.child_workflows
-            and not self.result.activity_tasks
-            and self.result.longest_wait_seconds <= EXPRESS_MAX_SECONDS
-        )
+__all__ = ["Translation", "translate_workflow"]
 
 
 def translate_workflow(
@@ -54,7 +26,7 @@ def translate_workflow(
     known.setdefault(workflow.name, workflow)
     chosen = options or TranslatorOptions()
     emitter = WorkflowEmitter(workflow, task_defs, known, chosen, diagnostics)
-    result = emitter.emit()
+    emitted = emitter.emit()
     if chosen.duration_budget_seconds is not None:
-        fit_throttle_retries(result.asl, chosen.duration_budget_seconds, chosen, diagnostics)
-    return Translation(workflow, result, list(diagnostics.items))
+        fit_throttle_retries(emitted.asl, chosen.duration_budget_seconds, chosen, diagnostics)
+    return summarise(workflow, emitted, diagnostics.items)

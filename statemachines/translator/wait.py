@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link
+from statemachines.translator.asl_states import link
 from statemachines.translator.callback import emit_callback
 from statemachines.translator.model import WorkflowTask
 
@@ -78,7 +78,6 @@ def emit_wait(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             )
             return next_name
         state["Seconds"] = seconds
-        emitter.result.longest_wait_seconds = max(emitter.result.longest_wait_seconds, seconds)
     else:
         parsed = until_timestamp(text)
         if parsed is None:
@@ -96,9 +95,6 @@ def emit_wait(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
                 "here it is UTC",
             )
         state["Timestamp"] = timestamp
-        emitter.result.longest_wait_seconds = max(
-            emitter.result.longest_wait_seconds, EXPRESS_MAX_SECONDS + 1
-        )
     after = next_name
     if any(p[:3] == ("tasks", ref, "output") for p in emitter.scope.referenced):
         after = emitter._ensure_outputs(ref, states, next_name)

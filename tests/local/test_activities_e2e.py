@@ -13,8 +13,8 @@ import pytest
 
 from imgpipe.local.engine import LocalAws
 from imgpipe.worker import ActivityWorker, TaskFailure
-from statemachines.project import TranslatedWorkflow, load_for_path, translate_all
-from statemachines.translator import Diagnostics
+from statemachines.project import load_for_path, translate_all
+from statemachines.translator import Diagnostics, Translation
 
 GUARD_SECONDS = 60  # a hang guard for the waits, not a performance threshold
 TASK = "label_image"
@@ -34,7 +34,7 @@ def _workflow(name: str) -> dict[str, Any]:
     }
 
 
-def _translated(root: Path, name: str, **task_def: Any) -> TranslatedWorkflow:
+def _translated(root: Path, name: str, **task_def: Any) -> Translation:
     (root / "workflows").mkdir(parents=True)
     (root / "tasks").mkdir()
     (root / "workflows" / f"{name}.json").write_text(json.dumps(_workflow(name)))
@@ -49,7 +49,7 @@ def _translated(root: Path, name: str, **task_def: Any) -> TranslatedWorkflow:
 
 
 @pytest.fixture
-def engine(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[LocalAws, TranslatedWorkflow]]:
+def engine(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[LocalAws, Translation]]:
     overrides = getattr(request, "param", {})
     translated = _translated(tmp_path, "labelled", **overrides)
     with LocalAws(time_scale=0.0, workflows={translated.name: translated}) as aws:
@@ -67,7 +67,7 @@ def _start(aws: LocalAws) -> str:
 
 
 def test_the_translation_is_an_activity_task_with_the_task_definition_policy(
-    engine: tuple[LocalAws, TranslatedWorkflow],
+    engine: tuple[LocalAws, Translation],
 ) -> None:
     aws, translated = engine
     [state] = [s for s in translated.asl["States"].values() if s.get("Resource", "").startswith("${Activity")]
@@ -81,7 +81,7 @@ def test_the_translation_is_an_activity_task_with_the_task_definition_policy(
 
 
 def test_a_polling_worker_completes_the_task_and_its_output_is_the_task_output(
-    engine: tuple[LocalAws, TranslatedWorkflow],
+    engine: tuple[LocalAws, Translation],
 ) -> None:
     aws, _ = engine
     received: list[Any] = []
@@ -111,7 +111,7 @@ def test_a_polling_worker_completes_the_task_and_its_output_is_the_task_output(
     ],
 )
 def test_a_failing_worker_fails_the_execution_with_a_typed_error(
-    engine: tuple[LocalAws, TranslatedWorkflow], failure: Exception, error: str, cause: str
+    engine: tuple[LocalAws, Translation], failure: Exception, error: str, cause: str
 ) -> None:
     aws, _ = engine
 
@@ -127,7 +127,7 @@ def test_a_failing_worker_fails_the_execution_with_a_typed_error(
 
 
 @pytest.mark.parametrize("engine", [{"responseTimeoutSeconds": 1}], indirect=True)
-def test_a_silent_worker_times_out_per_the_heartbeat(engine: tuple[LocalAws, TranslatedWorkflow]) -> None:
+def test_a_silent_worker_times_out_per_the_heartbeat(engine: tuple[LocalAws, Translation]) -> None:
     """The worker takes the task and dies: HeartbeatSeconds (responseTimeoutSeconds) ends the attempt
     long before TimeoutSeconds would (30 s)."""
     aws, _ = engine
@@ -146,7 +146,7 @@ def test_a_silent_worker_times_out_per_the_heartbeat(engine: tuple[LocalAws, Tra
 
 @pytest.mark.parametrize("engine", [{"responseTimeoutSeconds": 1}], indirect=True)
 def test_a_heartbeating_worker_outlives_the_heartbeat_timeout(
-    engine: tuple[LocalAws, TranslatedWorkflow],
+    engine: tuple[LocalAws, Translation],
 ) -> None:
     aws, _ = engine
     release = threading.Event()
@@ -167,7 +167,7 @@ def test_a_heartbeating_worker_outlives_the_heartbeat_timeout(
 
 @pytest.mark.parametrize("engine", [{"responseTimeoutSeconds": 1, "retryCount": 1}], indirect=True)
 def test_a_silent_attempt_is_retried_and_the_next_worker_completes_it(
-    engine: tuple[LocalAws, TranslatedWorkflow],
+    engine: tuple[LocalAws, Translation],
 ) -> None:
     """Conductor retries a task whose worker went silent past responseTimeoutSeconds, whatever its
     timeoutPolicy: the heartbeat timeout is retried (States.HeartbeatTimeout), the task timeout is not."""
@@ -187,7 +187,7 @@ def test_a_silent_attempt_is_retried_and_the_next_worker_completes_it(
 
 
 def test_a_worker_finds_its_activity_by_task_name_and_refuses_an_unknown_one(
-    engine: tuple[LocalAws, TranslatedWorkflow],
+    engine: tuple[LocalAws, Translation],
 ) -> None:
     aws, _ = engine
     sfn = aws.client("stepfunctions")
@@ -198,7 +198,7 @@ def test_a_worker_finds_its_activity_by_task_name_and_refuses_an_unknown_one(
 
 
 def test_an_output_that_is_not_a_json_object_fails_the_task_by_name(
-    engine: tuple[LocalAws, TranslatedWorkflow],
+    engine: tuple[LocalAws, Translation],
 ) -> None:
     aws, _ = engine
 

@@ -20,8 +20,8 @@ from moto import mock_aws
 from imgpipe.local import http_seam, moto_fixes
 from imgpipe.local.lambda_seam import DEFAULT_ACCOUNT, DEFAULT_REGION, LambdaRouter, install
 from lambdas.adapters.fetch import FetchPolicy
-from statemachines.project import Project, TranslatedWorkflow, substitute, translate_project
-from statemachines.translator import TranslatorOptions, translate_workflow
+from statemachines.project import Project, substitute, translate_project
+from statemachines.translator import Translation, TranslatorOptions, translate_workflow
 from statemachines.translator.model import TaskDef, WorkflowDef
 
 ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/imgpipe-tests"
@@ -75,7 +75,7 @@ class Engine:
         self.arns[name] = arn
         return arn
 
-    def deploy_translated(self, translated: Mapping[str, TranslatedWorkflow]) -> None:
+    def deploy_translated(self, translated: Mapping[str, Translation]) -> None:
         """Children first, so every StateMachineArn placeholder has a value."""
         pending = dict(translated)
         while pending:
@@ -154,7 +154,7 @@ def translate(
     """ASL and diagnostics of one workflow given as a dict."""
     model = WorkflowDef.model_validate(workflow)
     translation = translate_workflow(model, defs, others, options)
-    return translation.result.asl, translation.diagnostics
+    return translation.asl, translation.diagnostics
 
 
 def run_translated(
@@ -174,7 +174,7 @@ def run_translated(
         return [moto.run(definition["name"], payload) for payload in payloads]
 
 
-def project_translation() -> dict[str, TranslatedWorkflow]:
+def project_translation() -> dict[str, Translation]:
     return translate_project()
 
 

@@ -27,7 +27,7 @@ def test_small_timeouts_and_delays_fit_in_express() -> None:
     )
     # throttle waits (7,142 s of back-off; a refused attempt takes no time) + 10 s attempt + Lambda
     # service retries (1 + 2 + 4 s back-off, 3 x 10 s attempts) + 5 s + 10 s
-    assert result.longest_seconds == 7_142 + 10 + (1 + 2 + 4 + 30) + (5 + 10)
+    assert result.worst_case_seconds == 7_142 + 10 + (1 + 2 + 4 + 30) + (5 + 10)
     assert result.express_compatible
 
 
@@ -41,9 +41,9 @@ def test_express_budget_cuts_the_throttle_retries_until_the_worst_case_fits() ->
     """With the Express budget the throttle waits get what the rest leaves: 300 - 62 = 238 s, which
     holds 2 + 4 + ... + 32 + 60 + 60 = 182 s (7 attempts), not 242 s (8)."""
     fitted = express_fit(retryCount=1, retryDelaySeconds=5, timeoutSeconds=10)
-    assert fitted.longest_seconds == 182 + 62
-    assert fitted.longest_seconds <= 300
-    throttle = fitted.result.asl["States"]["a"]["Retry"][0]
+    assert fitted.worst_case_seconds == 182 + 62
+    assert fitted.worst_case_seconds <= 300
+    throttle = fitted.asl["States"]["a"]["Retry"][0]
     assert throttle["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
     assert throttle["MaxAttempts"] == 7
     assert not [d for d in fitted.diagnostics if d.location == "duration_budget_seconds"]
@@ -51,7 +51,7 @@ def test_express_budget_cuts_the_throttle_retries_until_the_worst_case_fits() ->
 
 def test_express_budget_that_cannot_be_met_is_warned_and_keeps_no_throttle_retries() -> None:
     fitted = express_fit(retryCount=3, retryDelaySeconds=60, timeoutSeconds=30)
-    assert fitted.result.asl["States"]["a"]["Retry"][0]["MaxAttempts"] == 0
+    assert fitted.asl["States"]["a"]["Retry"][0]["MaxAttempts"] == 0
     warnings = [d.location for d in fitted.diagnostics if d.severity == "warning"]
     assert warnings.count("duration_budget_seconds") == 1
 
@@ -69,8 +69,8 @@ def test_seed_retry_delays_exceed_five_minutes_in_the_worst_case_which_is_report
     result = translation(
         [{"name": "echo", "taskReferenceName": "a"}], retryCount=3, retryDelaySeconds=60, timeoutSeconds=30
     )
-    assert result.longest_seconds is not None
-    assert result.longest_seconds > 300
+    assert result.worst_case_seconds is not None
+    assert result.worst_case_seconds > 300
     assert result.express_compatible
 
 
@@ -83,8 +83,8 @@ def test_long_wait_and_unbounded_tasks_are_not_express() -> None:
     }
     assert not translation([wait], retryCount=0, timeoutSeconds=5).express_compatible
     no_timeout = translation([{"name": "echo", "taskReferenceName": "a"}], retryCount=0, timeoutSeconds=0)
-    assert no_timeout.longest_seconds is not None
-    assert no_timeout.longest_seconds >= 900  # the Lambda limit bounds an invoke without TimeoutSeconds
+    assert no_timeout.worst_case_seconds is not None
+    assert no_timeout.worst_case_seconds >= 900  # the Lambda limit bounds an invoke without TimeoutSeconds
 
 
 def test_switch_takes_the_longest_branch() -> None:
@@ -106,7 +106,7 @@ def test_switch_takes_the_longest_branch() -> None:
         },
         "defaultCase": [],
     }
-    assert translation([switch]).longest_seconds == 200
+    assert translation([switch]).worst_case_seconds == 200
 
 
 def test_a_lambda_attempt_counts_at_most_the_lambda_limit_whatever_its_timeout_seconds() -> None:
@@ -122,3 +122,41 @@ def test_a_lambda_attempt_counts_at_most_the_lambda_limit_whatever_its_timeout_s
     assert longest_seconds(machine(30)) == 30
     activity = {"Type": "Task", "Resource": "arn:aws:states:us-east-1:1:activity:a", "End": True}
     assert longest_seconds({"StartAt": "A", "States": {"A": activity}}) is None  # waits up to a year
+
+
+def _standard_only_child(child_tasks: list[dict[str, Any]], *, inline: bool) -> bool:
+    """Express compatibility of a parent whose only task is a SUB_WORKFLOW child of `child_tasks`."""
+    child = WorkflowDef.model_validate({"name": "child", "tasks": child_tasks})
+    parent = WorkflowDef.model_validate(
+        {
+            "name": "parent",
+            "tasks": [
+                {
+                    "name": "c",
+                    "taskReferenceName": "c",
+                    "type": "SUB_WORKFLOW",
+                    "subWorkflowParam": {"name": "child"},
+                }
+            ],
+        }
+    )
+    options = TranslatorOptions(inline_sub_workflows=inline)
+    translated = translate_workflow(parent, task_defs("echo"), {"child": child}, options)
+    assert translated.ok, translated.diagnostics
+    return not translated.express_compatible
+
+
+def test_an_inlined_child_that_waits_or_is_signalled_makes_its_parent_standard_only() -> None:
+    """Read from the ASL, so the waits of an inlined child count as the parent's own."""
+    signal = {"name": "signal", "taskReferenceName": "s", "type": "WAIT"}
+    long_wait = {
+        "name": "wait",
+        "taskReferenceName": "w",
+        "type": "WAIT",
+        "inputParameters": {"duration": "6m"},
+    }
+    short_wait = {**long_wait, "inputParameters": {"duration": "5m"}}
+    assert _standard_only_child([signal], inline=True)  # Express has no .waitForTaskToken
+    assert _standard_only_child([long_wait], inline=True)
+    assert not _standard_only_child([short_wait], inline=True)  # 300 s: within Express's 5 minutes
+    assert _standard_only_child([short_wait], inline=False)  # a .sync child: Standard-only

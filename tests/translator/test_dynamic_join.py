@@ -137,7 +137,7 @@ def test_transitions_per_item_in_each_mode(deployed) -> None:
 @pytest.mark.parametrize("mode", ["map", "list"])
 def test_fan_out_cap_in_each_mode_stays_far_below_the_history_limit(mode: DynamicJoinOutput) -> None:
     project = load_project()
-    options = replace(project.options, dynamic_join_output=mode)
+    options = project.options.replace(dynamic_join_output=mode)
     translated = translate_project(replace(project, options=options))
     sizes = [{"width": 100 + i, "height": 100 + i} for i in range(10)]
     payload = {"fileLocation": "s3://u/u/cat.png", "outputFormats": ["png", "jpg", "webp", "gif", "avif"]}
@@ -200,9 +200,9 @@ def test_default_is_map_and_per_join_overrides_apply_to_that_join_only() -> None
 
 
 def test_an_unknown_mode_is_refused_naming_the_field() -> None:
-    with pytest.raises(ValueError, match="dynamic_join_output: 'dict' is not one of map, list"):
+    with pytest.raises(ValueError, match=r"dynamic_join_output\n  Input should be 'map' or 'list'"):
         TranslatorOptions(dynamic_join_output="dict")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"dynamic_join_output_by_join\['wf.j'\]"):
+    with pytest.raises(ValueError, match=r"dynamic_join_output_by_join\.`wf\.j`\n  Input should be 'map'"):
         TranslatorOptions(dynamic_join_output_by_join={"wf.j": "lists"})  # type: ignore[dict-item]
 
 

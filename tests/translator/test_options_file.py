@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from imgpipe.config import WORKER_TASKS
 from statemachines.project import CONDUCTOR_DIR, OPTIONS_FILE, load_options, load_project
@@ -164,7 +164,7 @@ def test_the_projects_translator_json_loads_to_the_same_options() -> None:
         }
     )
     # the project adds which SIMPLE tasks its Lambda workers serve (the others are activities)
-    assert load_project().options == replace(options, lambda_workers=frozenset(WORKER_TASKS))
+    assert load_project().options == options.replace(lambda_workers=frozenset(WORKER_TASKS))
 
 
 def test_a_bad_translator_json_stops_load_project(tmp_path: Path) -> None:
@@ -175,3 +175,42 @@ def test_a_bad_translator_json_stops_load_project(tmp_path: Path) -> None:
     )
     with pytest.raises(TranslationError, match=r"translator\.json\.dynamic_fork_targets\.wf\.fork"):
         load_project(conductor)
+
+
+@pytest.mark.parametrize("name", sorted(TranslatorOptions.SET_BY_THE_PROJECT))
+def test_an_option_the_project_sets_is_refused_in_the_file(tmp_path: Path, name: str) -> None:
+    options, diagnostics = _load(tmp_path, {name: "x", "max_concurrency_cap": 3})
+    [error] = diagnostics.errors
+    assert error.location == f"translator.json.{name}"
+    assert "set by" in error.message
+    assert options == TranslatorOptions()
+
+
+def test_the_throttle_policy_is_set_from_the_file_within_asl_bounds(tmp_path: Path) -> None:
+    document = {
+        "lambda_throttle_errors": ["Lambda.TooManyRequestsException"],
+        "start_execution_retry_errors": ["StepFunctions.ThrottlingException"],
+        "throttle_retry_interval_seconds": 1,
+        "throttle_retry_max_delay_seconds": 30,
+        "throttle_retry_budget_seconds": 0,
+    }
+    options, diagnostics = _load(tmp_path, document)
+    assert not diagnostics.items
+    assert options.start_execution_retry_errors == ("StepFunctions.ThrottlingException",)
+    assert (options.throttle_retry_interval_seconds, options.throttle_retry_max_delay_seconds) == (1, 30)
+    _, too_long = _load(tmp_path, {"throttle_retry_max_delay_seconds": 31_622_401})
+    [error] = too_long.errors
+    assert error.location == "translator.json.throttle_retry_max_delay_seconds"
+    assert "less than or equal to 31622400" in error.message
+
+
+def test_the_model_in_code_is_as_strict_as_the_file() -> None:
+    with pytest.raises(ValueError, match="max_concurrency_cap"):
+        TranslatorOptions(max_concurrency_cap="3")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_concurency_cap\n  Extra inputs are not permitted"):
+        TranslatorOptions(max_concurency_cap=3)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="service_retry_attempts"):
+        TranslatorOptions().replace(service_retry_attempts=-1)  # a copy is validated too
+    with pytest.raises(ValidationError, match="frozen"):
+        TranslatorOptions().max_concurrency_cap = 3
+    assert TranslatorOptions().replace(max_concurrency_cap=3) == TranslatorOptions(max_concurrency_cap=3)

@@ -53,7 +53,7 @@ def test_seed_workflows_against_the_project_workers_name_the_missing_worker() ->
         [warning] = [d for d in translation.diagnostics if "no task definition" in d.message]
         assert warning.location == "tasks[1].name"
         assert f"'{missing}' has no task definition" in warning.message
-        assert missing in translation.result.lambda_tasks  # a worker CDK and the local runtime ask for
+        assert missing in translation.lambda_tasks  # a worker CDK and the local runtime ask for
 
 
 def test_dynamic_fork_seed_outputs_a_task_that_is_not_in_the_workflow() -> None:

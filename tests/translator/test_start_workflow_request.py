@@ -123,14 +123,14 @@ def test_the_targets_are_every_other_workflow_or_the_options_list() -> None:
     workflows = {**CHILDREN, "starter": WorkflowDef.model_validate(starter())}
     model = WorkflowDef.model_validate(starter())
     every = translate_workflow(model, task_defs("echo"), workflows)
-    assert every.result.started_workflows == {"child_a", "child_b"}
+    assert every.started_workflows == {"child_a", "child_b"}
     narrowed = translate_workflow(
         model,
         task_defs("echo"),
         workflows,
         TranslatorOptions(sub_workflow_targets={"starter.kick": ("child_b",)}),
     )
-    assert narrowed.result.started_workflows == {"child_b"}
+    assert narrowed.started_workflows == {"child_b"}
     [warning] = [d for d in narrowed.diagnostics if d.location == "tasks[0].inputParameters.startWorkflow"]
     assert "ignored" in warning.message
 

@@ -245,7 +245,7 @@ def test_callback_workflows_are_not_express_compatible_and_unbounded() -> None:
         WorkflowDef.model_validate(approval_workflow("HUMAN")), task_defs("echo")
     )
     assert not translation.express_compatible
-    assert translation.longest_seconds is None
+    assert translation.worst_case_seconds is None
 
 
 # --- JSON_JQ_TRANSFORM ---------------------------------------------------------------------------
