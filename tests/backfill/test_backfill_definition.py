@@ -196,7 +196,9 @@ def test_stack_name_finds_the_backfill_and_buckets_in_the_stack_outputs() -> Non
         boto3.client("cloudformation", region_name="us-east-1").create_stack(
             StackName="imgpipe", TemplateBody=json.dumps(template)
         )
-        args = argparse.Namespace(stack_name="imgpipe", endpoint_url=None, region="us-east-1", workflow="backfill")
+        args = argparse.Namespace(
+            stack_name="imgpipe", endpoint_url=None, region="us-east-1", workflow="backfill"
+        )
         assert _target(args, None, CONFIG) == (arn, "uploads-bucket", "renditions-bucket")
         args.workflow = "elsewhere"
         with pytest.raises(UsageError, match="StateMachineArnelsewhere"):
