@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from lambdas.conductor.callbacks import CALLBACK_RESOURCE, EVENT_SOURCE, WAITING_DETAIL_TYPE
 from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link, task_states
-from statemachines.translator.expressions import parameters
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -31,9 +30,7 @@ def emit_callback(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     task, states = site.task, site.states
     ref = task.taskReferenceName
     after = emitter._ensure_outputs(ref, states, site.next_name)
-    params = parameters(
-        task.inputParameters, f"{site.location}.inputParameters", emitter.emit_scope.resolve, emitter.quiet
-    )
+    params = emitter.analysis.parameters(task.inputParameters, f"{site.location}.inputParameters")
     detail = {
         "taskReferenceName": ref,
         "taskType": task.type,

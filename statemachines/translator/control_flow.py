@@ -8,7 +8,7 @@ from typing import Any
 from statemachines.translator.asl_states import link
 from statemachines.translator.conditions import ConditionError, case_rules
 from statemachines.translator.emitter_state import EmitterState
-from statemachines.translator.expressions import Literal, Path, Resolved, field_value, parameters, path_of
+from statemachines.translator.expressions import Literal, Path, Resolved, path_of
 from statemachines.translator.fork_terminate import carry_out_of_branch
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.script_evaluation import evaluation_state
@@ -77,7 +77,9 @@ class ControlFlowMixin(EmitterState):
             for case, tasks in task.decisionCases.items()
         }
         if compiled is not None:
-            return self._emit_script_choice(task, compiled, cases, default, tail=tail, states=states)
+            return self._emit_script_choice(
+                task, location, compiled, cases, default, tail=tail, states=states
+            )
         value = self._switch_value(task, None if evaluated else param, location)
         if isinstance(value, Literal) or value is None:
             selected = java_string(value.value if value is not None else None)
@@ -118,7 +120,7 @@ class ControlFlowMixin(EmitterState):
             states[name] = {"Type": "Pass", "Next": otherwise}
         if evaluated:
             assert script is not None
-            return self._emit_evaluated_expression(task, script, states, name)
+            return self._emit_evaluated_expression(task, location, script, states, name)
         return name
 
     def _switch_value(self, task: WorkflowTask, param: str | None, location: str) -> Resolved | None:
@@ -126,15 +128,10 @@ class ControlFlowMixin(EmitterState):
         value the evaluator worker gives the JavaScript expression."""
         if param is None:
             return Path(f"$.tasks.{task.taskReferenceName}.evaluated.output.result")
-        return field_value(
-            task.inputParameters[param],
-            f"{location}.inputParameters.{param}",
-            self.emit_scope.resolve,
-            self.quiet,
-        )
+        return self.analysis.value(task.inputParameters[param], f"{location}.inputParameters.{param}")
 
     def _emit_evaluated_expression(
-        self, task: WorkflowTask, script: tuple[str, str], states: dict[str, Any], choice: str
+        self, task: WorkflowTask, location: str, script: tuple[str, str], states: dict[str, Any], choice: str
     ) -> str:
         """The expression run by the javascript_evaluator worker with `$` bound to the task's input
         (Conductor's SwitchTaskMapper and DecisionTaskMapper); the Choice after it compares its value
@@ -146,9 +143,7 @@ class ControlFlowMixin(EmitterState):
             ref=ref,
             field=where.rsplit(".", 1)[-1],
             script={"script": expression},
-            bound=parameters(
-                task.inputParameters, f"{where}.inputParameters", self.emit_scope.resolve, self.quiet
-            ),
+            bound=self.analysis.parameters(task.inputParameters, f"{location}.inputParameters"),
             result_path=f"$.tasks.{ref}.evaluated",
             location=where,
             comment=f"Conductor {task.type}: the value of its JavaScript expression, $ bound to its input",
@@ -188,6 +183,7 @@ class ControlFlowMixin(EmitterState):
     def _emit_script_choice(
         self,
         task: WorkflowTask,
+        location: str,
         compiled: ScriptCases,
         cases: dict[str, str],
         default: str,
@@ -219,9 +215,7 @@ class ControlFlowMixin(EmitterState):
         states[inputs] = {
             "Type": "Pass",
             "Comment": f"Conductor {task.type}: the input the expression reads as $",
-            "Parameters": parameters(
-                task.inputParameters, f"tasks.{ref}.inputParameters", self.emit_scope.resolve, self.quiet
-            ),
+            "Parameters": self.analysis.parameters(task.inputParameters, f"{location}.inputParameters"),
             "ResultPath": f"$.tasks.{ref}.input",
             "Next": after,
         }
@@ -242,7 +236,7 @@ class ControlFlowMixin(EmitterState):
         SWITCH: ``{"evaluationResult": [case], "selectedCase": case}``; DECISION: ``{"caseOutput": [case]}``.
         """
         ref = task.taskReferenceName
-        if not always and not any(p[:3] == ("tasks", ref, "output") for p in self.scope.referenced):
+        if not always and not any(p[:3] == ("tasks", ref, "output") for p in self.referenced):
             return next_name
         key = "evaluationResult" if task.type == "SWITCH" else "caseOutput"
         output = _output_entry(key, selected, as_list=True)
@@ -288,9 +282,7 @@ class ControlFlowMixin(EmitterState):
             return next_name
         state: dict[str, Any] = {"Type": "Fail", "Error": f"Conductor.{status}"}
         reason = params.get("terminationReason", f"terminated by task '{ref}'")
-        resolved = field_value(
-            reason, f"{location}.inputParameters.terminationReason", self.emit_scope.resolve, self.quiet
-        )
+        resolved = self.analysis.value(reason, f"{location}.inputParameters.terminationReason")
         if isinstance(resolved, Path):
             state["CausePath"] = resolved.asl
         elif resolved is not None:
@@ -310,11 +302,9 @@ class ControlFlowMixin(EmitterState):
         output = task.inputParameters.get("workflowOutput")
         if isinstance(output, dict):
             resolved: Resolved | None = None
-            body: dict[str, Any] = {
-                "Parameters": parameters(output, where, self.emit_scope.resolve, self.quiet)
-            }
+            body: dict[str, Any] = {"Parameters": self.analysis.parameters(output, where)}
         else:
-            resolved = field_value(output, where, self.emit_scope.resolve, self.quiet)
+            resolved = self.analysis.value(output, where)
             body = {"Result": {}}
             if isinstance(resolved, Literal) and resolved.value is not None:
                 body = {"Result": {"output": resolved.value}}
@@ -363,11 +353,9 @@ class ControlFlowMixin(EmitterState):
     ) -> str | None:
         ref = task.taskReferenceName
         after = next_name
-        variables = [p for p in self.scope.referenced if p[:2] == ("workflow", "variables") and len(p) > 3]
+        variables = [p for p in self.referenced if p[:2] == ("workflow", "variables") and len(p) > 3]
         after = self._ensure(variables, ref, states, after, guaranteed=2)
-        params = parameters(
-            task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
-        )
+        params = self.analysis.parameters(task.inputParameters, f"{location}.inputParameters")
         merge = self.names.allocate(f"{ref}: merge")
         workflow: dict[str, Any] = {
             "input.$": "$.workflow.input",

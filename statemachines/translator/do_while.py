@@ -11,7 +11,7 @@ from typing import Any
 from statemachines.translator.asl_states import choice_or_fail, link
 from statemachines.translator.conditions import ConditionError, choice_rule
 from statemachines.translator.emitter_state import EmitterState
-from statemachines.translator.expressions import parameters, path_of
+from statemachines.translator.expressions import path_of
 from statemachines.translator.fork import sets_variables
 from statemachines.translator.model import LOOP_TYPES, WorkflowTask
 from statemachines.translator.references import context_refs
@@ -37,7 +37,7 @@ class DoWhileMixin(EmitterState):
         if not translatable:
             return next_name
         resolve = loop_variable(
-            ref, set(context_refs(task.loopOver)), task.inputParameters, self.scope.referenced, self.locate
+            ref, set(context_refs(task.loopOver)), task.inputParameters, self.referenced, self.locate
         )
         rule: dict[str, Any] | None = None  # None: the evaluator worker runs the condition
         try:
@@ -68,9 +68,7 @@ class DoWhileMixin(EmitterState):
             condition = self._emit_evaluated_condition(task, location, states, again)
             rule = conductor_true(f"$.tasks.{ref}.evaluated.output.result")
         count = self.names.allocate(f"{ref}: count")
-        params = parameters(
-            task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
-        )
+        params = self.analysis.parameters(task.inputParameters, f"{location}.inputParameters")
         body_end = condition
         if any(key.endswith(".$") for key in _flatten_keys(params)):
             # Conductor resolves the loop's inputParameters again before every condition check
@@ -194,7 +192,7 @@ class DoWhileMixin(EmitterState):
         for marked in (last, *ends):
             self.last_ran_marks[marked.taskReferenceName] = ref
         # the switch's own output may be the workflow's: it must be written (control_flow._case_output)
-        self.scope.referenced.add(("tasks", last.taskReferenceName, "output"))
+        self.referenced.add(("tasks", last.taskReferenceName, "output"))
         pick = self.names.allocate(f"{ref}: last task that ran")
         states[pick] = {
             "Type": "Choice",
@@ -265,7 +263,7 @@ class DoWhileMixin(EmitterState):
         read once here, so an expression the loop's own body can change is refused."""
         ref = task.taskReferenceName
         where = f"{location}.items"
-        resolved = parameters({"items": task.items}, location, self.emit_scope.resolve, self.quiet)
+        resolved = self.analysis.parameters({"items": task.items}, location)
         path = resolved.get("items.$")
         if not isinstance(path, str) or not path.startswith("$."):
             self.diagnostics.error(

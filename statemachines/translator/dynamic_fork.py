@@ -7,7 +7,7 @@ from typing import Any
 
 from statemachines.translator.asl_states import link, ordered
 from statemachines.translator.emitter_state import EmitterState
-from statemachines.translator.expressions import Literal, Path, field_value, intrinsic_text, path_of
+from statemachines.translator.expressions import Literal, Path, intrinsic_text, path_of
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.references import SimpleFork, simple_fork
 from statemachines.translator.task_states import child_execution_name
@@ -165,14 +165,14 @@ class DynamicForkMixin(EmitterState):
             f"[, subWorkflowName]}} that task '{producer}' must emit beside {field_path}",
         )
         segments = ("tasks", producer, "output", *items.split("."))
-        self.scope.referenced.add(segments)
+        self.referenced.add(segments)
         return self.locate(segments)
 
     def _new_form_items(self, task: WorkflowTask, location: str) -> tuple[str | None, dict[str, Any] | None]:
         """The list the Map iterates: `forkTaskInputs` as one expression, or a literal list."""
         where = f"{location}.inputParameters.forkTaskInputs"
         value = task.inputParameters.get("forkTaskInputs")
-        resolved = field_value(value, where, self.emit_scope.resolve, self.quiet)
+        resolved = self.analysis.value(value, where)
         if isinstance(resolved, Literal) and isinstance(resolved.value, list):
             path = path_of(("tasks", task.taskReferenceName, "input", "forkTaskInputs"))
             return path, {"forkTaskInputs": resolved.value}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from statemachines.translator.asl_states import link, route_by_name
-from statemachines.translator.expressions import Literal, Path, field_value, parameters
+from statemachines.translator.expressions import Literal, Path
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -34,7 +34,7 @@ def emit_dynamic(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         )
         return site.next_name
     where = f"{site.location}.inputParameters.{param}"
-    name = field_value(task.inputParameters[param], where, emitter.emit_scope.resolve, emitter.quiet)
+    name = emitter.analysis.value(task.inputParameters[param], where)
     targets = _targets(emitter, ref, name, where)
     if name is None or targets is None:
         return site.next_name
@@ -45,10 +45,8 @@ def emit_dynamic(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
                 f"DYNAMIC '{ref}': each task it runs keeps its registered definition; {field} is ignored",
             )
     after = emitter._ensure_outputs(ref, states, site.next_name)
-    params = parameters(
-        task.inputParameters, f"{site.location}.inputParameters", emitter.emit_scope.resolve, emitter.quiet
-    )
-    if ref in emitter.scope.inputs_read:
+    params = emitter.analysis.parameters(task.inputParameters, f"{site.location}.inputParameters")
+    if ref in emitter.analysis.inputs_read:
         keep = emitter.names.allocate(f"{ref}: keep input")
         states[keep] = link(
             {"Type": "Pass", "Parameters": params, "ResultPath": f"$.tasks.{ref}.input"}, after

@@ -17,7 +17,6 @@ from statemachines.translator.do_while import DoWhileMixin, mark_last_ran
 from statemachines.translator.dynamic_fork import JOIN_MERGE_CHUNKS, DynamicForkMixin
 from statemachines.translator.emitter_state import EmitResult
 from statemachines.translator.exclusive_join import mark_ran
-from statemachines.translator.expressions import parameters
 from statemachines.translator.fork import ForkMixin
 from statemachines.translator.missing_paths import MissingPathsMixin
 from statemachines.translator.model import WorkflowTask
@@ -200,9 +199,7 @@ class WorkflowEmitter(
             state: dict[str, Any] = {
                 "Type": "Pass",
                 "Comment": "Conductor outputParameters",
-                "Parameters": parameters(
-                    self.workflow.outputParameters, "outputParameters", self.emit_scope.resolve, self.quiet
-                ),
+                "Parameters": self.analysis.parameters(self.workflow.outputParameters, "outputParameters"),
             }
         elif task_type(self.workflow.tasks[-1].type).output_of(self.workflow.tasks[-1]) == "empty":
             state = {

@@ -1,7 +1,7 @@
-"""The state one workflow's emission shares across constructs, built by the first pass.
+"""The state one workflow's emission shares across constructs, over its analysis (analysis.py).
 
 Each construct lives in its own mixin module; they meet here: the names allocated so far, the
-expression scopes, the diagnostics and the result. Methods one construct borrows from another are
+analysis, the diagnostics and the result. Methods one construct borrows from another are
 declared here for the type checker only.
 """
 
@@ -11,15 +11,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from statemachines.translator.analysis import analyse
 from statemachines.translator.asl_states import StateNames
 from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.exclusive_join import exclusive_join_candidates
-from statemachines.translator.expressions import Scope, parameters
-from statemachines.translator.model import LOOP_TYPES, TaskDef, WorkflowDef, WorkflowTask
+from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
 from statemachines.translator.options import TranslatorOptions
-from statemachines.translator.read_views import plan_views, view_locator
-from statemachines.translator.references import context_refs, dynamic_join_refs, forked_refs, located_tasks
-from statemachines.translator.task_definitions import GoverningTaskDef, governing_task_def, template_inputs
+from statemachines.translator.task_definitions import GoverningTaskDef
 
 
 @dataclass
@@ -61,51 +59,12 @@ class EmitterState:
         self.diagnostics = diagnostics
         self.names = StateNames()
         self.result = EmitResult(asl={})
-        refs = context_refs(workflow.tasks)
-        self.refs = frozenset(refs)
-        list_outputs = frozenset(
-            ref
-            for ref in dynamic_join_refs(workflow.tasks)
-            if options.join_output(workflow.name, ref) == "list"
-        )
-        forked = tuple(forked_refs(workflow.tasks))
-        located = dict(located_tasks(workflow.tasks))
-        loop_refs = frozenset(t.taskReferenceName for t in located.values() if t.type in LOOP_TYPES)
-        self.scope = Scope(
-            workflow.name,
-            workflow.version,
-            self.refs,
-            diagnostics,
-            list_outputs=list_outputs,
-            loop_refs=loop_refs,
-            environment=options.workflow_env,
-            forked=forked,
-            registered=registered,
-        )
-        self._check_refs(refs)
-        # first pass: resolve every expression once, so every read path is known before emitting
-        self._collect(workflow.tasks, "tasks")
-        parameters(workflow.outputParameters, "outputParameters", self.scope.resolve, diagnostics)
-        self.scope.check_task_id_reads(located)
-        # second pass (emission) resolves again; its findings would be duplicates
-        self.quiet = Diagnostics(workflow.name)
-        self.emit_scope = Scope(
-            workflow.name,
-            workflow.version,
-            self.refs,
-            self.quiet,
-            list_outputs=list_outputs,
-            loop_refs=loop_refs,
-            environment=options.workflow_env,
-            forked=forked,
-            registered=registered,
-        )
-        self.emit_scope.referenced = self.scope.referenced
-        self.emit_scope.inputs_read = self.scope.inputs_read
-        # read paths something else sees through are read from a copy (missing_paths.py)
-        self.views = plan_views(workflow, self.scope.referenced)
-        self.locate = view_locator(self.views)
-        self.emit_scope.locate = self.locate
+        self.analysis = analyse(workflow, task_defs, options, diagnostics, registered=registered)
+        self.refs = self.analysis.refs
+        self.views = self.analysis.views
+        self.locate = self.analysis.locate
+        # the analysed read paths and those emission finds it must make exist (do_while, dynamic_fork)
+        self.referenced: set[tuple[str, ...]] = set(self.analysis.referenced)
         self.policy_warned: set[str] = set()
         # what an optional task's Catch may catch under the last Lambda state's policy (task_states)
         self.last_catch_errors: list[str] = ["States.ALL"]
@@ -119,30 +78,15 @@ class EmitterState:
         # tasks that record in their loop's entry that they ran last (do_while._last_ran_pick)
         self.last_ran_marks: dict[str, str] = {}
 
-    # --- validation and collection -----------------------------------------------------------------
-    def _check_refs(self, refs: list[str]) -> None:
-        seen: set[str] = set()
-        for ref in refs:
-            if ref in seen:
-                self.diagnostics.error("tasks", f"taskReferenceName '{ref}' is used more than once")
-            seen.add(ref)
-            if ref in ("workflow",):
-                self.diagnostics.error("tasks", "taskReferenceName 'workflow' clashes with ${workflow...}")
-
-    def _collect(self, tasks: list[WorkflowTask], location: str) -> None:
-        for index, task in enumerate(tasks):
-            where = f"{location}[{index}]"
-            parameters(task.inputParameters, f"{where}.inputParameters", self.scope.resolve, self.diagnostics)
-            if task.items is not None:  # a DO_WHILE's list
-                parameters({"items": task.items}, where, self.scope.resolve, self.diagnostics)
-            if task.type in ("SIMPLE", "PERMISSIVE"):
-                governing = governing_task_def(task.name, task, self.task_defs, where)
-                template = template_inputs(task, governing.task_def)
-                parameters(
-                    template, f"{governing.location}.inputTemplate", self.scope.resolve, self.diagnostics
-                )
-            for path, children in task.located_children():
-                self._collect(children, f"{where}.{path}")
+    def policy_findings(self, definition: str | None) -> Diagnostics:
+        """Where the findings of a task definition's policy go: the diagnostics the first time the
+        definition at location `definition` governs a task of this workflow (they are reported once,
+        at the definition), nowhere after; nowhere for imgpipe's own definitions (None), whose
+        findings are about no field of the Conductor definition."""
+        first = definition is not None and definition not in self.policy_warned
+        if definition is not None:
+            self.policy_warned.add(definition)
+        return self.diagnostics if first else Diagnostics(self.workflow.name)
 
     if TYPE_CHECKING:  # provided by the emitter and the construct mixins it combines
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import link, task_states
 from statemachines.translator.callback import EVENT_SOURCE
-from statemachines.translator.expressions import parameters, path_of
+from statemachines.translator.expressions import path_of
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -81,9 +81,7 @@ def emit_event(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     emitter.diagnostics.warning(
         where, f"EVENT '{ref}': the payload's correlationId is null (Step Functions has none)"
     )
-    params = parameters(
-        task.inputParameters, f"{site.location}.inputParameters", emitter.emit_scope.resolve, emitter.quiet
-    )
+    params = emitter.analysis.parameters(task.inputParameters, f"{site.location}.inputParameters")
     if task.sink is not None:  # EventTaskMapper: the task's sink replaces any input of that name
         params = {k: v for k, v in params.items() if k.removesuffix(".$") != "sink"} | {"sink": task.sink}
     else:

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import link
 from statemachines.translator.control_flow import SCRIPT_EVALUATORS
-from statemachines.translator.expressions import parameters
 from statemachines.translator.script_evaluation import evaluation_state, script_value
 
 if TYPE_CHECKING:
@@ -45,7 +44,7 @@ def emit_inline(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             "translated",
         )
         return site.next_name
-    bound = parameters(inputs, where, emitter.emit_scope.resolve, emitter.quiet)
+    bound = emitter.analysis.parameters(inputs, where)
     script = script_value(bound, "expression")
     if str(script.get("script.$", "")).startswith("States."):
         # Conductor splices each value's Java string form into the text; States.Format cannot
@@ -72,7 +71,7 @@ def emit_lambda(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             f"LAMBDA '{ref}' has no scriptExpression: Conductor fails such a task",
         )
         return site.next_name
-    bound = parameters(inputs, where, emitter.emit_scope.resolve, emitter.quiet)
+    bound = emitter.analysis.parameters(inputs, where)
     if "scriptExpression" not in bound:
         emitter.diagnostics.error(
             f"{where}.scriptExpression",
@@ -118,11 +117,8 @@ def _emit_value_param(emitter: WorkflowEmitter, site: EmitSite, key: str) -> str
     task, states = site.task, site.states
     ref = task.taskReferenceName
     # Parameters of {"result": <that input>}: a literal, a path, or an object of either
-    output = parameters(
-        {"result": task.inputParameters.get(key)},
-        f"{site.location}.inputParameters",
-        emitter.emit_scope.resolve,
-        emitter.quiet,
+    output = emitter.analysis.entry(
+        "result", task.inputParameters.get(key), f"{site.location}.inputParameters.{key}"
     )
     after = emitter._ensure_outputs(ref, states, site.next_name)
     name = emitter.names.allocate(ref)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import LAMBDA_INVOKE, link
-from statemachines.translator.expressions import parameters
 from statemachines.translator.model import TaskDef
 from statemachines.translator.retries import task_policy
 
@@ -37,7 +36,7 @@ def emit_jq_transform(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         )
         return site.next_name
     after = emitter._ensure_outputs(ref, states, site.next_name)
-    params = parameters(task.inputParameters, where, emitter.emit_scope.resolve, emitter.quiet)
+    params = emitter.analysis.parameters(task.inputParameters, where)
     state: dict[str, Any] = {
         "Type": "Task",
         "Comment": "Conductor JSON_JQ_TRANSFORM: {result, resultList} of the query on the task input",
@@ -46,7 +45,7 @@ def emit_jq_transform(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         "ResultSelector": {"output.$": "$.Payload"},
         "ResultPath": f"$.tasks.{ref}",
     }
-    policy = task_policy(JQ_POLICY, emitter.options, emitter.quiet, f"{site.location}")
+    policy = task_policy(JQ_POLICY, emitter.options, emitter.policy_findings(None), f"{site.location}")
     state.update(policy.fields)
     if task.optional:
         state["Catch"] = [emitter._optional_catch(ref, states, after, errors=policy.optional_catch_errors)]

@@ -33,7 +33,7 @@ class MissingPathsMixin(EmitterState):
         skeleton: dict[str, Any] = {ref: {"output": None} for ref in sorted(self.refs)}
         for path, key in sorted(self.views.items()):
             skeleton.setdefault(view_owner(path), {}).setdefault(VIEWS_KEY, {})[key] = None
-        for path in sorted(self.scope.referenced):
+        for path in sorted(self.referenced):
             if path[0] != "tasks" or len(path) < 3 or path in self.views:
                 continue
             node = skeleton.setdefault(path[1], {})
@@ -158,14 +158,10 @@ class MissingPathsMixin(EmitterState):
     def _ensure_workflow_input(self, states: dict[str, Any], next_name: str | None) -> str | None:
         """After the start: the workflow input's and variables' read paths."""
         after = self._ensure_views(WORKFLOW_OWNER, states, next_name)
-        paths = [
-            p for p in self.scope.referenced if p[:1] == ("workflow",) and len(p) > 2 and p not in self.views
-        ]
+        paths = [p for p in self.referenced if p[:1] == ("workflow",) and len(p) > 2 and p not in self.views]
         return self._ensure(paths, "workflow input", states, after, guaranteed=2)
 
     def _ensure_outputs(self, ref: str, states: dict[str, Any], next_name: str | None) -> str | None:
         after = self._ensure_views(ref, states, next_name)
-        paths = [
-            p for p in self.scope.referenced if p[:2] == ("tasks", ref) and len(p) > 3 and p not in self.views
-        ]
+        paths = [p for p in self.referenced if p[:2] == ("tasks", ref) and len(p) > 3 and p not in self.views]
         return self._ensure(paths, ref, states, after, guaranteed=2)

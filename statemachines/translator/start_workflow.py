@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import PLACEHOLDER_NAME, link, route_by_name
-from statemachines.translator.expressions import Path, field_value, parameters, path_of
+from statemachines.translator.expressions import Path, path_of
 from statemachines.translator.retries import start_execution_retry
 from statemachines.translator.sub_workflow import workflow_targets
 
@@ -71,9 +71,9 @@ def emit_start_workflow(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     arguments: dict[str, Any] = {"StateMachineArn": f"${{StateMachineArn_{name}}}", "Name.$": STARTED_NAME}
     given = request.get("input", {})
     if isinstance(given, dict):
-        arguments["Input"] = parameters(given, f"{where}.input", emitter.emit_scope.resolve, emitter.quiet)
+        arguments["Input"] = emitter.analysis.parameters(given, f"{where}.input")
     else:
-        resolved = field_value(given, f"{where}.input", emitter.emit_scope.resolve, emitter.quiet)
+        resolved = emitter.analysis.value(given, f"{where}.input")
         if not isinstance(resolved, Path) or resolved.asl.startswith("States."):
             emitter.diagnostics.error(
                 f"{where}.input", f"START_WORKFLOW '{ref}': input must be an object or one expression"
@@ -111,7 +111,7 @@ def _emit_requested_at_run_time(
     """Conductor converts the resolved `startWorkflow` to a StartWorkflowRequest: `name` required,
     `input` a map (an empty one when absent); anything else fails the task (StartWorkflow.getRequest)."""
     ref = site.task.taskReferenceName
-    resolved = field_value(expression, where, emitter.emit_scope.resolve, emitter.quiet)
+    resolved = emitter.analysis.value(expression, where)
     if not isinstance(resolved, Path) or resolved.asl.startswith("States."):
         emitter.diagnostics.error(
             where,
@@ -128,7 +128,7 @@ def _emit_named_at_run_time(
     """A request object whose `name` is an expression: resolved by a Pass into the context, then
     started as a run-time request (the name and input Conductor resolves, read there)."""
     ref = site.task.taskReferenceName
-    resolved = parameters(request, where, emitter.emit_scope.resolve, emitter.quiet)
+    resolved = emitter.analysis.parameters(request, where)
     start = _start_requested(emitter, site, path_of(("tasks", ref, REQUEST)), where)
     if start is site.next_name:  # refused: reported
         return start

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from statemachines.translator.asl_states import PLACEHOLDER_NAME, link, route_by_name
-from statemachines.translator.expressions import Path, field_value, parameters
+from statemachines.translator.expressions import Path
 from statemachines.translator.model import WorkflowDef
 from statemachines.translator.retries import warn_child_policy
 from statemachines.translator.task_states import TaskStatesMixin
@@ -60,7 +60,7 @@ def _emit_named_at_run_time(emitter: WorkflowEmitter, site: EmitSite, expression
     task, states = site.task, site.states
     ref = task.taskReferenceName
     where = f"{site.location}.subWorkflowParam.name"
-    resolved = field_value(expression, where, emitter.emit_scope.resolve, emitter.quiet)
+    resolved = emitter.analysis.value(expression, where)
     if not isinstance(resolved, Path) or resolved.asl.startswith("States."):
         emitter.diagnostics.error(
             where, f"SUB_WORKFLOW '{ref}': the name must be one expression (a Choice compares its value)"
@@ -71,9 +71,7 @@ def _emit_named_at_run_time(emitter: WorkflowEmitter, site: EmitSite, expression
         return site.next_name
     warn_child_policy(task, emitter.task_defs, emitter.diagnostics, site.location)
     after = emitter._ensure_outputs(ref, states, site.next_name)
-    params = parameters(
-        task.inputParameters, f"{site.location}.inputParameters", emitter.emit_scope.resolve, emitter.quiet
-    )
+    params = emitter.analysis.parameters(task.inputParameters, f"{site.location}.inputParameters")
     routes: dict[str, str] = {}
     for child in targets:
         state = emitter._child_start_state(child, ref, params)

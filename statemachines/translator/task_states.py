@@ -13,7 +13,6 @@ from statemachines.translator.asl_states import (
     prefixed_states,
 )
 from statemachines.translator.diagnostics import Diagnostics
-from statemachines.translator.expressions import parameters
 from statemachines.translator.model import WorkflowDef, WorkflowTask
 from statemachines.translator.retries import (
     start_execution_retry,
@@ -79,15 +78,13 @@ class TaskStatesMixin(ActivityTaskMixin):
         self, task_name: str, location: str, task: WorkflowTask | None, task_location: str
     ) -> tuple[GoverningTaskDef, Diagnostics]:
         """The definition a worker task runs under, and where its findings go: a definition's
-        findings are reported once per workflow, at the definition (later uses: `self.quiet`)."""
+        findings are reported once per workflow, at the definition (`policy_findings`)."""
         governing = governing_task_def(task_name, task, self.task_defs, task_location)
         if not PLACEHOLDER_NAME.match(task_name):
             self.diagnostics.error(location, f"task name '{task_name}' cannot be part of a placeholder")
-        first = governing.location not in self.policy_warned
-        if governing.origin == "default" and first:
+        if governing.origin == "default" and governing.location not in self.policy_warned:
             self.diagnostics.warning(location, default_definition_note(task_name))
-        self.policy_warned.add(governing.location)
-        return governing, self.diagnostics if first else self.quiet
+        return governing, self.policy_findings(governing.location)
 
     def _emit_simple(
         self,
@@ -108,16 +105,12 @@ class TaskStatesMixin(ActivityTaskMixin):
                 "definition name, the reference a name for this use of it",
             )
         after = self._ensure_outputs(ref, states, next_name)
-        params = parameters(
-            task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
-        )
+        params = self.analysis.parameters(task.inputParameters, f"{location}.inputParameters")
         governing = governing_task_def(task.name, task, self.task_defs, location)
         template = template_inputs(task, governing.task_def)
         # the definition's inputTemplate fills the keys inputParameters leave out (getTaskInputV2)
-        params |= parameters(
-            template, f"{governing.location}.inputTemplate", self.emit_scope.resolve, self.quiet
-        )
-        if ref in self.scope.inputs_read:
+        params |= self.analysis.parameters(template, f"{governing.location}.inputTemplate")
+        if ref in self.analysis.inputs_read:
             input_name = self.names.allocate(f"{ref}: keep input")
             states[input_name] = link(
                 {
@@ -233,9 +226,7 @@ class TaskStatesMixin(ActivityTaskMixin):
         ref = task.taskReferenceName
         warn_child_policy(task, self.task_defs, self.diagnostics, location)
         after = self._ensure_outputs(ref, states, next_name)
-        params = parameters(
-            task.inputParameters, f"{location}.inputParameters", self.emit_scope.resolve, self.quiet
-        )
+        params = self.analysis.parameters(task.inputParameters, f"{location}.inputParameters")
         name = self.names.allocate(ref)
         if isinstance(child, str):
             state = self._child_start_state(child, ref, params)
@@ -243,7 +234,7 @@ class TaskStatesMixin(ActivityTaskMixin):
                 state["Catch"] = [self._optional_catch(ref, states, after)]
             states[name] = link(state, after)
             return name
-        if ref in self.scope.inputs_read:
+        if ref in self.analysis.inputs_read:
             keep = self.names.allocate(f"{ref}: keep input")
             states[keep] = link(
                 {"Type": "Pass", "Parameters": params, "ResultPath": f"$.tasks.{ref}.input"}, after
@@ -277,7 +268,7 @@ class TaskStatesMixin(ActivityTaskMixin):
             "Input": params,
         }
         selector = {"output.$": "$.Output"}
-        if ref in self.scope.inputs_read:
+        if ref in self.analysis.inputs_read:
             selector["input.$"] = "$.Input"
         state["ResultSelector"] = selector
         state["ResultPath"] = f"$.tasks.{ref}"

@@ -100,7 +100,7 @@ def emit_wait(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             emitter.result.longest_wait_seconds, EXPRESS_MAX_SECONDS + 1
         )
     after = next_name
-    if any(p[:3] == ("tasks", ref, "output") for p in emitter.scope.referenced):
+    if any(p[:3] == ("tasks", ref, "output") for p in emitter.referenced):
         after = emitter._ensure_outputs(ref, states, next_name)
         output = emitter.names.allocate(f"{ref}: output")
         states[output] = link({"Type": "Pass", "Result": {}, "ResultPath": f"$.tasks.{ref}.output"}, after)
