@@ -12,12 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link, ordered
-from statemachines.translator.control_flow import ControlFlowMixin
-from statemachines.translator.do_while import DoWhileMixin, mark_last_ran
-from statemachines.translator.dynamic_fork import JOIN_MERGE_CHUNKS, DynamicForkMixin
+from statemachines.translator.do_while import mark_last_ran
+from statemachines.translator.dynamic_fork import JOIN_MERGE_CHUNKS
 from statemachines.translator.emitter_state import EmitResult
 from statemachines.translator.exclusive_join import mark_ran
-from statemachines.translator.fork import ForkMixin
 from statemachines.translator.missing_paths import MissingPathsMixin
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.permissive import guard_workflow_end
@@ -35,9 +33,7 @@ __all__ = [
 ]
 
 
-class WorkflowEmitter(
-    TaskStatesMixin, ForkMixin, DynamicForkMixin, ControlFlowMixin, DoWhileMixin, MissingPathsMixin
-):
+class WorkflowEmitter(TaskStatesMixin, MissingPathsMixin):
     """Translates one WorkflowDef; findings go to `diagnostics`, never raised."""
 
     # --- entry point -----------------------------------------------------------------------------
