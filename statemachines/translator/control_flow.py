@@ -9,6 +9,7 @@ from statemachines.translator.asl_states import link
 from statemachines.translator.conditions import ConditionError, case_rules
 from statemachines.translator.expressions import Literal, Path, Resolved, path_of
 from statemachines.translator.fork_terminate import carry_out_of_branch
+from statemachines.translator.missing_paths import ensure
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.script_evaluation import evaluation_state
 
@@ -234,7 +235,7 @@ def _emit_script_choice(
         "Default": target(otherwise),
     }
     creatable = [tuple(s for s in path if not s.startswith("[")) for path in read]
-    after = emitter._ensure(creatable, f"{ref}: inputs", states, choice, guaranteed=3) or choice
+    after = ensure(emitter, creatable, f"{ref}: inputs", states, choice, guaranteed=3) or choice
     inputs = emitter.names.allocate(f"{ref}: input")
     states[inputs] = {
         "Type": "Pass",
@@ -382,7 +383,7 @@ def emit_set_variable(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     ref = task.taskReferenceName
     after = next_name
     variables = [p for p in emitter.referenced if p[:2] == ("workflow", "variables") and len(p) > 3]
-    after = emitter._ensure(variables, ref, states, after, guaranteed=2)
+    after = ensure(emitter, variables, ref, states, after, guaranteed=2)
     params = emitter.analysis.parameters(task.inputParameters, f"{location}.inputParameters")
     merge = emitter.names.allocate(f"{ref}: merge")
     workflow: dict[str, Any] = {

@@ -12,6 +12,7 @@ from statemachines.translator.asl_states import choice_or_fail, link
 from statemachines.translator.conditions import ConditionError, choice_rule
 from statemachines.translator.expressions import path_of
 from statemachines.translator.fork import sets_variables
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.model import LOOP_TYPES, WorkflowTask
 from statemachines.translator.references import context_refs
 from statemachines.translator.script_evaluation import evaluation_state
@@ -253,7 +254,7 @@ def _while_translatable(emitter: WorkflowEmitter, task: WorkflowTask, location: 
 
 def _loop_exit(emitter: WorkflowEmitter, ref: str, states: dict[str, Any], next_name: str | None) -> str:
     """What follows the loop: its read paths made to exist, then `next_name` (or the branch's end)."""
-    after = emitter._ensure_outputs(ref, states, next_name)
+    after = ensure_outputs(emitter, ref, states, next_name)
     if after is None:
         after = emitter.names.allocate(f"{ref}: done")
         states[after] = {"Type": "Pass", "End": True}

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import link, ordered
 from statemachines.translator.expressions import Literal, Path, intrinsic_text, path_of
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.references import SimpleFork, simple_fork
-from statemachines.translator.task_states import child_execution_name
+from statemachines.translator.task_states import child_execution_name, lambda_state, start_execution_state
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -44,7 +45,7 @@ def emit_dynamic_fork(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         return next_name
     result_ref = join.taskReferenceName if join is not None else ref
     as_list = emitter.options.join_output(emitter.workflow.name, result_ref) == "list"
-    after = emitter._ensure_outputs(result_ref, states, next_name)
+    after = ensure_outputs(emitter, result_ref, states, next_name)
     if new_form is not None:
         processor, limits = _simple_fork_processor(emitter, task, new_form, location, as_list)
         # Conductor names the forked tasks `_<forkTaskName>_<index>` and adds `__index` to each input
@@ -204,7 +205,7 @@ def _simple_fork_processor(
             emitter.diagnostics.error(
                 f"{where}.forkTaskWorkflow", f"'{fork.workflow}' is not a workflow of this project"
             )
-        state = emitter._start_execution_state(fork.workflow)
+        state = start_execution_state(emitter, fork.workflow)
         state["Parameters"] = {
             "StateMachineArn": f"${{StateMachineArn_{fork.workflow}}}",
             "Name.$": child_execution_name("$.taskReferenceName"),
@@ -219,7 +220,7 @@ def _simple_fork_processor(
                 f"FORK_JOIN_DYNAMIC '{ref}' forks system task type {fork.type}, which is not "
                 "translated; fork a SIMPLE task or a sub-workflow",
             )
-        state = emitter._lambda_state(fork.name, f"{where}.forkTaskName", "$.item")
+        state = lambda_state(emitter, fork.name, f"{where}.forkTaskName", "$.item")
         definition = emitter.task_defs.get(fork.name)
         limits = [definition.concurrentExecLimit] if definition and definition.concurrentExecLimit else []
     states[run] = _item_result(emitter, state, f"{ref}: {fork.workflow or fork.name} done", states, as_list)
@@ -332,12 +333,12 @@ def _routing_processor(
     for target in targets:
         name = emitter.names.allocate(f"{ref}: {target}")
         if target in emitter.task_defs:
-            state = emitter._lambda_state(target, location, "$.item.input")
+            state = lambda_state(emitter, target, location, "$.item.input")
             simple_rules.append({"Variable": "$.item.name", "StringEquals": target, "Next": name})
             if emitter.task_defs[target].concurrentExecLimit:
                 limits.append(emitter.task_defs[target].concurrentExecLimit or 0)
         else:
-            state = emitter._start_execution_state(target)
+            state = start_execution_state(emitter, target)
             state["Parameters"] = {
                 "StateMachineArn": f"${{StateMachineArn_{target}}}",
                 "Name.$": child_execution_name("$.taskReferenceName"),

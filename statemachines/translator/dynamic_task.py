@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from statemachines.translator.asl_states import link, route_by_name
 from statemachines.translator.expressions import Literal, Path
+from statemachines.translator.missing_paths import ensure_outputs
+from statemachines.translator.task_states import lambda_state, optional_catch
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -44,7 +46,7 @@ def emit_dynamic(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
                 f"{site.location}.{field}",
                 f"DYNAMIC '{ref}': each task it runs keeps its registered definition; {field} is ignored",
             )
-    after = emitter._ensure_outputs(ref, states, site.next_name)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
     params = emitter.analysis.parameters(task.inputParameters, f"{site.location}.inputParameters")
     if ref in emitter.analysis.inputs_read:
         keep = emitter.names.allocate(f"{ref}: keep input")
@@ -54,11 +56,11 @@ def emit_dynamic(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         after = keep
     routes: dict[str, str] = {}
     for target in targets:
-        state = emitter._lambda_state(target, where, params)
+        state = lambda_state(emitter, target, where, params)
         state["Comment"] = f"Conductor DYNAMIC '{ref}' running task '{target}'"
         state["ResultPath"] = f"$.tasks.{ref}"
         if task.optional:
-            state["Catch"] = [emitter._optional_catch(ref, states, after, errors=emitter.last_catch_errors)]
+            state["Catch"] = [optional_catch(emitter, ref, states, after, errors=emitter.last_catch_errors)]
         routes[target] = emitter.names.allocate(f"{ref}: {target}")
         states[routes[target]] = link(state, after)
     if isinstance(name, Literal):

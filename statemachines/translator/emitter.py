@@ -14,14 +14,13 @@ from typing import Any
 from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link, ordered
 from statemachines.translator.do_while import mark_last_ran
 from statemachines.translator.dynamic_fork import JOIN_MERGE_CHUNKS
-from statemachines.translator.emitter_state import EmitResult
+from statemachines.translator.emitter_state import EmitResult, EmitterState
 from statemachines.translator.exclusive_join import mark_ran
-from statemachines.translator.missing_paths import MissingPathsMixin
+from statemachines.translator.missing_paths import ensure_workflow_input, skeleton
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.permissive import guard_workflow_end
 from statemachines.translator.references import context_refs, dynamic_join_refs
 from statemachines.translator.registry import EmitSite, task_type
-from statemachines.translator.task_states import TaskStatesMixin
 
 __all__ = [
     "EXPRESS_MAX_SECONDS",
@@ -33,7 +32,7 @@ __all__ = [
 ]
 
 
-class WorkflowEmitter(TaskStatesMixin, MissingPathsMixin):
+class WorkflowEmitter(EmitterState):
     """Translates one WorkflowDef; findings go to `diagnostics`, never raised."""
 
     # --- entry point -----------------------------------------------------------------------------
@@ -158,7 +157,7 @@ class WorkflowEmitter(TaskStatesMixin, MissingPathsMixin):
 
     # --- start and end ---------------------------------------------------------------------------
     def _emit_start(self, states: dict[str, Any], next_name: str) -> str:
-        after = self._ensure_workflow_input(states, next_name)
+        after = ensure_workflow_input(self, states, next_name)
         workflow: dict[str, Any] = {"input.$": "$", "variables": self.workflow.variables, "missing": None}
         if self.workflow.inputTemplate:
             workflow["template"] = self.workflow.inputTemplate
@@ -166,7 +165,7 @@ class WorkflowEmitter(TaskStatesMixin, MissingPathsMixin):
         state: dict[str, Any] = {
             "Type": "Pass",
             "Comment": "Builds the context: workflow input, variables, one entry per task reference",
-            "Parameters": {"workflow": workflow, "tasks": self._skeleton()},
+            "Parameters": {"workflow": workflow, "tasks": skeleton(self)},
         }
         if self.workflow.inputTemplate:
             merge = self.names.allocate("Apply inputTemplate")

@@ -1,23 +1,22 @@
 """The state one workflow's emission shares across constructs, over its analysis (analysis.py).
 
-Each construct lives in its own mixin module; they meet here: the names allocated so far, the
-analysis, the diagnostics and the result. Methods one construct borrows from another are
-declared here for the type checker only.
+Each construct is a module of emit functions taking the emitter (registry.py); what they share is
+here and only here: the definitions, the analysis, the state names allocated so far, the read paths
+emission adds, the diagnostics and the result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from statemachines.translator.analysis import analyse
 from statemachines.translator.asl_states import StateNames
 from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.exclusive_join import exclusive_join_candidates
-from statemachines.translator.model import TaskDef, WorkflowDef, WorkflowTask
+from statemachines.translator.model import TaskDef, WorkflowDef
 from statemachines.translator.options import TranslatorOptions
-from statemachines.translator.task_definitions import GoverningTaskDef
 
 
 @dataclass
@@ -87,39 +86,3 @@ class EmitterState:
         if definition is not None:
             self.policy_warned.add(definition)
         return self.diagnostics if first else Diagnostics(self.workflow.name)
-
-    if TYPE_CHECKING:  # provided by the emitter and the construct mixins it combines
-
-        def emit(self) -> EmitResult: ...
-
-        def _emit_sequence(
-            self, tasks: list[WorkflowTask], location: str, states: dict[str, Any], next_name: str | None
-        ) -> str | None: ...
-
-        def _ensure(
-            self,
-            paths: Iterable[tuple[str, ...]],
-            label: str,
-            states: dict[str, Any],
-            next_name: str | None,
-            *,
-            guaranteed: int,
-        ) -> str | None: ...
-
-        def _ensure_outputs(self, ref: str, states: dict[str, Any], next_name: str | None) -> str | None: ...
-
-        def _ensure_workflow_input(self, states: dict[str, Any], next_name: str | None) -> str | None: ...
-
-        def _lambda_state(
-            self, task_name: str, location: str, payload: dict[str, Any] | str
-        ) -> dict[str, Any]: ...
-
-        def _start_execution_state(self, child: str) -> dict[str, Any]: ...
-
-        def _worker_definition(
-            self, task_name: str, location: str, task: WorkflowTask | None, task_location: str
-        ) -> tuple[GoverningTaskDef, Diagnostics]: ...
-
-        def _at_workflow_end(self, next_name: str | None) -> bool: ...
-
-        def _output_of(self, task: WorkflowTask) -> str: ...

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from statemachines.translator.asl_states import link, task_states
 from statemachines.translator.callback import EVENT_SOURCE
 from statemachines.translator.expressions import path_of
+from statemachines.translator.missing_paths import ensure_outputs
+from statemachines.translator.task_states import optional_catch
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -108,7 +110,7 @@ def emit_event(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     else:
         queue = queue_name.removeprefix("sqs:")
         arguments = {"QueueUrl": f"${{{queue_url_placeholder(queue)}}}", "MessageBody": message}
-    after = emitter._ensure_outputs(ref, states, site.next_name)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
     publish = emitter.names.allocate(f"{ref}: publish")
     states[publish] = link(
         {
@@ -121,7 +123,7 @@ def emit_event(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         after,
     )
     if task.optional:
-        states[publish]["Catch"] = [emitter._optional_catch(ref, states, after)]
+        states[publish]["Catch"] = [optional_catch(emitter, ref, states, after)]
     name = emitter.names.allocate(ref)
     states[name] = {
         "Type": "Pass",

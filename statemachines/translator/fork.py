@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from statemachines.translator.asl_states import link, ordered
 from statemachines.translator.expressions import path_of
 from statemachines.translator.fork_terminate import catch_terminated, terminates_completed
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.permissive import guard_join
 from statemachines.translator.references import context_refs
@@ -31,7 +32,7 @@ def emit_fork(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     branch_refs = [context_refs(branch) for branch in task.forkTasks]
     if join is not None:
         join_ref = join.taskReferenceName
-        after = emitter._ensure_outputs(join_ref, states, after)
+        after = ensure_outputs(emitter, join_ref, states, after)
         where: dict[str, int] = {r: b for b, refs in enumerate(branch_refs) for r in refs}
         joined: list[str] = []
         for position, waited in enumerate(join.joinOn):

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import PLACEHOLDER_NAME, link
 from statemachines.translator.expressions import Literal, Path
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.model import TaskDef
 from statemachines.translator.retries import TaskPolicy, conductor_policy, warn_unmapped_workflow_task
 from statemachines.translator.task_definitions import governing_task_def
+from statemachines.translator.task_states import optional_catch
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -88,7 +90,7 @@ def emit_http(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     if arguments is None:
         return site.next_name
     warn_unmapped_workflow_task(task, emitter.diagnostics, site.location)
-    after = emitter._ensure_outputs(ref, states, site.next_name)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
     if ref in emitter.analysis.inputs_read:
         keep = emitter.names.allocate(f"{ref}: keep input")
         states[keep] = link(
@@ -114,7 +116,7 @@ def emit_http(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     policy = _policy(emitter, site, request)
     state.update(policy.fields)
     if task.optional:
-        state["Catch"] = [emitter._optional_catch(ref, states, after, errors=policy.optional_catch_errors)]
+        state["Catch"] = [optional_catch(emitter, ref, states, after, errors=policy.optional_catch_errors)]
     name = emitter.names.allocate(ref)
     states[name] = link(state, shaped)
     return name

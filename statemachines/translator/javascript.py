@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import link
 from statemachines.translator.control_flow import SCRIPT_EVALUATORS
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.script_evaluation import evaluation_state, script_value
+from statemachines.translator.task_states import optional_catch
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -94,7 +96,7 @@ def _emit_script_task(
     kind: str,
 ) -> str:
     ref, states = site.task.taskReferenceName, site.states
-    after = emitter._ensure_outputs(ref, states, site.next_name)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
     state, policy = evaluation_state(
         emitter,
         ref=ref,
@@ -106,7 +108,7 @@ def _emit_script_task(
         comment=f"Conductor {kind}: {{result}} of the script with $ bound to the task input",
     )
     if site.task.optional:
-        state["Catch"] = [emitter._optional_catch(ref, states, after, errors=policy.optional_catch_errors)]
+        state["Catch"] = [optional_catch(emitter, ref, states, after, errors=policy.optional_catch_errors)]
     name = emitter.names.allocate(ref)
     states[name] = link(state, after)
     return name
@@ -120,7 +122,7 @@ def _emit_value_param(emitter: WorkflowEmitter, site: EmitSite, key: str) -> str
     output = emitter.analysis.entry(
         "result", task.inputParameters.get(key), f"{site.location}.inputParameters.{key}"
     )
-    after = emitter._ensure_outputs(ref, states, site.next_name)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
     name = emitter.names.allocate(ref)
     states[name] = link(
         {

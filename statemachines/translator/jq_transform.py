@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import LAMBDA_INVOKE, link
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.model import TaskDef
 from statemachines.translator.retries import task_policy
+from statemachines.translator.task_states import optional_catch
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -35,7 +37,7 @@ def emit_jq_transform(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             where, f"JSON_JQ_TRANSFORM '{ref}' has no queryExpression: Conductor fails such a task"
         )
         return site.next_name
-    after = emitter._ensure_outputs(ref, states, site.next_name)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
     params = emitter.analysis.parameters(task.inputParameters, where)
     state: dict[str, Any] = {
         "Type": "Task",
@@ -48,7 +50,7 @@ def emit_jq_transform(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     policy = task_policy(JQ_POLICY, emitter.options, emitter.policy_findings(None), f"{site.location}")
     state.update(policy.fields)
     if task.optional:
-        state["Catch"] = [emitter._optional_catch(ref, states, after, errors=policy.optional_catch_errors)]
+        state["Catch"] = [optional_catch(emitter, ref, states, after, errors=policy.optional_catch_errors)]
     emitter.result.lambda_tasks.add(JQ_WORKER)
     name = emitter.names.allocate(ref)
     states[name] = link(state, after)

@@ -27,7 +27,7 @@ from statemachines.translator.noop import emit_noop
 from statemachines.translator.permissive import emit_permissive
 from statemachines.translator.start_workflow import emit_start_workflow
 from statemachines.translator.sub_workflow import emit_sub_workflow
-from statemachines.translator.task_states import TaskStatesMixin
+from statemachines.translator.task_states import emit_worker_task
 from statemachines.translator.wait import emit_wait, wait_output
 
 if TYPE_CHECKING:
@@ -73,19 +73,12 @@ class TaskType:
         return self.output(task) if callable(self.output) else self.output
 
 
-def method(
-    emit: Callable[[Any, WorkflowTask, str, dict[str, Any], str | None], str | None],
-) -> Emit:
-    """An emitter method of a construct that has no JOIN partner."""
-    return lambda emitter, site: emit(emitter, site.task, site.location, site.states, site.next_name)
-
-
 def refused(reason: str, shape: tuple[str, str] = BOX) -> TaskType:
     return TaskType(None, shape, refused=reason)
 
 
 TASK_TYPES: dict[str, TaskType] = {
-    "SIMPLE": TaskType(method(TaskStatesMixin._emit_simple)),
+    "SIMPLE": TaskType(emit_worker_task),
     "PERMISSIVE": TaskType(emit_permissive),
     "SUB_WORKFLOW": TaskType(emit_sub_workflow, SUBROUTINE),
     "FORK_JOIN": TaskType(emit_fork, HEXAGON),

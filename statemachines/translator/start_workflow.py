@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import PLACEHOLDER_NAME, link, route_by_name
 from statemachines.translator.expressions import Path, path_of
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.retries import start_execution_retry
 from statemachines.translator.sub_workflow import workflow_targets
+from statemachines.translator.task_states import optional_catch
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -81,7 +83,7 @@ def emit_start_workflow(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             return site.next_name
         arguments["Input.$"] = resolved.asl
     emitter.result.started_workflows.add(name)
-    after = emitter._ensure_outputs(ref, states, site.next_name)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
     state_name = emitter.names.allocate(ref)
     states[state_name] = _start_state(emitter, site, name, arguments, after)
     return state_name
@@ -101,7 +103,7 @@ def _start_state(
         "Retry": start_execution_retry(emitter.options),
     }
     if site.task.optional:
-        state["Catch"] = [emitter._optional_catch(ref, site.states, after)]
+        state["Catch"] = [optional_catch(emitter, ref, site.states, after)]
     return link(state, after)
 
 
@@ -154,7 +156,7 @@ def _start_requested(emitter: WorkflowEmitter, site: EmitSite, request: str, whe
         "other fields (version, correlationId, workflowDef, ...) are ignored",
     )
     emitter.result.started_workflows.update(targets)
-    after = emitter._ensure_outputs(ref, states, site.next_name)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
     start_input = path_of(("tasks", ref, START_INPUT))
     routes: dict[str, str] = {}
     for name in targets:
@@ -180,7 +182,7 @@ def _start_requested(emitter: WorkflowEmitter, site: EmitSite, request: str, whe
             "Type": "Pass",
             "Parameters": {"Error": INVALID_REQUEST, "Cause": cause},
             "ResultPath": path_of(("tasks", ref, "failure")),
-            "Next": emitter._optional_catch(ref, states, after)["Next"],
+            "Next": optional_catch(emitter, ref, states, after)["Next"],
         }
     return _take_input(emitter, ref, request, states, route)
 

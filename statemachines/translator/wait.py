@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link
 from statemachines.translator.callback import emit_callback
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.model import WorkflowTask
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def emit_wait(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         )
     after = next_name
     if any(p[:3] == ("tasks", ref, "output") for p in emitter.referenced):
-        after = emitter._ensure_outputs(ref, states, next_name)
+        after = ensure_outputs(emitter, ref, states, next_name)
         output = emitter.names.allocate(f"{ref}: output")
         states[output] = link({"Type": "Pass", "Result": {}, "ResultPath": f"$.tasks.{ref}.output"}, after)
         after = output
