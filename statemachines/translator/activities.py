@@ -59,7 +59,6 @@ def activity_state(
     and `sink`: the definition the task runs under and where its findings go
     (`task_states._worker_definition`);
     `input_template`: the caller merged the definition's inputTemplate into the input."""
-    emitter.result.activity_tasks.add(task_name)
     state: dict[str, Any] = {
         "Type": "Task",
         "Comment": f"Conductor SIMPLE task '{task_name}': a polling worker (Step Functions activity)",

@@ -21,6 +21,7 @@ from statemachines.translator.model import WorkflowTask
 from statemachines.translator.permissive import guard_workflow_end
 from statemachines.translator.references import context_refs, dynamic_join_refs
 from statemachines.translator.registry import EmitSite, task_type
+from statemachines.translator.summary import integrations
 
 __all__ = [
     "EXPRESS_MAX_SECONDS",
@@ -60,6 +61,12 @@ class WorkflowEmitter(EmitterState):
                     "no TimeoutSeconds is set",
                 )
         self.result.asl = asl
+        found = integrations(asl)
+        self.result.lambda_tasks = set(found.lambda_tasks)
+        self.result.activity_tasks = set(found.activity_tasks)
+        self.result.child_workflows = set(found.child_workflows)
+        self.result.started_workflows = set(found.started_workflows)
+        self.result.http_connections = set(found.http_connections)
         return self.result
 
     # --- sequences ---------------------------------------------------------------------------------

@@ -159,7 +159,6 @@ def _arguments(
                 arguments["RequestBody.$"] = resolved.asl
             elif resolved is not None:
                 arguments["RequestBody"] = resolved.value
-    emitter.result.http_connections.add(connection)
     emitter.result.http_endpoints.add(endpoint_pattern(request["uri"]))
     return arguments
 

@@ -51,7 +51,6 @@ def emit_jq_transform(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     state.update(policy.fields)
     if task.optional:
         state["Catch"] = [optional_catch(emitter, ref, states, after, errors=policy.optional_catch_errors)]
-    emitter.result.lambda_tasks.add(JQ_WORKER)
     name = emitter.names.allocate(ref)
     states[name] = link(state, after)
     return name

@@ -65,5 +65,4 @@ def evaluation_state(
     }
     policy = task_policy(JAVASCRIPT_POLICY, emitter.options, emitter.policy_findings(None), location)
     state.update(policy.fields)
-    emitter.result.lambda_tasks.add(JAVASCRIPT_WORKER)
     return state, policy

@@ -82,7 +82,6 @@ def emit_start_workflow(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             )
             return site.next_name
         arguments["Input.$"] = resolved.asl
-    emitter.result.started_workflows.add(name)
     after = ensure_outputs(emitter, ref, states, site.next_name)
     state_name = emitter.names.allocate(ref)
     states[state_name] = _start_state(emitter, site, name, arguments, after)
@@ -155,7 +154,6 @@ def _start_requested(emitter: WorkflowEmitter, site: EmitSite, request: str, whe
         f"START_WORKFLOW '{ref}': the request is read at run time; its name and input are used, its "
         "other fields (version, correlationId, workflowDef, ...) are ignored",
     )
-    emitter.result.started_workflows.update(targets)
     after = ensure_outputs(emitter, ref, states, site.next_name)
     start_input = path_of(("tasks", ref, START_INPUT))
     routes: dict[str, str] = {}

@@ -52,7 +52,6 @@ def lambda_state(
     governing, sink = _worker_definition(emitter, task_name, location, task, task_location)
     if not served_by_lambda(emitter, task_name):
         return activity_state(emitter, task_name, payload, governing, sink, input_template=task is not None)
-    emitter.result.lambda_tasks.add(task_name)
     if governing.task_def.concurrentExecLimit:
         limit = governing.task_def.concurrentExecLimit
         emitter.result.concurrency_hints[task_name] = min(
@@ -197,7 +196,6 @@ def _child_name(emitter: WorkflowEmitter, task: WorkflowTask, location: str) -> 
 
 
 def start_execution_state(emitter: WorkflowEmitter, child: str) -> dict[str, Any]:
-    emitter.result.child_workflows.add(child)
     return {
         "Type": "Task",
         "Resource": START_EXECUTION_SYNC,
@@ -302,11 +300,6 @@ def _inline_definition(
         registered=registered,
     ).emit()
     _adopt(emitter, child_diagnostics, location, registered)
-    emitter.result.lambda_tasks |= child_asl.lambda_tasks
-    emitter.result.activity_tasks |= child_asl.activity_tasks
-    emitter.result.child_workflows |= child_asl.child_workflows
-    emitter.result.started_workflows |= child_asl.started_workflows
-    emitter.result.http_connections |= child_asl.http_connections
     emitter.result.http_endpoints |= child_asl.http_endpoints
     branch = prefixed_states(child_asl.asl, f"{ref}/", emitter.names)
     return {

@@ -30,28 +30,31 @@ def test_a_value_emitted_twice_is_reported_once() -> None:
     the same Parameters, whose finding is one warning."""
     definition = {
         "name": "twice",
-        "tasks": [simple("first", id="${workflow.correlationId}"), simple("second", seen="${first.input.id}")],
+        "tasks": [
+            simple("first", id="${workflow.correlationId}"),
+            simple("second", seen="${first.input.id}"),
+        ],
     }
     asl, diagnostics = translate(definition, task_defs("echo"))
     states = [s for s in asl["States"].values() if s.get("Parameters", {}).get("id", "absent") is None]
     assert len(states) >= 1
-    assert [d.location for d in diagnostics if "correlationId" in d.message] == ["tasks[0].inputParameters.id"]
+    assert [d.location for d in diagnostics if "correlationId" in d.message] == [
+        "tasks[0].inputParameters.id"
+    ]
 
 
 def test_resolved_values_are_read_from_their_views() -> None:
-    """The workflow output reads `first.output` whole and `first.output.x`: `x` is read from its
-    view, and the analysis gives emission the located path."""
-    definition = {
-        "name": "views",
-        "tasks": [simple("first"), simple("second", x="${first.output.x}", whole="${first.output}")],
-    }
+    """`second` reads `first.output` whole and `first.output.x`: `x` is read from its view (so
+    `first`'s own output never gains the key), and the analysis gives emission the located path."""
+    second = simple("second", x="${first.output.x}", whole="${first.output}")
+    definition = {"name": "views", "tasks": [simple("first"), second]}
     analysis, diagnostics = analysed(definition)
     assert not diagnostics.items
     assert ("tasks", "first", "output", "x") in analysis.views
     x = analysis.resolved["tasks[1].inputParameters.x"]
     assert isinstance(x, Path)
     assert x.asl == "$.tasks.first.reads.output_x"
-    assert analysis.parameters(definition["tasks"][1]["inputParameters"], "tasks[1].inputParameters") == {
+    assert analysis.parameters(second["inputParameters"], "tasks[1].inputParameters") == {
         "x.$": "$.tasks.first.reads.output_x",
         "whole.$": "$.tasks.first.output",
     }
