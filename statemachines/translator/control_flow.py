@@ -54,12 +54,12 @@ def emit_switch(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     # Conductor schedules defaultCase when the selected case is missing *or empty* (SwitchTaskMapper
     # and DecisionTaskMapper alike); at the workflow's end, a route that runs no task at all makes
     # this task's own output the workflow output.
-    tail = emitter._at_workflow_end(next_name)
+    tail = emitter.at_workflow_end(next_name)
 
     def route(tasks: list[WorkflowTask], where: str) -> str:
         if tasks:
-            return emitter._emit_sequence(tasks, where, states, next_name) or next_name
-        return emitter._output_of(task) if tail else next_name
+            return emitter.emit_sequence(tasks, where, states, next_name) or next_name
+        return emitter.output_of_task(task) if tail else next_name
 
     default = route(task.defaultCase, f"{location}.defaultCase")
     cases = {

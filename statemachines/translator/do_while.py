@@ -53,7 +53,7 @@ def emit_do_while(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             )
             return next_name
     empty_next = next_name
-    if emitter._at_workflow_end(next_name):
+    if emitter.at_workflow_end(next_name):
         ends = _workflow_end_targets(
             emitter, task, location, states, may_skip=items is not None or checks_first
         )
@@ -80,7 +80,7 @@ def emit_do_while(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             "ResultPath": f"$.tasks.{ref}.input",
             "Next": condition,
         }
-    body = emitter._emit_sequence(task.loopOver, f"{location}.loopOver", states, body_end) or body_end
+    body = emitter.emit_sequence(task.loopOver, f"{location}.loopOver", states, body_end) or body_end
     counter: dict[str, Any] = {"iteration.$": f"States.MathAdd($.tasks.{ref}.output.iteration, 1)"}
     if items is not None:
         # DoWhile.injectLoopVariables: loopIndex = iteration - 1, loopItem = items[loopIndex]
@@ -178,7 +178,7 @@ def _workflow_end_targets(
             "last task that ran) cannot be told statically; add outputParameters",
         )
         return None
-    return picked or emitter._output_of(last), emitter._output_of(task) if may_skip else None
+    return picked or emitter.output_of_task(last), emitter.output_of_task(task) if may_skip else None
 
 
 def _last_ran_pick(emitter: WorkflowEmitter, task: WorkflowTask, states: dict[str, Any]) -> str | None:
@@ -204,11 +204,11 @@ def _last_ran_pick(emitter: WorkflowEmitter, task: WorkflowTask, states: dict[st
             {
                 "Variable": f"$.tasks.{ref}.lastRan",
                 "StringEquals": end.taskReferenceName,
-                "Next": emitter._output_of(end),
+                "Next": emitter.output_of_task(end),
             }
             for end in ends
         ],
-        "Default": emitter._output_of(last),
+        "Default": emitter.output_of_task(last),
     }
     return pick
 

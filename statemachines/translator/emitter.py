@@ -1,7 +1,11 @@
 """Conductor WorkflowDef -> Amazon States Language (JSONPath query language).
 
-States are emitted back to front: every emitter receives the name of the state that follows it
-(or None at the end of a branch) and returns the name of its own first state.
+A small compiler: the workflow is analysed once (analysis.py: every expression resolved, its
+findings reported, the read paths and their views), emitted from the analysis, and its integrations
+are summarised from the finished ASL (summary.py).
+
+States are emitted back to front: every emit function receives the name of the state that follows
+it (or None at the end of a branch) and returns the name of its own first state.
 This module walks the task list and builds the start and end states; each task type's translation
 is found in the registry (registry.py), one module per construct. See docs/translator.md for the
 context document and the mapping of each task type.
@@ -41,7 +45,7 @@ class WorkflowEmitter(EmitterState):
         states: dict[str, Any] = {}
         output = self._emit_output(states)
         self.output_state = output
-        first = self._emit_sequence(self.workflow.tasks, "tasks", states, output)
+        first = self.emit_sequence(self.workflow.tasks, "tasks", states, output)
         states |= self.tail_states
         start = guard_workflow_end(self, states, self._emit_start(states, first or output))
         asl: dict[str, Any] = {
@@ -70,7 +74,7 @@ class WorkflowEmitter(EmitterState):
         return self.result
 
     # --- sequences ---------------------------------------------------------------------------------
-    def _emit_sequence(
+    def emit_sequence(
         self, tasks: list[WorkflowTask], location: str, states: dict[str, Any], next_name: str | None
     ) -> str | None:
         groups: list[tuple[int, WorkflowTask, WorkflowTask | None]] = []
@@ -103,18 +107,18 @@ class WorkflowEmitter(EmitterState):
             where = f"{location}[{position}]"
             after = current
             ends_itself = task_type(task.type).output_of(task) == "self"
-            if index == 0 and self._at_workflow_end(next_name) and not ends_itself:
-                after = self._output_of(join or task)
+            if index == 0 and self.at_workflow_end(next_name) and not ends_itself:
+                after = self.output_of_task(join or task)
             current = self._emit_task(task, join, where, states, after)
         return current
 
     # --- the workflow output without outputParameters ------------------------------------------------
-    def _at_workflow_end(self, next_name: str | None) -> bool:
+    def at_workflow_end(self, next_name: str | None) -> bool:
         """Whether a sequence ending in `next_name` ends the workflow, whose output is then the output
         of the last task that ran (DeciderService.updateWorkflowOutput)."""
         return not self.workflow.outputParameters and next_name == self.output_state
 
-    def _output_of(self, task: WorkflowTask) -> str:
+    def output_of_task(self, task: WorkflowTask) -> str:
         """The end state that makes `task`'s output the workflow output (one per task)."""
         ref = task.taskReferenceName
         if ref == self.workflow.tasks[-1].taskReferenceName:

@@ -68,7 +68,7 @@ class EmitterState:
         # what an optional task's Catch may catch under the last Lambda state's policy (task_states)
         self.last_catch_errors: list[str] = ["States.ALL"]
         self.output_state = ""
-        # end states that make a task nested at the workflow's end its output (emitter._output_of)
+        # end states that make a task nested at the workflow's end its output (emitter.output_of_task)
         self.tail_outputs: dict[str, str] = {}
         self.tail_states: dict[str, Any] = {}
         self.branch_depth = 0  # > 0 while emitting the inside of a Parallel branch

@@ -89,7 +89,7 @@ def emit_fork(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
                 "End": True,
             }
         emitter.branch_depth += 1
-        first = emitter._emit_sequence(branch, f"{location}.forkTasks[{b}]", branch_states, collect)
+        first = emitter.emit_sequence(branch, f"{location}.forkTasks[{b}]", branch_states, collect)
         emitter.branch_depth -= 1
         start = first or collect
         branches.append({"StartAt": start, "States": ordered(branch_states, start)})
