@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from statemachines.translator.diagnostics import Diagnostics
@@ -124,12 +125,14 @@ def analyse(
         refs=frozenset(refs),
         referenced=frozenset(scope.referenced),
         inputs_read=frozenset(scope.inputs_read),
-        views=views,
+        views=MappingProxyType(views),
         locate=locate,
-        resolved={
-            location: value.located(locate) if isinstance(value, Path) else value
-            for location, value in resolved.items()
-        },
+        resolved=MappingProxyType(
+            {
+                location: value.located(locate) if isinstance(value, Path) else value
+                for location, value in resolved.items()
+            }
+        ),
     )
 
 
