@@ -62,7 +62,9 @@ class EmitterState:
         self.refs = self.analysis.refs
         self.views = self.analysis.views
         self.locate = self.analysis.locate
-        # the analysed read paths and those emission finds it must make exist (do_while, dynamic_fork)
+        # the analysed read paths, and those emission adds: the paths a loop condition, a legacy
+        # dynamic fork's item list or a loop's last-ran pick reads are known once that construct is
+        # compiled (do_while, dynamic_fork); they are made to exist in place, never viewed
         self.referenced: set[tuple[str, ...]] = set(self.analysis.referenced)
         self.policy_warned: set[str] = set()
         # what an optional task's Catch may catch under the last Lambda state's policy (task_states)
