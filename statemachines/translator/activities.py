@@ -21,12 +21,14 @@ Express workflows cannot run activities, so a workflow with one is Standard-only
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.diagnostics import Diagnostics
-from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.retries import task_policy
 from statemachines.translator.task_definitions import GoverningTaskDef
+
+if TYPE_CHECKING:
+    from statemachines.translator.emitter import WorkflowEmitter
 
 ACTIVITY_PLACEHOLDER_PREFIX = "ActivityArn_"
 # ASL's largest TimeoutSeconds, and what Step Functions assumes when a Task state sets none:
@@ -39,55 +41,53 @@ def activity_placeholder(task_name: str) -> str:
     return f"{ACTIVITY_PLACEHOLDER_PREFIX}{task_name}"
 
 
-class ActivityTaskMixin(EmitterState):
-    """The Task state of a SIMPLE task served by a polling worker (a Step Functions activity)."""
+def served_by_lambda(emitter: WorkflowEmitter, task_name: str) -> bool:
+    workers = emitter.options.lambda_workers
+    return workers is None or task_name in workers
 
-    def _served_by_lambda(self, task_name: str) -> bool:
-        workers = self.options.lambda_workers
-        return workers is None or task_name in workers
 
-    def _activity_state(
-        self,
-        task_name: str,
-        payload: dict[str, Any] | str,
-        governing: GoverningTaskDef,
-        sink: Diagnostics,
-        *,
-        input_template: bool = False,
-    ) -> dict[str, Any]:
-        """`payload`: the Parameters object, or a JSONPath selecting the input (InputPath); `governing`
-        and `sink`: the definition the task runs under and where its findings go (`_worker_definition`);
-        `input_template`: the caller merged the definition's inputTemplate into the input."""
-        self.result.activity_tasks.add(task_name)
-        state: dict[str, Any] = {
-            "Type": "Task",
-            "Comment": f"Conductor SIMPLE task '{task_name}': a polling worker (Step Functions activity)",
-            "Resource": f"${{{activity_placeholder(task_name)}}}",
-        }
-        if isinstance(payload, str):
-            state["InputPath"] = payload
-        else:
-            state["Parameters"] = payload
-        state["ResultSelector"] = {"output.$": "$"}
-        collected = Diagnostics(self.workflow.name)
-        policy = task_policy(
-            governing.task_def,
-            self.options,
-            collected,
-            governing.location,
-            heartbeats=True,
-            input_template=input_template,
+def activity_state(
+    emitter: WorkflowEmitter,
+    task_name: str,
+    payload: dict[str, Any] | str,
+    governing: GoverningTaskDef,
+    sink: Diagnostics,
+    *,
+    input_template: bool = False,
+) -> dict[str, Any]:
+    """`payload`: the Parameters object, or a JSONPath selecting the input (InputPath); `governing`
+    and `sink`: the definition the task runs under and where its findings go
+    (`task_states._worker_definition`);
+    `input_template`: the caller merged the definition's inputTemplate into the input."""
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Comment": f"Conductor SIMPLE task '{task_name}': a polling worker (Step Functions activity)",
+        "Resource": f"${{{activity_placeholder(task_name)}}}",
+    }
+    if isinstance(payload, str):
+        state["InputPath"] = payload
+    else:
+        state["Parameters"] = payload
+    state["ResultSelector"] = {"output.$": "$"}
+    collected = Diagnostics(emitter.workflow.name)
+    policy = task_policy(
+        governing.task_def,
+        emitter.options,
+        collected,
+        governing.location,
+        heartbeats=True,
+        input_template=input_template,
+    )
+    poll = f"{governing.location}.pollTimeoutSeconds"
+    sink.items.extend(d for d in collected.items if d.location != poll)
+    if governing.task_def.pollTimeoutSeconds:
+        sink.warning(
+            poll,
+            "Step Functions has no time limit for an activity task to be polled: ignored "
+            "(TimeoutSeconds starts when a worker takes the task)",
         )
-        poll = f"{governing.location}.pollTimeoutSeconds"
-        sink.items.extend(d for d in collected.items if d.location != poll)
-        if governing.task_def.pollTimeoutSeconds:
-            sink.warning(
-                poll,
-                "Step Functions has no time limit for an activity task to be polled: ignored "
-                "(TimeoutSeconds starts when a worker takes the task)",
-            )
-        state.update(policy.fields)
-        if "HeartbeatSeconds" in state and "TimeoutSeconds" not in state:
-            state["TimeoutSeconds"] = ASL_MAX_TIMEOUT_SECONDS
-        self.last_catch_errors = policy.optional_catch_errors
-        return state
+    state.update(policy.fields)
+    if "HeartbeatSeconds" in state and "TimeoutSeconds" not in state:
+        state["TimeoutSeconds"] = ASL_MAX_TIMEOUT_SECONDS
+    emitter.last_catch_errors = policy.optional_catch_errors
+    return state

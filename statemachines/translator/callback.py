@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from lambdas.conductor.callbacks import CALLBACK_RESOURCE, EVENT_SOURCE, WAITING_DETAIL_TYPE
 from statemachines.translator.asl_states import link, task_states
-from statemachines.translator.expressions import parameters
+from statemachines.translator.missing_paths import ensure_outputs
+from statemachines.translator.task_states import optional_catch
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -30,10 +31,8 @@ def emit_callback(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     """A Pass that keeps the task's input, then the Task state that waits for its token."""
     task, states = site.task, site.states
     ref = task.taskReferenceName
-    after = emitter._ensure_outputs(ref, states, site.next_name)
-    params = parameters(
-        task.inputParameters, f"{site.location}.inputParameters", emitter.emit_scope.resolve, emitter.quiet
-    )
+    after = ensure_outputs(emitter, ref, states, site.next_name)
+    params = emitter.analysis.parameters(task.inputParameters, f"{site.location}.inputParameters")
     detail = {
         "taskReferenceName": ref,
         "taskType": task.type,
@@ -54,7 +53,7 @@ def emit_callback(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         "ResultPath": f"$.tasks.{ref}.output",
     }
     if task.optional:
-        state["Catch"] = [emitter._optional_catch(ref, states, after)]
+        state["Catch"] = [optional_catch(emitter, ref, states, after)]
     waiting = emitter.names.allocate(ref)
     states[waiting] = link(state, after)
     keep = emitter.names.allocate(f"{ref}: input")

@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from statemachines.translator.asl_states import link, route_by_name
-from statemachines.translator.expressions import Literal, Path, field_value, parameters
+from statemachines.translator.expressions import Literal, Path
+from statemachines.translator.missing_paths import ensure_outputs
+from statemachines.translator.task_states import lambda_state, optional_catch
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -34,7 +36,7 @@ def emit_dynamic(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         )
         return site.next_name
     where = f"{site.location}.inputParameters.{param}"
-    name = field_value(task.inputParameters[param], where, emitter.emit_scope.resolve, emitter.quiet)
+    name = emitter.analysis.value(task.inputParameters[param], where)
     targets = _targets(emitter, ref, name, where)
     if name is None or targets is None:
         return site.next_name
@@ -44,11 +46,9 @@ def emit_dynamic(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
                 f"{site.location}.{field}",
                 f"DYNAMIC '{ref}': each task it runs keeps its registered definition; {field} is ignored",
             )
-    after = emitter._ensure_outputs(ref, states, site.next_name)
-    params = parameters(
-        task.inputParameters, f"{site.location}.inputParameters", emitter.emit_scope.resolve, emitter.quiet
-    )
-    if ref in emitter.scope.inputs_read:
+    after = ensure_outputs(emitter, ref, states, site.next_name)
+    params = emitter.analysis.parameters(task.inputParameters, f"{site.location}.inputParameters")
+    if ref in emitter.analysis.inputs_read:
         keep = emitter.names.allocate(f"{ref}: keep input")
         states[keep] = link(
             {"Type": "Pass", "Parameters": params, "ResultPath": f"$.tasks.{ref}.input"}, after
@@ -56,11 +56,11 @@ def emit_dynamic(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         after = keep
     routes: dict[str, str] = {}
     for target in targets:
-        state = emitter._lambda_state(target, where, params)
+        state = lambda_state(emitter, target, where, params)
         state["Comment"] = f"Conductor DYNAMIC '{ref}' running task '{target}'"
         state["ResultPath"] = f"$.tasks.{ref}"
         if task.optional:
-            state["Catch"] = [emitter._optional_catch(ref, states, after, errors=emitter.last_catch_errors)]
+            state["Catch"] = [optional_catch(emitter, ref, states, after, errors=emitter.last_catch_errors)]
         routes[target] = emitter.names.allocate(f"{ref}: {target}")
         states[routes[target]] = link(state, after)
     if isinstance(name, Literal):

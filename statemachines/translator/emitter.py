@@ -1,7 +1,11 @@
 """Conductor WorkflowDef -> Amazon States Language (JSONPath query language).
 
-States are emitted back to front: every emitter receives the name of the state that follows it
-(or None at the end of a branch) and returns the name of its own first state.
+A small compiler: the workflow is analysed once (analysis.py: every expression resolved, its
+findings reported, the read paths and their views), emitted from the analysis, and its integrations
+are summarised from the finished ASL (summary.py).
+
+States are emitted back to front: every emit function receives the name of the state that follows
+it (or None at the end of a branch) and returns the name of its own first state.
 This module walks the task list and builds the start and end states; each task type's translation
 is found in the registry (registry.py), one module per construct. See docs/translator.md for the
 context document and the mapping of each task type.
@@ -12,19 +16,15 @@ from __future__ import annotations
 from typing import Any
 
 from statemachines.translator.asl_states import EXPRESS_MAX_SECONDS, link, ordered
-from statemachines.translator.control_flow import ControlFlowMixin
-from statemachines.translator.do_while import DoWhileMixin, mark_last_ran
-from statemachines.translator.dynamic_fork import JOIN_MERGE_CHUNKS, DynamicForkMixin
-from statemachines.translator.emitter_state import EmitResult
+from statemachines.translator.do_while import mark_last_ran
+from statemachines.translator.dynamic_fork import JOIN_MERGE_CHUNKS
+from statemachines.translator.emitter_state import EmitResult, EmitterState
 from statemachines.translator.exclusive_join import mark_ran
-from statemachines.translator.expressions import parameters
-from statemachines.translator.fork import ForkMixin
-from statemachines.translator.missing_paths import MissingPathsMixin
+from statemachines.translator.missing_paths import ensure_workflow_input, skeleton
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.permissive import guard_workflow_end
 from statemachines.translator.references import context_refs, dynamic_join_refs
 from statemachines.translator.registry import EmitSite, task_type
-from statemachines.translator.task_states import TaskStatesMixin
 
 __all__ = [
     "EXPRESS_MAX_SECONDS",
@@ -36,9 +36,7 @@ __all__ = [
 ]
 
 
-class WorkflowEmitter(
-    TaskStatesMixin, ForkMixin, DynamicForkMixin, ControlFlowMixin, DoWhileMixin, MissingPathsMixin
-):
+class WorkflowEmitter(EmitterState):
     """Translates one WorkflowDef; findings go to `diagnostics`, never raised."""
 
     # --- entry point -----------------------------------------------------------------------------
@@ -46,7 +44,7 @@ class WorkflowEmitter(
         states: dict[str, Any] = {}
         output = self._emit_output(states)
         self.output_state = output
-        first = self._emit_sequence(self.workflow.tasks, "tasks", states, output)
+        first = self.emit_sequence(self.workflow.tasks, "tasks", states, output)
         states |= self.tail_states
         start = guard_workflow_end(self, states, self._emit_start(states, first or output))
         asl: dict[str, Any] = {
@@ -69,7 +67,7 @@ class WorkflowEmitter(
         return self.result
 
     # --- sequences ---------------------------------------------------------------------------------
-    def _emit_sequence(
+    def emit_sequence(
         self, tasks: list[WorkflowTask], location: str, states: dict[str, Any], next_name: str | None
     ) -> str | None:
         groups: list[tuple[int, WorkflowTask, WorkflowTask | None]] = []
@@ -102,18 +100,18 @@ class WorkflowEmitter(
             where = f"{location}[{position}]"
             after = current
             ends_itself = task_type(task.type).output_of(task) == "self"
-            if index == 0 and self._at_workflow_end(next_name) and not ends_itself:
-                after = self._output_of(join or task)
+            if index == 0 and self.at_workflow_end(next_name) and not ends_itself:
+                after = self.output_of_task(join or task)
             current = self._emit_task(task, join, where, states, after)
         return current
 
     # --- the workflow output without outputParameters ------------------------------------------------
-    def _at_workflow_end(self, next_name: str | None) -> bool:
+    def at_workflow_end(self, next_name: str | None) -> bool:
         """Whether a sequence ending in `next_name` ends the workflow, whose output is then the output
         of the last task that ran (DeciderService.updateWorkflowOutput)."""
         return not self.workflow.outputParameters and next_name == self.output_state
 
-    def _output_of(self, task: WorkflowTask) -> str:
+    def output_of_task(self, task: WorkflowTask) -> str:
         """The end state that makes `task`'s output the workflow output (one per task)."""
         ref = task.taskReferenceName
         if ref == self.workflow.tasks[-1].taskReferenceName:
@@ -163,7 +161,7 @@ class WorkflowEmitter(
 
     # --- start and end ---------------------------------------------------------------------------
     def _emit_start(self, states: dict[str, Any], next_name: str) -> str:
-        after = self._ensure_workflow_input(states, next_name)
+        after = ensure_workflow_input(self, states, next_name)
         workflow: dict[str, Any] = {"input.$": "$", "variables": self.workflow.variables, "missing": None}
         if self.workflow.inputTemplate:
             workflow["template"] = self.workflow.inputTemplate
@@ -171,7 +169,7 @@ class WorkflowEmitter(
         state: dict[str, Any] = {
             "Type": "Pass",
             "Comment": "Builds the context: workflow input, variables, one entry per task reference",
-            "Parameters": {"workflow": workflow, "tasks": self._skeleton()},
+            "Parameters": {"workflow": workflow, "tasks": skeleton(self)},
         }
         if self.workflow.inputTemplate:
             merge = self.names.allocate("Apply inputTemplate")
@@ -200,9 +198,7 @@ class WorkflowEmitter(
             state: dict[str, Any] = {
                 "Type": "Pass",
                 "Comment": "Conductor outputParameters",
-                "Parameters": parameters(
-                    self.workflow.outputParameters, "outputParameters", self.emit_scope.resolve, self.quiet
-                ),
+                "Parameters": self.analysis.parameters(self.workflow.outputParameters, "outputParameters"),
             }
         elif task_type(self.workflow.tasks[-1].type).output_of(self.workflow.tasks[-1]) == "empty":
             state = {

@@ -1,41 +1,31 @@
-"""The state one workflow's emission shares across constructs, built by the first pass.
+"""The state one workflow's emission shares across constructs, over its analysis (analysis.py).
 
-Each construct lives in its own mixin module; they meet here: the names allocated so far, the
-expression scopes, the diagnostics and the result. Methods one construct borrows from another are
-declared here for the type checker only.
+Each construct is a module of emit functions taking the emitter (registry.py); what they share is
+here and only here: the definitions, the analysis, the state names allocated so far, the read paths
+emission adds, the diagnostics and the result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from statemachines.translator.analysis import analyse
 from statemachines.translator.asl_states import StateNames
 from statemachines.translator.diagnostics import Diagnostics
 from statemachines.translator.exclusive_join import exclusive_join_candidates
-from statemachines.translator.expressions import Scope, parameters
-from statemachines.translator.model import LOOP_TYPES, TaskDef, WorkflowDef, WorkflowTask
+from statemachines.translator.model import TaskDef, WorkflowDef
 from statemachines.translator.options import TranslatorOptions
-from statemachines.translator.read_views import plan_views, view_locator
-from statemachines.translator.references import context_refs, dynamic_join_refs, forked_refs, located_tasks
-from statemachines.translator.task_definitions import GoverningTaskDef, governing_task_def, template_inputs
 
 
 @dataclass
 class EmitResult:
-    """What emission records as it goes: the ASL and the facts only emission knows (which workers,
-    children and connections each construct uses). `statemachines.translator.translation.summarise`
-    turns it into the translator's one result, `Translation`."""
+    """What emission records as it goes: the ASL and the facts the ASL does not show (the task
+    definitions' concurrency, the HTTP endpoints' IAM patterns). `translation.summarise` turns it,
+    with what `summary.integrations` reads from the ASL, into the translator's one result."""
 
     asl: dict[str, Any]
-    lambda_tasks: set[str] = field(default_factory=set)
-    activity_tasks: set[str] = field(default_factory=set)
-    child_workflows: set[str] = field(default_factory=set)
-    # started and not waited for (START_WORKFLOW): must exist first, but Express can start them
-    started_workflows: set[str] = field(default_factory=set)
-    # EventBridge connections of its HTTP tasks (statemachines.translator.http)
-    http_connections: set[str] = field(default_factory=set)
     # `states:HTTPEndpoint` patterns its HTTP tasks call (IAM StringLike)
     http_endpoints: set[str] = field(default_factory=set)
     concurrency_hints: dict[str, int] = field(default_factory=dict)
@@ -62,56 +52,19 @@ class EmitterState:
         self.diagnostics = diagnostics
         self.names = StateNames()
         self.result = EmitResult(asl={})
-        refs = context_refs(workflow.tasks)
-        self.refs = frozenset(refs)
-        list_outputs = frozenset(
-            ref
-            for ref in dynamic_join_refs(workflow.tasks)
-            if options.join_output(workflow.name, ref) == "list"
-        )
-        forked = tuple(forked_refs(workflow.tasks))
-        located = dict(located_tasks(workflow.tasks))
-        loop_refs = frozenset(t.taskReferenceName for t in located.values() if t.type in LOOP_TYPES)
-        self.scope = Scope(
-            workflow.name,
-            workflow.version,
-            self.refs,
-            diagnostics,
-            list_outputs=list_outputs,
-            loop_refs=loop_refs,
-            environment=options.workflow_env,
-            forked=forked,
-            registered=registered,
-        )
-        self._check_refs(refs)
-        # first pass: resolve every expression once, so every read path is known before emitting
-        self._collect(workflow.tasks, "tasks")
-        parameters(workflow.outputParameters, "outputParameters", self.scope.resolve, diagnostics)
-        self.scope.check_task_id_reads(located)
-        # second pass (emission) resolves again; its findings would be duplicates
-        self.quiet = Diagnostics(workflow.name)
-        self.emit_scope = Scope(
-            workflow.name,
-            workflow.version,
-            self.refs,
-            self.quiet,
-            list_outputs=list_outputs,
-            loop_refs=loop_refs,
-            environment=options.workflow_env,
-            forked=forked,
-            registered=registered,
-        )
-        self.emit_scope.referenced = self.scope.referenced
-        self.emit_scope.inputs_read = self.scope.inputs_read
-        # read paths something else sees through are read from a copy (missing_paths.py)
-        self.views = plan_views(workflow, self.scope.referenced)
-        self.locate = view_locator(self.views)
-        self.emit_scope.locate = self.locate
+        self.analysis = analyse(workflow, task_defs, options, diagnostics, registered=registered)
+        self.refs = self.analysis.refs
+        self.views = self.analysis.views
+        self.locate = self.analysis.locate
+        # the analysed read paths, and those emission adds: the paths a loop condition, a legacy
+        # dynamic fork's item list or a loop's last-ran pick reads are known once that construct is
+        # compiled (do_while, dynamic_fork); they are made to exist in place, never viewed
+        self.referenced: set[tuple[str, ...]] = set(self.analysis.referenced)
         self.policy_warned: set[str] = set()
         # what an optional task's Catch may catch under the last Lambda state's policy (task_states)
         self.last_catch_errors: list[str] = ["States.ALL"]
         self.output_state = ""
-        # end states that make a task nested at the workflow's end its output (emitter._output_of)
+        # end states that make a task nested at the workflow's end its output (emitter.output_of_task)
         self.tail_outputs: dict[str, str] = {}
         self.tail_states: dict[str, Any] = {}
         self.branch_depth = 0  # > 0 while emitting the inside of a Parallel branch
@@ -120,63 +73,12 @@ class EmitterState:
         # tasks that record in their loop's entry that they ran last (do_while._last_ran_pick)
         self.last_ran_marks: dict[str, str] = {}
 
-    # --- validation and collection -----------------------------------------------------------------
-    def _check_refs(self, refs: list[str]) -> None:
-        seen: set[str] = set()
-        for ref in refs:
-            if ref in seen:
-                self.diagnostics.error("tasks", f"taskReferenceName '{ref}' is used more than once")
-            seen.add(ref)
-            if ref in ("workflow",):
-                self.diagnostics.error("tasks", "taskReferenceName 'workflow' clashes with ${workflow...}")
-
-    def _collect(self, tasks: list[WorkflowTask], location: str) -> None:
-        for index, task in enumerate(tasks):
-            where = f"{location}[{index}]"
-            parameters(task.inputParameters, f"{where}.inputParameters", self.scope.resolve, self.diagnostics)
-            if task.items is not None:  # a DO_WHILE's list
-                parameters({"items": task.items}, where, self.scope.resolve, self.diagnostics)
-            if task.type in ("SIMPLE", "PERMISSIVE"):
-                governing = governing_task_def(task.name, task, self.task_defs, where)
-                template = template_inputs(task, governing.task_def)
-                parameters(
-                    template, f"{governing.location}.inputTemplate", self.scope.resolve, self.diagnostics
-                )
-            for path, children in task.located_children():
-                self._collect(children, f"{where}.{path}")
-
-    if TYPE_CHECKING:  # provided by the emitter and the construct mixins it combines
-
-        def emit(self) -> EmitResult: ...
-
-        def _emit_sequence(
-            self, tasks: list[WorkflowTask], location: str, states: dict[str, Any], next_name: str | None
-        ) -> str | None: ...
-
-        def _ensure(
-            self,
-            paths: Iterable[tuple[str, ...]],
-            label: str,
-            states: dict[str, Any],
-            next_name: str | None,
-            *,
-            guaranteed: int,
-        ) -> str | None: ...
-
-        def _ensure_outputs(self, ref: str, states: dict[str, Any], next_name: str | None) -> str | None: ...
-
-        def _ensure_workflow_input(self, states: dict[str, Any], next_name: str | None) -> str | None: ...
-
-        def _lambda_state(
-            self, task_name: str, location: str, payload: dict[str, Any] | str
-        ) -> dict[str, Any]: ...
-
-        def _start_execution_state(self, child: str) -> dict[str, Any]: ...
-
-        def _worker_definition(
-            self, task_name: str, location: str, task: WorkflowTask | None, task_location: str
-        ) -> tuple[GoverningTaskDef, Diagnostics]: ...
-
-        def _at_workflow_end(self, next_name: str | None) -> bool: ...
-
-        def _output_of(self, task: WorkflowTask) -> str: ...
+    def policy_findings(self, definition: str | None) -> Diagnostics:
+        """Where the findings of a task definition's policy go: the diagnostics the first time the
+        definition at location `definition` governs a task of this workflow (they are reported once,
+        at the definition), nowhere after; nowhere for imgpipe's own definitions (None), whose
+        findings are about no field of the Conductor definition."""
+        first = definition is not None and definition not in self.policy_warned
+        if definition is not None:
+            self.policy_warned.add(definition)
+        return self.diagnostics if first else Diagnostics(self.workflow.name)

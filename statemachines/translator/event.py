@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import link, task_states
 from statemachines.translator.callback import EVENT_SOURCE
-from statemachines.translator.expressions import parameters, path_of
+from statemachines.translator.expressions import path_of
+from statemachines.translator.missing_paths import ensure_outputs
+from statemachines.translator.task_states import optional_catch
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -82,9 +84,7 @@ def emit_event(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     emitter.diagnostics.warning(
         where, f"EVENT '{ref}': the payload's correlationId is null (Step Functions has none)"
     )
-    params = parameters(
-        task.inputParameters, f"{site.location}.inputParameters", emitter.emit_scope.resolve, emitter.quiet
-    )
+    params = emitter.analysis.parameters(task.inputParameters, f"{site.location}.inputParameters")
     if task.sink is not None:  # EventTaskMapper: the task's sink replaces any input of that name
         params = {k: v for k, v in params.items() if k.removesuffix(".$") != "sink"} | {"sink": task.sink}
     else:
@@ -111,7 +111,7 @@ def emit_event(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     else:
         queue = queue_name.removeprefix("sqs:")
         arguments = {"QueueUrl": f"${{{queue_url_placeholder(queue)}}}", "MessageBody": message}
-    after = emitter._ensure_outputs(ref, states, site.next_name)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
     publish = emitter.names.allocate(f"{ref}: publish")
     states[publish] = link(
         {
@@ -124,7 +124,7 @@ def emit_event(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         after,
     )
     if task.optional:
-        states[publish]["Catch"] = [emitter._optional_catch(ref, states, after)]
+        states[publish]["Catch"] = [optional_catch(emitter, ref, states, after)]
     name = emitter.names.allocate(ref)
     states[name] = {
         "Type": "Pass",

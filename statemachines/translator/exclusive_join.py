@@ -14,20 +14,15 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import choice_or_fail, link
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.model import WorkflowTask
+from statemachines.translator.references import DEFAULT_TASKS, joined_refs
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
     from statemachines.translator.registry import EmitSite
 
-DEFAULT_TASKS = "defaultExclusiveJoinTask"
 NOTHING_RAN = "Conductor.ExclusiveJoinNothingRan"
-
-
-def joined_refs(task: WorkflowTask) -> list[str]:
-    """The references an EXCLUSIVE_JOIN may output, in the order Conductor looks at them."""
-    defaults = (task.model_extra or {}).get(DEFAULT_TASKS) or []
-    return [*task.joinOn, *(str(ref) for ref in defaults if isinstance(ref, str))]
 
 
 def exclusive_join_candidates(tasks: Iterable[WorkflowTask]) -> frozenset[str]:
@@ -77,7 +72,7 @@ def emit_exclusive_join(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             f"EXCLUSIVE_JOIN '{ref}' joins {', '.join(unknown)}: not a task reference of this workflow",
         )
         return site.next_name
-    after = emitter._ensure_outputs(ref, states, site.next_name)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
     choices: list[dict[str, Any]] = []
     for candidate in dict.fromkeys(candidates):
         pick = emitter.names.allocate(f"{ref}: output of {candidate}")

@@ -44,11 +44,44 @@ UNTRANSLATABLE_WORKFLOW_ATTRIBUTES = frozenset(
 
 
 @dataclass(frozen=True)
+class Read:
+    """A context path an expression reads: where it is read from is known once the analysis has
+    planned the views (read_views.py)."""
+
+    segments: tuple[str, ...]
+
+
+Piece = str | Read
+
+
+@dataclass(frozen=True)
 class Path:
-    """A JSONPath into the context; `ensure` are the segments that must exist before it is read."""
+    """A JSONPath into the context; `ensure` are the segments that must exist before it is read.
+
+    `asl` reads every context path where it is; `pieces` (empty when nothing is read from the
+    context) are the same text with each context read kept apart, so that `located` can read it
+    from a view instead."""
 
     asl: str
     ensure: tuple[str, ...] = ()
+    pieces: tuple[Piece, ...] = field(default=(), compare=False)
+
+    def located(self, locate: Callable[[tuple[str, ...]], str]) -> Path:
+        """This path with each context read at `locate(segments)`."""
+        if not self.pieces:
+            return self
+        text = "".join(piece if isinstance(piece, str) else locate(piece.segments) for piece in self.pieces)
+        return Path(text, self.ensure)
+
+    def text_pieces(self) -> tuple[Piece, ...]:
+        return self.pieces or (self.asl,)
+
+
+def joined(pieces: Iterable[Piece]) -> Path:
+    """The Path of these pieces (text and context reads)."""
+    kept = tuple(pieces)
+    text = "".join(piece if isinstance(piece, str) else path_of(piece.segments) for piece in kept)
+    return Path(text, (), kept if any(isinstance(piece, Read) for piece in kept) else ())
 
 
 @dataclass(frozen=True)
@@ -91,8 +124,6 @@ class Scope:
     loop_refs: frozenset[str] = frozenset()
     # where `${CPEWF_TASK_ID}` is read, by the location of the task whose inputParameters hold it
     task_id_reads: dict[str, list[str]] = field(default_factory=dict)
-    # where a context path is read (a view of it, read_views.py); None: where it is
-    locate: Callable[[tuple[str, ...]], str] | None = None
     # `${workflow.env.NAME}` values (translator.json workflow_env: statemachines.translator.environment)
     environment: Mapping[str, Any] = field(default_factory=dict)
     # the references the workflow's dynamic forks give their tasks (not in the definition)
@@ -261,7 +292,7 @@ class Scope:
             ensure.append(segment)
         ensured = tuple(ensure)
         self.referenced.add(ensured)
-        return Path(self.locate(segments) if self.locate else path_of(segments), ensured)
+        return Path(path_of(segments), ensured, (Read(segments),))
 
 
 def _split(path: str) -> list[str] | None:
@@ -302,15 +333,26 @@ def _quote(text: str) -> str:
     return f"'{escaped}'"
 
 
-def _intrinsic_arg(value: Resolved) -> str:
+def _intrinsic_arg(value: Resolved) -> tuple[Piece, ...]:
     if isinstance(value, Path):
-        return value.asl
+        return value.text_pieces()
     literal = value.value
     if isinstance(literal, str):
-        return _quote(literal)
+        return (_quote(literal),)
     if literal is None or isinstance(literal, bool | int | float):
-        return json.dumps(literal)
+        return (json.dumps(literal),)
     raise ValueError("objects cannot be intrinsic-function arguments")
+
+
+def _call(function: str, arguments: Iterable[tuple[Piece, ...]]) -> Path:
+    """`function(argument, ...)`: an intrinsic function of text and context reads."""
+    pieces: list[Piece] = [f"{function}("]
+    for index, argument in enumerate(arguments):
+        if index:
+            pieces.append(", ")
+        pieces.extend(argument)
+    pieces.append(")")
+    return joined(pieces)
 
 
 Resolve = Callable[[str, str], Resolved | None]
@@ -340,14 +382,14 @@ def string_value(text: str, location: str, resolve: Resolve) -> Resolved | None:
     if len(parts) == 1:
         return parts[0]  # type: ignore[return-value]
     template = ""
-    arguments: list[str] = []
+    arguments: list[tuple[Piece, ...]] = []
     for part in parts:
         if isinstance(part, Path):
             template += "{}"
-            arguments.append(part.asl)
+            arguments.append(part.text_pieces())
         else:
             template += _quote(part if isinstance(part, str) else _literal_text(part))[1:-1]
-    return Path(f"States.Format('{template}', {', '.join(arguments)})")
+    return _call("States.Format", [(f"'{template}'",), *arguments])
 
 
 def _literal_text(literal: Literal) -> str:
@@ -357,20 +399,33 @@ def _literal_text(literal: Literal) -> str:
 
 def parameters(value: dict[str, Any], location: str, resolve: Resolve, diagnostics: Diagnostics) -> dict:
     """A Conductor inputParameters object as an ASL Parameters/ItemSelector object."""
+    return parameters_of(value, location, lambda item, where: field_value(item, where, resolve, diagnostics))
+
+
+# the value of one item that is not an object, given the item and its location
+Leaf = Callable[[Any, str], "Resolved | None"]
+
+
+def parameters_of(value: dict[str, Any], location: str, leaf: Leaf) -> dict[str, Any]:
+    """An object as ASL Parameters, each item that is not an object given by `leaf`."""
     result: dict[str, Any] = {}
     for key, item in value.items():
         item_location = f"{location}.{key}" if location else key
-        if isinstance(item, dict):
-            result[key] = parameters(item, item_location, resolve, diagnostics)
-            continue
-        resolved = field_value(item, item_location, resolve, diagnostics)
-        if resolved is None:
-            continue
-        if isinstance(resolved, Path):
-            result[f"{key}.$"] = resolved.asl
-        else:
-            result[key] = resolved.value
+        result |= parameter_entry(str(key), item, item_location, leaf)
     return result
+
+
+def parameter_entry(key: str, item: Any, location: str, leaf: Leaf) -> dict[str, Any]:
+    """`item` as the entry `key` of ASL Parameters: an object, `key.$` for a path, nothing when it
+    cannot be resolved."""
+    if isinstance(item, dict):
+        return {key: parameters_of(item, location, leaf)}
+    resolved = leaf(item, location)
+    if resolved is None:
+        return {}
+    if isinstance(resolved, Path):
+        return {f"{key}.$": resolved.asl}
+    return {key: resolved.value}
 
 
 def field_value(item: Any, location: str, resolve: Resolve, diagnostics: Diagnostics) -> Resolved | None:
@@ -404,7 +459,7 @@ def _array(items: list[Any], location: str, resolve: Resolve, diagnostics: Diagn
         if resolved is None:
             return None
         elements.append(resolved)
-    return Path(f"States.Array({', '.join(_intrinsic_arg(e) for e in elements)})")
+    return _call("States.Array", (_intrinsic_arg(e) for e in elements))
 
 
 def _has_expression(value: Any) -> bool:

@@ -17,10 +17,12 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import PLACEHOLDER_NAME, link
-from statemachines.translator.expressions import Literal, Path, field_value, parameters
+from statemachines.translator.expressions import Literal, Path
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.model import TaskDef
 from statemachines.translator.retries import TaskPolicy, conductor_policy, warn_unmapped_workflow_task
 from statemachines.translator.task_definitions import governing_task_def
+from statemachines.translator.task_states import optional_catch
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -88,18 +90,15 @@ def emit_http(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     if arguments is None:
         return site.next_name
     warn_unmapped_workflow_task(task, emitter.diagnostics, site.location)
-    after = emitter._ensure_outputs(ref, states, site.next_name)
-    if ref in emitter.scope.inputs_read:
+    after = ensure_outputs(emitter, ref, states, site.next_name)
+    if ref in emitter.analysis.inputs_read:
         keep = emitter.names.allocate(f"{ref}: keep input")
         states[keep] = link(
             {
                 "Type": "Pass",
                 "Comment": "Keeps the task input: another expression reads it",
-                "Parameters": parameters(
-                    task.inputParameters,
-                    f"{site.location}.inputParameters",
-                    emitter.emit_scope.resolve,
-                    emitter.quiet,
+                "Parameters": emitter.analysis.parameters(
+                    task.inputParameters, f"{site.location}.inputParameters"
                 ),
                 "ResultPath": f"$.tasks.{ref}.input",
             },
@@ -117,7 +116,7 @@ def emit_http(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     policy = _policy(emitter, site, request)
     state.update(policy.fields)
     if task.optional:
-        state["Catch"] = [emitter._optional_catch(ref, states, after, errors=policy.optional_catch_errors)]
+        state["Catch"] = [optional_catch(emitter, ref, states, after, errors=policy.optional_catch_errors)]
     name = emitter.names.allocate(ref)
     states[name] = link(state, shaped)
     return name
@@ -136,7 +135,6 @@ def _arguments(
         emitter.diagnostics.warning(
             f"{where}.{key}", f"HTTP '{ref}': {key} is not an HttpTask input: ignored"
         )
-    resolve, quiet = emitter.emit_scope.resolve, emitter.quiet
     arguments: dict[str, Any] = {}
     endpoint = _endpoint(emitter, ref, request.get("uri"), f"{where}.uri")
     method = _method(emitter, ref, request.get("method"), f"{where}.method")
@@ -154,14 +152,13 @@ def _arguments(
     if request.get("body") is not None:
         body = request["body"]
         if isinstance(body, dict):
-            arguments["RequestBody"] = parameters(body, f"{where}.body", resolve, quiet)
+            arguments["RequestBody"] = emitter.analysis.parameters(body, f"{where}.body")
         else:
-            resolved = field_value(body, f"{where}.body", resolve, quiet)
+            resolved = emitter.analysis.value(body, f"{where}.body")
             if isinstance(resolved, Path):
                 arguments["RequestBody.$"] = resolved.asl
             elif resolved is not None:
                 arguments["RequestBody"] = resolved.value
-    emitter.result.http_connections.add(connection)
     emitter.result.http_endpoints.add(endpoint_pattern(request["uri"]))
     return arguments
 
@@ -186,7 +183,7 @@ def _endpoint(emitter: WorkflowEmitter, ref: str, uri: Any, where: str) -> Path 
             f"HTTP '{ref}': {uri!r} is not https: the Step Functions HTTP Task calls https endpoints only",
         )
         return None
-    resolved = field_value(uri, where, emitter.emit_scope.resolve, emitter.quiet)
+    resolved = emitter.analysis.value(uri, where)
     if isinstance(resolved, Path) and not scheme:
         emitter.diagnostics.warning(
             where, f"HTTP '{ref}': the uri is only known at run time; the HTTP Task fails unless it is https"
@@ -198,7 +195,7 @@ def _method(emitter: WorkflowEmitter, ref: str, method: Any, where: str) -> Path
     if not isinstance(method, str) or not method:
         emitter.diagnostics.error(where, f"HTTP '{ref}' needs a method: Conductor fails the task without")
         return None
-    resolved = field_value(method, where, emitter.emit_scope.resolve, emitter.quiet)
+    resolved = emitter.analysis.value(method, where)
     if isinstance(resolved, Literal):
         if str(resolved.value).upper() not in METHODS:
             emitter.diagnostics.error(
@@ -270,7 +267,7 @@ def _headers(
             return None
         for existing in [k for k in sent if k.lower() == str(name).lower()]:
             del sent[existing]
-        resolved = field_value(value, f"{where}.headers.{name}", emitter.emit_scope.resolve, emitter.quiet)
+        resolved = emitter.analysis.value(value, f"{where}.headers.{name}")
         if isinstance(resolved, Path):
             sent[f"{name}.$"] = resolved.asl
         elif resolved is not None:
@@ -292,15 +289,13 @@ def _policy(emitter: WorkflowEmitter, site: EmitSite, request: dict[str, Any]) -
     task = site.task
     if task.taskDefinition is not None or task.name in emitter.task_defs:
         governing = governing_task_def(task.name, task, emitter.task_defs, site.location)
-        first = governing.location not in emitter.policy_warned
-        emitter.policy_warned.add(governing.location)
         task_def, location = governing.task_def, governing.location
-        sink = emitter.diagnostics if first else emitter.quiet
+        sink = emitter.policy_findings(governing.location)
     else:
         task_def = NO_DEFINITION
         if task.retryCount is not None:
             task_def = task_def.model_copy(update={"retryCount": task.retryCount})
-        sink, location = emitter.quiet, site.location
+        sink, location = emitter.policy_findings(None), site.location
     policy = conductor_policy(task_def, emitter.options, sink, location, heartbeats=False)
     milliseconds = 0
     for key, default in (

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import link
 from statemachines.translator.control_flow import SCRIPT_EVALUATORS
-from statemachines.translator.expressions import parameters
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.script_evaluation import evaluation_state, script_value
+from statemachines.translator.task_states import optional_catch
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -45,7 +46,7 @@ def emit_inline(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             "translated",
         )
         return site.next_name
-    bound = parameters(inputs, where, emitter.emit_scope.resolve, emitter.quiet)
+    bound = emitter.analysis.parameters(inputs, where)
     script = script_value(bound, "expression")
     if str(script.get("script.$", "")).startswith("States."):
         # Conductor splices each value's Java string form into the text; States.Format cannot
@@ -72,7 +73,7 @@ def emit_lambda(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             f"LAMBDA '{ref}' has no scriptExpression: Conductor fails such a task",
         )
         return site.next_name
-    bound = parameters(inputs, where, emitter.emit_scope.resolve, emitter.quiet)
+    bound = emitter.analysis.parameters(inputs, where)
     if "scriptExpression" not in bound:
         emitter.diagnostics.error(
             f"{where}.scriptExpression",
@@ -95,7 +96,7 @@ def _emit_script_task(
     kind: str,
 ) -> str:
     ref, states = site.task.taskReferenceName, site.states
-    after = emitter._ensure_outputs(ref, states, site.next_name)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
     state, policy = evaluation_state(
         emitter,
         ref=ref,
@@ -107,7 +108,7 @@ def _emit_script_task(
         comment=f"Conductor {kind}: {{result}} of the script with $ bound to the task input",
     )
     if site.task.optional:
-        state["Catch"] = [emitter._optional_catch(ref, states, after, errors=policy.optional_catch_errors)]
+        state["Catch"] = [optional_catch(emitter, ref, states, after, errors=policy.optional_catch_errors)]
     name = emitter.names.allocate(ref)
     states[name] = link(state, after)
     return name
@@ -118,13 +119,10 @@ def _emit_value_param(emitter: WorkflowEmitter, site: EmitSite, key: str) -> str
     task, states = site.task, site.states
     ref = task.taskReferenceName
     # Parameters of {"result": <that input>}: a literal, a path, or an object of either
-    output = parameters(
-        {"result": task.inputParameters.get(key)},
-        f"{site.location}.inputParameters",
-        emitter.emit_scope.resolve,
-        emitter.quiet,
+    output = emitter.analysis.entry(
+        "result", task.inputParameters.get(key), f"{site.location}.inputParameters.{key}"
     )
-    after = emitter._ensure_outputs(ref, states, site.next_name)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
     name = emitter.names.allocate(ref)
     states[name] = link(
         {

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import LAMBDA_INVOKE, link
-from statemachines.translator.expressions import parameters
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.model import TaskDef
 from statemachines.translator.retries import task_policy
+from statemachines.translator.task_states import optional_catch
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -36,8 +37,8 @@ def emit_jq_transform(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             where, f"JSON_JQ_TRANSFORM '{ref}' has no queryExpression: Conductor fails such a task"
         )
         return site.next_name
-    after = emitter._ensure_outputs(ref, states, site.next_name)
-    params = parameters(task.inputParameters, where, emitter.emit_scope.resolve, emitter.quiet)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
+    params = emitter.analysis.parameters(task.inputParameters, where)
     state: dict[str, Any] = {
         "Type": "Task",
         "Comment": "Conductor JSON_JQ_TRANSFORM: {result, resultList} of the query on the task input",
@@ -46,11 +47,10 @@ def emit_jq_transform(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
         "ResultSelector": {"output.$": "$.Payload"},
         "ResultPath": f"$.tasks.{ref}",
     }
-    policy = task_policy(JQ_POLICY, emitter.options, emitter.quiet, f"{site.location}")
+    policy = task_policy(JQ_POLICY, emitter.options, emitter.policy_findings(None), f"{site.location}")
     state.update(policy.fields)
     if task.optional:
-        state["Catch"] = [emitter._optional_catch(ref, states, after, errors=policy.optional_catch_errors)]
-    emitter.result.lambda_tasks.add(JQ_WORKER)
+        state["Catch"] = [optional_catch(emitter, ref, states, after, errors=policy.optional_catch_errors)]
     name = emitter.names.allocate(ref)
     states[name] = link(state, after)
     return name

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from statemachines.translator.asl_states import link
+from statemachines.translator.missing_paths import ensure_outputs
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 def emit_noop(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     task, states, next_name = site.task, site.states, site.next_name
     ref = task.taskReferenceName
-    after = emitter._ensure_outputs(ref, states, next_name)
+    after = ensure_outputs(emitter, ref, states, next_name)
     name = emitter.names.allocate(ref)
     states[name] = link(
         {

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from statemachines.translator.fork_terminate import terminates_completed
 from statemachines.translator.model import LOOP_TYPES, WorkflowTask
 from statemachines.translator.references import located_tasks
+from statemachines.translator.task_states import emit_worker_task
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -60,7 +61,7 @@ def emit_permissive(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
                 "that TERMINATE would have to see failures recorded in other branches; not translated",
             )
             return site.next_name
-    return emitter._emit_simple(task, location, site.states, site.next_name, permissive=True)
+    return emit_worker_task(emitter, site, permissive=True)
 
 
 def failing_refs(tasks: list[WorkflowTask]) -> list[str]:

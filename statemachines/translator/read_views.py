@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-from statemachines.translator.exclusive_join import joined_refs
 from statemachines.translator.expressions import path_of
 from statemachines.translator.model import WorkflowDef, WorkflowTask
+from statemachines.translator.references import joined_refs
 
 VIEWS_KEY = "reads"  # $.tasks.<ref>.reads: the views of a task's paths
 # tasks after every run of which the emitter rebuilds the task's views (`_ensure_outputs`)

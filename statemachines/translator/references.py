@@ -98,3 +98,14 @@ def simple_fork(task: WorkflowTask) -> SimpleFork | None:
     workflow = params.get("forkTaskWorkflow")
     name = params.get("forkTaskName") or (kind if kind != "SIMPLE" else task.taskReferenceName)
     return SimpleFork(name=str(name), type=str(kind), workflow=str(workflow) if workflow else None)
+
+
+# the tasks an EXCLUSIVE_JOIN looks at when none of its joinOn ran (ExclusiveJoin.java)
+DEFAULT_TASKS = "defaultExclusiveJoinTask"
+
+
+def joined_refs(task: WorkflowTask) -> list[str]:
+    """The references a JOIN outputs, or an EXCLUSIVE_JOIN may output, in the order Conductor looks
+    at them (exclusive_join.py)."""
+    defaults = (task.model_extra or {}).get(DEFAULT_TASKS) or []
+    return [*task.joinOn, *(str(ref) for ref in defaults if isinstance(ref, str))]

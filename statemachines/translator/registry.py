@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from statemachines.translator.callback import emit_callback
-from statemachines.translator.control_flow import ControlFlowMixin
-from statemachines.translator.do_while import DoWhileMixin
-from statemachines.translator.dynamic_fork import DynamicForkMixin
+from statemachines.translator.control_flow import emit_set_variable, emit_switch, emit_terminate
+from statemachines.translator.do_while import emit_do_while
+from statemachines.translator.dynamic_fork import emit_dynamic_fork
 from statemachines.translator.dynamic_task import emit_dynamic
 from statemachines.translator.event import emit_event
 from statemachines.translator.exclusive_join import emit_exclusive_join
-from statemachines.translator.fork import ForkMixin
+from statemachines.translator.fork import emit_fork
 from statemachines.translator.http import emit_http
 from statemachines.translator.javascript import emit_inline, emit_lambda
 from statemachines.translator.jq_transform import emit_jq_transform
@@ -27,7 +27,7 @@ from statemachines.translator.noop import emit_noop
 from statemachines.translator.permissive import emit_permissive
 from statemachines.translator.start_workflow import emit_start_workflow
 from statemachines.translator.sub_workflow import emit_sub_workflow
-from statemachines.translator.task_states import TaskStatesMixin
+from statemachines.translator.task_states import emit_worker_task
 from statemachines.translator.wait import emit_wait, wait_output
 
 if TYPE_CHECKING:
@@ -73,42 +73,26 @@ class TaskType:
         return self.output(task) if callable(self.output) else self.output
 
 
-def method(
-    emit: Callable[[Any, WorkflowTask, str, dict[str, Any], str | None], str | None],
-) -> Emit:
-    """An emitter method of a construct that has no JOIN partner."""
-    return lambda emitter, site: emit(emitter, site.task, site.location, site.states, site.next_name)
-
-
-def forking(
-    emit: Callable[[Any, WorkflowTask, WorkflowTask | None, str, dict[str, Any], str | None], str | None],
-) -> Emit:
-    """An emitter method of a fork, which also translates its JOIN."""
-    return lambda emitter, site: emit(
-        emitter, site.task, site.join, site.location, site.states, site.next_name
-    )
-
-
 def refused(reason: str, shape: tuple[str, str] = BOX) -> TaskType:
     return TaskType(None, shape, refused=reason)
 
 
 TASK_TYPES: dict[str, TaskType] = {
-    "SIMPLE": TaskType(method(TaskStatesMixin._emit_simple)),
+    "SIMPLE": TaskType(emit_worker_task),
     "PERMISSIVE": TaskType(emit_permissive),
     "SUB_WORKFLOW": TaskType(emit_sub_workflow, SUBROUTINE),
-    "FORK_JOIN": TaskType(forking(ForkMixin._emit_fork), HEXAGON),
-    "FORK_JOIN_DYNAMIC": TaskType(forking(DynamicForkMixin._emit_dynamic_fork), HEXAGON),
+    "FORK_JOIN": TaskType(emit_fork, HEXAGON),
+    "FORK_JOIN_DYNAMIC": TaskType(emit_dynamic_fork, HEXAGON),
     "JOIN": refused("a JOIN is translated with the fork it follows", HEXAGON),
-    "SWITCH": TaskType(method(ControlFlowMixin._emit_switch), RHOMBUS, "self"),
-    "DECISION": TaskType(method(ControlFlowMixin._emit_switch), RHOMBUS, "self"),
-    "TERMINATE": TaskType(method(ControlFlowMixin._emit_terminate), STADIUM, "self"),
+    "SWITCH": TaskType(emit_switch, RHOMBUS, "self"),
+    "DECISION": TaskType(emit_switch, RHOMBUS, "self"),
+    "TERMINATE": TaskType(emit_terminate, STADIUM, "self"),
     "WAIT": TaskType(emit_wait, ROUNDED, wait_output),
     "HUMAN": TaskType(emit_callback, PARALLELOGRAM),
     "NOOP": TaskType(emit_noop, output="empty"),
-    "SET_VARIABLE": TaskType(method(ControlFlowMixin._emit_set_variable), output="empty"),
-    "DO_WHILE": TaskType(method(DoWhileMixin._emit_do_while), output="self"),
-    "WHILE": TaskType(method(DoWhileMixin._emit_do_while), output="self"),
+    "SET_VARIABLE": TaskType(emit_set_variable, output="empty"),
+    "DO_WHILE": TaskType(emit_do_while, output="self"),
+    "WHILE": TaskType(emit_do_while, output="self"),
     "INLINE": TaskType(emit_inline),
     "LAMBDA": TaskType(emit_lambda),
     "JSON_JQ_TRANSFORM": TaskType(emit_jq_transform),

@@ -63,7 +63,6 @@ def evaluation_state(
         "ResultSelector": {"output.$": "$.Payload"},
         "ResultPath": result_path,
     }
-    policy = task_policy(JAVASCRIPT_POLICY, emitter.options, emitter.quiet, location)
+    policy = task_policy(JAVASCRIPT_POLICY, emitter.options, emitter.policy_findings(None), location)
     state.update(policy.fields)
-    emitter.result.lambda_tasks.add(JAVASCRIPT_WORKER)
     return state, policy

@@ -15,9 +15,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import PLACEHOLDER_NAME, link, route_by_name
-from statemachines.translator.expressions import Path, field_value, parameters, path_of
+from statemachines.translator.expressions import Path, path_of
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.retries import start_execution_retry
 from statemachines.translator.sub_workflow import workflow_targets
+from statemachines.translator.task_states import optional_catch
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -71,17 +73,16 @@ def emit_start_workflow(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     arguments: dict[str, Any] = {"StateMachineArn": f"${{StateMachineArn_{name}}}", "Name.$": STARTED_NAME}
     given = request.get("input", {})
     if isinstance(given, dict):
-        arguments["Input"] = parameters(given, f"{where}.input", emitter.emit_scope.resolve, emitter.quiet)
+        arguments["Input"] = emitter.analysis.parameters(given, f"{where}.input")
     else:
-        resolved = field_value(given, f"{where}.input", emitter.emit_scope.resolve, emitter.quiet)
+        resolved = emitter.analysis.value(given, f"{where}.input")
         if not isinstance(resolved, Path) or resolved.asl.startswith("States."):
             emitter.diagnostics.error(
                 f"{where}.input", f"START_WORKFLOW '{ref}': input must be an object or one expression"
             )
             return site.next_name
         arguments["Input.$"] = resolved.asl
-    emitter.result.started_workflows.add(name)
-    after = emitter._ensure_outputs(ref, states, site.next_name)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
     state_name = emitter.names.allocate(ref)
     states[state_name] = _start_state(emitter, site, name, arguments, after)
     return state_name
@@ -101,7 +102,7 @@ def _start_state(
         "Retry": start_execution_retry(emitter.options),
     }
     if site.task.optional:
-        state["Catch"] = [emitter._optional_catch(ref, site.states, after)]
+        state["Catch"] = [optional_catch(emitter, ref, site.states, after)]
     return link(state, after)
 
 
@@ -111,7 +112,7 @@ def _emit_requested_at_run_time(
     """Conductor converts the resolved `startWorkflow` to a StartWorkflowRequest: `name` required,
     `input` a map (an empty one when absent); anything else fails the task (StartWorkflow.getRequest)."""
     ref = site.task.taskReferenceName
-    resolved = field_value(expression, where, emitter.emit_scope.resolve, emitter.quiet)
+    resolved = emitter.analysis.value(expression, where)
     if not isinstance(resolved, Path) or resolved.asl.startswith("States."):
         emitter.diagnostics.error(
             where,
@@ -128,7 +129,7 @@ def _emit_named_at_run_time(
     """A request object whose `name` is an expression: resolved by a Pass into the context, then
     started as a run-time request (the name and input Conductor resolves, read there)."""
     ref = site.task.taskReferenceName
-    resolved = parameters(request, where, emitter.emit_scope.resolve, emitter.quiet)
+    resolved = emitter.analysis.parameters(request, where)
     start = _start_requested(emitter, site, path_of(("tasks", ref, REQUEST)), where)
     if start is site.next_name:  # refused: reported
         return start
@@ -153,8 +154,7 @@ def _start_requested(emitter: WorkflowEmitter, site: EmitSite, request: str, whe
         f"START_WORKFLOW '{ref}': the request is read at run time; its name and input are used, its "
         "other fields (version, correlationId, workflowDef, ...) are ignored",
     )
-    emitter.result.started_workflows.update(targets)
-    after = emitter._ensure_outputs(ref, states, site.next_name)
+    after = ensure_outputs(emitter, ref, states, site.next_name)
     start_input = path_of(("tasks", ref, START_INPUT))
     routes: dict[str, str] = {}
     for name in targets:
@@ -180,7 +180,7 @@ def _start_requested(emitter: WorkflowEmitter, site: EmitSite, request: str, whe
             "Type": "Pass",
             "Parameters": {"Error": INVALID_REQUEST, "Cause": cause},
             "ResultPath": path_of(("tasks", ref, "failure")),
-            "Next": emitter._optional_catch(ref, states, after)["Next"],
+            "Next": optional_catch(emitter, ref, states, after)["Next"],
         }
     return _take_input(emitter, ref, request, states, route)
 

@@ -8,7 +8,7 @@ parent and inlined as a one-branch Parallel (it has no state machine of its own 
 expression becomes a Choice over the workflows it may name (translator option
 `sub_workflow_targets`, else every other workflow of the project), each branch starting that
 child, and a name outside them fails with `Conductor.UnknownSubWorkflow`, as Conductor fails a task
-whose workflow does not exist. Any other SUB_WORKFLOW is `TaskStatesMixin._emit_sub_workflow`.
+whose workflow does not exist. Any other SUB_WORKFLOW is `task_states.emit_named_child`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,16 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from statemachines.translator.asl_states import PLACEHOLDER_NAME, link, route_by_name
-from statemachines.translator.expressions import Path, field_value, parameters
+from statemachines.translator.expressions import Path
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.model import WorkflowDef
 from statemachines.translator.retries import warn_child_policy
-from statemachines.translator.task_states import TaskStatesMixin
+from statemachines.translator.task_states import (
+    child_start_state,
+    emit_child,
+    emit_named_child,
+    optional_catch,
+)
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
@@ -38,7 +44,7 @@ def emit_sub_workflow(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
     name = param.get("name")
     if isinstance(name, str) and "${" in name:
         return _emit_named_at_run_time(emitter, site, name)
-    return TaskStatesMixin._emit_sub_workflow(emitter, site.task, site.location, site.states, site.next_name)
+    return emit_named_child(emitter, site)
 
 
 def _emit_inline_definition(emitter: WorkflowEmitter, site: EmitSite, definition: Any) -> str | None:
@@ -53,14 +59,14 @@ def _emit_inline_definition(emitter: WorkflowEmitter, site: EmitSite, definition
             emitter.diagnostics.error(f"{where}.{field}", f"SUB_WORKFLOW '{ref}': {problem['msg']}")
         return site.next_name
     # an embedded definition may share its parent's name: it is its own definition, nested finitely
-    return emitter._emit_child(task, site.location, states, site.next_name, child)
+    return emit_child(emitter, task, site.location, states, site.next_name, child=child)
 
 
 def _emit_named_at_run_time(emitter: WorkflowEmitter, site: EmitSite, expression: str) -> str | None:
     task, states = site.task, site.states
     ref = task.taskReferenceName
     where = f"{site.location}.subWorkflowParam.name"
-    resolved = field_value(expression, where, emitter.emit_scope.resolve, emitter.quiet)
+    resolved = emitter.analysis.value(expression, where)
     if not isinstance(resolved, Path) or resolved.asl.startswith("States."):
         emitter.diagnostics.error(
             where, f"SUB_WORKFLOW '{ref}': the name must be one expression (a Choice compares its value)"
@@ -70,15 +76,13 @@ def _emit_named_at_run_time(emitter: WorkflowEmitter, site: EmitSite, expression
     if targets is None:
         return site.next_name
     warn_child_policy(task, emitter.task_defs, emitter.diagnostics, site.location)
-    after = emitter._ensure_outputs(ref, states, site.next_name)
-    params = parameters(
-        task.inputParameters, f"{site.location}.inputParameters", emitter.emit_scope.resolve, emitter.quiet
-    )
+    after = ensure_outputs(emitter, ref, states, site.next_name)
+    params = emitter.analysis.parameters(task.inputParameters, f"{site.location}.inputParameters")
     routes: dict[str, str] = {}
     for child in targets:
-        state = emitter._child_start_state(child, ref, params)
+        state = child_start_state(emitter, child, ref, params)
         if task.optional:
-            state["Catch"] = [emitter._optional_catch(ref, states, after)]
+            state["Catch"] = [optional_catch(emitter, ref, states, after)]
         routes[child] = emitter.names.allocate(f"{ref}: {child}")
         states[routes[child]] = link(state, after)
     failure = (f"{ref}: unknown workflow", UNKNOWN_CHILD, f"{ref} may start {', '.join(targets)} only")

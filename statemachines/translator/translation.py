@@ -19,6 +19,7 @@ from statemachines.translator.diagnostics import Diagnostic, Severity
 from statemachines.translator.duration import longest_seconds
 from statemachines.translator.emitter_state import EmitResult
 from statemachines.translator.model import WorkflowDef
+from statemachines.translator.summary import integrations
 
 
 @dataclass(frozen=True)
@@ -87,18 +88,19 @@ def _standard_only(state: Mapping[str, Any]) -> bool:
 
 def summarise(workflow: WorkflowDef, emitted: EmitResult, diagnostics: Iterable[Diagnostic]) -> Translation:
     """The one result of a finished emission: its records frozen, the facts of its ASL read."""
+    found = integrations(emitted.asl)
     return Translation(
         name=workflow.name,
         asl=emitted.asl,
         diagnostics=list(diagnostics),
-        lambda_tasks=frozenset(emitted.lambda_tasks),
-        child_workflows=frozenset(emitted.child_workflows),
+        lambda_tasks=found.lambda_tasks,
+        child_workflows=found.child_workflows,
         express_compatible=express_compatible(emitted.asl),
         timeout_seconds=workflow.timeoutSeconds or None,
         concurrency_hints=dict(sorted(emitted.concurrency_hints.items())),
         worst_case_seconds=longest_seconds(emitted.asl),
-        activity_tasks=frozenset(emitted.activity_tasks),
-        started_workflows=frozenset(emitted.started_workflows),
-        http_connections=frozenset(emitted.http_connections),
+        activity_tasks=found.activity_tasks,
+        started_workflows=found.started_workflows,
+        http_connections=found.http_connections,
         http_endpoints=frozenset(emitted.http_endpoints),
     )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import link
 from statemachines.translator.callback import emit_callback
+from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.model import WorkflowTask
 
 if TYPE_CHECKING:
@@ -96,8 +97,8 @@ def emit_wait(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             )
         state["Timestamp"] = timestamp
     after = next_name
-    if any(p[:3] == ("tasks", ref, "output") for p in emitter.scope.referenced):
-        after = emitter._ensure_outputs(ref, states, next_name)
+    if any(p[:3] == ("tasks", ref, "output") for p in emitter.referenced):
+        after = ensure_outputs(emitter, ref, states, next_name)
         output = emitter.names.allocate(f"{ref}: output")
         states[output] = link({"Type": "Pass", "Result": {}, "ResultPath": f"$.tasks.{ref}.output"}, after)
         after = output
