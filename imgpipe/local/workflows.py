@@ -54,7 +54,7 @@ def translate_workflow_file(path: Path) -> Any:
 
 
 def _translate(path: Path) -> Any:
-    from statemachines.project import load_for_path, translate_all
+    from statemachines.project import load_for_path, translate_deployable
     from statemachines.translator import Diagnostics, TranslationError
 
     diagnostics = Diagnostics()
@@ -65,7 +65,7 @@ def _translate(path: Path) -> Any:
     problems = [str(d) for d in diagnostics.errors]
     if problems:
         raise UsageError(f"{path}: invalid workflow definition: {'; '.join(problems[:5])}")
-    translated, findings = translate_all(project, names=names)
+    translated, findings = translate_deployable(project, names=names)
     errors = [d for d in findings if d.severity == "error"]
     if errors:
         raise UsageError(f"{path}: cannot translate: {TranslationError(errors)}")

@@ -10,6 +10,7 @@ from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import Literal, Path, field_value, intrinsic_text, path_of
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.references import SimpleFork, simple_fork
+from statemachines.translator.sub_workflow import default_workflow_targets
 from statemachines.translator.task_states import child_execution_name
 
 JOIN_SCRATCH = "dynamicJoin"  # transient top-level key while a dynamic JOIN output is assembled
@@ -267,7 +268,8 @@ class DynamicForkMixin(EmitterState):
                     location, f"dynamic fork target '{target}' is neither a task nor a workflow"
                 )
             return [t for t in configured if t not in unknown]
-        targets = sorted(self.task_defs) + sorted(w for w in self.workflows if w != self.workflow.name)
+        workflows = default_workflow_targets(self, f"dynamic fork '{task.taskReferenceName}'", location)
+        targets = sorted(self.task_defs) + workflows
         self.diagnostics.warning(
             location,
             f"dynamic fork '{task.taskReferenceName}' may run any of {len(targets)} tasks/workflows; "

@@ -90,6 +90,10 @@ class TranslatorOptions:
     dynamic_task_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # `${workflow.env.NAME}` -> its value, written into the definition (statemachines.translator.environment)
     workflow_env: Mapping[str, Any] = field(default_factory=dict)
+    # workflow name -> why it does not translate, for the project's refused workflows: a default target
+    # set (no sub_workflow_targets or dynamic_fork_targets entry) leaves them out, with a warning; a
+    # listed one refuses the task. Set by the project (statemachines.project.translate_deployable).
+    refused_workflows: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """A wrong mode is refused here, naming the field, rather than silently becoming a map."""
