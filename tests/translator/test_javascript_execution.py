@@ -261,15 +261,40 @@ def test_a_loop_condition_that_throws_fails_the_workflow_naming_the_loop() -> No
     assert "loop.loopCondition" in (result.cause or "")
 
 
-def test_inline_with_an_expression_spliced_into_its_text_is_refused_by_name() -> None:
-    spliced = system(
-        "INLINE", "splice", evaluatorType="javascript", expression="${workflow.input.list}.length + 1"
+def test_inline_with_expressions_spliced_into_its_text_runs_the_text_conductor_splices() -> None:
+    """do_while_cleanup_demo's form: `${...}.length` on a list. Each value is spliced in its Java
+    string form (a list `[1, 2, 3]`, a map `{a=1}`, null `null`, a double `2.5`), `$${` is a literal
+    `${`, and `$.expression` holds the spliced text, as in Conductor's task input."""
+    text = (
+        "[${workflow.input.list}.length, '${workflow.input.map}', '${workflow.input.missing}', "
+        "${workflow.input.half} * 2, '$${x}', $.expression.length]"
     )
+    spliced = system("INLINE", "splice", evaluatorType="javascript", expression=text)
+    definition = {"name": "spliced", "tasks": [spliced]}
+    result = run(definition, {"list": [1, 2, 3], "map": {"a": 1, "b": [True, None]}, "half": 2.5})
+    assert result.status == "SUCCEEDED", result.cause
+    expected_text = (
+        "[[1, 2, 3].length, '{a=1, b=[true, null]}', 'null', 2.5 * 2, '${x}', $.expression.length]"
+    )
+    assert result.output == {"result": [3, "{a=1, b=[true, null]}", "null", 5, "${x}", len(expected_text)]}
+
+
+def test_a_spliced_value_that_is_not_javascript_fails_as_on_conductor() -> None:
+    """A list of strings splices as `[a, b]`: the script reads undefined names and fails."""
+    spliced = system(
+        "INLINE", "splice", evaluatorType="javascript", expression="${workflow.input.list}.length"
+    )
+    result = run({"name": "spliced_names", "tasks": [spliced]}, {"list": ["a", "b"]})
+    assert (result.status, result.error) == ("FAILED", "ScriptError")
+    assert "ReferenceError: a is not defined" in (result.cause or "")
+
+
+def test_a_whole_map_spliced_into_the_text_is_refused_by_name() -> None:
+    """Conductor holds a task's output as a HashMap: its key order in the text is not the JSON's."""
+    spliced = system("INLINE", "splice", evaluatorType="javascript", expression="'${workflow.input}'")
     ((location, message),) = refusals({"name": "d", "tasks": [spliced]})
     assert location == "tasks[0].inputParameters.expression"
-    assert "INLINE 'splice'" in message
-    assert "$.name" in message
-    assert "Java string form" in message  # why: Conductor splices each value's text into the script
+    assert "HashMap" in message
 
 
 def test_inline_whose_whole_expression_is_an_input_runs_that_script() -> None:
