@@ -18,6 +18,10 @@ from lambdas.javascript_evaluator.evaluator import ScriptError, evaluate
 from lambdas.javascript_evaluator.splicing import spliced
 from lambdas.settings import JavaScriptSettings
 
+# Conductor's INLINE evaluators (the translator refuses the others for a literal evaluatorType)
+INLINE_SCRIPT_EVALUATORS = ("javascript", "graaljs")
+VALUE_PARAM = "value-param"
+
 
 class Splice(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -35,6 +39,9 @@ class EvaluationRequest(BaseModel):
     script: str | None = None
     splice: Splice | None = None
     input: Any = None  # what `$` is bound to: the task's resolved input
+    # the script is the input's `expression`, run by its `evaluatorType` as Conductor's INLINE runs it
+    # (a dynamic fork's INLINE item, whose input is only known at run time)
+    inline_input: bool = False
 
     def text(self) -> str:
         """The script, spliced when it comes in pieces."""
@@ -60,8 +67,31 @@ def evaluate_request(event: Any, settings: JavaScriptSettings) -> dict[str, Any]
         task = event.get("task") if isinstance(event, dict) and isinstance(event.get("task"), str) else "?"
         raise ScriptError(f"{task}.{where}", first["msg"]) from None
     field = f"{request.task}.{request.field}"
+    if request.inline_input:
+        return {"result": _run_inline(request, settings)}
     script = request.text()
     bound = request.input
     if request.splice is not None and request.splice.into is not None and isinstance(bound, dict):
         bound = {**bound, request.splice.into: script}
     return {"result": evaluate(script, bound, settings, field=field)}
+
+
+def _run_inline(request: EvaluationRequest, settings: JavaScriptSettings) -> Any:
+    """`Inline.java`: the evaluator named by `evaluatorType` (checked first), then `expression`;
+    value-param's result is the input it names (`ValueParamEvaluator`)."""
+    bound = request.input if isinstance(request.input, dict) else {}
+    evaluator, expression = bound.get("evaluatorType"), bound.get("expression")
+    if not isinstance(evaluator, str) or not evaluator.strip():
+        raise ScriptError(
+            f"{request.task}.evaluatorType",
+            "Empty 'evaluatorType': a non-empty String value must be provided",
+        )
+    if evaluator not in (*INLINE_SCRIPT_EVALUATORS, VALUE_PARAM):
+        raise ScriptError(f"{request.task}.evaluatorType", f"Unknown evaluator '{evaluator}'")
+    if not isinstance(expression, str) or not expression.strip():
+        raise ScriptError(
+            f"{request.task}.expression", "Empty 'expression': a non-empty String value must be provided"
+        )
+    if evaluator == VALUE_PARAM:
+        return bound.get(expression)
+    return evaluate(expression, bound, settings, field=f"{request.task}.{request.field}")

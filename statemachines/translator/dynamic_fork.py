@@ -8,6 +8,7 @@ from typing import Any
 from statemachines.translator.asl_states import link, ordered
 from statemachines.translator.emitter_state import EmitterState
 from statemachines.translator.expressions import Literal, Path, field_value, intrinsic_text, path_of
+from statemachines.translator.javascript import forked_inline_state
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.references import SimpleFork, simple_fork
 from statemachines.translator.sub_workflow import default_workflow_targets
@@ -209,12 +210,14 @@ class DynamicForkMixin(EmitterState):
             }
             state["ResultSelector"] = {"output.$": "$.Output"}
             limits: list[int] = []
+        elif fork.type == "INLINE":
+            state, limits = forked_inline_state(self, ref, location), []
         else:
             if fork.type != "SIMPLE":
                 self.diagnostics.error(
                     f"{where}.forkTaskType",
                     f"FORK_JOIN_DYNAMIC '{ref}' forks system task type {fork.type}, which is not "
-                    "translated; fork a SIMPLE task or a sub-workflow",
+                    "translated; fork a SIMPLE or INLINE task or a sub-workflow",
                 )
             state = self._lambda_state(fork.name, f"{where}.forkTaskName", "$.item")
             definition = self.task_defs.get(fork.name)

@@ -24,6 +24,7 @@ from statemachines.translator.script_evaluation import evaluation_state, script_
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
+    from statemachines.translator.emitter_state import EmitterState
     from statemachines.translator.registry import EmitSite
 
 VALUE_PARAM = "value-param"
@@ -176,3 +177,20 @@ def _emit_value_param(emitter: WorkflowEmitter, site: EmitSite, key: str) -> str
         after,
     )
     return name
+
+
+def forked_inline_state(emitter: EmitterState, ref: str, location: str) -> dict[str, Any]:
+    """A dynamic fork's INLINE item: the item is the task's input, `evaluatorType` and `expression`
+    included (ForkJoinDynamicTaskMapper.getDynamicTasksSimple), known only at run time; the worker
+    checks and runs them as `Inline.java` does. Its `{"result": value}` goes to `$.result.output`."""
+    state, _ = evaluation_state(
+        emitter,
+        ref=ref,
+        field="inputParameters.expression",
+        script={"inline_input": True},
+        bound="$.item",
+        result_path="$.result",
+        location=location,
+        comment="Conductor INLINE forked by a dynamic fork: {result} of the item's expression, $ the item",
+    )
+    return state

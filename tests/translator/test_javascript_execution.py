@@ -325,3 +325,44 @@ def test_script_tasks_and_evaluated_conditions_pass_the_state_machine_schema() -
             "loop": translate(loop("Math.max(0, 3 - $.loop.iteration)"), task_defs("echo")),
         }
     )
+
+
+# --- INLINE forked by a dynamic fork -------------------------------------------------------------
+def inline_fork(inputs: Any) -> dict[str, Any]:
+    fork = system(
+        "FORK_JOIN_DYNAMIC", "fan", forkTaskName="calc", forkTaskType="INLINE", forkTaskInputs=inputs
+    )
+    return {
+        "name": "inline_fork",
+        "tasks": [fork, {"name": "join", "taskReferenceName": "fan_join", "type": "JOIN"}],
+        "outputParameters": {"joined": "${fan_join.output}"},
+    }
+
+
+def test_a_dynamic_fork_of_inline_tasks_runs_each_items_expression_with_the_item_as_its_input() -> None:
+    items = [
+        {"evaluatorType": "javascript", "expression": "$.n * 10 + $.__index", "n": 4},
+        {"evaluatorType": "graaljs", "expression": "$.n + 1", "n": 1},
+        {"evaluatorType": "value-param", "expression": "n", "n": "named"},
+    ]
+    result = run(inline_fork("${workflow.input.items}"), {"items": items})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {
+        "joined": {"_calc_0": {"result": 40}, "_calc_1": {"result": 2}, "_calc_2": {"result": "named"}}
+    }
+
+
+@pytest.mark.parametrize(
+    ("item", "problem"),
+    [
+        ({"id": 1, "value": "task1"}, "Empty 'evaluatorType'"),  # do_while_timeline_ui_demo's items
+        ({"evaluatorType": "python", "expression": "1"}, "Unknown evaluator 'python'"),
+        ({"evaluatorType": "javascript"}, "Empty 'expression'"),
+    ],
+)
+def test_an_inline_item_without_an_evaluator_or_expression_fails_as_inline_java(
+    item: Any, problem: str
+) -> None:
+    result = run(inline_fork("${workflow.input.items}"), {"items": [item]})
+    assert (result.status, result.error) == ("FAILED", "ScriptError")
+    assert problem in (result.cause or "")
