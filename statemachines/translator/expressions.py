@@ -363,6 +363,14 @@ def parameters(value: dict[str, Any], location: str, resolve: Resolve, diagnosti
         if isinstance(item, dict):
             result[key] = parameters(item, item_location, resolve, diagnostics)
             continue
+        if isinstance(item, list) and _expressions_only_in_objects(item):
+            result[key] = [
+                parameters(v, f"{item_location}[{n}]", resolve, diagnostics)
+                if isinstance(v, dict)
+                else _unescape(v)
+                for n, v in enumerate(item)
+            ]
+            continue
         resolved = field_value(item, item_location, resolve, diagnostics)
         if resolved is None:
             continue
@@ -405,6 +413,16 @@ def _array(items: list[Any], location: str, resolve: Resolve, diagnostics: Diagn
             return None
         elements.append(resolved)
     return Path(f"States.Array({', '.join(_intrinsic_arg(e) for e in elements)})")
+
+
+def _expressions_only_in_objects(items: list[Any]) -> bool:
+    """An array whose every expression is inside one of its objects: in Parameters it is written as
+    it is, each object a Parameters object, as Step Functions evaluates the `.$` keys of objects
+    inside arrays ("If the array contains object literals whose values come from a JSON path
+    expression, you do not need to use this function [States.Array]":
+    https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_stepfunctions.JsonPath.html)."""
+    with_expressions = [item for item in items if _has_expression(item)]
+    return bool(with_expressions) and all(isinstance(item, dict) for item in with_expressions)
 
 
 def _has_expression(value: Any) -> bool:
