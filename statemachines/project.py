@@ -202,6 +202,61 @@ def translate_all(
     return translated, findings
 
 
+def translate_deployable(
+    project: Project,
+    *,
+    express: bool | Container[str] = False,
+    reserved_seconds: Mapping[str, float] | None = None,
+    names: Iterable[str] | None = None,
+) -> tuple[dict[str, Translation], list[Diagnostic]]:
+    """The workflows of the project that can be deployed, and the findings of `names` (default: every
+    workflow; the others are translated to tell whether `names` can start them): what `imgpipe translate`,
+    `imgpipe run` and the CDK app (`translate_project`) all deploy.
+
+    A workflow that starts a refused one by name (a literal SUB_WORKFLOW or START_WORKFLOW, a listed
+    target) is refused too. A default target set (a name given as an expression, a legacy dynamic
+    fork, with no translator.json entry) leaves the refused ones out instead: the workflows whose set
+    held a newly refused one are translated again, with the refused ones named in the options
+    (`TranslatorOptions.refused_workflows`), until no more are refused."""
+    refused: dict[str, str] = {}
+    translated: dict[str, Translation] = {}
+    findings: dict[str, list[Diagnostic]] = {}
+    pending = set(project.workflows)
+    while pending:
+        options = project.options.replace(refused_workflows=dict(refused))
+        done, found = translate_all(
+            replace(project, options=options),
+            express=express,
+            reserved_seconds=reserved_seconds,
+            names=pending,
+        )
+        translated.update(done)
+        for name in pending:
+            findings[name] = [d for d in found if d.workflow == name]
+        newly = {
+            name: f"{error.location}: {error.message}"
+            for name in sorted(pending)
+            for error in [d for d in findings[name] if d.severity == "error"][:1]
+        }
+        for name, tw in sorted(translated.items()):
+            children = sorted(tw.workflow_dependencies & set(refused))
+            if name not in refused and name not in newly and children:
+                message = f"starts sub-workflow(s) {', '.join(children)}, which could not be translated"
+                refusal = Diagnostics(name)
+                refusal.error("tasks", message)
+                findings[name] += refusal.items
+                newly[name] = message
+        refused |= newly
+        pending = {
+            name
+            for name, tw in translated.items()
+            if name not in refused and tw.workflow_dependencies & set(newly)
+        }
+    deployable = {name: tw for name, tw in sorted(translated.items()) if name not in refused}
+    wanted = sorted(project.workflows if names is None else names)
+    return deployable, [d for name in wanted for d in findings[name]]
+
+
 def translate_definition(definition: Mapping[str, Any], project: Project | None = None) -> Translation:
     """One workflow given from outside the project (e.g. `imgpipe run my_workflow.json`), translated
     with the project's task definitions, options and workflows (its SUB_WORKFLOW children).
@@ -225,7 +280,7 @@ def translate_project(
     """Every workflow of the project, translated; raises TranslationError on error diagnostics.
     `express` as in `translate_all`: what CDK and the local runtime deploy (DeploymentConfig.
     express_workflows)."""
-    translated, findings = translate_all(
+    translated, findings = translate_deployable(
         project or load_project(), express=express, reserved_seconds=reserved_seconds
     )
     errors = [d for d in findings if d.severity == "error"]

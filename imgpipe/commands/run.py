@@ -52,16 +52,16 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     from imgpipe.local.progress import ExecutionProgress
     from imgpipe.local.report import print_result
     from imgpipe.local.runner import finish, local_source, parse_input, upload_key
-    from imgpipe.local.workflows import translate_workflow_file
+    from imgpipe.local.workflows import translate_workflow_file_with_children
 
     if args.time_scale < 0:
         raise UsageError("--time-scale: must be zero or more")
     workflow_input, base = parse_input(args.input, cwd=Path.cwd())
     source = local_source(workflow_input, base)
-    translated = None
+    translated, children = None, []
     workflow = args.workflow
     if workflow.endswith(".json") or Path(workflow).is_file():
-        translated = translate_workflow_file(Path(workflow))
+        *children, translated = translate_workflow_file_with_children(Path(workflow))
         workflow = translated.name
     execution_name = f"run-{uuid.uuid4().hex[:12]}"
     out_dir = args.out or Path("out") / execution_name
@@ -73,6 +73,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         try:
             engine = LocalAws(time_scale=args.time_scale)
             with engine as aws:
+                for child in children:  # its sibling children; imgpipe's own are deployed already
+                    if child.name not in aws.deployment.state_machine_arns:
+                        aws.add_workflow(child)
                 if translated is not None and not aws.deploys(translated):
                     aws.add_workflow(translated)
                 aws.state_machine_arn(workflow)  # unknown names fail before anything starts

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from statemachines.project import Project, load_for_path, translate_all
+from statemachines.project import Project, load_for_path, translate_deployable
 from statemachines.translator import Diagnostic, Diagnostics, Translation, TranslationError
 from statemachines.translator.mermaid import workflow_diagram
 
@@ -93,26 +93,6 @@ def _report(project: Project, findings: list[Diagnostic], as_json: bool) -> None
             print(f"{severity}: {where + ': ' if where else ''}{location}{task}: {message}", file=sys.stderr)
 
 
-def _refused_parents(translated: dict[str, Translation], refused: set[str]) -> list[Diagnostic]:
-    """A workflow whose SUB_WORKFLOW child or START_WORKFLOW target was refused cannot be deployed
-    either: refused by name."""
-    findings: list[Diagnostic] = []
-    changed = True
-    while changed:
-        changed = False
-        for name, tw in list(translated.items()):
-            children = sorted(tw.workflow_dependencies & refused)
-            if children:
-                message = f"starts sub-workflow(s) {', '.join(children)}, which could not be translated"
-                refusal = Diagnostics(name)
-                refusal.error("tasks", message)
-                findings.extend(refusal.items)
-                refused.add(name)
-                del translated[name]
-                changed = True
-    return findings
-
-
 def run(args: argparse.Namespace) -> int:
     diagnostics = Diagnostics()  # task definitions, options: every workflow depends on them
     per_file = Diagnostics()  # one broken workflow file: only that workflow is refused
@@ -123,11 +103,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.inline_sub_workflows:
         project = replace(project, options=project.options.replace(inline_sub_workflows=True))
-    translated, findings = ({}, []) if diagnostics.errors else translate_all(project, names=names)
+    deployable, findings = ({}, []) if diagnostics.errors else translate_deployable(project, names=names)
+    translated = {name: deployable[name] for name in names if name in deployable}
     refused = {d.workflow for d in findings if d.severity == "error"}
-    for name in refused:
-        translated.pop(name, None)
-    findings = diagnostics.items + per_file.items + findings + _refused_parents(translated, refused)
+    findings = diagnostics.items + per_file.items + findings
     _report(project, findings, args.json)
     failed = any(f.severity == "error" for f in findings)
     if not translated and not failed:

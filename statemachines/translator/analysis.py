@@ -31,6 +31,7 @@ from statemachines.translator.model import LOOP_TYPES, TaskDef, WorkflowDef, Wor
 from statemachines.translator.options import TranslatorOptions
 from statemachines.translator.read_views import plan_views, view_locator
 from statemachines.translator.references import context_refs, dynamic_join_refs, forked_refs, located_tasks
+from statemachines.translator.script_evaluation import spliced_script_parts
 from statemachines.translator.task_definitions import governing_task_def, template_inputs
 
 
@@ -151,7 +152,12 @@ def _values(
 ) -> Iterator[tuple[dict[str, Any], str]]:
     """The objects of one task whose values are expressions, each with its location: its
     inputParameters, a DO_WHILE's list, the inputTemplate of a worker task's definition."""
-    yield task.inputParameters, f"{where}.inputParameters"
+    spliced = spliced_script_parts(task)
+    if spliced is None:
+        yield task.inputParameters, f"{where}.inputParameters"
+    else:  # the worker splices the values into the text: each is resolved, not the text
+        yield {k: v for k, v in task.inputParameters.items() if k != "expression"}, f"{where}.inputParameters"
+        yield spliced, f"{where}.inputParameters"
     if task.items is not None:
         yield {"items": task.items}, where
     if task.type in ("SIMPLE", "PERMISSIVE"):

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import link, ordered
 from statemachines.translator.expressions import Literal, Path, intrinsic_text, path_of
+from statemachines.translator.javascript import forked_inline_state
 from statemachines.translator.missing_paths import ensure_outputs
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.references import SimpleFork, simple_fork
+from statemachines.translator.sub_workflow import default_workflow_targets
 from statemachines.translator.task_states import child_execution_name, lambda_state, start_execution_state
 
 if TYPE_CHECKING:
@@ -213,12 +215,14 @@ def _simple_fork_processor(
         }
         state["ResultSelector"] = {"output.$": "$.Output"}
         limits: list[int] = []
+    elif fork.type == "INLINE":
+        state, limits = forked_inline_state(emitter, ref, location), []
     else:
         if fork.type != "SIMPLE":
             emitter.diagnostics.error(
                 f"{where}.forkTaskType",
                 f"FORK_JOIN_DYNAMIC '{ref}' forks system task type {fork.type}, which is not "
-                "translated; fork a SIMPLE task or a sub-workflow",
+                "translated; fork a SIMPLE or INLINE task or a sub-workflow",
             )
         state = lambda_state(emitter, fork.name, f"{where}.forkTaskName", "$.item")
         definition = emitter.task_defs.get(fork.name)
@@ -273,7 +277,8 @@ def _dynamic_targets(emitter: WorkflowEmitter, task: WorkflowTask, location: str
                 location, f"dynamic fork target '{target}' is neither a task nor a workflow"
             )
         return [t for t in configured if t not in unknown]
-    targets = sorted(emitter.task_defs) + sorted(w for w in emitter.workflows if w != emitter.workflow.name)
+    workflows = default_workflow_targets(emitter, f"dynamic fork '{task.taskReferenceName}'", location)
+    targets = sorted(emitter.task_defs) + workflows
     emitter.diagnostics.warning(
         location,
         f"dynamic fork '{task.taskReferenceName}' may run any of {len(targets)} tasks/workflows; "

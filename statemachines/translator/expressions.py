@@ -420,6 +420,13 @@ def parameter_entry(key: str, item: Any, location: str, leaf: Leaf) -> dict[str,
     cannot be resolved."""
     if isinstance(item, dict):
         return {key: parameters_of(item, location, leaf)}
+    if isinstance(item, list) and _expressions_only_in_objects(item):
+        return {
+            key: [
+                parameters_of(v, f"{location}[{n}]", leaf) if isinstance(v, dict) else _unescape(v)
+                for n, v in enumerate(item)
+            ]
+        }
     resolved = leaf(item, location)
     if resolved is None:
         return {}
@@ -460,6 +467,16 @@ def _array(items: list[Any], location: str, resolve: Resolve, diagnostics: Diagn
             return None
         elements.append(resolved)
     return _call("States.Array", (_intrinsic_arg(e) for e in elements))
+
+
+def _expressions_only_in_objects(items: list[Any]) -> bool:
+    """An array whose every expression is inside one of its objects: in Parameters it is written as
+    it is, each object a Parameters object, as Step Functions evaluates the `.$` keys of objects
+    inside arrays ("If the array contains object literals whose values come from a JSON path
+    expression, you do not need to use this function [States.Array]":
+    https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_stepfunctions.JsonPath.html)."""
+    with_expressions = [item for item in items if _has_expression(item)]
+    return bool(with_expressions) and all(isinstance(item, dict) for item in with_expressions)
 
 
 def _has_expression(value: Any) -> bool:

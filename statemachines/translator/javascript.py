@@ -7,21 +7,26 @@ wraps it as `function scriptFun(){...} scriptFun();`, and so does the translator
 
 `evaluatorType` value-param needs no script: `result` is the input named by `expression`
 (`ValueParamEvaluator`), a Pass state. javascript and graaljs run in the javascript_evaluator
-worker (script_evaluation.py); any other evaluator is refused by name.
+worker (script_evaluation.py); any other evaluator is refused by name. An INLINE script with
+`${...}` inside its text goes to the worker in pieces, which it splices as Conductor does (each
+value's Java string form: lambdas/javascript_evaluator/splicing.py).
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import link
 from statemachines.translator.control_flow import SCRIPT_EVALUATORS
+from statemachines.translator.expressions import EXPRESSION, Path
 from statemachines.translator.missing_paths import ensure_outputs
-from statemachines.translator.script_evaluation import evaluation_state, script_value
+from statemachines.translator.script_evaluation import evaluation_state, script_value, spliced_script_parts
 from statemachines.translator.task_states import optional_catch
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
+    from statemachines.translator.emitter_state import EmitterState
     from statemachines.translator.registry import EmitSite
 
 VALUE_PARAM = "value-param"
@@ -46,17 +51,16 @@ def emit_inline(emitter: WorkflowEmitter, site: EmitSite) -> str | None:
             "translated",
         )
         return site.next_name
-    bound = emitter.analysis.parameters(inputs, where)
-    script = script_value(bound, "expression")
-    if str(script.get("script.$", "")).startswith("States."):
-        # Conductor splices each value's Java string form into the text; States.Format cannot
-        emitter.diagnostics.error(
-            f"{where}.expression",
-            f"INLINE '{ref}': an expression with ${{...}} inside its text is not translated (Conductor "
-            "splices each value's Java string form into the script, which States.Format cannot write); "
-            "pass the values as inputParameters and read them as $.name",
-        )
-        return site.next_name
+    if spliced_script_parts(task) is None:
+        bound = emitter.analysis.parameters(inputs, where)
+        script = script_value(bound, "expression")
+    else:
+        # Conductor splices each value's Java string form into the text: the worker does
+        splice = _splice(emitter, expression, where, ref)
+        if splice is None:
+            return site.next_name
+        script = {"splice": splice}
+        bound = emitter.analysis.parameters({k: v for k, v in inputs.items() if k != "expression"}, where)
     return _emit_script_task(
         emitter, site, field="inputParameters.expression", script=script, bound=bound, kind="INLINE"
     )
@@ -114,6 +118,45 @@ def _emit_script_task(
     return name
 
 
+def _splice(emitter: WorkflowEmitter, text: str, inputs_location: str, ref: str) -> dict[str, Any] | None:
+    """`{pieces, values, into}` of a script with `${...}` inside its text: the literal pieces and the
+    value of each expression, keyed "0", "1", ... (a `$${` is the value "$${": Conductor unescapes
+    the spliced text as a whole).
+    A whole task output or input, `${workflow.input}` or `${workflow.variables}` is refused: Conductor
+    holds those maps as HashMaps, whose key order in the spliced text is not the JSON's."""
+    pieces: list[str] = [""]
+    values: dict[str, Any] = {}
+    position = 0
+    for match in EXPRESSION.finditer(text):
+        pieces[-1] += text[position : match.start()]
+        position = match.end()
+        path = match.group(1)
+        if path is None:  # `$${`, as a value: in a piece, `${x}` would read as a CDK substitution
+            values[str(len(values))] = match.group(0)
+            pieces.append("")
+            continue
+        if not path.strip():
+            continue  # Conductor replaces a blank `${}` with ""
+        if re.fullmatch(r"\s*[^.\[\]]+\.(input|output|variables)\s*", path):
+            emitter.diagnostics.error(
+                f"{inputs_location}.expression",
+                f"INLINE '{ref}': '${{{path}}}' inside the script text is a whole map, which Conductor "
+                "splices in its HashMap's key order; splice its fields, or pass it as an inputParameter",
+            )
+            return None
+        resolved = emitter.analysis.value(match.group(0), f"{inputs_location}.expression@{match.start()}")
+        if resolved is None:
+            return None
+        key = str(len(values))
+        if isinstance(resolved, Path):
+            values[f"{key}.$"] = resolved.asl
+        else:
+            values[key] = resolved.value
+        pieces.append("")
+    pieces[-1] += text[position:]
+    return {"pieces": pieces, "values": values, "into": "expression"}
+
+
 def _emit_value_param(emitter: WorkflowEmitter, site: EmitSite, key: str) -> str | None:
     """`result` is the task input named by `expression` (null when there is none)."""
     task, states = site.task, site.states
@@ -134,3 +177,20 @@ def _emit_value_param(emitter: WorkflowEmitter, site: EmitSite, key: str) -> str
         after,
     )
     return name
+
+
+def forked_inline_state(emitter: EmitterState, ref: str, location: str) -> dict[str, Any]:
+    """A dynamic fork's INLINE item: the item is the task's input, `evaluatorType` and `expression`
+    included (ForkJoinDynamicTaskMapper.getDynamicTasksSimple), known only at run time; the worker
+    checks and runs them as `Inline.java` does. Its `{"result": value}` goes to `$.result.output`."""
+    state, _ = evaluation_state(
+        emitter,
+        ref=ref,
+        field="inputParameters.expression",
+        script={"inline_input": True},
+        bound="$.item",
+        result_path="$.result",
+        location=location,
+        comment="Conductor INLINE forked by a dynamic fork: {result} of the item's expression, $ the item",
+    )
+    return state

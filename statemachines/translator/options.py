@@ -112,11 +112,16 @@ class TranslatorOptions(BaseModel):
     dynamic_task_targets: Mapping[OptionKey, tuple[Name, ...]] = Field(default_factory=dict)
     # `${workflow.env.NAME}` -> its value, written into the definition (statemachines.translator.environment)
     workflow_env: Mapping[EnvName, EnvValue] = Field(default_factory=dict)
+    # workflow name -> why it does not translate, for the project's refused workflows: a default target
+    # set (no sub_workflow_targets or dynamic_fork_targets entry) leaves them out, with a warning; a
+    # listed one refuses the task. Set by the project (statemachines.project.translate_deployable).
+    refused_workflows: Mapping[str, str] = Field(default_factory=dict)
 
     # the fields the project and the deployment set, and why translator.json may not
     SET_BY_THE_PROJECT: ClassVar[Mapping[str, str]] = {
         "lambda_workers": "imgpipe's Lambda workers (imgpipe.config.WORKER_TASKS)",
         "duration_budget_seconds": "the deployment (an Express workflow's 300 s)",
+        "refused_workflows": "the project's translation (statemachines.project.translate_deployable)",
     }
 
     def replace(self, **changes: Any) -> TranslatorOptions:

@@ -25,6 +25,7 @@ from statemachines.translator.jq_transform import emit_jq_transform
 from statemachines.translator.model import WorkflowTask
 from statemachines.translator.noop import emit_noop
 from statemachines.translator.permissive import emit_permissive
+from statemachines.translator.set_correlation_id import emit_set_correlation_id
 from statemachines.translator.start_workflow import emit_start_workflow
 from statemachines.translator.sub_workflow import emit_sub_workflow
 from statemachines.translator.task_states import emit_worker_task
@@ -103,6 +104,7 @@ TASK_TYPES: dict[str, TaskType] = {
     "EXCLUSIVE_JOIN": TaskType(emit_exclusive_join, HEXAGON),
     "START_WORKFLOW": TaskType(emit_start_workflow, SUBROUTINE),
     "DYNAMIC": TaskType(emit_dynamic),
+    "SET_CORRELATION_ID": TaskType(emit_set_correlation_id),
 }
 
 UNKNOWN = refused("this task type has no Step Functions translation")

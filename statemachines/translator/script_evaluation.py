@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from statemachines.translator.asl_states import LAMBDA_INVOKE
-from statemachines.translator.model import TaskDef
+from statemachines.translator.expressions import EXPRESSION, NESTED_EXPRESSION
+from statemachines.translator.model import TaskDef, WorkflowTask
 from statemachines.translator.retries import TaskPolicy, task_policy
 
 if TYPE_CHECKING:
@@ -30,6 +31,22 @@ JAVASCRIPT_POLICY = TaskDef.model_validate(
         "timeoutPolicy": "TIME_OUT_WF",
     }
 )
+
+
+def spliced_script_parts(task: WorkflowTask) -> dict[str, str] | None:
+    """The `${...}` an INLINE script's text holds beside other text, by the location each is
+    resolved at (`<task>.inputParameters.expression@<offset>`): Conductor splices their values into
+    the text (javascript.py); None for any other task or script (a literal, one whole expression,
+    value-param's input name, or a nested expression, which is refused as any value is)."""
+    text = task.inputParameters.get("expression")
+    if task.type != "INLINE" or task.inputParameters.get("evaluatorType") == "value-param":
+        return None
+    if not isinstance(text, str) or NESTED_EXPRESSION.search(text):
+        return None
+    found = [m for m in EXPRESSION.finditer(text) if m.group(1) is not None]
+    if not found or (len(found) == 1 and found[0].span() == (0, len(text))):
+        return None
+    return {f"expression@{m.start()}": m.group(0) for m in found if m.group(1).strip()}
 
 
 def script_value(resolved: dict[str, Any], key: str) -> dict[str, Any]:

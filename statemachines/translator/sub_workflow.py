@@ -6,7 +6,7 @@ Conductor (`SubWorkflowTaskMapper`, `StartWorkflowOperation`) starts the definit
 `subWorkflowParam.name` resolves to at run time. Here an embedded definition is translated with the
 parent and inlined as a one-branch Parallel (it has no state machine of its own to start); a name
 expression becomes a Choice over the workflows it may name (translator option
-`sub_workflow_targets`, else every other workflow of the project), each branch starting that
+`sub_workflow_targets`, else every other workflow of the project that translates), each branch starting that
 child, and a name outside them fails with `Conductor.UnknownSubWorkflow`, as Conductor fails a task
 whose workflow does not exist. Any other SUB_WORKFLOW is `task_states.emit_named_child`.
 """
@@ -31,6 +31,7 @@ from statemachines.translator.task_states import (
 
 if TYPE_CHECKING:
     from statemachines.translator.emitter import WorkflowEmitter
+    from statemachines.translator.emitter_state import EmitterState
     from statemachines.translator.registry import EmitSite
 
 INLINE_DEFINITION = "workflowDefinition"
@@ -91,25 +92,50 @@ def _emit_named_at_run_time(emitter: WorkflowEmitter, site: EmitSite, expression
 
 def workflow_targets(emitter: WorkflowEmitter, kind: str, ref: str, where: str) -> list[str] | None:
     """The workflows a name expression of a `kind` task (SUB_WORKFLOW, START_WORKFLOW) may start: the
-    option's list, else every other workflow."""
+    option's list, else every other workflow that translates."""
     key = f"{emitter.workflow.name}.{ref}"
+    option = f"translator.json sub_workflow_targets['{key}'] lists the workflows it may start"
     listed = emitter.options.sub_workflow_targets.get(key)
-    names = list(listed) if listed is not None else sorted(set(emitter.workflows) - {emitter.workflow.name})
+    names = (
+        list(listed) if listed is not None else default_workflow_targets(emitter, f"{kind} '{ref}'", where)
+    )
+    refused = emitter.options.refused_workflows
     problems = [
         f"'{n}' is not among the workflows being translated"
         if n not in emitter.workflows
         else "a workflow cannot start itself"
         if n == emitter.workflow.name
+        else f"'{n}' is refused ({refused[n]})"
+        if n in refused
         else f"workflow name '{n}' cannot be part of a definition-substitution placeholder"
         for n in names
-        if n not in emitter.workflows or n == emitter.workflow.name or not PLACEHOLDER_NAME.match(n)
+        if n not in emitter.workflows
+        or n == emitter.workflow.name
+        or n in refused
+        or not PLACEHOLDER_NAME.match(n)
     ]
     if problems or not names:
         emitter.diagnostics.error(
             where,
             f"{kind} '{ref}': "
             + ("; ".join(problems) if problems else "no other workflow it could start")
-            + f" (translator.json sub_workflow_targets['{key}'] lists the workflows it may start)",
+            + f" ({option})",
         )
         return None
     return names
+
+
+def default_workflow_targets(emitter: EmitterState, what: str, where: str) -> list[str]:
+    """Every other workflow of the project but the refused ones (`TranslatorOptions.refused_workflows`):
+    a name among those fails at run time as an unknown one does; the warning names them and why."""
+    others = sorted(set(emitter.workflows) - {emitter.workflow.name})
+    refused = emitter.options.refused_workflows
+    left_out = [name for name in others if name in refused]
+    if left_out:
+        reasons = "; ".join(f"{name}: {refused[name]}" for name in left_out)
+        emitter.diagnostics.warning(
+            where,
+            f"{what} may start every other workflow but {', '.join(left_out)}, which could not be "
+            f"translated (naming one fails at run time): {reasons}",
+        )
+    return [name for name in others if name not in refused]

@@ -363,3 +363,39 @@ def test_the_renditions_workflow_downloads_its_manifest_and_shows_the_placeholde
         # 4 renditions + the placeholder: 3 columns x 2 rows
         assert sheet.width > 3 * 240
         assert sheet.height > 2 * 240
+
+
+def test_run_file_deploys_its_sibling_children_and_a_refused_one_is_an_unknown_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`imgpipe run FILE` deploys what `imgpipe translate DIR` writes: the file's sibling children
+    (its own tasks/ makes the directory its project), its default target set without the refused
+    sibling, which a run-time name then reaches as an unknown workflow."""
+    project = tmp_path / "project"
+    (project / "tasks").mkdir(parents=True)
+    workflows = {
+        "kid": {"name": "kid", "tasks": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]},
+        "broken": {
+            "name": "broken",
+            "tasks": [{"name": "k", "taskReferenceName": "k", "type": "KAFKA_PUBLISH"}],
+        },
+        "dad": {
+            "name": "dad",
+            "tasks": [
+                {
+                    "name": "sub",
+                    "taskReferenceName": "s",
+                    "type": "SUB_WORKFLOW",
+                    "subWorkflowParam": {"name": "${workflow.input.which}"},
+                }
+            ],
+            "outputParameters": {"child": "${s.output}"},
+        },
+    }
+    for name, definition in workflows.items():
+        (project / f"{name}.json").write_text(json.dumps(definition))
+    code, ran = _run(capsys, str(project / "dad.json"), "--input", json.dumps({"which": "kid"}))
+    assert (code, ran["status"]) == (0, "SUCCEEDED"), ran
+    assert ran["output"] == {"child": {}}  # the NOOP child's empty output
+    code, refused = _run(capsys, str(project / "dad.json"), "--input", json.dumps({"which": "broken"}))
+    assert (code, refused["status"], refused["error"]) == (1, "FAILED", "Conductor.UnknownSubWorkflow")

@@ -261,15 +261,40 @@ def test_a_loop_condition_that_throws_fails_the_workflow_naming_the_loop() -> No
     assert "loop.loopCondition" in (result.cause or "")
 
 
-def test_inline_with_an_expression_spliced_into_its_text_is_refused_by_name() -> None:
-    spliced = system(
-        "INLINE", "splice", evaluatorType="javascript", expression="${workflow.input.list}.length + 1"
+def test_inline_with_expressions_spliced_into_its_text_runs_the_text_conductor_splices() -> None:
+    """do_while_cleanup_demo's form: `${...}.length` on a list. Each value is spliced in its Java
+    string form (a list `[1, 2, 3]`, a map `{a=1}`, null `null`, a double `2.5`), `$${` is a literal
+    `${`, and `$.expression` holds the spliced text, as in Conductor's task input."""
+    text = (
+        "[${workflow.input.list}.length, '${workflow.input.map}', '${workflow.input.missing}', "
+        "${workflow.input.half} * 2, '$${x}', $.expression.length]"
     )
+    spliced = system("INLINE", "splice", evaluatorType="javascript", expression=text)
+    definition = {"name": "spliced", "tasks": [spliced]}
+    result = run(definition, {"list": [1, 2, 3], "map": {"a": 1, "b": [True, None]}, "half": 2.5})
+    assert result.status == "SUCCEEDED", result.cause
+    expected_text = (
+        "[[1, 2, 3].length, '{a=1, b=[true, null]}', 'null', 2.5 * 2, '${x}', $.expression.length]"
+    )
+    assert result.output == {"result": [3, "{a=1, b=[true, null]}", "null", 5, "${x}", len(expected_text)]}
+
+
+def test_a_spliced_value_that_is_not_javascript_fails_as_on_conductor() -> None:
+    """A list of strings splices as `[a, b]`: the script reads undefined names and fails."""
+    spliced = system(
+        "INLINE", "splice", evaluatorType="javascript", expression="${workflow.input.list}.length"
+    )
+    result = run({"name": "spliced_names", "tasks": [spliced]}, {"list": ["a", "b"]})
+    assert (result.status, result.error) == ("FAILED", "ScriptError")
+    assert "ReferenceError: a is not defined" in (result.cause or "")
+
+
+def test_a_whole_map_spliced_into_the_text_is_refused_by_name() -> None:
+    """Conductor holds a task's output as a HashMap: its key order in the text is not the JSON's."""
+    spliced = system("INLINE", "splice", evaluatorType="javascript", expression="'${workflow.input}'")
     ((location, message),) = refusals({"name": "d", "tasks": [spliced]})
     assert location == "tasks[0].inputParameters.expression"
-    assert "INLINE 'splice'" in message
-    assert "$.name" in message
-    assert "Java string form" in message  # why: Conductor splices each value's text into the script
+    assert "HashMap" in message
 
 
 def test_inline_whose_whole_expression_is_an_input_runs_that_script() -> None:
@@ -300,3 +325,44 @@ def test_script_tasks_and_evaluated_conditions_pass_the_state_machine_schema() -
             "loop": translate(loop("Math.max(0, 3 - $.loop.iteration)"), task_defs("echo")),
         }
     )
+
+
+# --- INLINE forked by a dynamic fork -------------------------------------------------------------
+def inline_fork(inputs: Any) -> dict[str, Any]:
+    fork = system(
+        "FORK_JOIN_DYNAMIC", "fan", forkTaskName="calc", forkTaskType="INLINE", forkTaskInputs=inputs
+    )
+    return {
+        "name": "inline_fork",
+        "tasks": [fork, {"name": "join", "taskReferenceName": "fan_join", "type": "JOIN"}],
+        "outputParameters": {"joined": "${fan_join.output}"},
+    }
+
+
+def test_a_dynamic_fork_of_inline_tasks_runs_each_items_expression_with_the_item_as_its_input() -> None:
+    items = [
+        {"evaluatorType": "javascript", "expression": "$.n * 10 + $.__index", "n": 4},
+        {"evaluatorType": "graaljs", "expression": "$.n + 1", "n": 1},
+        {"evaluatorType": "value-param", "expression": "n", "n": "named"},
+    ]
+    result = run(inline_fork("${workflow.input.items}"), {"items": items})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {
+        "joined": {"_calc_0": {"result": 40}, "_calc_1": {"result": 2}, "_calc_2": {"result": "named"}}
+    }
+
+
+@pytest.mark.parametrize(
+    ("item", "problem"),
+    [
+        ({"id": 1, "value": "task1"}, "Empty 'evaluatorType'"),  # do_while_timeline_ui_demo's items
+        ({"evaluatorType": "python", "expression": "1"}, "Unknown evaluator 'python'"),
+        ({"evaluatorType": "javascript"}, "Empty 'expression'"),
+    ],
+)
+def test_an_inline_item_without_an_evaluator_or_expression_fails_as_inline_java(
+    item: Any, problem: str
+) -> None:
+    result = run(inline_fork("${workflow.input.items}"), {"items": [item]})
+    assert (result.status, result.error) == ("FAILED", "ScriptError")
+    assert problem in (result.cause or "")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from statemachines.project import Project, translate_deployable
 from statemachines.translator import TranslatorOptions
 from statemachines.translator.model import WorkflowDef
 from tests.translator.harness import engine, run_translated, task_defs, translate
@@ -121,3 +122,87 @@ def test_names_that_cannot_be_told_statically_are_refused(name: str, targets: An
     [error] = [d for d in diagnostics if d.severity == "error"]
     assert error.location == "tasks[0].subWorkflowParam.name"
     assert message in error.message
+
+
+REFUSED_CHILD = {
+    "name": "broken",
+    "tasks": [{"name": "k", "taskReferenceName": "publish", "type": "KAFKA_PUBLISH"}],
+}
+
+
+def _project(parent_definition: dict[str, Any], options: TranslatorOptions | None = None) -> Project:
+    definitions = [parent_definition, child("child_a", "child_a"), REFUSED_CHILD]
+    workflows = {d["name"]: WorkflowDef.model_validate(d) for d in definitions}
+    return Project(task_defs("echo"), workflows, options or TranslatorOptions())
+
+
+def test_a_default_target_set_leaves_the_refused_workflows_out_and_runs_the_others() -> None:
+    """Without a sub_workflow_targets entry the parent may start every other workflow that translates:
+    the refused one is left out (warned, with why), and naming it fails as an unknown name does."""
+    deployable, findings = translate_deployable(_project(parent({"name": "${workflow.input.which}"})))
+    assert sorted(deployable) == ["child_a", "parent"]
+    assert deployable["parent"].child_workflows == {"child_a"}
+    [warning] = [d for d in findings if d.workflow == "parent" and "broken" in d.message]
+    assert warning.severity == "warning"
+    assert "KAFKA_PUBLISH" in warning.message
+    assert warning.location == "tasks[0].subWorkflowParam.name"
+    with engine() as moto:
+        moto.function("echo", echo)
+        moto.deploy_translated(deployable)
+        ran, refused = (moto.run("parent", {"which": w, "value": "v"}) for w in ("child_a", "broken"))
+    assert ran.output == {"child": {"value": "v", "tag": "child_a"}}
+    assert (refused.status, refused.error) == ("FAILED", "Conductor.UnknownSubWorkflow")
+
+
+@pytest.mark.parametrize(
+    "sub_workflow_param",
+    [{"name": "${workflow.input.which}"}, {"name": "broken", "version": 1}],
+    ids=["listed target", "literal child"],
+)
+def test_a_refused_workflow_named_by_the_parent_refuses_the_parent(
+    sub_workflow_param: dict[str, Any],
+) -> None:
+    options = TranslatorOptions(sub_workflow_targets={"parent.sub_ref": ("child_a", "broken")})
+    deployable, findings = translate_deployable(_project(parent(sub_workflow_param), options))
+    assert sorted(deployable) == ["child_a"]
+    [error] = [d for d in findings if d.workflow == "parent" and d.severity == "error"]
+    assert "broken" in error.message
+
+
+def test_a_dynamic_fork_and_a_start_workflow_leave_the_refused_workflows_out() -> None:
+    """Their default target sets are the same: every other workflow that translates."""
+    fork = {
+        "name": "fork_parent",
+        "tasks": [
+            {"name": "echo", "taskReferenceName": "plan"},
+            {
+                "name": "fork",
+                "taskReferenceName": "fork_ref",
+                "type": "FORK_JOIN_DYNAMIC",
+                "dynamicForkTasksParam": "dynamicTasks",
+                "inputParameters": {"dynamicTasks": "${plan.output.dynamicTasks}"},
+            },
+            {"name": "join", "taskReferenceName": "join_ref", "type": "JOIN"},
+        ],
+    }
+    start = {
+        "name": "start_parent",
+        "tasks": [
+            {
+                "name": "start",
+                "taskReferenceName": "start_ref",
+                "type": "START_WORKFLOW",
+                "inputParameters": {"startWorkflow": "${workflow.input.request}"},
+            }
+        ],
+    }
+    project = _project(child("child_b", "child_b"))
+    workflows = {**project.workflows, "fork_parent": WorkflowDef.model_validate(fork)}
+    workflows["start_parent"] = WorkflowDef.model_validate(start)
+    deployable, findings = translate_deployable(Project(project.task_defs, workflows, project.options))
+    assert "broken" not in deployable
+    assert deployable["fork_parent"].child_workflows == {"child_a", "child_b", "start_parent"}
+    assert "broken" not in deployable["start_parent"].started_workflows
+    assert deployable["start_parent"].started_workflows
+    left_out = [d.workflow for d in findings if d.severity == "warning" and "but broken" in d.message]
+    assert sorted(left_out) == ["fork_parent", "start_parent"]

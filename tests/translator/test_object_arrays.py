@@ -1,0 +1,52 @@
+"""An array whose expressions are all inside its objects (`"renditions": [{"width": "${...}"}]`,
+an LLM task's `messages`) executed in moto: each object resolved as Conductor resolves it; an array
+mixing a bare expression with an object stays refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.translator.harness import run_translated, task_defs, translate
+
+
+def echo(event: Any, _context: Any) -> Any:
+    return {"received": event}
+
+
+def definition(array: list[Any]) -> dict[str, Any]:
+    task = {"name": "echo", "taskReferenceName": "e", "inputParameters": {"renditions": array}}
+    return {"name": "arrays", "tasks": [task], "outputParameters": {"got": "${e.output.received.renditions}"}}
+
+
+def test_objects_in_an_array_resolve_their_expressions_beside_literal_items() -> None:
+    array = [
+        {"width": "${workflow.input.w}", "format": "jpg", "crop": {"h": "${workflow.input.h}"}},
+        {
+            "label": "w=${workflow.input.w}",
+            "sizes": ["${workflow.input.w}", 2],
+            "absent": "${workflow.input.x}",
+        },
+        "literal",
+        7,
+        ["nested", "x"],
+    ]
+    [execution] = run_translated(definition(array), [{"w": 640, "h": 480}], task_defs("echo"), {"echo": echo})
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output == {
+        "got": [
+            {"width": 640, "format": "jpg", "crop": {"h": 480}},
+            {"label": "w=640", "sizes": [640, 2], "absent": None},  # a missing value is Conductor's null
+            "literal",
+            7,
+            ["nested", "x"],
+        ]
+    }
+
+
+def test_a_bare_expression_beside_an_object_is_still_refused() -> None:
+    _, diagnostics = translate(
+        definition(["${workflow.input.w}", {"h": "${workflow.input.h}"}]), task_defs("echo")
+    )
+    [error] = [d for d in diagnostics if d.severity == "error"]
+    assert error.location == "tasks[0].inputParameters.renditions[1]"
+    assert "mixes expressions with nested objects" in error.message
