@@ -51,6 +51,9 @@ https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.
 that copies it into its output makes DescribeExecution raise ``TypeError`` (not JSON serializable)
 and ``imgpipe run`` crash. The fix gives it AWS's string (UTC, milliseconds, ``Z``).
 
+A seventh: moto reads no escaped character (a backslash before ``'``, a brace or itself) of an intrinsic
+function's string literal as Step Functions does; ``intrinsic_escapes.py`` has that fix.
+
 ``verify_moto_fix_targets()``
 fails loudly if moto moves what is patched; ``tests/local/test_moto_fixes.py`` runs a two-state
 parent/child pair with and without the fix, so it also fails when moto fixes the defect itself.
@@ -72,6 +75,7 @@ from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
+from imgpipe.local import intrinsic_escapes
 from imgpipe.local.lambda_seam import MotoInternalsChanged, moto_attribute
 
 SFN_SERVICE_TASK = (
@@ -350,4 +354,5 @@ def install() -> Iterator[None]:
         )
         preprocessor = getattr(importlib.import_module(ASL_PREPROCESSOR), ASL_PREPROCESSOR_CLASS)
         stack.enter_context(mock.patch.object(preprocessor, SCOPE_STACK, property(_own_scope_stack)))
+        stack.enter_context(intrinsic_escapes.install())
         yield
