@@ -126,14 +126,15 @@ def _stand_in(key: str) -> str:
 
 def moto_accepts(asl_json: str) -> str | None:
     """None when moto's ASL parser accepts the definition, else its complaint. The parser runs with
-    the local runtime's HTTP Task binding installed, as the engine runs it (moto has no http:invoke)."""
+    the local runtime's HTTP Task binding and intrinsic-literal fix installed, as the engine runs it
+    (moto has no http:invoke, and its lexer ends a literal at an escaped quote)."""
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-    from imgpipe.local import http_seam
+    from imgpipe.local import http_seam, intrinsic_escapes
 
     definition = SUBSTITUTION_PLACEHOLDER.sub(lambda m: _stand_in(m.group(1)), asl_json)
     try:
-        with http_seam.install():
+        with http_seam.install(), intrinsic_escapes.install():
             AmazonStateLanguageParser.parse(definition)
     except Exception as error:  # the parser's own and its ANTLR errors: all mean "refused"
         return f"{type(error).__name__}: {error}"[:300]

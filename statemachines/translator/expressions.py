@@ -454,19 +454,77 @@ def field_value(item: Any, location: str, resolve: Resolve, diagnostics: Diagnos
 def _array(items: list[Any], location: str, resolve: Resolve, diagnostics: Diagnostics) -> Resolved | None:
     if not _has_expression(items):
         return Literal(_unescape(items))
-    elements: list[Resolved] = []
+    elements: list[tuple[Piece, ...]] = []
     for index, item in enumerate(items):
+        where = f"{location}[{index}]"
         if isinstance(item, dict | list):
-            diagnostics.error(
-                f"{location}[{index}]",
-                "an array that mixes expressions with nested objects or arrays has no JSONPath ASL form",
-            )
+            element = _json_element(item, where, resolve, diagnostics)
+        else:
+            resolved = field_value(item, where, resolve, diagnostics)
+            element = None if resolved is None else _intrinsic_arg(resolved)
+        if element is None:
             return None
-        resolved = field_value(item, f"{location}[{index}]", resolve, diagnostics)
+        elements.append(element)
+    return _call("States.Array", elements)
+
+
+def _json_element(
+    value: dict[str, Any] | list[Any], location: str, resolve: Resolve, diagnostics: Diagnostics
+) -> tuple[Piece, ...] | None:
+    """An object or array inside an intrinsic's arguments: its JSON text, each expression's value
+    written in by `States.JsonToString`, parsed back by `States.StringToJson` (an intrinsic argument
+    is a path or a literal, never an object)."""
+    text = _json_text(value, location, resolve, diagnostics)
+    if text is None:
+        return None
+    if not any(isinstance(part, Path) for part in text):
+        literal = "".join(part for part in text if isinstance(part, str))
+        return _call("States.StringToJson", [(_quote(literal),)]).text_pieces()
+    template = "".join(intrinsic_text(part) if isinstance(part, str) else PLACEHOLDER for part in text)
+    values = [
+        _call("States.JsonToString", [part.text_pieces()]).text_pieces()
+        for part in text
+        if isinstance(part, Path)
+    ]
+    formatted = _call("States.Format", [(f"'{template}'",), *values])
+    return _call("States.StringToJson", [formatted.text_pieces()]).text_pieces()
+
+
+def _json_text(
+    value: Any, location: str, resolve: Resolve, diagnostics: Diagnostics
+) -> list[str | Path] | None:
+    """`value` as JSON text: literal pieces, and the paths whose JSON goes between them."""
+    if not _has_expression(value):
+        return [json.dumps(_unescape(value))]
+    entries: list[tuple[str, Any, str]]
+    if isinstance(value, dict):
+        entries = [(f"{json.dumps(str(k))}: ", v, f"{location}.{k}") for k, v in value.items()]
+        opening, closing = "{", "}"
+    elif isinstance(value, list):
+        entries = [("", v, f"{location}[{n}]") for n, v in enumerate(value)]
+        opening, closing = "[", "]"
+    else:
+        resolved = field_value(value, location, resolve, diagnostics)
         if resolved is None:
             return None
-        elements.append(resolved)
-    return _call("States.Array", (_intrinsic_arg(e) for e in elements))
+        if isinstance(resolved, Literal):
+            return [json.dumps(resolved.value)]
+        if resolved.asl.startswith("States."):
+            diagnostics.error(
+                location,
+                f"'{value}' is text built around an expression inside an object of an array that also "
+                "holds a bare expression: its JSON cannot be written in by an intrinsic function; "
+                "give the text its own input parameter",
+            )
+            return None
+        return [resolved]
+    parts: list[str | Path] = [opening]
+    for index, (prefix, item, where) in enumerate(entries):
+        inner = _json_text(item, where, resolve, diagnostics)
+        if inner is None:
+            return None
+        parts += [(", " if index else "") + prefix, *inner]
+    return [*parts, closing]
 
 
 def _expressions_only_in_objects(items: list[Any]) -> bool:
@@ -477,6 +535,9 @@ def _expressions_only_in_objects(items: list[Any]) -> bool:
     https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_stepfunctions.JsonPath.html)."""
     with_expressions = [item for item in items if _has_expression(item)]
     return bool(with_expressions) and all(isinstance(item, dict) for item in with_expressions)
+
+
+PLACEHOLDER = "{}"  # where States.Format writes its next argument
 
 
 def _has_expression(value: Any) -> bool:

@@ -272,3 +272,45 @@ def test_aws_timestamps_are_utc_with_milliseconds() -> None:
     moment = datetime(2026, 12, 1, 18, 4, 5, 678901, tzinfo=timezone(timedelta(hours=2)))
     assert moto_fixes.aws_timestamp(moment) == "2026-12-01T16:04:05.678Z"
     assert moto_fixes.aws_timestamp(moment.replace(tzinfo=None)) == "2026-12-01T18:04:05.678Z"
+
+
+# Step Functions reads a backslash before ' { } or itself in an intrinsic's string literal as that
+# character (intrinsic_escapes.py); each literal below needs one of them, or a character outside ASCII.
+ESCAPED_LITERALS = {
+    "quote": ("States.Format('it\\'s {}', $.name)", "it's Ana"),
+    "braces": ("States.Format('\\{{}\\} \\\\ end', $.name)", "{Ana} \\ end"),
+    "json": ('States.StringToJson(\'\\{"k\\\'s": [1, "\\{\\}"]\\}\')', {"k's": [1, "{}"]}),
+    # json.dumps writes é as \u00e9, which moto read as u00e9 (also fixed); a newline stays one
+    "accent": ("States.Format('café {}\n', $.name)", "café Ana\n"),
+}
+
+
+def _escaped_output(sfn: Any) -> Any:
+    parameters = {f"{key}.$": expression for key, (expression, _) in ESCAPED_LITERALS.items()}
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": parameters, "End": True}}}
+    machine = sfn.create_state_machine(name="escapes", definition=json.dumps(definition), roleArn=ROLE)
+    arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input='{"name": "Ana"}')[
+        "executionArn"
+    ]
+    deadline = time.monotonic() + GUARD_SECONDS
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "execution hangs"
+        time.sleep(0.02)
+    return described
+
+
+def test_with_the_fix_escaped_characters_of_intrinsic_literals_stand_for_themselves(sfn: Any) -> None:
+    with moto_fixes.install():
+        described = _escaped_output(sfn)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {key: value for key, (_, value) in ESCAPED_LITERALS.items()}
+
+
+def test_without_the_fix_moto_misreads_escaped_intrinsic_literals(sfn: Any) -> None:
+    """If this fails, moto reads the escapes as Step Functions does: drop intrinsic_escapes.py."""
+    try:
+        described = _escaped_output(sfn)
+    except sfn.exceptions.ClientError:
+        return  # moto refuses the definition
+    expected = {key: value for key, (_, value) in ESCAPED_LITERALS.items()}
+    assert described["status"] != "SUCCEEDED" or json.loads(described["output"]) != expected

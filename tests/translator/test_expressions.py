@@ -93,10 +93,18 @@ def test_parameters_nest_objects_and_turn_arrays_with_expressions_into_states_ar
     }
 
 
-def test_array_mixing_a_bare_expression_and_objects_is_refused(scope: Scope) -> None:
-    parameters({"bad": ["${workflow.input.a}", {"k": "x"}]}, "p", scope.resolve, scope.diagnostics)
-    [error] = scope.diagnostics.errors
-    assert error.location == "p.bad[1]"
+def test_an_array_mixing_a_bare_expression_and_objects_is_built_by_intrinsic_functions(scope: Scope) -> None:
+    written = parameters(
+        {"mixed": ["${workflow.input.a}", {"k": "x'{y}"}, {"v": "${workflow.input.b}"}]},
+        "p",
+        scope.resolve,
+        scope.diagnostics,
+    )
+    assert not scope.diagnostics.errors
+    assert written == {
+        "mixed.$": 'States.Array($.workflow.input.a, States.StringToJson(\'\\{"k": "x\\\'\\{y\\}"\\}\'), '
+        "States.StringToJson(States.Format('\\{\"v\": {}\\}', States.JsonToString($.workflow.input.b))))"
+    }
 
 
 def test_an_array_with_expressions_only_inside_its_objects_is_written_as_parameters(scope: Scope) -> None:
