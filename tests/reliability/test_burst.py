@@ -29,7 +29,10 @@ from tests.reliability.pipeline import default_config, finished, objects, reset_
 
 UPLOADS = 24
 ACCOUNT_CONCURRENCY = 3  # far below what the burst asks for: most first invokes are refused
-TIME_SCALE = 0.002  # the 60 s back-off cap becomes 0.12 s; the 7,200 s budget 14.4 s
+# the 60 s back-off cap becomes 0.6 s and the 7,200 s budget 72 s: full jitter's 123 draws average
+# about 37 s of waiting, several times the real seconds 24 uploads take through 3 cold-starting
+# execution environments on a loaded 2-core machine (at 0.002 the ~7 s average ran out there)
+TIME_SCALE = 0.01
 # Express's fitted throttle waits are short (62 s at their longest here): scaled less, so that even
 # full jitter's shortest draws outlast the few hundred milliseconds the burst needs locally
 EXPRESS_TIME_SCALE = 0.1
